@@ -1,0 +1,225 @@
+"""The cause catalog: stable ids (the JSON report's contract), what each means, how to fix it.
+
+Fix steps are templates rendered with the environment's real names ({project},
+{region}, {service}, {job}, {alembic_ini}) and with what the finding supplies
+(for example {instance}, {tables}, {secret}). Ids are never renamed; add new ones.
+``priority`` orders causes of equal confidence: root causes before their symptoms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CauseSpec:
+    id: str
+    title: str
+    severity: str  # "error" | "warn"
+    confidence: float  # base confidence when a finding supports it
+    priority: int  # higher first, among equal confidence
+    explain: str  # what it means and why it happens
+    fix: tuple[str, ...]
+
+
+def _c(id, title, severity, confidence, priority, explain, *fix) -> CauseSpec:
+    return CauseSpec(id, title, severity, confidence, priority, " ".join(explain.split()), tuple(fix))
+
+
+_ALL = [
+    _c(
+        "migration-missing-for-tables",
+        "Tables the service needs are created by no Alembic revision",
+        "error", 0.9, 100,
+        """The service's models (or its startup check) expect tables that no revision in the
+        migration scripts creates. `alembic upgrade head` therefore succeeds as a no-op and the
+        tables never appear; any create_all fallback at startup then fails or is skipped.""",
+        "alembic -c {alembic_ini} revision --autogenerate -m 'create {tables}'",
+        "review the new revision file, commit it, rebuild and push the image",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+        "gcloud run services update {service} --region {region} --project {project} --image IMAGE",
+    ),
+    _c(
+        "job-service-different-database",
+        "The migration job and the service reach different databases",
+        "error", 0.85, 95,
+        """The job and the service resolve their database settings (env vars and secrets) to a
+        different instance, host, database or user, so the job migrates one database while the
+        service reads another.""",
+        "point both at the same secrets: gcloud run jobs update {job} --region {region} "
+        "--project {project} --set-secrets {secret_pairs}",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+    ),
+    _c(
+        "cloudsql-connector-missing",
+        "A workload's host is a Cloud SQL socket but the instance is not attached",
+        "error", 0.95, 90,
+        """The database host is /cloudsql/{instance}, which only exists when the Cloud SQL
+        connector is attached to the workload. Without it the connection fails with
+        `connection to server on socket "/cloudsql/.../.s.PGSQL.5432" failed: No such file or directory`.""",
+        "gcloud run {kind}s update {name} --region {region} --project {project} "
+        "--set-cloudsql-instances={instance}",
+    ),
+    _c(
+        "cloudsql-instance-mismatch",
+        "The job and the service attach different Cloud SQL instances",
+        "error", 0.8, 85,
+        """The job and the service each attach a Cloud SQL instance, but not the same one (or the
+        host points at one instance while another is attached), so they cannot be talking to
+        the same database.""",
+        "gcloud run {kind}s update {name} --region {region} --project {project} "
+        "--set-cloudsql-instances={instance}",
+    ),
+    _c(
+        "job-command-invalid",
+        "The migration job's command cannot run as written",
+        "error", 0.95, 88,
+        """The job's command and args do not form a valid program: Python given shell text,
+        shell text that does not parse, a script split by gcloud's comma rule, a missing
+        alembic.ini, or no upgrade target.""",
+        "gcloud run jobs update {job} --region {region} --project {project} "
+        "--command={command} --args={args}",
+    ),
+    _c(
+        "migration-not-applied",
+        "The database is behind the migration scripts' head",
+        "error", 0.85, 80,
+        """alembic_version records an older revision than the scripts' head: the job has not run
+        since the revisions were added, ran against another database, or failed.""",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+    ),
+    _c(
+        "tables-in-other-schema",
+        "The tables exist, but in a schema outside the service's search_path",
+        "error", 0.8, 75,
+        """The expected tables were created in another schema (e.g. the migration role's own
+        schema, or a version_table_schema) that the service's search_path does not include.""",
+        "ALTER ROLE {user} SET search_path = {search_path};  -- or move the tables: "
+        "ALTER TABLE {schema}.<table> SET SCHEMA public;",
+    ),
+    _c(
+        "tables-invisible-to-role",
+        "The tables exist, but the service's role has no privilege on them",
+        "error", 0.8, 74,
+        """The tables are owned by another role (usually the migration role) and were never
+        granted to the service's role, so information_schema hides them from it and queries fail
+        with `permission denied`; startup code that lists tables sees none.""",
+        "{grants}",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {user};",
+    ),
+    _c(
+        "secret-version-drift",
+        "The job and the service pin different versions of the same secret",
+        "warn", 0.6, 60,
+        """The same env var is bound to the same secret at different versions (or one pins a
+        number while the other follows latest), so a rotation reaches one and not the other.""",
+        "gcloud run jobs update {job} --region {region} --project {project} --update-secrets={env}={secret}:{version}",
+    ),
+    _c(
+        "secret-unresolvable",
+        "A secret a workload references cannot be resolved",
+        "error", 0.75, 70,
+        """A referenced secret or version does not exist, is disabled, or cannot be read, so the
+        workload cannot start with it (and the doctor cannot tell which database it reaches).""",
+        "gcloud secrets versions list {secret} --project {project}",
+        "gcloud secrets versions add {secret} --project {project} --data-file=-   # then redeploy",
+    ),
+    _c(
+        "revision-unknown-to-code",
+        "The database records a revision the migration scripts do not know",
+        "error", 0.8, 78,
+        """alembic_version holds a revision id that is not in the scripts: the database was
+        migrated by a newer (or another branch of the) code, or a revision file was deleted.""",
+        "find which image created revision {revision}; deploy the job with that code, or "
+        "`alembic -c {alembic_ini} stamp <known revision>` after checking the schema by hand",
+    ),
+    _c(
+        "multiple-heads",
+        "The migration scripts have several heads",
+        "error", 0.9, 82,
+        """Two revisions share a parent, so `alembic upgrade head` refuses to run (it needs
+        `heads`) and the job fails or applies only one branch.""",
+        "alembic -c {alembic_ini} merge -m 'merge heads' {heads}",
+        "commit the merge revision, rebuild the image and re-run the job",
+    ),
+    _c(
+        "job-never-succeeded",
+        "The migration job has no successful latest execution",
+        "error", 0.8, 86,
+        """The job was never executed, or its latest execution failed, so the migrations the
+        service depends on were not applied.""",
+        "gcloud run jobs executions describe {execution} --region {region} --project {project}",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+    ),
+    _c(
+        "job-image-differs",
+        "The migration job runs a different image from the service",
+        "warn", 0.6, 65,
+        """The job's image is not the one the service's serving revision runs; a job on a stale
+        tag (often :latest) applies stale revisions and misses the newest ones.""",
+        "gcloud run jobs update {job} --region {region} --project {project} --image {image}",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+    ),
+    _c(
+        "revision-stamped-without-schema",
+        "alembic_version claims revisions whose tables are not there",
+        "error", 0.8, 77,
+        """The recorded revision says tables were created that do not exist: the database was
+        `alembic stamp`ed, or tables were dropped by hand after migrating.""",
+        "alembic -c {alembic_ini} stamp {before}   # the last revision whose schema is really there",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+    ),
+    _c(
+        "database-auth-failed",
+        "A workload's database user cannot log in",
+        "error", 0.9, 92,
+        """PostgreSQL rejected the password for the user a workload resolves to: the password
+        secret and the database user's password differ, or the user does not exist.""",
+        "gcloud sql users set-password {user} --instance {instance_name} --project {project} --prompt-for-password",
+        "gcloud secrets versions add {secret} --project {project} --data-file=-",
+    ),
+    _c(
+        "database-missing",
+        "The database a workload names does not exist",
+        "error", 0.9, 91,
+        """The database name a workload resolves to is not on the server it reaches.""",
+        "gcloud sql databases create {database} --instance {instance_name} --project {project}",
+        "or fix the POSTGRES_DB secret to name an existing database",
+    ),
+    _c(
+        "destructive-migration",
+        "Pending migrations drop tables or columns",
+        "warn", 0.7, 40,
+        """Revisions between the database and head drop tables or columns; deploying them loses
+        data unless that is intended and backed up.""",
+        "review {revisions} before deploying",
+        "gcloud sql backups create --instance {instance_name} --project {project}",
+    ),
+    _c(
+        "service-revision-stale",
+        "The serving revision failed or predates the last successful migration",
+        "warn", 0.6, 55,
+        """The service's serving revision is not ready, or started before the migration job last
+        succeeded, so it may still hold the startup failure it met before the tables existed.""",
+        "gcloud run services update {service} --region {region} --project {project} "
+        "--update-env-vars NETRA_DOCTOR_REDEPLOY=$(date +%s)",
+    ),
+]
+
+CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}
+
+
+class _Defaults(dict):
+    def __missing__(self, key: str) -> str:
+        return f"<{key}>"
+
+
+def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[str]:
+    values = _Defaults({**names, **{k: v for k, v in fix_vars.items() if v}})
+    return [line.format_map(values) for line in spec.fix]
+
+
+def unknown(cause_id: str) -> CauseSpec:
+    """A cause a third-party check names but the catalog lacks: still reported, never dropped."""
+    return CauseSpec(cause_id, cause_id, "error", 0.5, 0, "reported by a plug-in check", ())

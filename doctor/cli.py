@@ -1,0 +1,210 @@
+"""The command line: `netra-doctor ENV [ENV...]`, plus replay, demo, checks and explain.
+
+Only click is imported at start-up; everything else is imported inside the command
+that needs it, so `--help` stays at click's own cost and offline runs never load the
+Google client libraries.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from doctor import __version__
+
+FORMATS = ("table", "json", "markdown")
+
+
+class _EnvGroup(click.Group):
+    """`netra-doctor staging` means `netra-doctor diagnose staging`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["diagnose", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "ENV [ENV...] [OPTIONS]  |  COMMAND [ARGS]")
+
+
+def _bad_input(message: str) -> None:
+    """One clear line on stderr and exit code 2: never a traceback."""
+    from doctor.secrecy import scrub
+
+    click.echo(f"netra-doctor: {scrub(message)}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=_EnvGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="netra-doctor")
+def cli() -> None:
+    """Find why a Cloud Run service and its migration job disagree about the database.
+
+    \b
+    netra-doctor staging                       live, with Application Default Credentials
+    netra-doctor staging --from exports/       offline, from gcloud's exports
+    netra-doctor demo                          the seed incident on a throwaway PostgreSQL
+    """
+
+
+@cli.command()
+@click.argument("environments", metavar="ENV [ENV...]", nargs=-1, required=True)
+@click.option("--from", "from_dir", type=click.Path(path_type=Path), help="Offline: a folder of gcloud exports.")
+@click.option("--proxy", "proxies", multiple=True, metavar="INSTANCE=HOST:PORT",
+              help="Reach a Cloud SQL instance through a local Auth Proxy (repeatable).")
+@click.option("--dsn", metavar="URL", help="Connect straight to this database (overrides resolution).")
+@click.option("--alembic-ini", type=click.Path(path_type=Path), help="The migration scripts' alembic.ini.")
+@click.option("--project", help="Google Cloud project (default from config, then netra-ENV).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--save", type=click.Path(path_type=Path, dir_okay=False), help="Write the facts snapshot here.")
+@click.option("--fail-on", type=click.Choice(["warn", "error"]), default="error", show_default=True,
+              help="Exit 1 when a cause at or above this severity is found.")
+@click.option("--only", multiple=True, metavar="ID", help="Run just these checks (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="Also passing checks, timings and full evidence.")
+def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose):
+    """Diagnose ENV (live, or offline with --from)."""
+    from doctor.config import ConfigError, load_target, parse_proxy
+    from doctor.targets import DsnError, parse_dsn
+
+    try:
+        overrides: dict = {"project": project}
+        if alembic_ini is not None:
+            overrides["alembic_ini"] = str(alembic_ini)
+        if dsn is not None:
+            parse_dsn(dsn)
+            overrides["dsn"] = dsn
+        extra = dict(parse_proxy(p) for p in proxies)
+        targets = []
+        for env in dict.fromkeys(environments):
+            target = load_target(env, overrides=overrides)
+            target.proxies.update(extra)
+            targets.append(target)
+        folders = [_folder_for(from_dir, t.environment, len(targets)) for t in targets] if from_dir else [None] * len(
+            targets)
+        runs = _run_all(targets, folders, only, fmt)
+    except (ConfigError, DsnError) as exc:
+        _bad_input(str(exc))
+    _finish([r.diagnosis for r in runs], fmt, verbose, fail_on, save, [r.facts for r in runs])
+
+
+def _folder_for(from_dir: Path, env: str, count: int) -> Path:
+    """With several environments, `--from DIR` may hold one sub-folder per environment."""
+    sub = from_dir / env
+    return sub if sub.is_dir() or count > 1 else from_dir
+
+
+def _run_all(targets, folders, only, fmt):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from doctor import engine
+    from doctor.progress import progress_line
+
+    progress = progress_line(enabled=fmt != "json" and sys.stderr.isatty())
+    with progress as report:
+        if len(targets) == 1:
+            return [engine.run(targets[0], folders[0], only, report)]
+        with ThreadPoolExecutor(max_workers=min(4, len(targets))) as pool:
+            return list(pool.map(lambda tf: engine.run(tf[0], tf[1], only, report), zip(targets, folders, strict=True)))
+
+
+def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=()):
+    from doctor.diagnosis import exit_code
+    from doctor.report import render
+
+    if save is not None:
+        from doctor.snapshot import save_snapshot
+
+        save_snapshot(save, list(facts))
+    click.echo(render(diagnoses, fmt, verbose))
+    sys.exit(exit_code(diagnoses, fail_on))
+
+
+@cli.command()
+@click.argument("snapshot", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--fail-on", type=click.Choice(["warn", "error"]), default="error", show_default=True)
+@click.option("--only", multiple=True, metavar="ID", help="Run just these checks (repeatable).")
+@click.option("-v", "--verbose", is_flag=True)
+def replay(snapshot, fmt, fail_on, only, verbose):
+    """Diagnose a saved snapshot (--save FILE), with no network."""
+    from doctor.config import ConfigError
+    from doctor.engine import replay as replay_facts
+    from doctor.snapshot import load_snapshot
+
+    try:
+        diagnoses = [replay_facts(f, only) for f in load_snapshot(snapshot)]
+    except ConfigError as exc:
+        _bad_input(str(exc))
+    _finish(diagnoses, fmt, verbose, fail_on)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--keep", is_flag=True, help="Leave the server running and print how to connect.")
+@click.option("-v", "--verbose", is_flag=True)
+def demo(fmt, keep, verbose):
+    """The seed incident, end to end, on a throwaway PostgreSQL."""
+    from doctor.config import ConfigError
+
+    try:
+        from doctor.demo import run_demo
+    except ImportError:
+        _bad_input("the demo is not built into this version yet")
+    try:
+        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json")
+    except ConfigError as exc:
+        _bad_input(str(exc))
+    _finish([diagnosis], fmt, verbose, "error")
+
+
+@cli.command("checks")
+def list_checks():
+    """List the checks: id, title and what each needs."""
+    from tabulate import tabulate
+
+    from doctor.checking import load_checks
+
+    rows = [(s.id, s.title if not s.load_error else f"(failed to load) {s.load_error}", ", ".join(s.needs))
+            for s in load_checks()]
+    click.echo(tabulate(rows, headers=["id", "title", "needs"]))
+
+
+@cli.command()
+@click.argument("ident", metavar="ID")
+def explain(ident):
+    """Explain a check or a cause: what it means, why it happens, how to fix it."""
+    import textwrap
+
+    from doctor.causes import CAUSES
+    from doctor.checking import load_checks
+
+    spec = CAUSES.get(ident)
+    if spec:
+        lines = [f"{spec.id} (cause, {spec.severity})", spec.title, "", *textwrap.wrap(spec.explain, 88)]
+        checks = [c.id for c in load_checks() if ident in c.causes]
+        if checks:
+            lines += ["", "Found by: " + ", ".join(checks)]
+        lines += ["", "Fix:", *(f"  $ {f}" for f in spec.fix)]
+        click.echo("\n".join(lines))
+        return
+    check = next((c for c in load_checks() if c.id == ident), None)
+    if check is None:
+        _bad_input(f"no check or cause named {ident!r} (see `netra-doctor checks`)")
+    lines = [f"{check.id} (check)", check.title, "", check.doc or "(no description)"]
+    if check.needs:
+        lines += ["", "Needs: " + ", ".join(check.needs)]
+    if check.causes:
+        lines += ["Can find: " + ", ".join(check.causes)]
+    click.echo("\n".join(lines))
+
+
+def main() -> None:
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    cli(prog_name="netra-doctor")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,218 @@
+"""Environment name -> Target: the names, routes and expectations one diagnosis uses.
+
+Zero-config defaults follow the seed's naming (netra-{env}, us-central1, ...). A
+``netra-doctor.toml`` or ``[tool.netra-doctor]`` in ``pyproject.toml`` (the nearest one
+upwards from the working directory) overrides them, globally and per environment:
+
+    project = "acme-{env}"
+    [db_env]                      # which env vars carry the database settings
+    password = "DB_PASS"
+    [environments.staging]
+    proxies = { "acme-staging:us-central1:pg" = "127.0.0.1:5432" }
+    [[silence]]
+    id = "job-image-differs"
+    reason = "the job pins a digest on purpose"
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from doctor.diagnosis import Silence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """Bad input the user must fix: reported as one line, exit code 2."""
+
+
+DEFAULT_DB_ENV = {
+    "host": "POSTGRES_HOST",
+    "port": "POSTGRES_PORT",
+    "database": "POSTGRES_DB",
+    "user": "POSTGRES_USER",
+    "password": "POSTGRES_PASSWORD",
+    "url": "DATABASE_URL",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "project": "netra-{env}",
+    "region": "us-central1",
+    "service": "netra-backend-{env}",
+    "job": "netra-migrations-{env}",
+    "alembic_ini": "netra_backend/alembic.ini",
+    "expected_tables": [],
+    "proxies": {},
+    "dsn": None,
+    "timeout": 10.0,
+}
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_INSTANCE = re.compile(r"^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$")
+_HOSTPORT = re.compile(r"^[^\s:]+:\d{1,5}$")
+
+
+@dataclass
+class Target:
+    environment: str
+    project: str
+    region: str
+    service: str
+    job: str
+    alembic_ini: str
+    root: Path  # the repository the config (and alembic.ini) is relative to
+    db_env: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DB_ENV))
+    expected_tables: list[str] = field(default_factory=list)
+    proxies: dict[str, str] = field(default_factory=dict)  # instance -> host:port
+    dsn: str | None = None
+    timeout: float = 10.0  # seconds, per network call
+    silence: list[Silence] = field(default_factory=list)
+    config_file: Path | None = None
+
+
+def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The nearest netra-doctor.toml, or pyproject.toml with [tool.netra-doctor], upwards."""
+    for folder in [start, *start.parents]:
+        own = folder / "netra-doctor.toml"
+        if own.is_file():
+            return own, _read_toml(own)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            table = _read_toml(pyproject).get("tool", {}).get("netra-doctor")
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{pyproject}: [tool.netra-doctor] must be a table")
+                return pyproject, table
+    return None, {}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+_KEYS = {*DEFAULTS, "db_env", "silence", "environments"}
+
+
+def load_target(environment: str, start: Path | None = None, overrides: dict[str, Any] | None = None) -> Target:
+    if not _ENV_NAME.match(environment):
+        raise ConfigError(f"environment name {environment!r} is not valid (lowercase letters, digits, dashes)")
+    start = (start or Path.cwd()).resolve()
+    path, data = find_config(start)
+    where = str(path) if path else "defaults"
+    _no_unknown_keys(data, _KEYS, where)
+    envs = data.get("environments", {})
+    if not isinstance(envs, dict):
+        raise ConfigError(f"{where}: 'environments' must be a table")
+    if envs and environment not in envs:
+        known = ", ".join(sorted(envs))
+        raise ConfigError(f"unknown environment {environment!r} ({where} defines: {known})")
+    own = envs.get(environment, {})
+    if not isinstance(own, dict):
+        raise ConfigError(f"{where}: [environments.{environment}] must be a table")
+    _no_unknown_keys(own, _KEYS - {"environments"}, f"{where} [environments.{environment}]")
+
+    merged: dict[str, Any] = {**DEFAULTS}
+    for layer in (data, own, overrides or {}):
+        merged.update({k: v for k, v in layer.items() if k in DEFAULTS and v is not None})
+
+    def text(key: str) -> str:
+        value = merged[key]
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: {key} must be a non-empty string")
+        try:
+            return value.format(env=environment)
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(f"{where}: {key} = {value!r}: only {{env}} may be substituted") from None
+
+    db_env = dict(DEFAULT_DB_ENV)
+    for layer in (data, own):
+        extra = layer.get("db_env", {})
+        if not isinstance(extra, dict) or not all(isinstance(v, str) for v in extra.values()):
+            raise ConfigError(f"{where}: db_env must map roles to env var names")
+        _no_unknown_keys(extra, set(DEFAULT_DB_ENV), f"{where} db_env")
+        db_env.update(extra)
+
+    tables = merged["expected_tables"]
+    if not isinstance(tables, list) or not all(isinstance(t, str) and t for t in tables):
+        raise ConfigError(f"{where}: expected_tables must be a list of table names")
+    proxies = merged["proxies"]
+    if not isinstance(proxies, dict):
+        raise ConfigError(f"{where}: proxies must map INSTANCE to HOST:PORT")
+    for instance, address in proxies.items():
+        check_proxy(instance, address, where)
+    timeout = merged["timeout"]
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 600:
+        raise ConfigError(f"{where}: timeout must be a number of seconds between 0 and 600")
+    dsn = merged["dsn"]
+    if dsn is not None and not isinstance(dsn, str):
+        raise ConfigError(f"{where}: dsn must be a string")
+
+    silences = []
+    for layer in (data, own):
+        entries = layer.get("silence", [])
+        if not isinstance(entries, list):
+            raise ConfigError(f"{where}: silence must be a list of tables ([[silence]])")
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                raise ConfigError(f"{where}: each [[silence]] needs an id")
+            if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
+                raise ConfigError(f"{where}: silence {entry['id']!r} needs a reason")
+            obj = entry.get("object")
+            if obj is not None and not isinstance(obj, str):
+                raise ConfigError(f"{where}: silence {entry['id']!r}: object must be a string")
+            _no_unknown_keys(entry, {"id", "reason", "object"}, f"{where} silence {entry['id']!r}")
+            silences.append(Silence(entry["id"], entry["reason"].strip(), obj))
+
+    return Target(
+        environment=environment,
+        project=text("project"),
+        region=text("region"),
+        service=text("service"),
+        job=text("job"),
+        alembic_ini=text("alembic_ini"),
+        root=path.parent if path else start,
+        db_env=db_env,
+        expected_tables=list(tables),
+        proxies={str(k): str(v) for k, v in proxies.items()},
+        dsn=dsn,
+        timeout=float(timeout),
+        silence=silences,
+        config_file=path,
+    )
+
+
+def check_proxy(instance: str, address: str, where: str = "--proxy") -> None:
+    if not isinstance(instance, str) or not _INSTANCE.match(instance):
+        raise ConfigError(f"{where}: {instance!r} is not a Cloud SQL instance name (PROJECT:REGION:INSTANCE)")
+    if not isinstance(address, str) or not _HOSTPORT.match(address) or not 0 < int(address.rsplit(":", 1)[1]) < 65536:
+        raise ConfigError(f"{where}: {address!r} for {instance} is not HOST:PORT")
+
+
+def parse_proxy(spec: str) -> tuple[str, str]:
+    """``INSTANCE=HOST:PORT`` from the command line."""
+    instance, sep, address = spec.partition("=")
+    if not sep:
+        raise ConfigError(f"--proxy {spec!r}: expected INSTANCE=HOST:PORT")
+    check_proxy(instance, address)
+    return instance, address
+
+
+def is_instance_name(name: str) -> bool:
+    return bool(_INSTANCE.match(name))
+
+
+def _no_unknown_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(allowed))})")

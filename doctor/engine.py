@@ -1,0 +1,50 @@
+"""One diagnosis, end to end: config -> sources -> Facts -> checks -> Diagnosis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from doctor.checking import CheckSpec, load_checks, run_checks
+from doctor.config import ConfigError, Target
+from doctor.diagnosis import Diagnosis, diagnose
+from doctor.facts import Facts
+from doctor.sources import Context, gather, new_facts
+
+
+@dataclass
+class Run:
+    facts: Facts
+    diagnosis: Diagnosis
+
+
+def select(specs: list[CheckSpec], only: Iterable[str]) -> list[CheckSpec]:
+    only = list(only)
+    known = {s.id for s in specs}
+    for name in only:
+        if name not in known:
+            raise ConfigError(f"--only {name!r}: no such check (see `netra-doctor checks`)")
+    return [s for s in specs if not only or s.id in only]
+
+
+def run(
+    target: Target,
+    from_dir: Path | None = None,
+    only: Iterable[str] = (),
+    progress: Callable[[str, str], None] | None = None,
+) -> Run:
+    specs = select(load_checks(), only)
+    exports = None
+    if from_dir is not None:
+        from doctor.sources.offline import load_folder
+
+        exports = load_folder(from_dir)
+    ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
+                  exports=exports, progress=progress)
+    facts = gather(ctx)
+    return Run(facts, diagnose(facts, run_checks(specs, facts), target.silence))
+
+
+def replay(facts: Facts, only: Iterable[str] = (), silences=()) -> Diagnosis:
+    return diagnose(facts, run_checks(select(load_checks(), only), facts), list(silences))

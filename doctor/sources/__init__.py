@@ -1,0 +1,118 @@
+"""Sources: the only code that talks to the world. Each fills one part of ``Facts``.
+
+They run concurrently, each after the sources it depends on; one that raises is
+recorded as that source's error and the rest go on. Secret values gathered on the way
+stay in ``Context.vault`` (memory only) and never reach ``Facts``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from doctor.config import Target
+from doctor.facts import Facts, SourceStatus, TargetInfo
+from doctor.secrecy import scrub
+
+if TYPE_CHECKING:
+    from doctor.sources.offline import Exports
+
+
+class Skipped(Exception):
+    """The source had nothing to read (an optional file absent): facts stay unknown."""
+
+
+class SourceError(Exception):
+    """The source failed in a way worth one clear line (already free of secrets)."""
+
+
+@dataclass
+class Context:
+    target: Target
+    facts: Facts
+    exports: Exports | None = None  # offline (--from DIR); None means live Google APIs
+    # memory only, never saved: env name per workload -> value ("service:POSTGRES_PASSWORD")
+    vault: dict[str, str | None] = field(default_factory=dict)
+    passwords: dict[str, str | None] = field(default_factory=dict)  # workload -> password
+    progress: Callable[[str, str], None] | None = None  # (source, state) for a live status line
+
+    @property
+    def live(self) -> bool:
+        return self.exports is None
+
+
+SourceFn = Callable[[Context], None]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    fn: SourceFn
+    after: tuple[str, ...] = ()
+
+
+def default_sources() -> list[Source]:
+    # imported here so that `--help` pays for none of them
+    from doctor.sources import cloudrun, database, logs, migrations, repo, secrets
+
+    return [
+        Source("cloudrun", cloudrun.gather),
+        Source("secrets", secrets.gather, after=("cloudrun",)),
+        Source("logs", logs.gather, after=("cloudrun",)),
+        Source("migrations", migrations.gather),
+        Source("repo", repo.gather),
+        Source("database", database.gather, after=("secrets",)),
+    ]
+
+
+def new_facts(target: Target, mode: str) -> Facts:
+    info = TargetInfo(
+        environment=target.environment, project=target.project, region=target.region,
+        service=target.service, job=target.job, alembic_ini=target.alembic_ini,
+        secret_envs=dict(target.db_env), expected_tables=list(target.expected_tables),
+    )
+    return Facts(target=info, mode=mode, gathered_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _timed(ctx: Context, source: Source) -> SourceStatus:
+    start = time.perf_counter()
+    if ctx.progress:
+        ctx.progress(source.name, "start")
+    try:
+        source.fn(ctx)
+        status, error = "ok", None
+    except Skipped as exc:
+        status, error = "skipped", str(exc)
+    except Exception as exc:  # one failing source never stops the others
+        status, error = "error", scrub(str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}")
+    if ctx.progress:
+        ctx.progress(source.name, status)
+    return SourceStatus(source.name, status, int((time.perf_counter() - start) * 1000), error)
+
+
+def gather(ctx: Context, sources: list[Source] | None = None, workers: int = 6) -> Facts:
+    """Run every source once its dependencies are done; record each one's status and timing."""
+    sources = sources if sources is not None else default_sources()
+    pending = {s.name: s for s in sources}
+    done: dict[str, SourceStatus] = {}
+    running: dict[Future, Source] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
+        while pending or running:
+            for name, src in list(pending.items()):
+                if all(dep in done or dep not in {s.name for s in sources} for dep in src.after):
+                    del pending[name]  # a dependent runs even when its dependency failed: it
+                    # knows best what it can still do (the database source with --dsn, say)
+                    running[pool.submit(_timed, ctx, src)] = src
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                src = running.pop(fut)
+                done[src.name] = fut.result()
+    order = [s.name for s in sources]
+    ctx.facts.sources = sorted(done.values(), key=lambda s: order.index(s.name))
+    return ctx.facts

@@ -1,0 +1,16 @@
+"""Logs: the service's recent startup errors and the migration job's execution logs."""
+
+from __future__ import annotations
+
+from doctor.sources import Context, Skipped
+
+
+def gather(ctx: Context) -> None:
+    if ctx.live:
+        from doctor.sources import live_logs
+
+        live_logs.gather(ctx)
+        return
+    if ctx.exports.logs is None:
+        raise Skipped("no logs.json in the --from folder: startup errors and job logs unknown")
+    ctx.facts.logs = ctx.exports.logs

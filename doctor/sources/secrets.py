@@ -1,0 +1,80 @@
+"""Secrets: resolve every secret ref of the service and the job, then each one's database target.
+
+Values go to the in-memory vault; Facts get fingerprints. Offline, ``secrets.yaml``
+(``{SECRET: {VERSION: value}}``) stands in for Secret Manager; ``latest`` resolves to
+the highest numbered version unless the file names ``latest`` itself.
+"""
+
+from __future__ import annotations
+
+from doctor.facts import SecretRef, SecretValue
+from doctor.secrecy import fingerprint, remember
+from doctor.sources import Context, Skipped
+from doctor.targets import resolve_target
+
+
+def _refs(ctx: Context) -> dict[str, SecretRef]:
+    refs: dict[str, SecretRef] = {}
+    for workload in (ctx.facts.service, ctx.facts.job):
+        if workload is None:
+            continue
+        for var in workload.main.env:
+            if var.secret:
+                refs.setdefault(var.secret.key, var.secret)
+    return refs
+
+
+def resolve_offline(table: dict[str, dict[str, str]], ref: SecretRef) -> tuple[str | None, str | None, str | None]:
+    """(value, resolved version, error) for one ref against a secrets.yaml table."""
+    versions = table.get(ref.secret)
+    if versions is None:
+        return None, None, f"secret {ref.secret} not found"
+    if ref.version in versions:
+        resolved = ref.version
+        if ref.version == "latest":
+            numbered = sorted((v for v in versions if v.isdigit()), key=int)
+            resolved = numbered[-1] if numbered else None
+        return versions[ref.version], resolved, None
+    if ref.version == "latest":
+        numbered = sorted((v for v in versions if v.isdigit()), key=int)
+        if numbered:
+            return versions[numbered[-1]], numbered[-1], None
+    return None, None, f"secret {ref.secret} has no version {ref.version}"
+
+
+def gather(ctx: Context) -> None:
+    facts = ctx.facts
+    refs = _refs(ctx)
+    resolved: dict[str, tuple[str | None, str | None, str | None]] = {}
+    if refs:
+        if ctx.live:
+            from doctor.sources import live_secrets
+
+            resolved = live_secrets.resolve(ctx, list(refs.values()))
+        elif ctx.exports.secrets is not None:
+            resolved = {key: resolve_offline(ctx.exports.secrets, ref) for key, ref in refs.items()}
+    values: dict[str, SecretValue] = {}
+    for key, ref in refs.items():
+        value, version, error = resolved.get(key, (None, None, "not resolved"))
+        if value is not None:
+            remember(value)
+        values[key] = SecretValue(ref, fingerprint(value) if value is not None else None, version, error)
+
+    unknown_offline = bool(refs) and not ctx.live and ctx.exports.secrets is None
+    facts.secrets = None if unknown_offline else values
+    targets = {}
+    for workload in (facts.service, facts.job):
+        if workload is None:
+            continue
+        env_values: dict[str, str | None] = {}
+        for var in workload.main.env:
+            if var.secret:
+                env_values[var.name] = resolved.get(var.secret.key, (None,))[0]
+            else:
+                env_values[var.name] = ctx.vault.get(f"{workload.kind}:{var.name}", var.value)
+        target, password = resolve_target(workload, ctx.target.db_env, env_values)
+        targets[workload.kind] = target
+        ctx.passwords[workload.kind] = password
+    facts.targets = None if unknown_offline else targets
+    if unknown_offline:
+        raise Skipped("no secrets.yaml in the --from folder: secret values unknown")
