@@ -95,9 +95,13 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
     causes: list[Cause] = []
     for cause_id, found in support.items():
         spec = CAUSES.get(cause_id) or unknown(cause_id)
+        # disproof counts only where it is about the same object (the service attaching its
+        # instance says nothing against the job missing it)
+        objects = {f.obj for f in found}
+        contra = [f for f in against.get(cause_id, []) if f.obj is None or f.obj in objects]
         confidence = max(f.confidence if f.confidence is not None else spec.confidence for f in found)
         confidence = min(0.99, confidence + 0.03 * (len({f.check for f in found}) - 1))
-        if cause_id in against:
+        if contra:
             confidence *= 0.7
         severity = "error" if any(f.status == "fail" for f in found) else "warn"
         severity = "warn" if spec.severity == "warn" and severity == "error" else severity
@@ -109,7 +113,7 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
         causes.append(Cause(
             cause_id, 0, severity, round(confidence, 2), spec.title,
             [line for f in found for line in _lines(f)],
-            [line for f in against.get(cause_id, []) for line in _lines(f)],
+            [line for f in contra for line in _lines(f)],
             fix,
         ))
     causes.sort(key=lambda c: (

@@ -102,6 +102,7 @@ def resolve_target(
     if target.host and target.host.startswith(CLOUDSQL_PREFIX):
         target.instance = target.host[len(CLOUDSQL_PREFIX):].rstrip("/")
     if password is not None:
+        remember(password)
         target.password_fingerprint = fingerprint(password)
     if not target.instance and not target.host:
         target.problems.append("no database host (neither POSTGRES_HOST nor DATABASE_URL)")

@@ -33,6 +33,7 @@ def _hide(var: EnvVar) -> None:
             remember(value)
         var.value = scrub(value)
     else:
+        remember(value)
         var.value = fingerprint(value)
 
 

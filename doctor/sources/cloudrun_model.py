@@ -165,7 +165,7 @@ def from_v1(doc: Any, kind: str) -> Workload:
 _V2_STATE = {
     "CONDITION_SUCCEEDED": "True", "CONDITION_FAILED": "False", "CONDITION_PENDING": "Unknown",
     "CONDITION_RECONCILING": "Unknown", "STATE_UNSPECIFIED": "Unknown",
-    4: "True", 5: "False", 1: "Unknown", 2: "Unknown", 3: "Unknown", 0: "Unknown",
+    4: "True", 3: "False", 1: "Unknown", 2: "Unknown", 0: "Unknown",  # run_v2.Condition.State values
 }
 
 

@@ -24,6 +24,19 @@ def _refs(ctx: Context) -> dict[str, SecretRef]:
     return refs
 
 
+def _shown_refs(ctx: Context) -> set[str]:
+    """Secrets that only ever carry the host, port, database or user: the report shows those
+    (they are the effective target); every other secret value is scrubbed from all output."""
+    public = {ctx.target.db_env[r] for r in ("host", "port", "database", "user") if r in ctx.target.db_env}
+    shown: set[str] = set()
+    hidden: set[str] = set()
+    for workload in (ctx.facts.service, ctx.facts.job):
+        for var in workload.main.env if workload else ():
+            if var.secret:
+                (shown if var.name in public else hidden).add(var.secret.key)
+    return shown - hidden
+
+
 def resolve_offline(table: dict[str, dict[str, str]], ref: SecretRef) -> tuple[str | None, str | None, str | None]:
     """(value, resolved version, error) for one ref against a secrets.yaml table."""
     versions = table.get(ref.secret)
@@ -53,11 +66,12 @@ def gather(ctx: Context) -> None:
             resolved = live_secrets.resolve(ctx, list(refs.values()))
         elif ctx.exports.secrets is not None:
             resolved = {key: resolve_offline(ctx.exports.secrets, ref) for key, ref in refs.items()}
+    shown = _shown_refs(ctx)
     values: dict[str, SecretValue] = {}
     for key, ref in refs.items():
         value, version, error = resolved.get(key, (None, None, "not resolved"))
-        if value is not None:
-            remember(value)
+        if value is not None and key not in shown:
+            remember(value)  # scrubbed from every output from now on
         values[key] = SecretValue(ref, fingerprint(value) if value is not None else None, version, error)
 
     unknown_offline = bool(refs) and not ctx.live and ctx.exports.secrets is None

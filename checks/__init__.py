@@ -1,0 +1,1 @@
+"""Built-in checks: one module per concern, each registered under `netra_doctor.checks`."""

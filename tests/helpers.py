@@ -1,0 +1,84 @@
+"""Shared test helpers: offline folders built from the seed exports, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+
+from doctor.cli import cli
+
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "seed"
+# planted in tests/data/seed/secrets.yaml: must never appear in any output
+PLANTED_PASSWORDS = ("Sx9-planted-PW-4f1c", "Tq7-planted-PW-rotated-88e2")
+
+
+def copy_seed(dest: Path, *, only: tuple[str, ...] | None = None) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in SEED.iterdir():
+        if only is None or f.name in only:
+            shutil.copy(f, dest / f.name)
+    return dest
+
+
+def edit_yaml(path: Path, change: Callable[[Any], Any]) -> None:
+    """Load a YAML export, let ``change`` mutate it in place, write it back."""
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def job_container(doc: dict) -> dict:
+    return doc["spec"]["template"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def service_container(doc: dict) -> dict:
+    return doc["spec"]["template"]["spec"]["containers"][0]
+
+
+def annotations(doc: dict) -> dict:
+    return doc["spec"]["template"]["metadata"]["annotations"]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> Any:
+    """Invoke the CLI in-process (click's runner); returns the click Result."""
+    old = Path.cwd()
+    if cwd:
+        os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def diagnose_json(folder: Path, *extra: str, cwd: Path | None = None) -> tuple[dict, int]:
+    result = run_cli("staging", "--from", str(folder), "--format", "json", *extra, cwd=cwd)
+    return json.loads(result.stdout), result.exit_code
+
+
+def cause_ids(report: dict) -> list[str]:
+    return [c["id"] for c in report["causes"]]
+
+
+def ruled_out_ids(report: dict) -> list[str]:
+    return [r["id"] for r in report["ruled_out"]]
+
+
+def check_status(report: dict, check_id: str) -> str:
+    return next(c["status"] for c in report["checks"] if c["id"] == check_id)
+
+
+def run_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, "-m", "doctor.cli", *args], capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, **(env or {})}, timeout=timeout,
+    )
