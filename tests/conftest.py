@@ -20,3 +20,61 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     monkeypatch.chdir(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL per test session (TESTING.md); each test makes its own database."""
+    from doctor.pgserver import start
+
+    server = start(prefix="netra-doctor-test-")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg(pg_server, request):
+    """A fresh database on the session server: ``pg.dsn()``, ``pg.sql(...)`` as superuser."""
+    import uuid
+
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db = PgDatabase(pg_server, name)
+    yield db
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for role in db.roles:
+            for other in conn.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall():
+                try:
+                    with psycopg.connect(pg_server.dsn(other[0]), autocommit=True) as c2:
+                        c2.execute(f'DROP OWNED BY "{role}" CASCADE')
+                except psycopg.Error:
+                    pass
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+class PgDatabase:
+    """One test's database; roles made through ``role()`` are unique and dropped afterwards."""
+
+    def __init__(self, server, name: str):
+        self.server, self.name, self.roles = server, name, []
+
+    def dsn(self, user: str | None = None, password: str | None = None, dbname: str | None = None) -> str:
+        return self.server.dsn(dbname or self.name, user, password)
+
+    def sql(self, statements: str, dbname: str | None = None, user: str | None = None) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server.dsn(dbname or self.name, user), autocommit=True) as conn:
+            conn.execute(statements)
+
+    def role(self, prefix: str, password: str) -> str:
+        import uuid
+
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self.sql(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+        self.roles.append(name)
+        return name

@@ -1,0 +1,144 @@
+"""A throwaway PostgreSQL server from the system's own binaries (tests and `netra-doctor demo`).
+
+initdb + pg_ctl on a free port with a private socket folder, fsync off; removed on
+stop. PostgreSQL refuses to run as root, so as root the server runs as the `postgres`
+user from a folder under /tmp that it can reach. Rejected alternatives (see
+TESTING.md): pytest-postgresql and testing.postgresql refuse root; pgserver loosens
+permissions and lacks wheels for newer Pythons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INSTALL_HINT = "PostgreSQL's server binaries were not found: apt-get install postgresql (or brew install postgresql)"
+
+
+class PostgresUnavailable(RuntimeError):
+    """No server binaries on this machine (the message says how to install them)."""
+
+
+def find_bindir() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(str(Path(os.path.realpath(on_path)).parent))
+    candidates += sorted(glob.glob("/opt/homebrew/opt/postgresql*/bin") + glob.glob("/usr/local/opt/postgresql*/bin"))
+    for folder in candidates:
+        if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
+            return Path(folder)
+    raise PostgresUnavailable(INSTALL_HINT)
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    part = Path(path).parent.name
+    return tuple(int(p) for p in part.split(".") if p.isdigit()) or (0,)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class PgServer:
+    """A running throwaway server; ``superuser`` connects over TCP with trust auth."""
+
+    bindir: Path
+    root: Path
+    port: int
+    superuser: str
+    as_postgres: bool
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        auth = user or self.superuser
+        if password:
+            from urllib.parse import quote
+
+            auth += ":" + quote(password, safe="")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
+
+    def _run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        kw: dict = {"user": "postgres", "group": "postgres"} if self.as_postgres else {}
+        return subprocess.run(
+            [str(self.bindir / args[0]), *args[1:]], capture_output=True, text=True, check=check,
+            timeout=timeout, cwd=str(self.root), **kw,
+        )
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop", check=False, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            pid_file = self.datadir / "postmaster.pid"
+            if pid_file.exists():
+                with contextlib.suppress(OSError, ValueError):
+                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> PgServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start(prefix: str = "netra-doctor-pg-") -> PgServer:
+    """Start a fresh cluster and return once it accepts connections."""
+    bindir = find_bindir()
+    as_postgres = os.geteuid() == 0
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp" if as_postgres else None))
+    superuser = "postgres" if as_postgres else (os.environ.get("USER") or "postgres")
+    server = PgServer(bindir, root, _free_port(), superuser, as_postgres)
+    try:
+        if as_postgres:
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+        server._run("initdb", "-D", str(server.datadir), "-A", "trust", "-U", superuser, "--no-sync",
+                    "-E", "UTF8", "--locale=C")
+        # the superuser is trusted; every other role must give its real password, so that a
+        # wrong one fails exactly as on Cloud SQL (`password authentication failed`)
+        (server.datadir / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            f"host all {superuser} 127.0.0.1/32 trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        opts = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        opts += " -c full_page_writes=off -c synchronous_commit=off"
+        server._run("pg_ctl", "-D", str(server.datadir), "-o", opts, "-l", str(root / "log"), "-w", "start")
+    except KeyError:
+        server.stop()
+        raise PostgresUnavailable(
+            "running as root needs the `postgres` system user (apt-get install postgresql)"
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        log = (root / "log").read_text(errors="replace")[-500:] if (root / "log").exists() else ""
+        server.stop()
+        raise RuntimeError(f"could not start PostgreSQL: {exc.stderr.strip() or log}") from None
+    except BaseException:
+        server.stop()
+        raise
+    return server
