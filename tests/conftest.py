@@ -45,7 +45,8 @@ def pg(pg_server, request):
     db = PgDatabase(pg_server, name)
     yield db
     with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for dbname in (name, *db.databases):
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         for role in db.roles:
             for other in conn.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall():
                 try:
@@ -61,6 +62,16 @@ class PgDatabase:
 
     def __init__(self, server, name: str):
         self.server, self.name, self.roles = server, name, []
+        self.databases: list[str] = []  # extra databases, dropped with this one
+
+    def database(self) -> str:
+        """Another fresh database on the same server (for 'tables in another database')."""
+        import uuid
+
+        name = f"{self.name}_{uuid.uuid4().hex[:6]}"
+        self.sql(f'CREATE DATABASE "{name}"', dbname="postgres")
+        self.databases.append(name)
+        return name
 
     def dsn(self, user: str | None = None, password: str | None = None, dbname: str | None = None) -> str:
         return self.server.dsn(dbname or self.name, user, password)
