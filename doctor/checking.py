@@ -73,17 +73,18 @@ class CheckSpec:
     title: str
     fn: CheckFn | None
     needs: tuple[str, ...] = ()  # Facts fields that must be gathered, else skip
+    uses: tuple[str, ...] = ()  # Facts fields read when present (gathered for --only too)
     causes: tuple[str, ...] = ()  # cause ids this check can support or refute
     doc: str = ""  # the good state, from the function's docstring
     load_error: str | None = None
 
 
-def check(id: str, title: str, needs: Iterable[str] = (), causes: Iterable[str] = ()):
+def check(id: str, title: str, needs: Iterable[str] = (), causes: Iterable[str] = (), uses: Iterable[str] = ()):
     """Mark a function as a check. Register it under ``netra_doctor.checks`` to enable it."""
 
     def wrap(fn: CheckFn) -> CheckFn:
         fn.check_spec = CheckSpec(  # type: ignore[attr-defined]
-            id, title, fn, tuple(needs), tuple(causes), (fn.__doc__ or "").strip()
+            id, title, fn, tuple(needs), tuple(uses), tuple(causes), (fn.__doc__ or "").strip()
         )
         return fn
 
@@ -117,14 +118,15 @@ def load_checks() -> list[CheckSpec]:
 def _missing(facts: Facts, needs: tuple[str, ...]) -> str | None:
     for name in needs:
         if getattr(facts, name, None) is None:
-            src = _source_for(name)
+            src = source_for(name)
             status = facts.source(src)
             why = f"{src} source: {status.error}" if status and status.error else f"no {name} facts"
             return f"needs {name}, not gathered ({why})"
     return None
 
 
-def _source_for(fact: str) -> str:
+def source_for(fact: str) -> str:
+    """The source that fills a Facts field."""
     return {
         "service": "cloudrun",
         "job": "cloudrun",

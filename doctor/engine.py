@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from doctor.checking import CheckSpec, load_checks, run_checks
+from doctor.checking import CheckSpec, load_checks, run_checks, source_for
 from doctor.config import ConfigError, Target
 from doctor.diagnosis import Diagnosis, diagnose
 from doctor.facts import Facts
-from doctor.sources import Context, gather, new_facts
+from doctor.sources import Context, Source, default_sources, gather, new_facts
+
+ALWAYS = {"cloudrun", "secrets", "repo"}  # cheap, and what every other source builds on
 
 
 @dataclass
@@ -42,8 +44,14 @@ def run(
         exports = load_folder(from_dir)
     ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
                   exports=exports, progress=progress)
-    facts = gather(ctx)
+    facts = gather(ctx, sources_for(specs) if only else None)
     return Run(facts, diagnose(facts, run_checks(specs, facts), target.silence))
+
+
+def sources_for(specs: list[CheckSpec]) -> list[Source]:
+    """With --only, gather just what the chosen checks read: no database for a command check."""
+    wanted = ALWAYS | {source_for(f) for s in specs for f in (*s.needs, *s.uses)}
+    return [s for s in default_sources() if s.name in wanted]
 
 
 def replay(facts: Facts, only: Iterable[str] = (), silences=()) -> Diagnosis:
