@@ -32,9 +32,13 @@ class _EnvGroup(click.Group):
 
 def _bad_input(message: str) -> None:
     """One clear line on stderr and exit code 2: never a traceback."""
+    import re
+
     from doctor.secrecy import scrub
 
-    click.echo(f"netra-doctor: {scrub(message)}", err=True)
+    # names from the input may hold newlines or control characters: show them escaped
+    line = re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]", lambda m: repr(m.group())[1:-1], scrub(message))
+    click.echo(f"netra-doctor: {line}", err=True)
     sys.exit(2)
 
 
