@@ -163,6 +163,7 @@ class TableInfo:
 class AlembicVersion:
     schema: str
     versions: list[str] = field(default_factory=list)
+    error: str | None = None  # the table exists but this role could not read it (versions unknown)
 
 
 @dataclass
@@ -178,6 +179,9 @@ class DatabaseFacts:
     current_user: str = ""
     current_database: str = ""
     search_path: list[str] = field(default_factory=list)  # effective schemas (current_schemas(false))
+    # the search_path setting as written: names a schema the role has no USAGE on, which the
+    # effective list above leaves out
+    search_path_setting: str = ""
     server_version: str = ""
     databases: list[str] = field(default_factory=list)
     schemas: list[str] = field(default_factory=list)
@@ -185,6 +189,7 @@ class DatabaseFacts:
     alembic_versions: list[AlembicVersion] = field(default_factory=list)
     # tables seen in the instance's other databases (db name -> "schema.table" names), where reachable
     other_databases: dict[str, list[str]] = field(default_factory=dict)
+    other_database_errors: dict[str, str] = field(default_factory=dict)  # db name -> why it was not read
 
 
 @dataclass
