@@ -210,6 +210,9 @@ class MigrationFacts:
     script_location: str = ""
     heads: list[str] = field(default_factory=list)
     revisions: list[RevisionFacts] = field(default_factory=list)  # base first (topological)
+    # what could not be read as Alembic would (e.g. a revision file whose imports fail, so the
+    # graph was read from the files' source instead); the facts above are still usable
+    problems: list[str] = field(default_factory=list)
 
     def by_id(self) -> dict[str, RevisionFacts]:
         return {r.revision: r for r in self.revisions}
