@@ -82,3 +82,32 @@ def run_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None,
         [sys.executable, "-m", "doctor.cli", *args], capture_output=True, text=True, cwd=cwd,
         env={**os.environ, **(env or {})}, timeout=timeout,
     )
+
+
+INSTANCE = "netra-staging:us-central1:staging-shared-postgres"  # the seed's Cloud SQL instance
+
+
+def write_db_secrets(folder: Path, database: str, user: str, password: str, *, host: str | None = None,
+                     port: int = 5432, prefix: str = "postgres", suffix: str = "staging") -> None:
+    """A secrets.yaml whose POSTGRES_* secrets point at a test database (seed names by default).
+
+    The host defaults to the seed's /cloudsql/INSTANCE, reached with --proxy INSTANCE=127.0.0.1:PORT.
+    """
+    values = {"host": host or f"/cloudsql/{INSTANCE}", "port": str(port), "db": database, "user": user,
+              "password": password}
+    path = folder / "secrets.yaml"
+    table = yaml.safe_load(path.read_text()) if path.exists() else {}
+    table = table or {}
+    table.update({f"{prefix}-{k}-{suffix}": {"1": v} for k, v in values.items()})
+    path.write_text(yaml.safe_dump(table, sort_keys=False))
+
+
+def point_job_at(folder: Path, prefix: str) -> None:
+    """Bind the job's POSTGRES_* env to `{prefix}-*-staging` secrets instead of the service's."""
+    def change(doc: dict) -> None:
+        for var in job_container(doc)["env"]:
+            ref = var.get("valueFrom", {}).get("secretKeyRef")
+            if ref and ref["name"].startswith("postgres-"):
+                ref["name"] = prefix + ref["name"][len("postgres"):]
+
+    edit_yaml(folder / "job.yaml", change)

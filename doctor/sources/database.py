@@ -1,7 +1,332 @@
-"""Placeholder until the database source is built: facts stay unknown, checks that need them skip."""
+"""Database: connect as each workload's own role, read-only, and read what that role sees.
 
-from doctor.sources import Context, Skipped
+Each workload's resolved target (``facts.targets``) is reached through the Cloud SQL Auth
+Proxy the user runs locally (``--proxy INSTANCE=HOST:PORT``), straight for a plain host,
+or through ``--dsn`` (which overrides resolution for both workloads). A failed connection
+is a fact too (``DatabaseFacts.reached = False`` with an ``error_kind``), never a crash.
+
+Every session is read-only twice over: ``default_transaction_read_only=on`` is set at
+connect time and the catalog is read inside ``BEGIN READ ONLY``. ``statement_timeout``
+and ``connect_timeout`` bound every call by ``ctx.target.timeout``. Identifiers that come
+from the database (schema names) are only ever quoted through ``psycopg.sql``.
+
+psycopg is imported inside the functions: `netra-doctor --help` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, TableInfo
+from doctor.secrecy import fingerprint, scrub
+from doctor.sources import Context, Skipped, SourceError
+from doctor.targets import DsnError, parse_dsn
+
+if TYPE_CHECKING:
+    import psycopg
+
+KINDS = ("service", "job")
+MAX_OTHER_DATABASES = 20  # other databases of the server read for "present only elsewhere"
+MAX_TABLES = 20000  # per database: a bound, not a limit anyone should meet
+SKIP_DATABASES = frozenset({"cloudsqladmin"})  # Cloud SQL's own; no user can connect to it
+# libpq parameters a DATABASE_URL may carry that matter for reaching the server as the service does
+DIRECT_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "options", "channel_binding", "gssencmode")
+
+SYSTEM_SCHEMAS_SQL = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+    "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'"
+)
+# relkinds a service can query as a table: table, partitioned table, view, materialized view, foreign table
+TABLES_SQL = f"""
+SELECT n.nspname, c.relname, coalesce(r.rolname, ''),
+       has_schema_privilege(n.oid, 'USAGE'), has_table_privilege(c.oid, 'SELECT')
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {SYSTEM_SCHEMAS_SQL}
+ORDER BY n.nspname, c.relname
+LIMIT {MAX_TABLES}
+"""
+OTHER_TABLES_SQL = f"""
+SELECT n.nspname, c.relname
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {SYSTEM_SCHEMAS_SQL}
+ORDER BY n.nspname, c.relname
+LIMIT {MAX_TABLES}
+"""
+
+
+@dataclass
+class Route:
+    """How to reach one database as one role. Holds the password in memory only."""
+
+    host: str
+    port: int | None
+    dbname: str
+    user: str
+    password: str | None = field(repr=False)
+    via: str  # "proxy 127.0.0.1:5432" | "dsn" | "direct"
+    where: str  # DbTarget.where(), for the report
+    params: dict[str, str] = field(default_factory=dict)  # extra libpq parameters (sslmode, options)
+
+    def key(self) -> tuple:
+        """Two routes with the same key reach the same database as the same role."""
+        pw = fingerprint(self.password) if self.password is not None else None
+        return (self.host, self.port, self.dbname, self.user, pw, tuple(sorted(self.params.items())))
+
+
+# --- routing -------------------------------------------------------------------------
+
+
+def _failed(kind: str, where: str, via: str, error_kind: str, error: str) -> DatabaseFacts:
+    return DatabaseFacts(workload=kind, target=where, via=via, reached=False, error_kind=error_kind, error=scrub(error))
+
+
+def _dsn_route(kind: str, dsn: str) -> Route | DatabaseFacts:
+    try:
+        fields = parse_dsn(dsn)
+    except DsnError as exc:
+        return _failed(kind, "--dsn", "dsn", "unresolved", f"--dsn: {exc}")
+    where = DbTarget(workload=kind, host=fields["host"], port=fields["port"], database=fields["database"]).where()
+    if not fields["host"] or not fields["database"] or not fields["user"]:
+        return _failed(kind, where, "dsn", "unresolved", "--dsn must name a host, a database and a user")
+    return Route(
+        str(fields["host"]), fields["port"], str(fields["database"]), str(fields["user"]),  # type: ignore[arg-type]
+        fields["password"], "dsn", where, _libpq_params(fields["options"]),  # type: ignore[arg-type]
+    )
+
+
+def _libpq_params(options: dict[str, str]) -> dict[str, str]:
+    """The URL's query parameters that libpq understands (asyncpg's ``ssl=`` becomes sslmode)."""
+    params = {k: v for k, v in options.items() if k in DIRECT_PARAMS}
+    if "ssl" in options and "sslmode" not in params and options["ssl"] in ("disable", "allow", "prefer", "require"):
+        params["sslmode"] = options["ssl"]
+    return params
+
+
+def route_for(ctx: Context, kind: str) -> Route | DatabaseFacts:
+    """The route to one workload's database, or the fact that explains why there is none."""
+    if ctx.target.dsn:
+        return _dsn_route(kind, ctx.target.dsn)
+    target = (ctx.facts.targets or {}).get(kind)
+    if target is None:
+        return _failed(kind, "?", "", "unresolved", f"the {kind}'s database target is unknown")
+    where = target.where()
+    problems = list(target.problems)
+    if not target.database:
+        problems.append("no database name")
+    if not target.user:
+        problems.append("no database user")
+    if problems:
+        return _failed(kind, where, "", "unresolved", f"{kind} target not resolved: " + "; ".join(problems))
+    password = ctx.passwords.get(kind)
+    if target.instance:
+        address = ctx.target.proxies.get(target.instance)
+        if not address:
+            return _failed(
+                kind, where, "", "no-route",
+                f"no route to /cloudsql/{target.instance}: pass --proxy {target.instance}=127.0.0.1:5432",
+            )
+        host, _, port = address.rpartition(":")
+        # the proxy speaks plain TCP locally and does TLS itself: keep only the session options
+        params = {k: v for k, v in _libpq_params(target.options).items() if k == "options"}
+        return Route(host, int(port), target.database, target.user, password, f"proxy {address}", where, params)
+    return Route(
+        str(target.host), target.port, target.database, target.user, password, "direct", where,
+        _libpq_params(target.options),
+    )
+
+
+# --- connecting ----------------------------------------------------------------------
+
+
+def session_options(route: Route, timeout: float) -> str:
+    """libpq ``options``: the target's own first (its search_path, say), read-only last so it wins."""
+    ms = max(1, int(timeout * 1000))
+    ours = f"-c default_transaction_read_only=on -c statement_timeout={ms} -c lock_timeout={ms}"
+    own = route.params.get("options", "").strip()
+    return f"{own} {ours}" if own else ours
+
+
+def connect(route: Route, timeout: float, dbname: str | None = None) -> psycopg.Connection:
+    """A read-only session as the route's role: the only way this source opens a connection."""
+    import psycopg
+
+    params = {k: v for k, v in route.params.items() if k != "options"}
+    conn = psycopg.connect(
+        host=route.host, port=route.port, dbname=dbname or route.dbname, user=route.user,
+        password=route.password or "",
+        passfile=os.devnull,  # only the workload's own password: never the user's ~/.pgpass
+        connect_timeout=max(2, math.ceil(timeout)),
+        options=session_options(route, timeout),
+        application_name="netra-doctor (read-only)",
+        autocommit=True,
+        **params,
+    )
+    conn.read_only = True  # every conn.transaction() is BEGIN READ ONLY
+    return conn
+
+
+_AUTH = re.compile(
+    r'password authentication failed|no password supplied|no pg_hba\.conf entry|role "[^"]*" does not exist'
+)
+_MISSING_DB = re.compile(r'database "[^"]*" does not exist')
+_TIMEOUT = re.compile(r"timeout expired|timed out|canceling statement due to (statement|lock) timeout")
+_UNREACHABLE = re.compile(
+    r"connection refused|no such file or directory|could not translate host name|name or service not known"
+    r"|network is unreachable|no route to host|server closed the connection unexpectedly|connection reset"
+    r"|could not connect"
+)
+
+
+def error_kind(exc: BaseException) -> str:
+    """auth | missing-database | unreachable | timeout | other, from libpq's message."""
+    text = str(exc).lower()
+    for kind, pattern in (("missing-database", _MISSING_DB), ("auth", _AUTH), ("timeout", _TIMEOUT),
+                          ("unreachable", _UNREACHABLE)):
+        if pattern.search(text):
+            return kind
+    return "other"
+
+
+def describe(exc: BaseException) -> str:
+    """One scrubbed line: psycopg's message can echo connection parameters."""
+    text = " ".join(str(exc).split())
+    return scrub(text)[:500]
+
+
+# --- reading the catalog -------------------------------------------------------------
+
+
+def read_catalog(conn: psycopg.Connection, facts: DatabaseFacts) -> list[str]:
+    """Fill ``facts`` from one READ ONLY transaction; return the other databases worth reading."""
+    from psycopg import errors, sql
+
+    with conn.transaction(), conn.cursor() as cur:
+        user, db, schemas, setting, version = cur.execute(
+            "SELECT current_user, current_database(), current_schemas(false), "
+            "current_setting('search_path'), current_setting('server_version')"
+        ).fetchone()
+        facts.current_user, facts.current_database, facts.server_version = user, db, version
+        facts.search_path, facts.search_path_setting = list(schemas), setting
+        rows = cur.execute(
+            "SELECT datname, datallowconn FROM pg_catalog.pg_database WHERE NOT datistemplate ORDER BY datname"
+        ).fetchall()
+        facts.databases = [name for name, _ in rows]
+        others = [name for name, allow in rows if allow and name != db and name not in SKIP_DATABASES]
+        facts.schemas = [r[0] for r in cur.execute(
+            f"SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE {SYSTEM_SCHEMAS_SQL} ORDER BY 1"
+        )]
+        # information_schema hides what the role has no privilege on: that difference is a fact
+        shown = set(cur.execute("SELECT table_schema, table_name FROM information_schema.tables"))
+        facts.tables = [
+            TableInfo(schema, name, owner, (schema, name) in shown, bool(select), bool(usage))
+            for schema, name, owner, usage, select in cur.execute(TABLES_SQL)
+        ]
+        for table in facts.tables:
+            if table.name != "alembic_version":
+                continue
+            version = AlembicVersion(table.schema)
+            query = sql.SQL("SELECT version_num FROM {}.{} ORDER BY 1").format(
+                sql.Identifier(table.schema), sql.Identifier("alembic_version")
+            )
+            try:
+                with conn.transaction():  # a savepoint: a refused read leaves the rest intact
+                    version.versions = [str(r[0]) for r in cur.execute(query)]
+            except (errors.InsufficientPrivilege, errors.UndefinedColumn) as exc:
+                version.error = describe(exc)
+            facts.alembic_versions.append(version)
+    return others
+
+
+def _tables_of(route: Route, timeout: float, dbname: str) -> list[str] | str:
+    """Tables of another database as "schema.table", or why they could not be listed."""
+    import psycopg
+
+    try:
+        with connect(route, timeout, dbname) as conn, conn.transaction():
+            return [f"{schema}.{name}" for schema, name in conn.execute(OTHER_TABLES_SQL)]
+    except psycopg.Error as exc:
+        return describe(exc)
+
+
+def read_other_databases(route: Route, timeout: float, names: list[str], facts: DatabaseFacts) -> None:
+    """The server's other databases, as the same role: tolerated when one cannot be read."""
+    chosen, skipped = names[:MAX_OTHER_DATABASES], names[MAX_OTHER_DATABASES:]
+    for name in skipped:
+        facts.other_database_errors[name] = f"not read (the doctor reads at most {MAX_OTHER_DATABASES} databases)"
+    if not chosen:
+        return
+    with ThreadPoolExecutor(max_workers=min(4, len(chosen)), thread_name_prefix="db-other") as pool:
+        for name, result in zip(chosen, pool.map(lambda d: _tables_of(route, timeout, d), chosen), strict=True):
+            if isinstance(result, str):
+                facts.other_database_errors[name] = result
+            else:
+                facts.other_databases[name] = result
+
+
+def probe(route: Route, kind: str, timeout: float) -> DatabaseFacts:
+    """Connect as the route's role and read what it sees; a failure becomes the fact."""
+    import psycopg
+
+    facts = DatabaseFacts(workload=kind, target=route.where, via=route.via)
+    try:
+        with connect(route, timeout) as conn:
+            others = read_catalog(conn, facts)
+    except psycopg.Error as exc:
+        return _failed(kind, route.where, route.via, error_kind(exc), describe(exc))
+    facts.reached = True
+    read_other_databases(route, timeout, others, facts)
+    return facts
+
+
+# --- the source ----------------------------------------------------------------------
+
+
+def _kinds(ctx: Context) -> list[str]:
+    if ctx.facts.targets:
+        return [k for k in KINDS if k in ctx.facts.targets]
+    if ctx.target.dsn:
+        return list(KINDS)
+    return []
 
 
 def gather(ctx: Context) -> None:
-    raise Skipped("the database source is not built yet")
+    kinds = _kinds(ctx)
+    if not kinds:
+        why = "secrets source did not resolve them" if ctx.facts.targets is None else "no workload to connect for"
+        raise Skipped(f"no database targets ({why}); --dsn URL connects without them")
+    routes = {kind: route_for(ctx, kind) for kind in kinds}
+    unique: dict[tuple, Route] = {}
+    for r in routes.values():
+        if isinstance(r, Route):
+            unique.setdefault(r.key(), r)  # job and service on the same target: connect once
+    timeout = ctx.target.timeout
+    with ThreadPoolExecutor(max_workers=max(1, len(unique)), thread_name_prefix="db") as pool:
+        probed = dict(zip(unique, pool.map(lambda r: probe(r, "", timeout), unique.values()), strict=True))
+    results: dict[str, DatabaseFacts] = {}
+    for kind, r in routes.items():
+        if isinstance(r, DatabaseFacts):
+            results[kind] = r
+        else:
+            results[kind] = copy.deepcopy(probed[r.key()])
+            results[kind].workload = kind
+    ctx.facts.databases = results
+    _report(results)
+
+
+def _report(results: dict[str, DatabaseFacts]) -> None:
+    """The source status names each workload that was not reached, and why."""
+    failed = {k: f for k, f in results.items() if not f.reached}
+    if not failed:
+        return
+    text = "; ".join(f"{k}: {f.error_kind}: {f.error}" for k, f in failed.items())
+    if all(f.error_kind in ("no-route", "unresolved") for f in failed.values()):
+        raise Skipped(text)
+    raise SourceError(text)

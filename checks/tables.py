@@ -1,0 +1,320 @@
+"""Tables: every table the service needs is where it looks, and its role can see and use it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from doctor.expected import ancestors, expectation_known, expected_tables, split_name, tables_at_head
+from doctor.facts import DatabaseFacts, Facts, MigrationFacts, TableInfo
+
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
+# reserved words that cannot stand unquoted as a schema or role name
+_RESERVED_WORDS = (
+    "all analyse analyze and any array as asc authorization both case cast check collate column constraint create "
+    "current_role current_user default desc distinct do else end except false for foreign from grant group having "
+    "in initially intersect into leading limit localtime not null offset on only or order placing primary "
+    "references returning select session_user some symmetric table then to trailing true union unique user "
+    "using variadic when where window with"
+)
+_RESERVED = frozenset(_RESERVED_WORDS.split())
+
+
+def quote_ident(name: str) -> str:
+    """SQL identifier as PostgreSQL's quote_ident writes it: bare only when that reads back the same."""
+    if _PLAIN.match(name) and name not in _RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def setting_schemas(db: DatabaseFacts) -> list[str]:
+    """The schemas the search_path setting names, "$user" expanded, in order."""
+    names = []
+    for part in re.findall(r'"(?:[^"]|"")*"|[^,]+', db.search_path_setting or ""):
+        part = part.strip()
+        if not part:
+            continue
+        name = part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
+        names.append(db.current_user if name == "$user" else name)
+    return names
+
+
+def path_schemas(db: DatabaseFacts) -> list[str]:
+    """Effective search_path first (what name resolution uses), then setting-only schemas."""
+    return list(dict.fromkeys([*db.search_path, *setting_schemas(db)]))
+
+
+def usable(t: TableInfo) -> bool:
+    return t.schema_usage and t.can_select
+
+
+@dataclass
+class Place:
+    """Where one expected table was found, from the service role's point of view."""
+
+    name: str
+    origin: str
+    state: str  # "ok" | "invisible" | "other-schema" | "other-database" | "nowhere"
+    table: TableInfo | None = None
+    elsewhere: list[TableInfo] = field(default_factory=list)  # same name in other schemas
+    databases: list[str] = field(default_factory=list)  # "db: schema.table" in other databases
+
+    @property
+    def found(self) -> TableInfo:
+        """The table name resolution reaches (set for "ok" and "invisible")."""
+        assert self.table is not None
+        return self.table
+
+
+def locate(db: DatabaseFacts, name: str, origin: str) -> Place:
+    """Resolve ``name`` the way PostgreSQL would for the service's role, then look further."""
+    schema, table = split_name(name)
+    matches = [t for t in db.tables if t.name == table and (schema is None or t.schema == schema)]
+    if schema is not None and matches:
+        return Place(name, origin, "ok" if usable(matches[0]) else "invisible", matches[0])
+    effective = [t for s in db.search_path for t in matches if t.schema == s]
+    if effective:  # resolution takes the first hit on the effective path, usable or not
+        return Place(name, origin, "ok" if effective[0].can_select else "invisible", effective[0])
+    on_setting = [t for s in setting_schemas(db) for t in matches if t.schema == s]
+    if on_setting:  # on the path as written, but the role lacks USAGE, so resolution skips it
+        return Place(name, origin, "invisible", on_setting[0])
+    same_name = [t for t in db.tables if t.name == table]
+    if same_name:
+        return Place(name, origin, "other-schema", elsewhere=same_name)
+    found = [f"{d}: {entry}" for d, entries in sorted(db.other_databases.items())
+             for entry in entries if entry.endswith("." + table)]
+    return Place(name, origin, "other-database" if found else "nowhere", databases=found)
+
+
+def _names(places: list[Place]) -> str:
+    return ", ".join(p.name for p in places)
+
+
+def _invisible(db: DatabaseFacts, places: list[Place]) -> list[Finding]:
+    by_schema: dict[str, list[Place]] = {}
+    for p in places:
+        by_schema.setdefault(p.found.schema, []).append(p)
+    out = []
+    user = db.current_user
+    for schema, group in by_schema.items():
+        owner = group[0].found.owner
+        q_schema, q_user = quote_ident(schema), quote_ident(user)
+        grants = (
+            f"GRANT USAGE ON SCHEMA {q_schema} TO {q_user}; "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {q_schema} TO {q_user}; "
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q_schema} TO {q_user};  -- as {quote_ident(owner)}"
+        )
+        evidence = [_privileges(p.found, user) for p in group]
+        out.append(fail(
+            f"{_names(group)} exist in {db.current_database}.{schema} but {user} cannot use them "
+            f"(owned by {owner}, no grant)",
+            "tables-invisible-to-role", obj=_names(group), evidence=evidence,
+            fix_vars={"grants": grants, "owner": quote_ident(owner), "schema": q_schema, "user": q_user},
+        ))
+    return out
+
+
+def _privileges(t: TableInfo, user: str) -> str:
+    shown = "shows" if t.in_information_schema else "does not show"
+    return (
+        f"{t.schema}.{t.name} exists (pg_class) owned by {t.owner}; information_schema.tables {shown} it to "
+        f"{user}; {user} has {'' if t.can_select else 'no '}SELECT on it and "
+        f"{'' if t.schema_usage else 'no '}USAGE on schema {t.schema}"
+    )
+
+
+def _other_schema(db: DatabaseFacts, places: list[Place]) -> list[Finding]:
+    by_schema: dict[str, list[Place]] = {}
+    for p in places:
+        by_schema.setdefault(p.elsewhere[0].schema, []).append(p)
+    path = db.search_path_setting or ", ".join(db.search_path)
+    out = []
+    for schema, group in by_schema.items():
+        evidence = [f"search_path of {db.current_user}: {path} (effective: {', '.join(db.search_path) or 'none'})"]
+        evidence += [
+            f"{p.name} is in schema {', '.join(t.schema for t in p.elsewhere)} only (owner {p.elsewhere[0].owner}"
+            f"{'' if usable(p.elsewhere[0]) else f'; {db.current_user} also lacks SELECT or USAGE there'})"
+            for p in group
+        ]
+        out.append(fail(
+            f"{_names(group)} are in schema {schema} of {db.current_database}, outside {db.current_user}'s "
+            f"search_path", "tables-in-other-schema", obj=_names(group), evidence=evidence,
+            fix_vars={"schema": quote_ident(schema), "user": quote_ident(db.current_user),
+                      "search_path": ", ".join([quote_ident(schema), *(path.split(", ") if path else ["public"])])},
+        ))
+    return out
+
+
+def _same_database(facts: Facts, db: DatabaseFacts) -> bool | None:
+    """Does the job's role reach the service's very database? None when the job was not reached."""
+    job = (facts.databases or {}).get("job")
+    if job is None or not job.reached:
+        return None
+    return job.target == db.target and job.via == db.via and job.current_database == db.current_database
+
+
+def _secret_pairs(facts: Facts) -> str:
+    """ENV=SECRET:VERSION for the service's database settings: what the job should bind too."""
+    if facts.service is None:
+        return ""
+    env = facts.service.env()
+    pairs = []
+    for name in facts.target.secret_envs.values():
+        var = env.get(name)
+        if var is not None and var.secret is not None:
+            pairs.append(f"{name}={var.secret.secret}:{var.secret.version}")
+    return ",".join(pairs)
+
+
+def _other_database(facts: Facts, db: DatabaseFacts, places: list[Place]) -> Finding:
+    evidence = [f"{p.name} is not in {db.current_database} (the service's database) but is in {d}"
+                for p in places for d in p.databases]
+    same = _same_database(facts, db)
+    if same:
+        evidence.append(f"the job's role also reaches {db.current_database} on {db.target}")
+        return warn(
+            f"{_names(places)} exist only in another database of the server; job and service both use "
+            f"{db.current_database}", "job-service-different-database", obj=_names(places), evidence=evidence,
+            confidence=0.5, fix_vars={"secret_pairs": _secret_pairs(facts)},
+        )
+    return fail(
+        f"{_names(places)} exist only in another database of the server, not in {db.current_database}",
+        "job-service-different-database", obj=_names(places), evidence=evidence,
+        fix_vars={"secret_pairs": _secret_pairs(facts)},
+    )
+
+
+def _recorded(db: DatabaseFacts) -> list[str]:
+    return [v for a in db.alembic_versions for v in a.versions]
+
+
+def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Finding]:
+    where = f"in no schema of {db.current_database} and in no other database read"
+    m: MigrationFacts | None = facts.migrations
+    if m is None:
+        return [
+            fail(f"{_names(places)} are {where}", obj=_names(places),
+                 evidence=[f"{p.name}: {p.origin}" for p in places]),
+            skip("whether any revision creates them is unknown: the migration scripts were not read "
+                 "(pass --alembic-ini)"),
+        ]
+    standing = tables_at_head(m)
+    recorded = _recorded(db)
+    applied = ancestors(m, recorded)
+    missing = [p for p in places if p.name not in standing and split_name(p.name)[1] not in standing]
+    out: list[Finding] = []
+    if missing:
+        evidence = [f"{p.name}: {p.origin}; {where}" for p in missing]
+        scripts = m.script_location or m.alembic_ini
+        evidence.append(f"no revision up to head ({', '.join(m.heads) or 'none'}) creates {_names(missing)} "
+                        f"({len(m.revisions)} revisions read from {scripts})")
+        out.append(fail(
+            f"{_names(missing)} are created by no Alembic revision and exist nowhere on the server",
+            "migration-missing-for-tables", obj=_names(missing), evidence=evidence,
+            fix_vars={"tables": ", ".join(p.name for p in missing)},
+        ))
+    for p in places:
+        if p in missing:
+            continue
+        rev = standing.get(p.name) or standing[split_name(p.name)[1]]
+        evidence = [f"revision {rev.revision} creates {p.name}; {where}",
+                    f"{db.current_database} records {', '.join(recorded) or 'no alembic_version'}"]
+        if rev.revision in applied:
+            out.append(fail(
+                f"{p.name} is missing although the recorded revision includes {rev.revision}, which creates it",
+                "revision-stamped-without-schema", obj=p.name, evidence=evidence,
+                fix_vars={"before": rev.down_revisions[0] if rev.down_revisions else "base"},
+            ))
+        else:
+            out.append(fail(f"{p.name} is missing: revision {rev.revision} creates it but was not applied here",
+                            "migration-not-applied", obj=p.name, evidence=evidence))
+    return out
+
+
+def _refutations(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Finding]:
+    """Pass findings that disprove the causes no table supports: they land in ``ruled_out``."""
+    states = {p.state for p in places}
+    user, name = db.current_user, db.current_database
+    present = [p for p in places if p.state == "ok"]
+    absent = [p for p in places if p.state == "nowhere"]
+    out: list[Finding] = []
+    if "invisible" not in states:
+        evidence = [f"{user} can SELECT {p.found.schema}.{p.name}" for p in present]
+        evidence += [f"pg_class, which every role reads whatever its grants, has no table {p.name} in {name}"
+                     for p in absent]
+        out.append(ok(f"no expected table is hidden from {user} by missing grants", "tables-invisible-to-role",
+                      obj="tables", evidence=evidence))
+    if "other-schema" not in states:
+        evidence = [f"search_path of {user}: {db.search_path_setting or ', '.join(db.search_path)}"]
+        evidence += [f"{p.name} is in {p.found.schema}, on the search_path" for p in present]
+        if absent:
+            evidence.append(f"none of the {len(db.schemas)} schemas of {name} ({', '.join(db.schemas)}) holds "
+                            f"{_names(absent)}")
+        out.append(ok(f"no expected table sits in a schema outside {user}'s search_path", "tables-in-other-schema",
+                      obj="tables", evidence=evidence))
+    if absent and "other-database" not in states:
+        same = _same_database(facts, db)
+        read = sorted(db.other_databases)
+        evidence = []
+        if same:
+            evidence.append(f"the job's role reaches the same database: {name} on {db.target} ({db.via})")
+        if read:
+            evidence.append(f"no other database of the server holds {_names(absent)} (read: {', '.join(read)})")
+        elif not db.other_database_errors:
+            evidence.append(f"{name} is the only database on the server")
+        unread = [f"could not read {d}: {why}" for d, why in sorted(db.other_database_errors.items())]
+        if same or not unread:
+            out.append(ok(f"{_names(absent)} are in no other database the job could have migrated instead",
+                          "job-service-different-database", obj="tables", evidence=evidence + unread))
+    return out
+
+
+def _unreached(db: DatabaseFacts) -> str:
+    if db.error_kind in ("no-route", "unresolved"):
+        return db.error or "the service's database was not reached"
+    return f"could not read the service's database ({db.error_kind}): {db.error}"
+
+
+@check(
+    "tables",
+    "Expected tables exist where the service looks, visible to its role",
+    needs=("databases",),
+    uses=("migrations", "logs"),
+    causes=("tables-in-other-schema", "tables-invisible-to-role", "job-service-different-database",
+            "migration-missing-for-tables", "migration-not-applied", "revision-stamped-without-schema"),
+)
+def tables(facts: Facts) -> list[Finding]:
+    """Good: every expected table (config's expected_tables, else those the revisions up to head
+    create plus those the service names in its startup errors) exists in the service's database,
+    in a schema on its role's search_path, and that role can SELECT it and use its schema."""
+    db = (facts.databases or {}).get("service")
+    if db is None:
+        return [skip("the service's database was not examined")]
+    if not db.reached:
+        return [skip(_unreached(db))]
+    expected = expected_tables(facts)
+    if not expected:
+        if not expectation_known(facts):
+            return [skip("which tables the service needs is unknown: no expected_tables in config, migration "
+                         "scripts not read (--alembic-ini) and no startup logs")]
+        return [not_applicable("no expected tables: config lists none and the revisions create none")]
+    places = [locate(db, name, origin) for name, origin in expected.items()]
+    by_state: dict[str, list[Place]] = {}
+    for p in places:
+        by_state.setdefault(p.state, []).append(p)
+    out: list[Finding] = []
+    if "ok" in by_state:
+        good = by_state["ok"]
+        out.append(ok(
+            f"{len(good)} expected table(s) in {db.current_database}, on {db.current_user}'s search_path "
+            "and usable by it",
+            evidence=[f"{p.found.schema}.{p.name} (owner {p.found.owner}): {p.origin}" for p in good],
+        ))
+    out += _invisible(db, by_state.get("invisible", []))
+    out += _other_schema(db, by_state.get("other-schema", []))
+    if "other-database" in by_state:
+        out.append(_other_database(facts, db, by_state["other-database"]))
+    if "nowhere" in by_state:
+        out += _nowhere(facts, db, by_state["nowhere"])
+    return out + _refutations(facts, db, places)

@@ -1,0 +1,97 @@
+"""Which tables the service needs, and where that expectation comes from. Pure: Facts in, names out.
+
+Order of authority: ``expected_tables`` in config (the user said so) wins outright;
+otherwise the tables that the migration scripts leave standing at head, plus any table
+the service itself names in its startup errors (``Failed to create tables: {...}``).
+The log-derived part is a hook filled by ``doctor.logparse`` when that module exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterable
+
+from doctor.facts import Facts, LogEntry, MigrationFacts, RevisionFacts
+
+LOGPARSE_MODULE = "doctor.logparse"
+LOGPARSE_FUNCTION = "tables_named_in_startup_errors"
+
+
+def split_name(name: str) -> tuple[str | None, str]:
+    """``"schema.table"`` -> (schema, table); a bare name has no schema."""
+    schema, dot, table = name.partition(".")
+    return (schema, table) if dot and schema and table else (None, name)
+
+
+def ancestors(migrations: MigrationFacts, tips: Iterable[str]) -> set[str]:
+    """Every revision reachable from ``tips`` through down_revisions, the tips included."""
+    by_id = migrations.by_id()
+    seen: set[str] = set()
+    stack = [t for t in tips if t in by_id]
+    while stack:
+        rev = stack.pop()
+        if rev in seen:
+            continue
+        seen.add(rev)
+        stack.extend(d for d in by_id[rev].down_revisions if d in by_id)
+    return seen
+
+
+def tables_at(migrations: MigrationFacts, tips: Iterable[str]) -> dict[str, RevisionFacts]:
+    """Tables standing after the revisions up to ``tips``: table -> the revision that made it.
+
+    Replays creates, renames and drops in the scripts' topological order (base first).
+    """
+    chosen = ancestors(migrations, tips)
+    standing: dict[str, RevisionFacts] = {}
+    for rev in migrations.revisions:
+        if rev.revision not in chosen:
+            continue
+        for table in rev.creates:
+            standing[table] = rev
+        for old, new in (pair for pair in rev.renames if len(pair) == 2):
+            if old in standing:
+                standing[new] = standing.pop(old)
+            else:
+                standing[new] = rev
+        for table in rev.drops:
+            standing.pop(table, None)
+    return standing
+
+
+def tables_at_head(migrations: MigrationFacts) -> dict[str, RevisionFacts]:
+    """Tables the scripts leave standing at head (every head, when there are several)."""
+    return tables_at(migrations, migrations.heads)
+
+
+def service_logs(logs: list[LogEntry]) -> list[LogEntry]:
+    return [e for e in logs if e.resource in ("service", "")]
+
+
+def tables_from_logs(logs: list[LogEntry] | None) -> set[str]:
+    """Hook: tables the service names in its startup errors, via ``doctor.logparse`` if installed."""
+    if not logs or importlib.util.find_spec(LOGPARSE_MODULE) is None:
+        return set()
+    parse = getattr(importlib.import_module(LOGPARSE_MODULE), LOGPARSE_FUNCTION, None)
+    if parse is None:
+        return set()
+    return {str(t) for t in parse(service_logs(logs)) if t}
+
+
+def expected_tables(facts: Facts) -> dict[str, str]:
+    """Table name -> where the expectation comes from (for the report's evidence)."""
+    if facts.target.expected_tables:
+        return {t: "listed in expected_tables (config)" for t in facts.target.expected_tables}
+    expected: dict[str, str] = {}
+    if facts.migrations is not None:
+        for table, rev in sorted(tables_at_head(facts.migrations).items()):
+            expected[table] = f"created by revision {rev.revision}" + (f" ({rev.path})" if rev.path else "")
+    for table in sorted(tables_from_logs(facts.logs)):
+        expected.setdefault(table, "named in the service's startup errors")
+    return expected
+
+
+def expectation_known(facts: Facts) -> bool:
+    """Whether 'which tables' could be answered at all (config, migrations or logs gathered)."""
+    return bool(facts.target.expected_tables) or facts.migrations is not None or facts.logs is not None
