@@ -17,6 +17,7 @@ import configparser
 import contextlib
 import re
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,15 +60,16 @@ def read_migrations(ini: Path) -> MigrationFacts:
         raise SourceError(f"{ini}: {_one_line(exc)}") from None
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(script.dir))
     try:
-        with _loading():
+        with _loading() as caught:
             rmap, paths = script.revision_map, None
             rmap.heads  # noqa: B018 -- builds the map, importing every revision file
+        facts.problems += caught
     except Exception as exc:  # a revision file that will not import must not hide the graph
+        rmap, paths = _map_from_source(script, ini)
         facts.problems.append(
             f"Alembic could not load the revision files ({type(exc).__name__}: {_one_line(exc)}); "
             "the graph was read from their source instead"
         )
-        rmap, paths = _map_from_source(script, facts.problems)
     try:
         facts.heads = list(rmap.heads)
         walk = list(rmap.iterate_revisions("heads", "base", inclusive=True, assert_relative_length=False))
@@ -87,14 +89,18 @@ def _script_directory(ini: Path) -> ScriptDirectory:
 
 
 @contextlib.contextmanager
-def _loading() -> Iterator[None]:
+def _loading() -> Iterator[list[str]]:
     """Alembic prepends ``prepend_sys_path`` to sys.path and imports revision files, which
     writes bytecode next to them: undo the first and prevent the second (a diagnosis leaves
-    the checkout as it found it)."""
+    the checkout as it found it). Its warnings are collected for the facts, not printed."""
     saved_path, saved_bytecode = list(sys.path), sys.dont_write_bytecode
     sys.dont_write_bytecode = True
+    caught: list[str] = []
     try:
-        yield
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            yield caught
+        caught += [_one_line(w.message) for w in seen]  # type: ignore[arg-type]
     finally:
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_bytecode
@@ -134,7 +140,8 @@ def _revision_facts(rev: Any, path: Path, problems: list[str]) -> RevisionFacts:
 # --- the graph from source, when Alembic cannot import a revision file ------------------------
 
 
-def _map_from_source(script: ScriptDirectory, problems: list[str]) -> tuple[RevisionMap, dict[str, Path]]:
+def _map_from_source(script: ScriptDirectory, ini: Path) -> tuple[RevisionMap, dict[str, Path]]:
+    """Alembic's RevisionMap over ids read from the files' source; a gap in the chain is an error."""
     from alembic.script.revision import Revision, RevisionMap
 
     revisions: list[Revision] = []
@@ -143,8 +150,7 @@ def _map_from_source(script: ScriptDirectory, problems: list[str]) -> tuple[Revi
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         except (OSError, UnicodeDecodeError, SyntaxError) as exc:
-            problems.append(f"{path.name}: not readable Python ({_one_line(exc)}); left out of the graph")
-            continue
+            raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
         names = _module_assignments(tree)
         revision = names.get("revision")
         if not isinstance(revision, str):
@@ -152,6 +158,11 @@ def _map_from_source(script: ScriptDirectory, problems: list[str]) -> tuple[Revi
         down = names.get("down_revision")
         revisions.append(Revision(revision, tuple(down) if isinstance(down, list) else down))
         paths[revision] = path
+    for rev in revisions:
+        for down in _down(rev.down_revision):
+            if down not in paths:
+                raise SourceError(f"{ini}: the revision graph is broken: {paths[rev.revision].name} revises "
+                                  f"{down}, which no revision file defines")
     return RevisionMap(lambda: revisions), paths
 
 

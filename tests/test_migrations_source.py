@@ -1,0 +1,259 @@
+"""The migrations source against real Alembic projects (written by `alembic init` / `alembic revision`).
+
+What it reads must be what Alembic itself does: the same heads and order as `alembic heads` /
+`alembic history`, and, checked against a real PostgreSQL, the same tables `alembic upgrade` leaves.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from doctor.expected import tables_at
+from doctor.sources import SourceError
+from doctor.sources.migrations import ini_path, read_migrations, read_ops
+from tests.helpers import DATA, run_cli
+
+ALEMBIC = DATA / "alembic"
+
+
+def migrations(project: str):
+    return read_migrations(ALEMBIC / project / "alembic.ini")
+
+
+def ops(source: str, problems: list[str] | None = None):
+    return read_ops(ast.parse(textwrap.dedent(source)), "rev.py", problems)
+
+
+def test_linear_chain_base_first_with_the_tables_each_creates():
+    m = migrations("linear")
+    assert m.heads == ["dc4fa32fd495"]
+    assert [(r.revision, r.down_revisions, r.message, r.creates) for r in m.revisions] == [
+        ("e9da6f30cc4c", [], "create users", ["users"]),
+        ("68b6b9884261", ["e9da6f30cc4c"], "create subscriptions", ["subscriptions"]),
+        ("dc4fa32fd495", ["68b6b9884261"], "create credit transactions", ["credit_transactions"]),
+    ]
+    assert all(not (r.drops or r.renames or r.drops_columns) for r in m.revisions)  # downgrade() is not read
+    assert Path(m.revisions[0].path).name == "e9da6f30cc4c_create_users.py"
+    assert m.script_location == str(ALEMBIC / "linear" / "migrations")
+    assert m.problems == []
+
+
+def test_two_heads_are_both_reported_after_their_common_parent():
+    m = migrations("two_heads")
+    assert sorted(m.heads) == ["0349095c0898", "33ee7ca6e52a"]
+    order = [r.revision for r in m.revisions]
+    assert order[0] == "8bfd07ffb207"
+    assert sorted(order[1:]) == sorted(m.heads)
+
+
+def test_rename_drop_batch_and_schema_keyword():
+    m = migrations("rename_drop")
+    create, rename, drop = m.revisions
+    assert create.creates == ["users", "legacy_sessions", "audit.events"]
+    assert rename.renames == [["users", "accounts"]]
+    assert drop.drops == ["legacy_sessions"]
+    assert drop.drops_columns == [["accounts", "nickname"], ["audit.events", "payload"]]
+    assert sorted(tables_at(m, m.heads)) == ["accounts", "audit.events"]
+
+
+def test_seed_chain_ends_at_add_deleted_at_001_and_creates_none_of_the_incident_tables():
+    m = migrations("seed")
+    assert m.heads == ["add_deleted_at_001"]
+    assert [r.revision for r in m.revisions] == ["bb39e1c49e2d", "66e0e5d9662d", "add_deleted_at_001"]
+    # the middle revision does its work in helper functions that upgrade() calls, as the real one does
+    assert sorted(m.revisions[1].creates) == ["agent_state_snapshots", "corpus_audit_logs", "mcp_external_servers"]
+    created = {t for r in m.revisions for t in r.creates}
+    assert not created & {"subscriptions", "credit_transactions", "agent_executions"}
+
+
+def test_missing_ini_is_one_clear_line():
+    with pytest.raises(SourceError) as err:
+        read_migrations(Path("/nowhere/netra_backend/alembic.ini"))
+    assert str(err.value) == (
+        "no alembic.ini at /nowhere/netra_backend/alembic.ini "
+        "(pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)"
+    )
+
+
+def test_missing_ini_through_the_cli_fails_the_source_and_skips_the_checks(seed, repo):
+    result = run_cli("staging", "--from", str(seed), "--format", "json", "--only", "revision",
+                     "--alembic-ini", str(repo / "nope.ini"))
+    report = json.loads(result.stdout)
+    source = next(s for s in report["sources"] if s["name"] == "migrations")
+    assert source["status"] == "error"
+    assert "no alembic.ini at" in source["error"]
+    assert next(c for c in report["checks"] if c["id"] == "revision")["status"] == "skip"
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+
+
+def test_ini_without_script_location_is_a_source_error(tmp_path):
+    ini = tmp_path / "alembic.ini"
+    ini.write_text("[alembic]\nsqlalchemy.url = driver://u:p@h/db\n")
+    with pytest.raises(SourceError, match="script_location"):
+        read_migrations(ini)
+
+
+def test_relative_ini_resolves_against_the_repository_root(tmp_path, monkeypatch):
+    project = tmp_path / "repo" / "netra_backend"
+    shutil.copytree(ALEMBIC / "linear", project)
+    monkeypatch.chdir(tmp_path)  # elsewhere: %(here)s still points into the project
+    path = ini_path("netra_backend/alembic.ini", tmp_path / "repo")
+    assert path == project / "alembic.ini"
+    assert read_migrations(path).heads == ["dc4fa32fd495"]
+
+
+def test_revision_importing_the_app_does_not_hide_the_graph(tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(ALEMBIC / "linear", project)
+    rev = next((project / "migrations" / "versions").glob("68b6b9884261_*.py"))
+    rev.write_text(rev.read_text().replace(
+        "import sqlalchemy as sa\n", "import sqlalchemy as sa\nfrom netra_backend.app.db.models import Base\n", 1))
+    path_before = list(sys.path)
+    m = read_migrations(project / "alembic.ini")
+    assert m.heads == ["dc4fa32fd495"]
+    assert [r.revision for r in m.revisions] == ["e9da6f30cc4c", "68b6b9884261", "dc4fa32fd495"]
+    assert m.revisions[1].creates == ["subscriptions"]
+    assert len(m.problems) == 1 and "ModuleNotFoundError" in m.problems[0] and "netra_backend" in m.problems[0]
+    assert sys.path == path_before  # prepend_sys_path does not leak into the doctor's process
+    assert not list(project.rglob("__pycache__"))  # the checkout is left as found
+
+
+def test_broken_graph_is_a_source_error(tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(ALEMBIC / "linear", project)
+    rev = next((project / "migrations" / "versions").glob("e9da6f30cc4c_*.py"))
+    rev.unlink()  # 68b6b9884261 now revises a revision no file defines
+    with pytest.raises(SourceError, match=r"graph is broken: 68b6b9884261_create_subscriptions\.py revises "
+                       r"e9da6f30cc4c, which no revision file defines"):
+        read_migrations(project / "alembic.ini")
+
+
+# --- upgrade() bodies ---------------------------------------------------------------------------
+
+
+def test_only_upgrade_is_read_and_helpers_it_calls_are_followed():
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        def _make_ledger():
+            op.create_table("ledger", sa.Column("id", sa.Integer()))
+            _make_ledger()  # recursion must not loop
+
+        def unused():
+            op.drop_table("never_called")
+
+        def upgrade():
+            _make_ledger()
+
+        def downgrade():
+            op.drop_table("ledger")
+    """)
+    assert (found.creates, found.drops) == (["ledger"], [])
+
+
+def test_keywords_aliases_constants_and_schema():
+    found = ops("""
+        from alembic import op as migrate
+        import alembic
+        TABLE = "plans"
+
+        def upgrade():
+            migrate.create_table(table_name=TABLE, schema="billing")
+            alembic.op.rename_table(old_table_name="a", new_table_name="b", schema="s")
+            migrate.drop_table("gone", schema=None)
+            migrate.drop_column(table_name="plans", column_name="legacy", schema="billing")
+            with migrate.batch_alter_table("users", schema="auth") as b:
+                b.add_column(None)
+                b.drop_column("nickname")
+    """)
+    assert found.creates == ["billing.plans"]
+    assert found.renames == [["s.a", "s.b"]]
+    assert found.drops == ["gone"]
+    assert found.drops_columns == [["billing.plans", "legacy"], ["auth.users", "nickname"]]
+
+
+def test_plain_sql_in_op_execute_counts():
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        def upgrade():
+            op.execute("CREATE TABLE IF NOT EXISTS Audit_Log (id int)")
+            op.execute(sa.text('DROP TABLE IF EXISTS old_a, "Old_B"'))
+            op.execute("ALTER TABLE ONLY public.users DROP COLUMN IF EXISTS nickname")
+            op.execute("ALTER TABLE users DROP CONSTRAINT users_pkey")
+    """)
+    assert found.creates == ["audit_log"]
+    assert found.drops == ["old_a", "Old_B"]
+    assert found.drops_columns == [["public.users", "nickname"]]
+
+
+def test_a_computed_table_name_is_reported_not_guessed():
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+
+        def upgrade():
+            for name in ("a", "b"):
+                op.create_table(name)
+    """, problems)
+    assert found.creates == []
+    assert problems == ["rev.py:6: op.create_table() names its table with an expression, not a literal; "
+                        "that operation is not counted"]
+
+
+# --- against a real PostgreSQL: what the source says each revision leaves is what Alembic leaves ------
+
+
+# one process per project: `alembic upgrade REV` one revision at a time, the tables after each
+_UPGRADE_EACH = """
+import json, sys
+import psycopg
+from alembic import command
+from alembic.config import Config
+
+ini, dsn, revisions = sys.argv[1], sys.argv[2], sys.argv[3:]
+after = {}
+for rev in revisions:
+    command.upgrade(Config(ini), rev)
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+            " AND tablename <> 'alembic_version'").fetchall()
+    after[rev] = sorted(name if schema == "public" else schema + "." + name for schema, name in rows)
+print(json.dumps(after))
+"""
+
+
+def upgrade_each(ini: Path, dsn: str, revisions: list[str]) -> dict[str, list[str]]:
+    result = subprocess.run([sys.executable, "-c", _UPGRADE_EACH, str(ini), dsn, *revisions], capture_output=True,
+                            text=True, env={**os.environ, "DATABASE_URL": dsn}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("project", ["seed", "rename_drop"])
+def test_tables_after_each_revision_match_a_real_upgrade(project, pg):
+    m = migrations(project)
+    after = upgrade_each(ALEMBIC / project / "alembic.ini", pg.dsn(), [r.revision for r in m.revisions])
+    assert after == {r.revision: sorted(tables_at(m, [r.revision])) for r in m.revisions}
+
+
+def test_a_revision_that_is_not_python_names_the_file(tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(ALEMBIC / "linear", project)
+    rev = next((project / "migrations" / "versions").glob("dc4fa32fd495_*.py"))
+    rev.write_text(rev.read_text().replace("def upgrade() -> None:", "def upgrade( -> None:"))
+    with pytest.raises(SourceError, match=r"dc4fa32fd495_create_credit_transactions.py: not readable Python"):
+        read_migrations(project / "alembic.ini")
