@@ -159,8 +159,11 @@ def demo(fmt, keep, verbose):
         _bad_input("the demo is not built into this version yet")
     try:
         diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json")
-    except ConfigError as exc:
+    except ConfigError as exc:  # also: no PostgreSQL binaries (the line says how to install them)
         _bad_input(str(exc))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: run_demo has removed its server and files
+        click.echo("netra-doctor: demo interrupted; its server and temporary files were removed", err=True)
+        sys.exit(130)
     _finish([diagnosis], fmt, verbose, "error")
 
 

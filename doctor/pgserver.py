@@ -27,7 +27,15 @@ class PostgresUnavailable(RuntimeError):
     """No server binaries on this machine (the message says how to install them)."""
 
 
+BINDIR_ENV = "NETRA_DOCTOR_PG_BINDIR"  # use exactly this folder (tests point it at nothing)
+
+
 def find_bindir() -> Path:
+    override = os.environ.get(BINDIR_ENV)
+    if override is not None:
+        if (Path(override) / "initdb").exists() and (Path(override) / "pg_ctl").exists():
+            return Path(override)
+        raise PostgresUnavailable(f"{INSTALL_HINT} ({BINDIR_ENV}={override} holds no initdb and pg_ctl)")
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
     on_path = shutil.which("pg_ctl")
     if on_path:
