@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from doctor.diagnosis import Silence, exit_code
 from doctor.engine import replay
+from tests.helpers import DATA, INSTANCE, diagnose_json, write_db_secrets
 from tests.migration_facts import cause_ids, database, diagnose, facts, findings, ruled_out_ids, status
 
 CREATED = ["users", "legacy_sessions", "audit.events"]  # rename_drop at its first revision
@@ -58,3 +59,27 @@ def test_a_reviewed_revision_can_be_silenced_by_id():
 def test_unknown_recorded_revision_cannot_say_what_is_pending():
     d = diagnose(facts("rename_drop", database(CREATED, ["f00dfeed1234"])), "pending-migrations")
     assert status(d, "pending-migrations") == "skip" and cause_ids(d) == []
+
+
+def test_pre_deploy_gate_against_a_real_database(pg, seed, repo):
+    """`netra-doctor staging --only pending-migrations --fail-on warn` before deploying rename_drop's head."""
+    password = "gate-pw-3c1d"
+    role = pg.role("app", password)
+    pg.sql(f"""
+        CREATE TABLE users (id SERIAL PRIMARY KEY, nickname VARCHAR(80));
+        CREATE TABLE legacy_sessions (id SERIAL PRIMARY KEY, token VARCHAR(64) NOT NULL);
+        CREATE SCHEMA audit;
+        CREATE TABLE audit.events (id SERIAL PRIMARY KEY, payload TEXT);
+        CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+        INSERT INTO alembic_version VALUES ('3708be2128c8');
+        GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}";
+    """)
+    write_db_secrets(seed, pg.name, role, password)
+    args = ["--only", "pending-migrations", "--proxy", f"{INSTANCE}=127.0.0.1:{pg.server.port}",
+            "--alembic-ini", str(DATA / "alembic" / "rename_drop" / "alembic.ini")]
+    report, code = diagnose_json(seed, *args, "--fail-on", "warn")
+    assert code == 1
+    assert [c["id"] for c in report["causes"]] == ["destructive-migration"]
+    assert "drops table legacy_sessions" in report["causes"][0]["evidence"][0]
+    _, code = diagnose_json(seed, *args)
+    assert code == 0  # the default threshold (error) lets a plain diagnosis pass
