@@ -186,4 +186,15 @@ def revision(facts: Facts) -> list[Finding]:
         return [*out, db]
     if not m.revisions and not db.alembic_versions:
         return [*out, not_applicable("the migration scripts have no revisions and the database records none")]
-    return [*out, *_compare(facts, m, db)]
+    return _noted(m, [*out, *_compare(facts, m, db)])
+
+
+def _noted(m: MigrationFacts, findings: list[Finding]) -> list[Finding]:
+    """What the source could not read as Alembic would goes with the verdicts it may weaken."""
+    notes = [f"note on the scripts: {p}" for p in m.problems[:3]]
+    if len(m.problems) > 3:
+        notes.append(f"note on the scripts: {len(m.problems) - 3} more (see the snapshot's migrations.problems)")
+    for f in findings:
+        if f.status != "skip":
+            f.evidence += notes
+    return findings

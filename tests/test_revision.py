@@ -6,7 +6,7 @@ built by hand here (the real-PostgreSQL versions of these states are scenarios u
 
 from __future__ import annotations
 
-from doctor.facts import AlembicVersion
+from doctor.facts import AlembicVersion, Facts
 from tests.migration_facts import cause_ids, database, diagnose, facts, findings, ruled_out_ids, status
 
 LINEAR = ["users", "subscriptions", "credit_transactions"]
@@ -133,3 +133,20 @@ def test_same_database_for_the_job_adds_nothing():
     d = diagnose(facts("linear", database(["users"], ["e9da6f30cc4c"]),
                        database(["users"], ["e9da6f30cc4c"], workload="job")), "revision")
     assert not any("another database" in e for e in d.causes[0].evidence)
+
+
+def test_what_the_source_could_not_read_goes_with_the_verdict():
+    f = facts("linear", database(["users"], ["e9da6f30cc4c"]))
+    f.migrations.problems = ["Alembic could not load the revision files (ModuleNotFoundError: No module named "
+                             "'netra_backend'); the graph was read from their source instead"]
+    d = diagnose(f, "revision")
+    assert any(e.strip().startswith("note on the scripts: Alembic could not load the revision files")
+               for e in d.causes[0].evidence)
+
+
+def test_a_saved_snapshot_replays_to_the_same_verdict():
+    f = facts("rename_drop", database(["users"], ["3708be2128c8"]))
+    again = Facts.from_dict(f.to_dict())
+    assert again.migrations == f.migrations
+    assert cause_ids(diagnose(again, "revision", "schema-revision", "pending-migrations")) == cause_ids(
+        diagnose(f, "revision", "schema-revision", "pending-migrations"))
