@@ -205,6 +205,16 @@ _ALL = [
         "gcloud run services update {service} --region {region} --project {project} "
         "--update-env-vars NETRA_DOCTOR_REDEPLOY=$(date +%s)",
     ),
+    _c(
+        "workload-not-found",
+        "The service or the job does not exist where the doctor looked",
+        "error", 0.95, 99,
+        """The Cloud Run API answered NotFound for the service or the job in the project and region
+        the doctor searched: the name, the region or the project is wrong (config, --project,
+        $CLOUDSDK_CORE_PROJECT), or the workload was deleted. Nothing else about it can be checked.""",
+        "gcloud run {kind}s list --project {project} --region {region}   # or --region - for all regions",
+        "set {kind}, region or project under [environments.{environment}] in netra-doctor.toml, or pass --project",
+    ),
 ]
 
 CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}

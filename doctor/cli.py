@@ -61,7 +61,8 @@ def cli() -> None:
               help="Reach a Cloud SQL instance through a local Auth Proxy (repeatable).")
 @click.option("--dsn", metavar="URL", help="Connect straight to this database (overrides resolution).")
 @click.option("--alembic-ini", type=click.Path(path_type=Path), help="The migration scripts' alembic.ini.")
-@click.option("--project", help="Google Cloud project (default from config, then netra-ENV).")
+@click.option("--project", help="Google Cloud project (default: config, $CLOUDSDK_CORE_PROJECT, "
+              "$GOOGLE_CLOUD_PROJECT, netra-ENV).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--save", type=click.Path(path_type=Path, dir_okay=False), help="Write the facts snapshot here.")
 @click.option("--fail-on", type=click.Choice(["warn", "error"]), default="error", show_default=True,
@@ -104,14 +105,14 @@ def _run_all(targets, folders, only, fmt):
     from concurrent.futures import ThreadPoolExecutor
 
     from doctor import engine
-    from doctor.progress import progress_line
+    from doctor.progress import progress_line, wanted
 
-    progress = progress_line(enabled=fmt != "json" and sys.stderr.isatty())
-    with progress as report:
+    with progress_line(enabled=wanted(fmt)) as line:
         if len(targets) == 1:
-            return [engine.run(targets[0], folders[0], only, report)]
-        with ThreadPoolExecutor(max_workers=min(4, len(targets))) as pool:
-            return list(pool.map(lambda tf: engine.run(tf[0], tf[1], only, report), zip(targets, folders, strict=True)))
+            return [engine.run(targets[0], folders[0], only, line)]
+        with ThreadPoolExecutor(max_workers=min(4, len(targets))) as pool:  # environments side by side
+            return list(pool.map(lambda tf: engine.run(tf[0], tf[1], only, line.scoped(tf[0].environment) if line
+                                                       else None), zip(targets, folders, strict=True)))
 
 
 def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=()):

@@ -12,10 +12,14 @@ upwards from the working directory) overrides them, globally and per environment
     [[silence]]
     id = "job-image-differs"
     reason = "the job pins a digest on purpose"
+
+The project is, first to last: --project, the config, $CLOUDSDK_CORE_PROJECT, then
+$GOOGLE_CLOUD_PROJECT (as gcloud and the client libraries read them), then netra-{env}.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -123,7 +127,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
     _no_unknown_keys(own, _KEYS - {"environments"}, f"{where} [environments.{environment}]")
 
     merged: dict[str, Any] = {**DEFAULTS}
-    for layer in (data, own, overrides or {}):
+    for layer in (gcloud_env(), data, own, overrides or {}):
         merged.update({k: v for k, v in layer.items() if k in DEFAULTS and v is not None})
 
     def text(key: str) -> str:
@@ -190,6 +194,16 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         silence=silences,
         config_file=path,
     )
+
+
+def gcloud_env() -> dict[str, str]:
+    """The project gcloud itself would use from the environment (CLOUDSDK_CORE_PROJECT, then the
+    client libraries' GOOGLE_CLOUD_PROJECT): above the zero-config default, below config and --project."""
+    for name in ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return {"project": value.replace("{", "{{").replace("}", "}}")}
+    return {}
 
 
 def check_proxy(instance: str, address: str, where: str = "--proxy") -> None:

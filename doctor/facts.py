@@ -270,6 +270,8 @@ class Facts:
     migrations: MigrationFacts | None = None
     logs: list[LogEntry] | None = None
     repo: RepoFacts | None = None
+    # live: full resource names the API said do not exist (projects/P/locations/R/services/S)
+    not_found: list[str] = field(default_factory=list)
     sources: list[SourceStatus] = field(default_factory=list)
     gathered_at: str = ""
     mode: str = "offline"  # "offline" | "live" | "replay"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from doctor.config import Target
 from doctor.facts import Facts, SourceStatus, TargetInfo
@@ -39,10 +40,22 @@ class Context:
     vault: dict[str, str | None] = field(default_factory=dict)
     passwords: dict[str, str | None] = field(default_factory=dict)  # workload -> password
     progress: Callable[[str, str], None] | None = None  # (source, state) for a live status line
+    # per-run objects the sources share (the live API clients); anything with close() is closed
+    # when gathering ends
+    shared: dict[str, Any] = field(default_factory=dict)
+    reached: set[str] = field(default_factory=set)  # milestones announced so far
+    _wake: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def live(self) -> bool:
         return self.exports is None
+
+    def announce(self, milestone: str) -> None:
+        """Part of a source's facts are final (e.g. "workloads"): sources waiting for it start now,
+        before the announcing source ends (secrets need the workloads, not the serving revision)."""
+        self.reached.add(milestone)
+        if self._wake:
+            self._wake()
 
 
 SourceFn = Callable[[Context], None]
@@ -52,7 +65,8 @@ SourceFn = Callable[[Context], None]
 class Source:
     name: str
     fn: SourceFn
-    after: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()  # source names or milestones
+    provides: tuple[str, ...] = ()  # milestones it announces (reached at the latest when it ends)
 
 
 def default_sources() -> list[Source]:
@@ -60,9 +74,9 @@ def default_sources() -> list[Source]:
     from doctor.sources import cloudrun, database, logs, migrations, repo, secrets
 
     return [
-        Source("cloudrun", cloudrun.gather),
-        Source("secrets", secrets.gather, after=("cloudrun",)),
-        Source("logs", logs.gather, after=("cloudrun",)),
+        Source("cloudrun", cloudrun.gather, provides=("workloads",)),
+        Source("secrets", secrets.gather, after=("workloads",)),
+        Source("logs", logs.gather, after=("workloads",)),
         Source("migrations", migrations.gather),
         Source("repo", repo.gather),
         Source("database", database.gather, after=("secrets",)),
@@ -98,21 +112,46 @@ def gather(ctx: Context, sources: list[Source] | None = None, workers: int = 6) 
     """Run every source once its dependencies are done; record each one's status and timing."""
     sources = sources if sources is not None else default_sources()
     pending = {s.name: s for s in sources}
+    known = {s.name for s in sources} | {m for s in sources for m in s.provides}
     done: dict[str, SourceStatus] = {}
     running: dict[Future, Source] = {}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
-        while pending or running:
-            for name, src in list(pending.items()):
-                if all(dep in done or dep not in {s.name for s in sources} for dep in src.after):
-                    del pending[name]  # a dependent runs even when its dependency failed: it
-                    # knows best what it can still do (the database source with --dsn, say)
-                    running[pool.submit(_timed, ctx, src)] = src
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                src = running.pop(fut)
-                done[src.name] = fut.result()
+    signal: list[Future] = [Future()]
+
+    def wake() -> None:
+        with suppress(InvalidStateError):  # already woken
+            signal[0].set_result(None)
+
+    ctx._wake = wake
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
+            while pending or running:
+                if signal[0].done():
+                    signal[0] = Future()  # before reading ctx.reached, so no announcement is lost
+                for name, src in list(pending.items()):
+                    if all(dep in done or dep in ctx.reached or dep not in known for dep in src.after):
+                        del pending[name]  # a dependent runs even when its dependency failed: it
+                        # knows best what it can still do (the database source with --dsn, say)
+                        running[pool.submit(_timed, ctx, src)] = src
+                if not running:
+                    break
+                finished, _ = wait([*running, signal[0]], return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    src = running.pop(fut, None)
+                    if src is not None:
+                        done[src.name] = fut.result()
+                        ctx.reached.update(src.provides)
+    finally:
+        ctx._wake = None
+        _close_shared(ctx)
     order = [s.name for s in sources]
     ctx.facts.sources = sorted(done.values(), key=lambda s: order.index(s.name))
     return ctx.facts
+
+
+def _close_shared(ctx: Context) -> None:
+    for obj in ctx.shared.values():
+        close = getattr(obj, "close", None)
+        if callable(close):
+            with suppress(Exception):  # closing must not turn a finished run into a crash
+                close()
+    ctx.shared.clear()

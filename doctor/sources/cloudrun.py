@@ -45,20 +45,26 @@ def serving_from_service(service: Workload) -> ServingRevision:
     )
 
 
+def publish(ctx: Context) -> None:
+    """Redact the workloads, then let the sources that need only them (secrets, logs) start."""
+    for workload in (ctx.facts.service, ctx.facts.job):
+        if workload is not None:
+            redact(workload, ctx)
+    ctx.announce("workloads")
+
+
 def gather(ctx: Context) -> None:
     if ctx.live:
         from doctor.sources import live_cloudrun
 
-        live_cloudrun.gather(ctx)
+        live_cloudrun.gather(ctx)  # calls publish() as soon as the service and the job are in
     else:
         exports = ctx.exports
         ctx.facts.service, ctx.facts.job = exports.service, exports.job
         ctx.facts.executions = exports.executions
         if exports.service is not None:
             ctx.facts.serving_revision = serving_from_service(exports.service)
-    for workload in (ctx.facts.service, ctx.facts.job):
-        if workload is not None:
-            redact(workload, ctx)
+        publish(ctx)
     missing = [k for k in ("service", "job") if getattr(ctx.facts, k) is None]
     if missing:
         raise SourceError(f"no {' and no '.join(missing)} export in the --from folder" if not ctx.live

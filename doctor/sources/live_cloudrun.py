@@ -1,0 +1,130 @@
+"""Cloud Run, live: GetService, GetJob and ListExecutions at once, then GetRevision for the serving image.
+
+Responses go through ``type(msg).to_dict(msg)`` into the same normaliser as the offline v2
+JSON (``cloudrun_model.from_v2``), so no check can tell live from offline facts. As soon as
+the service and the job are in, ``publish`` lets the secrets and logs sources start while the
+revision and the executions are still on their way.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from doctor import gcp
+from doctor.facts import Execution, Workload
+from doctor.sources import Context, SourceError
+from doctor.sources.cloudrun import publish, serving_from_service
+from doctor.sources.cloudrun_model import execution_from_v2, from_v2, revision_from_v2
+
+MAX_EXECUTIONS = 10  # newest first; the checks read the latest and its predecessors
+PAGE_SIZE = 5
+
+
+def _as_dict(msg: Any) -> dict[str, Any]:
+    return type(msg).to_dict(msg)
+
+
+class _Run:
+    """One gathering: the names it asks for and the problems it met."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.clients = gcp.clients(ctx)
+        t = ctx.target
+        self.parent = f"projects/{t.project}/locations/{t.region}"
+        self.names = {"service": f"{self.parent}/services/{t.service}", "job": f"{self.parent}/jobs/{t.job}"}
+        self.problems: list[Exception] = []
+
+    def fail(self, exc: BaseException, what: str) -> None:
+        t = self.ctx.target
+        self.problems.append(gcp.failure(exc, "run", what, t.project, t.timeout))
+
+    def get(self, kind: str) -> Any:
+        client = self.clients.client("services" if kind == "service" else "jobs")
+        method = client.get_service if kind == "service" else client.get_job
+        return self.clients.call("run", method, name=self.names[kind])
+
+    def workload(self, kind: str, future: Future) -> tuple[Workload | None, dict[str, Any]]:
+        from google.api_core import exceptions
+
+        t = self.ctx.target
+        try:
+            raw = _as_dict(future.result())
+        except exceptions.NotFound:
+            self.ctx.facts.not_found.append(self.names[kind])
+            self.problems.append(SourceError(
+                f"{kind} {getattr(t, kind)} not found in project {t.project}, region {t.region}"))
+            return None, {}
+        except Exception as exc:
+            self.fail(exc, f"read {kind} {getattr(t, kind)}")
+            return None, {}
+        workload = from_v2(raw, kind)
+        workload.source_format = "v2-api"
+        return workload, raw
+
+    def executions(self) -> list[Execution]:
+        client = self.clients.client("executions")
+        found = self.clients.pages("run", client.list_executions, MAX_EXECUTIONS,
+                                   parent=self.names["job"], page_size=PAGE_SIZE)
+        return sorted((execution_from_v2(_as_dict(e)) for e in found), key=lambda e: e.started, reverse=True)
+
+    def revision(self, name: str) -> Any:
+        return self.clients.call("run", self.clients.client("revisions").get_revision, name=name)
+
+
+def gather(ctx: Context) -> None:
+    run = _Run(ctx)
+    # build the clients here, not in the pool: the first one imports google.cloud.run_v2
+    for name in ("services", "jobs", "executions", "revisions"):
+        run.clients.client(name)
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cloudrun") as pool:
+        futures = {kind: pool.submit(run.get, kind) for kind in ("service", "job")}
+        executions = pool.submit(run.executions)
+        service, service_raw = run.workload("service", futures["service"])
+        job, job_raw = run.workload("job", futures["job"])
+        ctx.facts.service, ctx.facts.job = service, job
+        _hints(run.clients.hints, service_raw, job_raw)
+        publish(ctx)
+        revision = None
+        if service is not None and service_raw.get("latest_ready_revision"):
+            revision = pool.submit(run.revision, service_raw["latest_ready_revision"])
+        _executions(run, executions, job)
+        _serving(run, service, revision)
+    gcp.outcome(run.problems)
+
+
+def _hints(hints: dict[str, str], service: dict[str, Any], job: dict[str, Any]) -> None:
+    """When the service was last deployed and the job last started: the logs source's time bounds."""
+    if service.get("update_time"):
+        hints["service_updated"] = str(service["update_time"])
+    created = (job.get("latest_created_execution") or {}).get("create_time")
+    if created:
+        hints["execution_created"] = str(created)
+
+
+def _executions(run: _Run, future: Future, job: Workload | None) -> None:
+    from google.api_core import exceptions
+
+    try:
+        run.ctx.facts.executions = future.result()
+    except Exception as exc:
+        if job is None and isinstance(exc, exceptions.NotFound):
+            return  # the job itself is missing: already reported
+        run.fail(exc, f"list executions of job {run.ctx.target.job}")
+
+
+def _serving(run: _Run, service: Workload | None, future: Future | None) -> None:
+    """The serving revision: readiness from the service (as offline), image and age from GetRevision."""
+    if service is None:
+        return
+    serving = serving_from_service(service)
+    if future is not None:
+        try:
+            revision = revision_from_v2(_as_dict(future.result()))
+        except Exception as exc:
+            run.fail(exc, f"read revision {service.latest_revision}")
+            return
+        serving.image = revision.image or serving.image
+        serving.created = revision.created
+    run.ctx.facts.serving_revision = serving

@@ -1,0 +1,58 @@
+"""Secret Manager, live: AccessSecretVersion for exactly the versions the workloads reference, at once.
+
+Values go back to the secrets source, which keeps them in memory and puts fingerprints in
+Facts. A missing or disabled version is a fact about the environment (the workload cannot
+start with it either); a permission the doctor lacks or an API that does not answer is not,
+so those stop the source instead of being reported as an unresolvable secret.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from doctor import gcp
+from doctor.facts import SecretRef
+from doctor.sources import Context, Skipped
+
+Resolved = tuple[str | None, str | None, str | None]  # (value, resolved version, error)
+
+
+def version_name(ref: SecretRef, project: str) -> str:
+    return f"projects/{ref.project or project}/secrets/{ref.secret}/versions/{ref.version}"
+
+
+def _value(response: Any) -> Resolved:
+    data: bytes = response.payload.data
+    version = response.name.rsplit("/", 1)[-1]  # "latest" comes back as its number
+    # surrogateescape keeps a binary payload distinct (and fingerprintable) instead of failing
+    return data.decode("utf-8", "surrogateescape"), version if version.isdigit() else None, None
+
+
+def resolve(ctx: Context, refs: list[SecretRef]) -> dict[str, Resolved]:
+    from google.api_core import exceptions
+
+    clients = gcp.clients(ctx)
+    client = clients.client("secrets")
+    t = ctx.target
+
+    def one(ref: SecretRef) -> Resolved | Exception:
+        name = version_name(ref, t.project)
+        try:
+            return _value(clients.call("secretmanager", client.access_secret_version, name=name))
+        except exceptions.NotFound:
+            return None, None, f"{name} not found (no such secret or version)"
+        except exceptions.FailedPrecondition as exc:  # a disabled or destroyed version
+            return None, None, f"{name} cannot be accessed: {' '.join(str(exc.message).split())[:200]}"
+        except Exception as exc:
+            return gcp.failure(exc, "secretmanager", f"access {name}", ref.project or t.project, t.timeout)
+
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(refs))), thread_name_prefix="secrets") as pool:
+        results = dict(zip([r.key for r in refs], pool.map(one, refs), strict=True))
+    problems = [r for r in results.values() if isinstance(r, Exception)]
+    denied = [p for p in problems if isinstance(p, Skipped)]
+    if denied and len(denied) == len(problems):
+        more = f" (and {len(denied) - 1} more secret(s))" if len(denied) > 1 else ""
+        raise Skipped(f"{denied[0]}{more}")
+    gcp.outcome(problems)
+    return results  # type: ignore[return-value]  # no exceptions left here
