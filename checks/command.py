@@ -281,18 +281,20 @@ class _Walker:
                 f"alembic -c {path}: {self.repo.root} holds no alembic.ini "
                 "(run netra-doctor from the application's checkout to check it)")
             return
-        found = _exists(path, call.cwd, self.repo.files)
+        root = _root_of(self.out.app_root, self.repo.files)
+        found = _exists(path, call.cwd, self.repo.files, root)
         if found is None:
             self.out.notes.append(f"alembic -c {path}: the directory it runs in is unknown")
         elif not found:
             call.missing = True
-            where = "the image's WORKDIR" if call.cwd == "." else call.cwd
+            where = ("the image's WORKDIR, taken to be the checkout's root" if call.cwd == "." else
+                     f"{call.cwd}" + (f", with the checkout taken to sit at {root}" if root else ""))
             given = "its default " if default else ""
             inis = [f for f in self.repo.files if f.endswith(".ini")]
             self.out.problems.append(Problem(
                 f"alembic reads {given}{path}, which is not in the repository: alembic stops with "
                 f"`No config file {path!r} found, or file has no '[alembic]' section`",
-                [f"`{call.text()}` runs in {where}, which maps to the checkout's root",
+                [f"`{call.text()}` runs in {where}",
                  f"ini files in {self.repo.root}: {', '.join(inis[:8]) or 'none'}"],
                 confidence=0.85, kind="ini-missing",
             ))
@@ -347,12 +349,25 @@ def _is_shell_text(text: str) -> bool:
         return False
 
 
-def _exists(path: str, cwd: str | None, files: list[str]) -> bool | None:
+def _root_of(app_root: str | None, files: list[str]) -> str | None:
+    """Where the checkout sits in the image: the first directory the command enters, minus the
+    longest tail that is a folder of the checkout (`cd /app/netra_backend` -> /app)."""
+    if not app_root or not app_root.startswith("/"):
+        return None
+    parts = app_root.strip("/").split("/")
+    for i in range(len(parts)):
+        tail = "/".join(parts[i:])
+        if tail and any(f.startswith(tail + "/") for f in files):
+            return "/" + "/".join(parts[:i])
+    return app_root
+
+
+def _exists(path: str, cwd: str | None, files: list[str], root: str | None) -> bool | None:
     """Is ``path`` (as the command names it, run in ``cwd``) a file of the checkout?
 
-    The checkout's root is taken to be the image's WORKDIR ("."); for an absolute path,
-    any tail of it may be the repository path (code is copied to /app, /srv/app, ...).
-    None when it cannot be told.
+    The checkout sits at ``root`` in the image, or at its WORKDIR (".") when no `cd` says;
+    an absolute path outside a known root is matched by any tail (code is copied to /app,
+    /srv/app, ...). None when it cannot be told.
     """
     known = set(files)
     if path.startswith("/"):
@@ -363,6 +378,8 @@ def _exists(path: str, cwd: str | None, files: list[str]) -> bool | None:
         full = posixpath.normpath(posixpath.join(cwd, path))
     if not full.startswith("/"):
         return None if full.startswith("..") else full in known
+    if root and (full + "/").startswith(root.rstrip("/") + "/"):
+        return posixpath.relpath(full, root) in known
     parts = full.strip("/").split("/")
     return any("/".join(parts[i:]) in known for i in range(len(parts)))
 
@@ -462,9 +479,10 @@ def _ini_for(facts: Facts, cwd: str | None, app_root: str | None) -> str:
     configured = _repo_ini(facts)
     named = sorted((f for f in files if posixpath.basename(f) == "alembic.ini"), key=lambda f: (f.count("/"), f))
     ini = configured if configured in files or not named else named[0]
-    if cwd in (".", None) or app_root is None or cwd == app_root:
+    root = _root_of(app_root, files)
+    if cwd in (".", None) or root is None or cwd == root:
         return ini
-    return posixpath.join(app_root, ini)
+    return posixpath.join(root, ini)
 
 
 def fix_vars(facts: Facts, job: Workload, analysis: Analysis) -> dict[str, str]:
