@@ -190,8 +190,17 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
     senv, jenv = facts.service.env(), facts.job.env()
     refs = [_ref_line(facts, n, senv.get(n), jenv.get(n)) for n in names]
     if facts.secrets is None or facts.targets is None:
-        return [skip("secret values unknown (no secrets.yaml, or Secret Manager not read): the refs are "
-                     "compared, the databases they resolve to are not", evidence=refs)]
+        out = [skip("secret values unknown (no secrets.yaml, or Secret Manager not read): the refs are "
+                    "compared, the databases they resolve to are not", evidence=refs)]
+        db = set(facts.target.secret_envs.values())
+        differing = [n for n in names if n in db and not _same_ref(senv.get(n), jenv.get(n))]
+        if differing:
+            out.append(warn(
+                f"the job binds {', '.join(differing)} differently from the service (values unknown)",
+                DIFFERENT_DB, obj="job", evidence=refs, confidence=0.5,
+                fix_vars={"secret_pairs": secret_pairs(facts.service, list(facts.target.secret_envs.values()))},
+            ))
+        return out
     ts, tj = facts.targets.get("service"), facts.targets.get("job")
     if ts is None or tj is None:
         return [skip("the effective database target of each side was not resolved", evidence=refs)]
