@@ -77,7 +77,7 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
     try:
         overrides: dict = {"project": project}
         if alembic_ini is not None:
-            overrides["alembic_ini"] = str(alembic_ini)
+            overrides["alembic_ini"] = str(alembic_ini.resolve())  # relative to where the user typed it
         if dsn is not None:
             parse_dsn(dsn)
             overrides["dsn"] = dsn
