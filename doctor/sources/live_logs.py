@@ -78,6 +78,7 @@ def _sortable(stamp: str) -> str:
 
 def gcloud_form(entry: Any) -> dict[str, Any]:
     """A LogEntry as `gcloud logging read --format=json` prints it (the fields the doctor reads)."""
+    from google.logging.type.log_severity_pb2 import LogSeverity
     from google.protobuf.json_format import MessageToDict
 
     pb = type(entry).pb(entry)
@@ -87,7 +88,7 @@ def gcloud_form(entry: Any) -> dict[str, Any]:
         "labels": dict(pb.labels),
     }
     if pb.severity:  # DEFAULT (0) is left out of the JSON, as gcloud does
-        out["severity"] = entry.severity.name
+        out["severity"] = LogSeverity.Name(pb.severity) if pb.severity in LogSeverity.values() else str(pb.severity)
     payload = pb.WhichOneof("payload")
     if payload == "text_payload":
         out["textPayload"] = pb.text_payload

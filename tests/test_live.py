@@ -1,0 +1,376 @@
+"""Live mode: the real Google client libraries against an in-process fake gRPC server (tests/fakegcp.py).
+
+Nothing is monkeypatched but the environment variable that points the clients at the fake
+(NETRA_DOCTOR_GCP_ENDPOINT), exactly as a user would for an air-gapped fake.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from doctor.config import load_target
+from doctor.gcp import ENDPOINT_ENV
+from tests.fakegcp import BlackHole, FakeGCP
+from tests.helpers import DATA, PLANTED_PASSWORDS, run_cli, run_subprocess
+
+DEMO = Path(__file__).parent.parent / "doctor" / "demo_data"
+EXPORTS = ("service.yaml", "job.yaml", "executions.yaml", "secrets.yaml", "logs.json")
+INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
+
+
+@pytest.fixture
+def incident(tmp_path: Path) -> Path:
+    """The seed incident's gcloud exports with its logs (the demo's), a planted password in secrets."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for name in EXPORTS:
+        shutil.copy(DEMO / name, folder / name)
+    path = folder / "secrets.yaml"
+    path.write_text(path.read_text().replace("{password}", PLANTED_PASSWORDS[0]))
+    return folder
+
+
+@pytest.fixture
+def fake(incident: Path):
+    with FakeGCP().add_environment(incident) as server:
+        yield server
+
+
+@pytest.fixture
+def live(fake: FakeGCP, repo: Path, monkeypatch: pytest.MonkeyPatch) -> FakeGCP:
+    monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+    return fake
+
+
+def diagnose(*args: str) -> tuple[dict, int]:
+    result = run_cli("staging", "--format", "json", *args)
+    return json.loads(result.stdout), result.exit_code
+
+
+def source(report: dict, name: str) -> dict:
+    return next(s for s in report["sources"] if s["name"] == name)
+
+
+def check(report: dict, check_id: str) -> dict:
+    return next(c for c in report["checks"] if c["id"] == check_id)
+
+
+def write_config(root: Path, text: str) -> None:
+    (root / "netra-doctor.toml").write_text(text)
+
+
+# --- the same facts and causes as offline ------------------------------------------------
+
+
+def _comparable(workload) -> dict:
+    d = dataclasses.asdict(workload)
+    for key in ("source_format", "project", "cloudsql_mounts"):
+        d.pop(key)  # v1 names the project by number, has no mount, and is not the API form
+    d["conditions"] = [(c["type"], c["status"], c["message"]) for c in d["conditions"]]  # v2 reasons are enums
+    return d
+
+
+def test_live_gathers_what_the_offline_exports_hold(live: FakeGCP, incident: Path, repo: Path) -> None:
+    from doctor import engine
+
+    target = load_target("staging")
+    offline = engine.run(target, incident).facts
+    online = engine.run(target).facts
+    assert online.mode == "live" and {s.name: s.status for s in online.sources}["cloudrun"] == "ok"
+    for kind in ("service", "job"):
+        assert _comparable(getattr(online, kind)) == _comparable(getattr(offline, kind))
+        assert getattr(online, kind).source_format == "v2-api"
+    assert online.executions == offline.executions
+    assert online.serving_revision == offline.serving_revision
+    assert online.secrets == offline.secrets  # fingerprints: one salt per process
+    assert online.targets == offline.targets
+    # logs: the service's errors and the latest execution's lines; never an entry that is not in the export
+    assert online.logs and all(e in offline.logs for e in online.logs)
+    errors = [e for e in offline.logs if e.resource == "service" and e.severity in ("ERROR", "CRITICAL")]
+    latest = [e for e in offline.logs if e.origin == online.job.latest_revision]
+    assert all(e in online.logs for e in errors + latest)
+
+
+def test_live_and_offline_rank_the_same_causes(live: FakeGCP, incident: Path) -> None:
+    offline, offline_exit = diagnose("--from", str(incident))
+    online, online_exit = diagnose()
+    assert [c["id"] for c in online["causes"]] == [c["id"] for c in offline["causes"]]
+    assert [r["id"] for r in online["ruled_out"]] == [r["id"] for r in offline["ruled_out"]]
+    assert online_exit == offline_exit
+    assert "workload-not-found" not in [c["id"] for c in online["causes"]]
+    assert check(online, "workloads-exist")["status"] == "pass"
+    text = json.dumps(online)
+    assert not any(p in text for p in PLANTED_PASSWORDS)
+
+
+def test_every_call_is_the_one_it_should_be(live: FakeGCP, repo: Path) -> None:
+    diagnose()
+    names = {c.method: c.request for c in live.calls}
+    assert names["GetService"]["name"] == "projects/netra-staging/locations/us-central1/services/netra-backend-staging"
+    assert names["GetJob"]["name"] == "projects/netra-staging/locations/us-central1/jobs/netra-migrations-staging"
+    assert names["GetRevision"]["name"].endswith("/revisions/netra-backend-staging-00041-hdz")
+    secrets = sorted(c.request["name"] for c in live.called("AccessSecretVersion"))
+    assert secrets == [f"projects/netra-staging/secrets/postgres-{s}-staging/versions/latest"
+                       for s in ("db", "host", "password", "port", "user")]  # each referenced version, once
+    filters = [c.request["filter"] for c in live.called("ListLogEntries")]
+    assert any('resource.labels.service_name="netra-backend-staging"' in f and "severity>=ERROR" in f for f in filters)
+    assert any('labels."run.googleapis.com/execution_name"="netra-migrations-staging-k7x2p"' in f for f in filters)
+    assert all("timestamp>=" in f for f in filters)  # bounded by time
+    assert all(0 < c.request["page_size"] <= 500 for c in live.called("ListLogEntries"))  # and by count
+
+
+def test_independent_calls_overlap_and_follow_the_critical_path(live: FakeGCP, repo: Path) -> None:
+    diagnose()  # warm: the client libraries are imported once per process
+    live.calls.clear()
+    live.latency = 0.25
+    diagnose()
+    first = min(c.started for c in live.calls)
+    wall = max(c.ended for c in live.calls) - first
+    # GetService -> (AccessSecretVersion | GetRevision) and GetJob -> ListLogEntries: two calls deep
+    assert wall < 2 * 0.25 * 1.3 + 0.1, [(c.method, round(c.started - first, 2)) for c in live.calls]
+    assert sum(c.seconds for c in live.calls) > 3 * wall  # eleven calls of 0.25 s each
+    revision = live.called("GetRevision")[0]
+    assert min(c.started for c in live.called("AccessSecretVersion")) < revision.ended  # secrets did not wait
+
+
+def test_paged_results_are_read_to_the_end(incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from doctor import engine
+
+    target = load_target("staging")
+    with FakeGCP(page_size=1).add_environment(incident) as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        facts = engine.run(target).facts
+        tokens = [c.request["page_token"] for c in fake.called("ListExecutions")]
+        log_pages = len(fake.called("ListLogEntries"))
+        fake.page_size = None
+        whole = engine.run(target).facts
+    assert tokens == ["", "1"]  # two executions, one per page
+    assert [e.name for e in facts.executions] == ["netra-migrations-staging-k7x2p", "netra-migrations-staging-9wq4d"]
+    assert log_pages >= len(facts.logs) >= 5  # one entry per page
+    assert facts.logs == whole.logs and facts.executions == whole.executions
+
+
+# --- NotFound, PermissionDenied, retries ------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["service", "job"])
+def test_a_missing_workload_is_a_finding_that_names_where_it_was_searched(live: FakeGCP, kind: str) -> None:
+    table = live.services if kind == "service" else live.jobs
+    table.clear()
+    report, code = diagnose()
+    first = report["causes"][0]
+    name = "netra-backend-staging" if kind == "service" else "netra-migrations-staging"
+    assert first["id"] == "workload-not-found" and code == 1
+    assert any(name in e and "netra-staging" in e and "us-central1" in e for e in first["evidence"])
+    assert f"gcloud run {kind}s list --project netra-staging --region us-central1" in first["fix"][0]
+    assert name in source(report, "cloudrun")["error"] and "us-central1" in source(report, "cloudrun")["error"]
+    other = "job" if kind == "service" else "service"
+    assert f"the {other} " in check(report, "workloads-exist")["message"] or check(report, "workloads-exist")[
+        "status"] == "fail"
+
+
+def test_a_wrong_region_is_named_in_the_finding(live: FakeGCP, repo: Path) -> None:
+    write_config(repo, 'region = "europe-west1"\n')
+    report, code = diagnose()
+    assert code == 1 and report["causes"][0]["id"] == "workload-not-found"
+    evidence = " ".join(report["causes"][0]["evidence"])
+    assert "europe-west1" in evidence and "netra-backend-staging" in evidence and "netra-migrations-staging" in evidence
+
+
+@pytest.mark.parametrize("method, name, role, dependent, quoted", [
+    ("GetService", "cloudrun", "roles/run.viewer", "secret-parity", True),
+    ("AccessSecretVersion", "secrets", "roles/secretmanager.secretAccessor", "secret-parity", False),
+    ("ListLogEntries", "logs", "roles/logging.viewer", "startup-errors", True),
+])
+def test_permission_denied_is_a_skip_that_names_the_missing_role(
+        live: FakeGCP, method: str, name: str, role: str, dependent: str, quoted: bool) -> None:
+    live.deny.add(method)
+    report, code = diagnose()
+    status = source(report, name)
+    assert status["status"] == "skipped" and role in status["error"] and "netra-staging" in status["error"]
+    assert check(report, dependent)["status"] == "skip"
+    if quoted:  # a check that needs the source's facts says why it could not run
+        assert role in check(report, dependent)["message"]
+    assert report["status"] != "healthy" and code in (1, 3)
+    assert "secret-unresolvable" not in [c["id"] for c in report["causes"]]  # the doctor's access is no cause
+
+
+def test_unavailable_is_retried_within_the_deadline(live: FakeGCP) -> None:
+    live.unavailable["GetService"] = 2
+    report, _ = diagnose()
+    assert source(report, "cloudrun")["status"] == "ok"
+    assert [c.code for c in live.called("GetService")] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
+
+
+# --- endpoints that never answer -------------------------------------------------------------
+
+
+def test_a_black_holed_endpoint_ends_the_run_within_its_deadline(
+        repo: Path, pg, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Google APIs accept the connection and never answer; the database (via --dsn) still gets checked."""
+    pg.sql((Path(__file__).parent / "scenarios" / "revision_at_head" / "setup.sql").read_text()
+           .replace('TO "{app_role}"', "TO PUBLIC"))
+    write_config(repo, "timeout = 1.5\n")
+    with BlackHole() as hole:
+        monkeypatch.setenv(ENDPOINT_ENV, hole.endpoint)
+        start = time.perf_counter()
+        report, code = diagnose("--dsn", pg.dsn(), "--alembic-ini", str(DATA / "alembic" / "linear" / "alembic.ini"))
+        elapsed = time.perf_counter() - start
+    assert elapsed < 1.5 + 1.5, elapsed  # one deadline for the endpoint, not one per call
+    for name in ("cloudrun", "logs"):
+        assert source(report, name)["status"] == "error"
+        assert "did not answer within 1.5s" in source(report, name)["error"]
+    assert code == 3 and report["status"] == "incomplete"
+    # what does not need the Google APIs is examined as usual
+    assert source(report, "database")["status"] == "ok" and source(report, "migrations")["status"] == "ok"
+    assert check(report, "revision")["status"] == "pass"
+    assert "needs service" in check(report, "secret-parity")["message"]
+
+
+def test_a_hanging_api_costs_one_deadline_and_keeps_the_other_results(live: FakeGCP, repo: Path) -> None:
+    write_config(repo, "timeout = 1.5\n")
+    live.hang.add("ListLogEntries")
+    start = time.perf_counter()
+    report, _ = diagnose()
+    assert time.perf_counter() - start < 1.5 + 1.5
+    assert source(report, "logs")["status"] == "error" and "1.5s" in source(report, "logs")["error"]
+    assert source(report, "cloudrun")["status"] == "ok" and source(report, "secrets")["status"] == "ok"
+    assert check(report, "secret-parity")["status"] == "pass"
+    assert check(report, "startup-errors")["status"] == "skip"
+
+
+# --- the CLI as a user runs it --------------------------------------------------------------
+
+
+def test_the_cli_as_a_subprocess_against_the_fake(fake: FakeGCP, incident: Path, repo: Path) -> None:
+    result = run_subprocess("staging", "--format", "json", cwd=repo, env={ENDPOINT_ENV: fake.endpoint})
+    report = json.loads(result.stdout)
+    assert result.stderr == "" and {s["name"]: s["status"] for s in report["sources"]}["cloudrun"] == "ok"
+    offline = run_subprocess("staging", "--from", str(incident), "--format", "json", cwd=repo)
+    assert [c["id"] for c in report["causes"]] == [c["id"] for c in json.loads(offline.stdout)["causes"]]
+    assert result.returncode == offline.returncode
+    assert not any(p in result.stdout + result.stderr for p in PLANTED_PASSWORDS)
+    assert {c.method for c in fake.calls} == {"GetService", "GetJob", "ListExecutions", "GetRevision",
+                                              "AccessSecretVersion", "ListLogEntries"}
+
+
+def test_several_environments_run_side_by_side(incident: Path, repo: Path, monkeypatch) -> None:
+    fake = FakeGCP(latency=0.3).add_environment(incident)
+    fake.add_environment(incident, project="netra-prod", service="netra-backend-prod", job="netra-migrations-prod")
+    with fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        diagnose()  # warm the imports
+        fake.calls.clear()
+        start = time.perf_counter()
+        result = run_cli("staging", "prod", "--format", "json")
+        elapsed = time.perf_counter() - start
+    reports = json.loads(result.stdout)
+    assert [r["environment"] for r in reports] == ["staging", "prod"]
+    assert {c.request.get("name", "").split("/")[1] for c in fake.called("GetService")} == {"netra-staging",
+                                                                                           "netra-prod"}
+    one_env = 2 * 0.3  # two calls deep
+    assert elapsed < 2 * one_env, elapsed  # side by side, not one after the other
+
+
+@pytest.mark.parametrize("env, config, flag, expected", [
+    ({"CLOUDSDK_CORE_PROJECT": "acme-gcloud"}, "", None, "acme-gcloud"),
+    ({"GOOGLE_CLOUD_PROJECT": "acme-adc"}, "", None, "acme-adc"),
+    ({"CLOUDSDK_CORE_PROJECT": "acme-gcloud", "GOOGLE_CLOUD_PROJECT": "acme-adc"}, "", None, "acme-gcloud"),
+    ({"CLOUDSDK_CORE_PROJECT": "acme-gcloud"}, 'project = "acme-{env}"\n', None, "acme-staging"),
+    ({"CLOUDSDK_CORE_PROJECT": "acme-gcloud"}, 'project = "acme-{env}"\n', "acme-flag", "acme-flag"),
+    ({}, "", None, "netra-staging"),
+])
+def test_the_project_comes_from_flag_config_then_gcloud_environment(
+        incident: Path, repo: Path, monkeypatch, env: dict, config: str, flag: str | None, expected: str) -> None:
+    for name in ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if config:
+        write_config(repo, config)
+    with FakeGCP().add_environment(incident, project=expected) as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        report, _ = diagnose(*(["--project", flag] if flag else []))
+    assert fake.called("GetService")[0].request["name"].startswith(f"projects/{expected}/")
+    assert source(report, "cloudrun")["status"] == "ok"
+    assert fake.called("ListLogEntries")[0].request["resource_names"] == [f"projects/{expected}"]
+
+
+# --- the progress line ------------------------------------------------------------------------
+
+
+def _on_a_terminal(args: list[str], env: dict, cwd: Path) -> str:
+    """Run the CLI with stdout and stderr on a pseudo-terminal; return all it wrote."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "doctor.cli", *args], stdout=slave, stderr=slave, cwd=cwd,
+                            env={**os.environ, **env, "TERM": "xterm"})
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=30)
+    os.close(master)
+    return out.decode("utf-8", "replace")
+
+
+def test_progress_shows_on_a_terminal_and_never_when_piped(fake: FakeGCP, incident: Path, repo: Path) -> None:
+    fake.latency = 0.3
+    shown = _on_a_terminal(["staging"], {ENDPOINT_ENV: fake.endpoint}, repo)
+    assert "gathering: " in shown and "cloudrun " in shown and "\r\x1b[K" in shown
+    assert "netra-doctor: staging:" in shown  # the report follows, on a cleared line
+    # the same line is drawn offline; it never reaches JSON output or a pipe
+    offline = ["staging", "--from", str(incident)]
+    assert "gathering: " not in _on_a_terminal([*offline, "--format", "json"], {}, repo)
+    piped = run_subprocess(*offline, cwd=repo)
+    assert "gathering" not in piped.stderr and "\x1b[" not in piped.stdout + piped.stderr
+
+
+# --- every scenario: live and offline find the same causes ------------------------------------
+
+
+def _scenario_names() -> list[str]:
+    from tests.test_scenarios import _names
+
+    return _names()
+
+
+@pytest.mark.parametrize("name", _scenario_names())
+def test_scenario_live_finds_what_offline_finds(name: str, pg, tmp_path: Path, monkeypatch) -> None:
+    """The scenario's exports served by the fake give the same ranked causes as the exports themselves."""
+    from tests.test_scenarios import _prepare
+
+    spec, args, values = _prepare(name, pg, tmp_path)
+    exports = Path(args[args.index("--from") + 1])
+    live_args = [a for i, a in enumerate(args) if a != "--from" and (i == 0 or args[i - 1] != "--from")]
+    repo = Path(values["repo"])
+    offline = json.loads(run_cli(*args, *spec.get("args", []), cwd=repo).stdout)
+    with FakeGCP().add_environment(exports) as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        result = run_cli(*live_args, *spec.get("args", []), cwd=repo)
+    online = json.loads(result.stdout)
+    context = f"{name}: live={online['causes']} offline={offline['causes']} sources={online['sources']}"
+    assert [c["id"] for c in online["causes"]] == [c["id"] for c in offline["causes"]], context
+    assert [r["id"] for r in online["ruled_out"]] == [r["id"] for r in offline["ruled_out"]], context
+    assert {s["name"]: s["status"] for s in online["sources"]}["cloudrun"] == "ok", context
+    if "exit" in spec:
+        assert result.exit_code == spec["exit"], context
