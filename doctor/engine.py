@@ -54,5 +54,10 @@ def sources_for(specs: list[CheckSpec]) -> list[Source]:
     return [s for s in default_sources() if s.name in wanted]
 
 
-def replay(facts: Facts, only: Iterable[str] = (), silences=()) -> Diagnosis:
+def replay(facts: Facts, only: Iterable[str] = (), silences=None) -> Diagnosis:
+    """Diagnose saved facts; by default with the silences the saving run had, so the report is the same."""
+    if silences is None:
+        from doctor.diagnosis import Silence
+
+        silences = [Silence(s["id"], s["reason"], s.get("object")) for s in facts.target.silence]
     return diagnose(facts, run_checks(select(load_checks(), only), facts), list(silences))

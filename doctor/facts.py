@@ -255,6 +255,8 @@ class TargetInfo:
     alembic_ini: str
     secret_envs: dict[str, str] = field(default_factory=dict)  # role -> env name (host, port, ...)
     expected_tables: list[str] = field(default_factory=list)
+    # the config's [[silence]] entries ({id, reason[, object]}), so a replay reports what the run did
+    silence: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -288,7 +290,7 @@ class Facts:
         return {"format": SNAPSHOT_FORMAT, **dataclasses.asdict(self)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2)  # insertion order, as saved snapshots keep it
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Facts:

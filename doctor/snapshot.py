@@ -16,7 +16,9 @@ from doctor.secrecy import scrub
 
 def save_snapshot(path: Path, facts: list[Facts]) -> None:
     data = [f.to_dict() for f in facts]
-    text = json.dumps(data[0] if len(data) == 1 else data, indent=2, sort_keys=True)
+    # keys keep their order: checks list secrets and env vars in the order the workloads hold them,
+    # and a replay must print the same report
+    text = json.dumps(data[0] if len(data) == 1 else data, indent=2)
     try:
         path.write_text(scrub(text) + "\n", encoding="utf-8")
     except OSError as exc:

@@ -88,6 +88,8 @@ def new_facts(target: Target, mode: str) -> Facts:
         environment=target.environment, project=target.project, region=target.region,
         service=target.service, job=target.job, alembic_ini=target.alembic_ini,
         secret_envs=dict(target.db_env), expected_tables=list(target.expected_tables),
+        silence=[{"id": s.id, "reason": s.reason, **({"object": s.object} if s.object else {})}
+                 for s in target.silence],
     )
     return Facts(target=info, mode=mode, gathered_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
