@@ -118,9 +118,9 @@ def _invisible(db: DatabaseFacts, places: list[Place]) -> list[Finding]:
 def _privileges(t: TableInfo, user: str) -> str:
     shown = "shows" if t.in_information_schema else "does not show"
     return (
-        f"{t.schema}.{t.name} exists (pg_class) owned by {t.owner}; information_schema.tables {shown} it to "
-        f"{user}; {user} has {'' if t.can_select else 'no '}SELECT on it and "
-        f"{'' if t.schema_usage else 'no '}USAGE on schema {t.schema}"
+        f"{t.schema}.{t.name} exists (pg_class), owned by {t.owner}; information_schema.tables {shown} it to "
+        f"{user}; {user} has SELECT on it: {'yes' if t.can_select else 'no'}, USAGE on schema {t.schema}: "
+        f"{'yes' if t.schema_usage else 'no'}"
     )
 
 
@@ -239,18 +239,24 @@ def _refutations(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[F
     present = [p for p in places if p.state == "ok"]
     absent = [p for p in places if p.state == "nowhere"]
     out: list[Finding] = []
+    shown = ", ".join(f"{p.found.schema}.{p.name}" for p in present)
+    on_path = [p for p in places if p.table is not None]  # usable or not, name resolution reaches them
     if "invisible" not in states:
-        evidence = [f"{user} can SELECT {p.found.schema}.{p.name}" for p in present]
-        evidence += [f"pg_class, which every role reads whatever its grants, has no table {p.name} in {name}"
-                     for p in absent]
+        evidence = [f"pg_class, which every role reads whatever its grants, has no table {p.name} in {name}"
+                    for p in absent]
+        if present:
+            evidence.append(f"{user} can SELECT the {len(present)} expected table(s) that exist: {shown}")
         out.append(ok(f"no expected table is hidden from {user} by missing grants", "tables-invisible-to-role",
                       obj="tables", evidence=evidence))
     if "other-schema" not in states:
-        evidence = [f"search_path of {user}: {db.search_path_setting or ', '.join(db.search_path)}"]
-        evidence += [f"{p.name} is in {p.found.schema}, on the search_path" for p in present]
+        evidence = []
         if absent:
             evidence.append(f"none of the {len(db.schemas)} schemas of {name} ({', '.join(db.schemas)}) holds "
                             f"{_names(absent)}")
+        evidence.append(f"search_path of {user}: {db.search_path_setting or ', '.join(db.search_path)}")
+        if on_path:
+            names = ", ".join(f"{p.found.schema}.{p.name}" for p in on_path)
+            evidence.append(f"the {len(on_path)} expected table(s) that exist are on it: {names}")
         out.append(ok(f"no expected table sits in a schema outside {user}'s search_path", "tables-in-other-schema",
                       obj="tables", evidence=evidence))
     if absent and "other-database" not in states:

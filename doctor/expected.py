@@ -39,9 +39,10 @@ def ancestors(migrations: MigrationFacts, tips: Iterable[str]) -> set[str]:
 
 
 def tables_at(migrations: MigrationFacts, tips: Iterable[str]) -> dict[str, RevisionFacts]:
-    """Tables standing after the revisions up to ``tips``: table -> the revision that made it.
+    """Tables standing after the revisions up to ``tips``: table -> the revision that gave it its name.
 
-    Replays creates, renames and drops in the scripts' topological order (base first).
+    Replays creates, renames and drops in the scripts' topological order (base first). A
+    renamed table is attributed to the rename: that is the revision it needs to exist as named.
     """
     chosen = ancestors(migrations, tips)
     standing: dict[str, RevisionFacts] = {}
@@ -51,13 +52,16 @@ def tables_at(migrations: MigrationFacts, tips: Iterable[str]) -> dict[str, Revi
         for table in rev.creates:
             standing[table] = rev
         for old, new in (pair for pair in rev.renames if len(pair) == 2):
-            if old in standing:
-                standing[new] = standing.pop(old)
-            else:
-                standing[new] = rev
+            standing.pop(old, None)
+            standing[new] = rev
         for table in rev.drops:
             standing.pop(table, None)
     return standing
+
+
+def origin_of(table: str, rev: RevisionFacts) -> str:
+    made = "created" if table in rev.creates else "renamed to this name"
+    return f"{made} by revision {rev.revision}" + (f" ({rev.path})" if rev.path else "")
 
 
 def tables_at_head(migrations: MigrationFacts) -> dict[str, RevisionFacts]:
@@ -86,7 +90,7 @@ def expected_tables(facts: Facts) -> dict[str, str]:
     expected: dict[str, str] = {}
     if facts.migrations is not None:
         for table, rev in sorted(tables_at_head(facts.migrations).items()):
-            expected[table] = f"created by revision {rev.revision}" + (f" ({rev.path})" if rev.path else "")
+            expected[table] = origin_of(table, rev)
     for table in sorted(tables_from_logs(facts.logs)):
         expected.setdefault(table, "named in the service's startup errors")
     return expected

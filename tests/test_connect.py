@@ -1,0 +1,94 @@
+"""The database-connect check: each workload's own role logs in to the database it names."""
+
+from __future__ import annotations
+
+import json
+
+from checks.connect import database_connect
+from doctor.engine import replay
+from doctor.facts import DatabaseFacts, DbTarget, Facts, TargetInfo
+from tests.helpers import INSTANCE, diagnose_json, point_job_at, write_db_secrets
+
+APP_PW = "Lp6-connect-planted-PW-2b7e"
+WRONG_PW = "Nf1-connect-wrong-PW-c3a9"
+
+
+def facts_with(**databases: DatabaseFacts) -> Facts:
+    info = TargetInfo("staging", "netra-staging", "us-central1", "netra-backend-staging", "netra-migrations-staging",
+                      "netra_backend/alembic.ini")
+    targets = {
+        kind: DbTarget(kind, instance=INSTANCE, host=f"/cloudsql/{INSTANCE}", port=5432, database="netra_staging",
+                       user="netra_app", origin={"password": "secret postgres-password-staging@latest",
+                                                 "database": "secret postgres-db-staging@latest"})
+        for kind in databases
+    }
+    return Facts(info, targets=targets, databases=dict(databases))
+
+
+def failed(kind: str, error_kind: str, error: str, via: str = "proxy 127.0.0.1:5432") -> DatabaseFacts:
+    return DatabaseFacts(kind, target=f"{INSTANCE}/netra_staging", via=via, reached=False, error_kind=error_kind,
+                         error=error)
+
+
+def test_auth_failure_names_the_user_the_password_secret_and_the_instance():
+    db = failed("job", "auth", 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  password '
+                               'authentication failed for user "netra_migrator"')
+    (finding,) = database_connect(facts_with(job=db))
+    assert (finding.status, finding.cause, finding.obj) == ("fail", "database-auth-failed", "job")
+    assert finding.fix_vars == {"user": "netra_migrator", "secret": "postgres-password-staging",
+                                "instance_name": "staging-shared-postgres"}
+    assert "job's password comes from secret postgres-password-staging@latest" in finding.evidence
+
+
+def test_missing_database_names_the_database_and_the_instance():
+    db = failed("service", "missing-database", 'FATAL:  database "netra_stagign" does not exist')
+    (finding,) = database_connect(facts_with(service=db))
+    assert finding.cause == "database-missing"
+    assert finding.fix_vars == {"database": "netra_stagign", "instance_name": "staging-shared-postgres"}
+
+
+def test_unreachable_and_unrouted_databases_skip_and_leave_the_run_incomplete():
+    hint = f"no route to /cloudsql/{INSTANCE}: pass --proxy {INSTANCE}=127.0.0.1:5432"
+    no_route = failed("service", "no-route", hint, via="")
+    refused = failed("job", "unreachable", "connection refused")
+    findings = database_connect(facts_with(service=no_route, job=refused))
+    assert [(f.status, f.blocked, f.cause) for f in findings] == [("skip", True, None), ("skip", True, None)]
+    assert "--proxy" in findings[0].message and "unreachable" in findings[1].message
+    diagnosis = replay(facts_with(service=no_route, job=refused), only=["database-connect"])
+    assert diagnosis.causes == [] and diagnosis.status == "incomplete"
+
+
+def test_a_successful_login_rules_out_both_causes_for_that_workload_only():
+    ok_db = DatabaseFacts("service", target=f"{INSTANCE}/netra_staging", via="dsn", reached=True,
+                          current_user="netra_app", current_database="netra_staging")
+    bad = failed("job", "auth", 'password authentication failed for user "netra_app"')
+    facts = facts_with(service=ok_db, job=bad)
+    findings = database_connect(facts)
+    assert {(f.status, f.cause, f.obj) for f in findings} == {
+        ("pass", "database-auth-failed", "service"), ("pass", "database-missing", "service"),
+        ("fail", "database-auth-failed", "job"),
+    }
+    d = replay(facts, only=["database-connect"])
+    assert [c.id for c in d.causes] == ["database-auth-failed"]
+    assert [r.id for r in d.ruled_out] == ["database-missing"]
+
+
+def test_only_the_job_cannot_log_in_and_the_service_checks_still_run(pg, seed, repo):
+    """Real server: the job's password secret is stale, the service's is right."""
+    app = pg.role("app", APP_PW)
+    pg.sql(f"CREATE TABLE subscriptions (id int); GRANT SELECT ON subscriptions TO {app}")
+    (repo / "netra-doctor.toml").write_text('expected_tables = ["subscriptions"]\n')
+    write_db_secrets(seed, pg.name, app, APP_PW)
+    write_db_secrets(seed, pg.name, app, WRONG_PW, prefix="jobpg")
+    point_job_at(seed, "jobpg")
+    report, code = diagnose_json(seed, "--proxy", f"{INSTANCE}=127.0.0.1:{pg.server.port}", cwd=repo)
+    first = report["causes"][0]
+    assert first["id"] == "database-auth-failed", report["causes"]
+    assert any("the job's role" in e and app in e for e in first["evidence"])
+    assert any("gcloud secrets versions add jobpg-password-staging" in line for line in first["fix"])
+    source = next(s for s in report["sources"] if s["name"] == "database")
+    assert source["status"] == "error" and source["error"].startswith("job: auth:")
+    assert next(c for c in report["checks"] if c["id"] == "tables")["status"] == "pass"
+    assert code == 1
+    text = json.dumps(report)
+    assert APP_PW not in text and WRONG_PW not in text
