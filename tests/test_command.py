@@ -336,3 +336,26 @@ def test_check_works_on_plain_facts_without_any_io():
     (finding,) = job_command(facts)
     assert finding.status == "fail" and "alembic.ini" in finding.message
     assert finding.fix_vars["args"] == "'-c,alembic -c app/alembic.ini upgrade head'"
+
+
+TOKENS = ["sh", "bash", "python", "python3", "-c", "-m", "alembic", "upgrade", "head", "current", "cd", "/app",
+          "&&", ";", "(", ")", "'", '"', ",", " ", "-c netra_backend/alembic.ini", "alembic.ini", "$X", "exec",
+          "import os", "print(1)", "|", "--sql", "stamp"]
+text = st.lists(st.sampled_from(TOKENS), max_size=8).map(" ".join)
+
+
+@given(st.lists(text, max_size=2), st.lists(text, max_size=4))
+def test_any_command_gets_findings_and_any_fix_is_a_script_that_parses(command: list[str], args: list[str]):
+    job = Workload("job", "j", containers=[Container(command=command, args=args)])
+    facts = Facts(TargetInfo("staging", "p", "r", "s", "j", "netra_backend/alembic.ini"), job=job,
+                  repo=RepoFacts("/src", ["netra_backend/alembic.ini"]))
+    findings = job_command(facts)
+    assert findings
+    for f in findings:
+        if f.status != "fail" or not f.fix_vars:
+            continue
+        program = shlex.split(f.fix_vars["command"])[0]
+        (value,) = shlex.split(f.fix_vars["args"])
+        items = gcloud_split(value)
+        if program in ("sh", "bash"):
+            parse_shell(items[-1])  # raises if the printed fix would not even parse
