@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
 from doctor.facts import Facts, RepoFacts, Workload
 from doctor.shellcmd import (
+    Script,
     ShellSyntaxError,
     ShellUnsupported,
     describe_syntax_error,
@@ -23,6 +24,7 @@ from doctor.shellcmd import (
     gcloud_split,
     parse_shell,
     python_syntax_error,
+    rough_commands,
 )
 
 CAUSE = "job-command-invalid"
@@ -164,13 +166,16 @@ class _Walker:
                 [f"script: {text}", *_caret(text, exc.position)],
             ))
         except ShellUnsupported as exc:
-            self.out.notes.append(f"the `{shell} -c` script's syntax: {exc}")
+            self.out.notes.append(f"the `{shell} -c` script's syntax ({exc}); its commands read by a plain tokenizer")
+            commands = rough_commands(text)
+            parsed = Script(commands, bool(re.search(r"\$(\{?[0-9@*#])", text)))
         split = bool(rest) and not (parsed and parsed.uses_positional)
         if split:
             self.out.problems.append(_split_problem(f"{shell} -c", text, rest, "$0, $1, ..."))
         if parsed is not None:
             for cmd in parsed.commands:
-                self.argv(cmd.words, cmd.literal, depth + 1, cmd.span, cmd.assignments)
+                span = cmd.span if cmd.span[0] >= 0 else None
+                self.argv(cmd.words, cmd.literal, depth + 1, span, cmd.assignments)
         return split
 
     # --- python ------------------------------------------------------------------

@@ -6,6 +6,7 @@ is bashlex (a port of bash's own grammar), so a script is judged the way bash wo
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -145,6 +146,35 @@ def parse_shell(text: str) -> Script:
         Visitor().visit(tree)
     commands.sort(key=lambda c: c.span)
     return Script(commands, positional)
+
+
+_OPERATORS = {"&&", "||", ";", ";;", "|", "&", "(", ")", "|&"}
+
+
+def rough_commands(text: str) -> list[SimpleCommand]:
+    """Simple commands by a plain tokenizer, for scripts bashlex cannot judge: words between
+    operators, quotes honoured. No spans (nothing is rewritten from them); None if it cannot."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands: list[SimpleCommand] = []
+    words: list[str] = []
+    try:
+        tokens = list(lexer)
+    except ValueError:  # an unclosed quote
+        return []
+    for token in [*tokens, ";"]:
+        if token in _OPERATORS or (token and set(token) <= set("&|;()<>")):
+            assigns = {}
+            while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+                key, _, value = words.pop(0).partition("=")
+                assigns[key] = value
+            if words:
+                commands.append(SimpleCommand(words, ["$" not in w and "`" not in w for w in words], assigns,
+                                              (-1, -1)))
+            words = []
+        else:
+            words.append(token)
+    return commands
 
 
 # --- python -----------------------------------------------------------------------

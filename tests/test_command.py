@@ -195,6 +195,18 @@ def test_shell_script_that_does_not_parse(exports: Exports, app: Path):
     assert fix_argv(cause["fix"][0]) == ("sh", ["-c", SEED_SCRIPT])
 
 
+def test_a_script_bashlex_cannot_judge_is_still_walked(exports: Exports, app: Path):
+    """bashlex has no arithmetic expansion: the syntax is 'not verified', the commands are still read."""
+    exports.set_command(["sh"], ["-c", "cd /app && n=$((1 + 1)) && " + SEED_SCRIPT.removeprefix("cd /app && ")])
+    report, code = run(exports, app)
+    assert code == 0 and check_status(report, "job-command") == "pass"
+    ruled = next(r for r in report["ruled_out"] if r["id"] == "job-command-invalid")
+    assert any("not verified" in e and "arithmetic" in e for e in ruled["evidence"])
+    exports.set_command(["sh"], ["-c", "cd /app && n=$((1 + 1)) && alembic -c netra_backend/alembic.ini current"])
+    report, code = run(exports, app)
+    assert code == 1 and fix_argv(top(report)["fix"][0]) == ("sh", ["-c", SEED_SCRIPT])
+
+
 # --- gcloud's comma split ------------------------------------------------------------
 
 
