@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,15 +37,21 @@ def run(
     only: Iterable[str] = (),
     progress: Callable[[str, str], None] | None = None,
 ) -> Run:
-    specs = select(load_checks(), only)
-    exports = None
-    if from_dir is not None:
-        from doctor.sources.offline import load_folder
+    only = list(only)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checks") as loader:
+        # the entry-point scan and the check modules' imports overlap the gathering (live: its
+        # network waits); --only needs the checks first, to gather just what they read
+        loading = loader.submit(load_checks)
+        chosen = select(loading.result(), only) if only else None
+        exports = None
+        if from_dir is not None:
+            from doctor.sources.offline import load_folder
 
-        exports = load_folder(from_dir)
-    ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
-                  exports=exports, progress=progress)
-    facts = gather(ctx, sources_for(specs) if only else None)
+            exports = load_folder(from_dir)
+        ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
+                      exports=exports, progress=progress)
+        facts = gather(ctx, sources_for(chosen) if chosen is not None else None)
+        specs = chosen if chosen is not None else select(loading.result(), only)
     return Run(facts, diagnose(facts, run_checks(specs, facts), target.silence))
 
 

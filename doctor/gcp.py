@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from doctor.sources import Context, Skipped, SourceError
@@ -144,6 +144,18 @@ class Clients:
                 transport = cls.get_transport_class("grpc")(channel=self._channel(_API_OF[name], cls))
                 self._clients[name] = cls(transport=transport)
             return self._clients[name]
+
+    def prefetch(self, names: list[str]) -> None:
+        """Build these clients (importing their libraries) in the background, while calls already
+        made are on the wire: the sources that need them find them ready. Failures are left for
+        those sources to meet and report."""
+
+        def build() -> None:
+            for name in names:
+                with suppress(Exception):
+                    self.client(name)
+
+        threading.Thread(target=build, name="gcp-prefetch", daemon=True).start()
 
     def _channel(self, api: str, cls: Any) -> grpc.Channel:
         host = self.host(api)

@@ -13,6 +13,7 @@ N times), ``page_size`` (force small pages). Every call is logged in ``calls``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -510,3 +511,54 @@ class BlackHole:
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the fake in a process of its own (benchmarks: no GIL shared with the doctor) -------------
+
+
+def _serve_in_child(conn: Any, folder: str, latency: float) -> None:
+    fake = FakeGCP(latency=latency).add_environment(Path(folder)).start()
+    conn.send(fake.endpoint)
+    while True:
+        command = conn.recv()
+        if command == "calls":
+            with fake._lock:
+                conn.send([dataclasses.asdict(c) for c in fake.calls])
+        elif command == "clear":
+            with fake._lock:
+                fake.calls.clear()
+            conn.send(None)
+        else:
+            fake.stop()
+            conn.send(None)
+            return
+
+
+class FakeProcess:
+    """A FakeGCP serving ``folder`` from a spawned process; ``calls()`` fetches its call log."""
+
+    def __init__(self, folder: Path, latency: float = 0.0):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that runs gRPC
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_in_child, args=(child, str(folder), latency), daemon=True)
+        self.endpoint = ""
+
+    def __enter__(self) -> FakeProcess:
+        self._proc.start()
+        self.endpoint = self._conn.recv()
+        return self
+
+    def calls(self) -> list[Call]:
+        self._conn.send("calls")
+        return [Call(**c) for c in self._conn.recv()]
+
+    def clear(self) -> None:
+        self._conn.send("clear")
+        self._conn.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self._conn.recv()
+        self._proc.join(timeout=10)

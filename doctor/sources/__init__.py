@@ -44,6 +44,7 @@ class Context:
     # when gathering ends
     shared: dict[str, Any] = field(default_factory=dict)
     reached: set[str] = field(default_factory=set)  # milestones announced so far
+    planned: set[str] = field(default_factory=set)  # the sources this run gathers (set by gather())
     _wake: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
@@ -114,6 +115,7 @@ def gather(ctx: Context, sources: list[Source] | None = None, workers: int = 6) 
     """Run every source once its dependencies are done; record each one's status and timing."""
     sources = sources if sources is not None else default_sources()
     pending = {s.name: s for s in sources}
+    ctx.planned = set(pending)
     known = {s.name for s in sources} | {m for s in sources for m in s.provides}
     done: dict[str, SourceStatus] = {}
     running: dict[Future, Source] = {}

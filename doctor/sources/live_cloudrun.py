@@ -81,6 +81,8 @@ def gather(ctx: Context) -> None:
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cloudrun") as pool:
         futures = {kind: pool.submit(run.get, kind) for kind in ("service", "job")}
         executions = pool.submit(run.executions)
+        # the next sources' clients get ready while these calls are on the wire
+        run.clients.prefetch([c for c, s in (("secrets", "secrets"), ("logging", "logs")) if s in ctx.planned])
         service, service_raw = run.workload("service", futures["service"])
         job, job_raw = run.workload("job", futures["job"])
         ctx.facts.service, ctx.facts.job = service, job
