@@ -161,6 +161,51 @@ def test_paged_results_are_read_to_the_end(incident: Path, repo: Path, monkeypat
     assert facts.logs == whole.logs and facts.executions == whole.executions
 
 
+def _edit(folder: Path, change: str) -> None:
+    """One incident variation, written into the gcloud exports as a user's environment would show it."""
+    from tests.helpers import annotations, edit_yaml, job_container
+    from tests.logs_json import edit_executions, fail_execution
+
+    if change == "no-connector":
+        edit_yaml(folder / "job.yaml", lambda d: annotations(d).pop("run.googleapis.com/cloudsql-instances"))
+    elif change == "python-c":
+        edit_yaml(folder / "job.yaml", lambda d: job_container(d).update(command=["python"]))
+    elif change == "pinned-password":  # the job pins version 1; the service follows latest, now 2
+        edit_yaml(folder / "job.yaml", lambda d: job_container(d)["env"][-1]["valueFrom"]["secretKeyRef"].update(
+            key="1"))
+        with (folder / "secrets.yaml").open("a") as f:
+            f.write(f'  "2": "{PLANTED_PASSWORDS[1]}"\n')
+    elif change == "missing-secret":
+        path = folder / "secrets.yaml"
+        path.write_text(path.read_text().replace("postgres-port-staging:", "postgres-port-staging-old:"))
+    elif change == "failed-execution":
+        edit_executions(folder, lambda docs: fail_execution(docs[0]))
+    elif change == "stale-image":
+        edit_yaml(folder / "job.yaml", lambda d: job_container(d).update(
+            image="us-central1-docker.pkg.dev/netra-staging/netra-containers/netra-backend:latest"))
+
+
+@pytest.mark.parametrize("change, cause", [
+    ("no-connector", "cloudsql-connector-missing"),
+    ("python-c", "job-command-invalid"),
+    ("pinned-password", "secret-version-drift"),
+    ("missing-secret", "secret-unresolvable"),
+    ("failed-execution", "job-never-succeeded"),
+    ("stale-image", "job-image-differs"),
+])
+def test_each_workload_cause_is_found_from_live_data(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch, change: str, cause: str) -> None:
+    _edit(incident, change)
+    offline, _ = diagnose("--from", str(incident))
+    with FakeGCP().add_environment(incident) as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        online, code = diagnose()
+    found = [c["id"] for c in online["causes"]]
+    assert cause in found and code == 1, found
+    assert found == [c["id"] for c in offline["causes"]]
+    assert [r["id"] for r in online["ruled_out"]] == [r["id"] for r in offline["ruled_out"]]
+
+
 # --- NotFound, PermissionDenied, retries ------------------------------------------------------
 
 
@@ -248,6 +293,86 @@ def test_a_hanging_api_costs_one_deadline_and_keeps_the_other_results(live: Fake
     assert source(report, "cloudrun")["status"] == "ok" and source(report, "secrets")["status"] == "ok"
     assert check(report, "secret-parity")["status"] == "pass"
     assert check(report, "startup-errors")["status"] == "skip"
+
+
+# --- Application Default Credentials ---------------------------------------------------------
+
+
+def _service_account_key(path: Path, token_uri: str) -> Path:
+    """A service account key as `gcloud iam service-accounts keys create` writes it, for a local token URI."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "netra-staging", "private_key_id": "0123456789abcdef",
+        "private_key": pem, "client_email": "doctor@netra-staging.iam.gserviceaccount.com",
+        "client_id": "100000000000000000001", "token_uri": token_uri,
+    }))
+    return path
+
+
+@pytest.fixture
+def adc(repo: Path, monkeypatch: pytest.MonkeyPatch):
+    """Production mode (no local endpoint) with a fresh credentials lookup for this test."""
+    from doctor import gcp
+
+    monkeypatch.delenv(ENDPOINT_ENV, raising=False)
+    monkeypatch.setattr(gcp, "_adc", [])  # the lookup is cached per process
+    write_config(repo, "timeout = 1.5\n")
+    return monkeypatch
+
+
+def test_no_application_default_credentials_is_one_clear_error(adc, repo: Path) -> None:
+    adc.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(repo / "missing-key.json"))
+    report, code = diagnose()
+    assert code == 3
+    for name in ("cloudrun", "logs"):
+        assert "gcloud auth application-default login" in source(report, name)["error"]
+
+
+def test_a_token_endpoint_that_never_answers_costs_one_deadline(adc, repo: Path) -> None:
+    with BlackHole() as hole:
+        key = _service_account_key(repo / "key.json", f"http://{hole.endpoint}/token")
+        adc.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+        start = time.perf_counter()
+        report, code = diagnose()
+        elapsed = time.perf_counter() - start
+    assert elapsed < 1.5 + 1.5, elapsed  # the credentials lookup is bounded, and done once
+    assert code == 3 and "Application Default Credentials" in source(report, "cloudrun")["error"]
+    assert source(report, "logs")["error"] == source(report, "cloudrun")["error"]
+
+
+def test_refused_credentials_say_how_to_log_in_again(adc, repo: Path) -> None:
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        key = _service_account_key(repo / "key.json", f"http://127.0.0.1:{server.server_port}/token")
+        adc.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+        report, code = diagnose()
+    finally:
+        server.shutdown()
+    error = source(report, "cloudrun")["error"]
+    assert code == 3 and "were refused" in error and "invalid_grant" in error
+    assert "gcloud auth application-default login" in error
 
 
 # --- the CLI as a user runs it --------------------------------------------------------------
