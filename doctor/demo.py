@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 import shlex
 import shutil
@@ -32,7 +33,7 @@ from doctor.secrecy import remember
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-PREFIX = "netra-doctor-demo-"
+PREFIX = "netra-doctor-demo-"  # then the demo's pid: which process a stray folder belongs to
 INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
 DATABASE = "netra_staging"
 ROLE = "netra_app"  # what the bundled postgres-user-staging secret names
@@ -159,6 +160,22 @@ def _signals_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _deferred_signals() -> Iterator[list[int]]:
+    """Hold Ctrl-C and SIGTERM while the server starts, then act on them: interrupting pg_ctl half-way
+    would leave a postmaster whose pid nobody knows yet. Yields the signals that arrived."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    arrived: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield arrived
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
 def _uninterruptible() -> Iterator[None]:
     """Clean-up must finish: a second Ctrl-C while removing the server would leave it behind."""
     if threading.current_thread() is not threading.main_thread():
@@ -206,12 +223,17 @@ def run_demo(keep: bool = False, progress: bool = False) -> Diagnosis:
     done = False
     with _signals_interrupt():
         try:
-            try:
-                server = start(prefix=PREFIX + "pg-")
-            except (PostgresUnavailable, RuntimeError) as exc:
-                raise ConfigError(str(exc)) from None
+            with _deferred_signals() as arrived:
+                try:
+                    server = start(prefix=f"{PREFIX}{os.getpid()}-pg-")
+                except (PostgresUnavailable, RuntimeError) as exc:
+                    if arrived:  # a terminal's Ctrl-C also reaches initdb and pg_ctl: that is why they failed
+                        raise KeyboardInterrupt from None
+                    raise ConfigError(str(exc)) from None
+            if arrived:
+                raise KeyboardInterrupt
             say(f"demo: throwaway PostgreSQL on 127.0.0.1:{server.port} ({server.bindir})")
-            folder = Path(tempfile.mkdtemp(prefix=PREFIX))
+            folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
             password = secrets.token_urlsafe(18)
             remember(password)  # scrubbed from any output, like every secret
             create_database(server, password)

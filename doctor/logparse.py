@@ -44,7 +44,7 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     Pattern(
         "database-missing",
-        re.compile(r'(?<![\w.])database "(?P<database>[^"]+)" does not exist'),
+        re.compile(r'(?<![\w.])(?<!template )database "(?P<database>[^"]+)" does not exist'),
         "the database name the workload uses is not on the server it reached",
     ),
     Pattern(

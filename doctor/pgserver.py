@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,31 @@ def find_bindir() -> Path:
 def _version_key(path: str) -> tuple[int, ...]:
     part = Path(path).parent.name
     return tuple(int(p) for p in part.split(".") if p.isdigit()) or (0,)
+
+
+def _wait_gone(pid: int, grace: float = 10.0) -> None:
+    """Until process ``pid`` has exited (a zombie counts as gone); SIGKILL after ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    killed = False
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            if killed:
+                return  # bounded: never hang a clean-up
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            killed, deadline = True, time.monotonic() + 2
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or a recycled pid that is not ours
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _free_port() -> int:
@@ -96,14 +122,20 @@ class PgServer:
         if self._stopped:
             return
         self._stopped = True
-        try:
+        pid = self._postmaster_pid()
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
             self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop", check=False, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            pid_file = self.datadir / "postmaster.pid"
-            if pid_file.exists():
-                with contextlib.suppress(OSError, ValueError):
-                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+        if pid:
+            # pg_ctl gives up on a server still starting (its pid file half written, say, when
+            # start was interrupted): never remove the folder under a live postmaster
+            _wait_gone(pid)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.datadir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def __enter__(self) -> PgServer:
         return self
