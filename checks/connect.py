@@ -35,7 +35,7 @@ def _finding(kind: str, db: DatabaseFacts, target: DbTarget | None) -> Finding:
         return fail(
             f"the {kind}'s role {user} cannot log in to {db.target}", "database-auth-failed", obj=kind,
             evidence=evidence,
-            fix_vars={"user": user, "secret": secret_name(target, "password"),
+            fix_vars={"user": user, "secret": secret_name(target, "password") if db.via != "dsn" else "",
                       "instance_name": instance_name(target, db)},
         )
     if db.error_kind == "missing-database":

@@ -208,6 +208,22 @@ def test_a_server_that_never_answers_times_out_within_the_deadline():
     assert not facts.reached and facts.error_kind == "timeout", facts.error
 
 
+def test_a_locked_alembic_version_is_reported_and_the_rest_is_still_read(pg):
+    """The job migrating right now holds an ACCESS EXCLUSIVE lock: the doctor neither hangs nor loses the catalog."""
+    app = pg.role("app", APP_PW)
+    pg.sql(f"CREATE TABLE alembic_version (version_num varchar(32)); CREATE TABLE users (id int); "
+           f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {app}")
+    with psycopg.connect(pg.dsn()) as migrating:
+        migrating.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+        start = time.monotonic()
+        facts = probe(Route("127.0.0.1", pg.server.port, pg.name, app, APP_PW, "direct", "x"), "service", 1)
+        assert time.monotonic() - start < 5
+    assert facts.reached, facts.error
+    assert "users" in {t.name for t in facts.tables}
+    (version,) = facts.alembic_versions
+    assert version.versions == [] and "locked by another session" in version.error
+
+
 def test_the_source_connection_refuses_every_write(pg):
     """Even as the owner of the table, with autocommit or inside its own transactions."""
     owner = pg.role("own", APP_PW)

@@ -294,6 +294,14 @@ def test_nothing_to_expect_is_a_skip_when_unknown_and_not_applicable_when_known(
     assert known[0].status == "skip" and not known[0].blocked
 
 
+def test_a_schema_qualified_expected_table_is_looked_up_in_that_schema_only():
+    billing = TableInfo("billing", "subscriptions", "mig")
+    facts = facts_with(service_db(billing), expected_names=["billing.subscriptions"], migrations=migrations(*CHAIN))
+    assert [f.status for f in tables(facts) if f.cause is None] == ["pass"]
+    facts = facts_with(service_db(billing), expected_names=["audit.subscriptions"], migrations=migrations(*CHAIN))
+    assert any(f.status == "fail" and f.cause == "tables-in-other-schema" for f in tables(facts))
+
+
 def test_a_recorded_revision_that_created_the_missing_table_is_stamped_not_unapplied():
     stamped = tables(facts_with(service_db(alembic_versions=[AlembicVersion("public", ["r2"])]),
                                 migrations=migrations(*CHAIN)))

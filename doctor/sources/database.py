@@ -19,6 +19,7 @@ import copy
 import math
 import os
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 KINDS = ("service", "job")
 MAX_OTHER_DATABASES = 20  # other databases of the server read for "present only elsewhere"
 MAX_TABLES = 20000  # per database: a bound, not a limit anyone should meet
+LOCK_TIMEOUT_MS = 3000
 SKIP_DATABASES = frozenset({"cloudsqladmin"})  # Cloud SQL's own; no user can connect to it
 # libpq parameters a DATABASE_URL may carry that matter for reaching the server as the service does
 DIRECT_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "options", "channel_binding", "gssencmode")
@@ -149,7 +151,9 @@ def route_for(ctx: Context, kind: str) -> Route | DatabaseFacts:
 def session_options(route: Route, timeout: float) -> str:
     """libpq ``options``: the target's own first (its search_path, say), read-only last so it wins."""
     ms = max(1, int(timeout * 1000))
-    ours = f"-c default_transaction_read_only=on -c statement_timeout={ms} -c lock_timeout={ms}"
+    # a lock held for seconds means a migration is running: say so rather than wait it out
+    lock_ms = max(1, min(ms // 2, LOCK_TIMEOUT_MS))  # below statement_timeout, so a lock reads as a lock
+    ours = f"-c default_transaction_read_only=on -c statement_timeout={ms} -c lock_timeout={lock_ms}"
     own = route.params.get("options", "").strip()
     return f"{own} {ours}" if own else ours
 
@@ -241,14 +245,18 @@ def read_catalog(conn: psycopg.Connection, facts: DatabaseFacts) -> list[str]:
                     version.versions = [str(r[0]) for r in cur.execute(query)]
             except (errors.InsufficientPrivilege, errors.UndefinedColumn) as exc:
                 version.error = describe(exc)
+            except (errors.LockNotAvailable, errors.QueryCanceled):
+                version.error = "locked by another session (a migration may be running now): not read"
             facts.alembic_versions.append(version)
     return others
 
 
-def _tables_of(route: Route, timeout: float, dbname: str) -> list[str] | str:
+def _tables_of(route: Route, timeout: float, dbname: str, deadline: float) -> list[str] | str:
     """Tables of another database as "schema.table", or why they could not be listed."""
     import psycopg
 
+    if time.monotonic() > deadline:
+        return "not read: the doctor's time for other databases ran out"
     try:
         with connect(route, timeout, dbname) as conn, conn.transaction():
             return [f"{schema}.{name}" for schema, name in conn.execute(OTHER_TABLES_SQL)]
@@ -263,8 +271,10 @@ def read_other_databases(route: Route, timeout: float, names: list[str], facts: 
         facts.other_database_errors[name] = f"not read (the doctor reads at most {MAX_OTHER_DATABASES} databases)"
     if not chosen:
         return
+    deadline = time.monotonic() + 2 * timeout  # all of them together, not per database
     with ThreadPoolExecutor(max_workers=min(4, len(chosen)), thread_name_prefix="db-other") as pool:
-        for name, result in zip(chosen, pool.map(lambda d: _tables_of(route, timeout, d), chosen), strict=True):
+        results = pool.map(lambda d: _tables_of(route, timeout, d, deadline), chosen)
+        for name, result in zip(chosen, results, strict=True):
             if isinstance(result, str):
                 facts.other_database_errors[name] = result
             else:
