@@ -238,7 +238,7 @@ def run_demo(keep: bool = False, progress: bool = False) -> Diagnosis:
             remember(password)  # scrubbed from any output, like every secret
             create_database(server, password)
             _copy_tree(demo_data() / PROJECT_DIR, folder / PROJECT_DIR)
-            say(f"demo: alembic upgrade head on {DATABASE} as {ROLE}, as the migration job ran it")
+            say(f"demo: building {DATABASE} as the migration job left it: alembic upgrade head, as {ROLE}")
             migrate(server, folder, password, say)
             exports = write_exports(folder, password)
             say("demo: diagnosing staging from the exports, the instance routed to the throwaway server")
