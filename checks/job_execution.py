@@ -46,7 +46,7 @@ def job_execution(facts: Facts) -> list[Finding]:
     job = facts.job
     if not executions:
         return [fail(f"the migration job {job.name} has never been executed", "job-never-succeeded", obj="job",
-                     evidence=[f"job {job.name}: no executions listed"], fix_vars={"execution": "<none yet>"})]
+                     evidence=[f"job {job.name}: no executions listed"])]
     latest = executions[0]
     evidence = [describe(latest)]
     if latest.status == "succeeded":
@@ -64,7 +64,7 @@ def job_execution(facts: Facts) -> list[Finding]:
     else:
         evidence.append(f"none of the {len(executions)} listed executions succeeded")
     return [fail(f"the latest execution {latest.name} {latest.status}", "job-never-succeeded", obj="job",
-                 evidence=evidence, fix_vars={"execution": latest.name})]
+                 evidence=evidence)]
 
 
 def _repo(image: str) -> str:

@@ -130,7 +130,6 @@ def _job_findings(facts: Facts, entries: list[LogEntry]) -> list[Finding]:
         out.append(fail(
             f"the migration job's run died on a missing module: {hit.groups['module']}",
             "job-never-succeeded", obj="job", evidence=[f"job log: {hit.quote()}"],
-            fix_vars={"execution": hit.entry.origin or "<execution>"},
         ))
     return out
 

@@ -149,7 +149,7 @@ _ALL = [
         "error", 0.8, 86,
         """The job was never executed, or its latest execution failed, so the migrations the
         service depends on were not applied.""",
-        "gcloud run jobs executions describe {execution} --region {region} --project {project}",
+        "gcloud run jobs executions list --job {job} --region {region} --project {project}   # every run, newest first",
         "gcloud run jobs execute {job} --region {region} --project {project} --wait",
     ),
     _c(

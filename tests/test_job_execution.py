@@ -116,8 +116,10 @@ def test_failed_latest_execution_quotes_the_line_that_explains_it(seed, repo):
     assert any("its log:" in e and "ModuleNotFoundError: No module named 'netra_backend'" in e
                for e in top["evidence"])
     assert any("none of the 2 listed executions succeeded" in e for e in top["evidence"])
-    assert top["fix"][0] == ("gcloud run jobs executions describe netra-migrations-staging-k7x2p "
-                             "--region us-central1 --project netra-staging")
+    assert top["fix"] == [
+        "gcloud run jobs executions list --job netra-migrations-staging --region us-central1 --project netra-staging"
+        "   # every run, newest first",
+        "gcloud run jobs execute netra-migrations-staging --region us-central1 --project netra-staging --wait"]
 
 
 def test_never_executed(seed, repo):
