@@ -16,6 +16,7 @@ imported by the live sources, never at start-up.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -128,10 +129,12 @@ class Clients:
         self.endpoint = endpoint if endpoint is not None else (os.environ.get(ENDPOINT_ENV) or None)
         # facts the logs source bounds its queries with (RFC 3339): service_updated, execution_created
         self.hints: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the tables below, never held across an import
+        self._building: dict[str, threading.Lock] = {}
         self._channels: dict[str, grpc.Channel] = {}
         self._clients: dict[str, Any] = {}
         self._down: dict[str, str] = {}
+        self._closed = False
 
     def host(self, api: str) -> str:
         return self.endpoint or f"{HOSTS[api]}:443"
@@ -139,11 +142,25 @@ class Clients:
     def client(self, name: str) -> Any:
         """``services``, ``jobs``, ``executions``, ``revisions``, ``secrets`` or ``logging``."""
         with self._lock:
-            if name not in self._clients:
-                cls = _client_class(name)
-                transport = cls.get_transport_class("grpc")(channel=self._channel(_API_OF[name], cls))
-                self._clients[name] = cls(transport=transport)
-            return self._clients[name]
+            if name in self._clients:
+                return self._clients[name]
+            building = self._building.setdefault(name, threading.Lock())
+        with building:  # one builder per client; others wait for it, not for unrelated imports
+            with self._lock:
+                if name in self._clients:
+                    return self._clients[name]
+            cls = _client_class(name)  # the import, outside the shared lock
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the run's clients are closed")
+                channel = self._channel(_API_OF[name], cls)
+            client = cls(transport=cls.get_transport_class("grpc")(channel=channel))
+            with self._lock:
+                if self._closed:  # built by a prefetch after the run ended
+                    client.transport.close()
+                else:
+                    self._clients[name] = client
+            return client
 
     def prefetch(self, names: list[str]) -> None:
         """Build these clients (importing their libraries) in the background, while calls already
@@ -210,6 +227,7 @@ class Clients:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for client in self._clients.values():
                 client.transport.close()
             for channel in self._channels.values():
@@ -227,7 +245,9 @@ def clients(ctx: Context) -> Clients:
         found = ctx.shared.get("gcp")
         if found is None:
             found = ctx.shared["gcp"] = Clients(ctx.target.timeout)
-        return found
+    if found.endpoint and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}", found.endpoint):
+        raise SourceError(f"{ENDPOINT_ENV}={found.endpoint!r} is not HOST:PORT")
+    return found
 
 
 # --- errors -> what the report says ------------------------------------------------------

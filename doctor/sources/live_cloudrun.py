@@ -31,6 +31,9 @@ class _Run:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.clients = gcp.clients(ctx)
+        # built here, before any call is submitted: the first imports google.cloud.run_v2
+        self.services, self.jobs = self.clients.client("services"), self.clients.client("jobs")
+        self.executions_api, self.revisions = self.clients.client("executions"), self.clients.client("revisions")
         t = ctx.target
         self.parent = f"projects/{t.project}/locations/{t.region}"
         self.names = {"service": f"{self.parent}/services/{t.service}", "job": f"{self.parent}/jobs/{t.job}"}
@@ -41,8 +44,7 @@ class _Run:
         self.problems.append(gcp.failure(exc, "run", what, t.project, t.timeout))
 
     def get(self, kind: str) -> Any:
-        client = self.clients.client("services" if kind == "service" else "jobs")
-        method = client.get_service if kind == "service" else client.get_job
+        method = self.services.get_service if kind == "service" else self.jobs.get_job
         return self.clients.call("run", method, name=self.names[kind])
 
     def workload(self, kind: str, future: Future) -> tuple[Workload | None, dict[str, Any]]:
@@ -64,20 +66,16 @@ class _Run:
         return workload, raw
 
     def executions(self) -> list[Execution]:
-        client = self.clients.client("executions")
-        found = self.clients.pages("run", client.list_executions, MAX_EXECUTIONS,
+        found = self.clients.pages("run", self.executions_api.list_executions, MAX_EXECUTIONS,
                                    parent=self.names["job"], page_size=PAGE_SIZE)
         return sorted((execution_from_v2(_as_dict(e)) for e in found), key=lambda e: e.started, reverse=True)
 
     def revision(self, name: str) -> Any:
-        return self.clients.call("run", self.clients.client("revisions").get_revision, name=name)
+        return self.clients.call("run", self.revisions.get_revision, name=name)
 
 
 def gather(ctx: Context) -> None:
     run = _Run(ctx)
-    # build the clients here, not in the pool: the first one imports google.cloud.run_v2
-    for name in ("services", "jobs", "executions", "revisions"):
-        run.clients.client(name)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cloudrun") as pool:
         futures = {kind: pool.submit(run.get, kind) for kind in ("service", "job")}
         executions = pool.submit(run.executions)
