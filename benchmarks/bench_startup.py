@@ -1,8 +1,8 @@
 """Start-up cost: `netra-doctor --help`, an offline run and a replay against the floor of `import click`.
 
 click alone costs several times a bare interpreter, so it is the floor the CLI is measured
-against. Each command runs RUNS times in a fresh interpreter; the table shows the median and
-the best. Targets: --help <= 1.5x the click floor; replay <= 0.3 s. Always exits 0.
+against. Each command runs RUNS times in a fresh interpreter, the commands taking turns; the table
+shows the median and the best. Targets: --help <= 1.5x the click floor; replay <= 0.3 s. Always exits 0.
 
     python benchmarks/bench_startup.py [RUNS]
 """
@@ -30,15 +30,13 @@ def _doctor() -> list[str]:
     return [found] if found else [sys.executable, "-m", "doctor.cli"]
 
 
-def timed(cmd: list[str], cwd: Path, runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        times.append(time.perf_counter() - start)
-        if done.returncode not in (0, 1, 3):
-            raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()}")
-    return times
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1, 3):
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()}")
+    return elapsed
 
 
 def main(runs: int = 7) -> None:
@@ -55,7 +53,10 @@ def main(runs: int = 7) -> None:
             ("netra-doctor replay FILE", [*doctor, "replay", str(snapshot), "--format", "json"]),
             ("netra-doctor staging --from seed", [*doctor, "staging", "--from", str(SEED), "--format", "json"]),
         ]
-        results = {name: timed(cmd, work, runs) for name, cmd in rows}
+        results: dict[str, list[float]] = {name: [] for name, _ in rows}
+        for _ in range(runs):  # round-robin, so a change in machine load hits every command alike
+            for name, cmd in rows:
+                results[name].append(timed(cmd, work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     floor = statistics.median(results["python -c 'import click' (floor)"])
