@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from doctor.checking import CheckSpec, load_checks, run_checks, source_for
 from doctor.config import ConfigError, Target
 from doctor.diagnosis import Diagnosis, diagnose
 from doctor.facts import Facts
-from doctor.sources import Context, Source, default_sources, gather, new_facts
+
+if TYPE_CHECKING:
+    from doctor.sources import Source
 
 ALWAYS = {"cloudrun", "secrets", "repo"}  # cheap, and what every other source builds on
 
@@ -37,6 +39,10 @@ def run(
     only: Iterable[str] = (),
     progress: Callable[[str, str], None] | None = None,
 ) -> Run:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from doctor.sources import Context, gather, new_facts  # not imported for a replay
+
     only = list(only)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checks") as loader:
         # the entry-point scan and the check modules' imports overlap the gathering (live: its
@@ -57,6 +63,8 @@ def run(
 
 def sources_for(specs: list[CheckSpec]) -> list[Source]:
     """With --only, gather just what the chosen checks read: no database for a command check."""
+    from doctor.sources import default_sources
+
     wanted = ALWAYS | {source_for(f) for s in specs for f in (*s.needs, *s.uses)}
     return [s for s in default_sources() if s.name in wanted]
 

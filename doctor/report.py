@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tabulate import tabulate
-
 from doctor.diagnosis import Diagnosis
 from doctor.secrecy import scrub
 
@@ -62,6 +60,8 @@ def _evidence(lines: list[str], verbose: bool) -> tuple[list[str], int]:
 
 
 def render_table(d: Diagnosis, verbose: bool = False) -> str:
+    from tabulate import tabulate  # ~10 ms, for this format only
+
     out = [_headline(d), ""]
     if d.causes:
         out.append(tabulate(

@@ -115,7 +115,9 @@ def parse_shell(text: str) -> Script:
     """Parse ``text`` as bash does; raise ShellSyntaxError / ShellUnsupported."""
     if not text.strip():
         return Script([], False)
-    import bashlex  # ~30 ms; only the command check needs it
+    from doctor.bashlex_tables import import_bashlex
+
+    bashlex = import_bashlex()  # only the command check needs it
 
     try:
         trees = bashlex.parse(text)

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import copy_seed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The doctor's cache (bashlex's parse tables) in the session's temp folder, not the user's ~/.cache."""
+    os.environ["NETRA_DOCTOR_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    os.environ.pop("NETRA_DOCTOR_CACHE", None)
 
 
 @pytest.fixture
