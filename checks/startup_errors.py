@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from checks.command import analyse
+from checks.command import fix_vars as command_fix
 from doctor import logparse
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
 from doctor.facts import Facts, LogEntry, Workload
@@ -116,7 +118,8 @@ def _job_findings(facts: Facts, entries: list[LogEntry]) -> list[Finding]:
     syntax = [h for h in found if h.pattern == "python-syntax-error"]
     if syntax:
         hit = syntax[-1]
-        fix = _shell_fix(job) if job else {}
+        # the job-command check's own fix, rendered by the same code: the report lists the line once
+        fix = command_fix(facts, job, analyse(job, facts)) if job else {}
         out.append(fail(
             f"the job's command is not valid Python: {hit.groups['detail']}",
             "job-command-invalid", obj="job",
@@ -142,30 +145,11 @@ def _with_context(entries: list[LogEntry], hit: Hit) -> list[Hit]:
     return [*(Hit("context", {}, e) for e in before), hit]
 
 
-def gcloud_list(items: list[str]) -> str:
-    """A --command/--args value gcloud splits back into exactly ``items`` (``^DELIM^`` when commas occur)."""
-    if not any("," in item for item in items):
-        return ",".join(items)
-    delim = next(d for d in ("|", "#", "@", "~", ";;") if not any(d in item for item in items))
-    return f"^{delim}^" + delim.join(items)
-
-
-def _shell_fix(job: Workload) -> dict[str, str]:
-    """`python -c 'cd /app && ...'` is a shell script handed to Python: run it with sh instead."""
-    c = job.main
-    program = [*c.command, *c.args]
-    if "-c" in program:
-        script = program[program.index("-c") + 1:]
-        if script:
-            return {"command": "sh", "args": f'"{gcloud_list(["-c", " ".join(script)])}"'}
-    return {}
-
-
 @check(
     "startup-errors",
     "Startup errors in the service's and the job's logs",
     needs=("logs",),
-    uses=("service", "job", "executions", "targets"),
+    uses=("service", "job", "executions", "targets", "repo"),
     causes=MAPPED,
 )
 def startup_errors(facts: Facts) -> list[Finding]:

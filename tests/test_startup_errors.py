@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from checks.startup_errors import gcloud_list
+from pathlib import Path
+
 from tests import logs_json as L
+from tests.exports import Exports, checkout
 from tests.helpers import cause_ids, check_status, diagnose_json, ruled_out_ids
 
 INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
@@ -76,7 +78,33 @@ def test_python_c_given_shell_text_is_an_invalid_command(seed, repo):
     assert any("SyntaxError: invalid syntax" in e for e in evidence)
     assert top(report)["fix"] == [
         "gcloud run jobs update netra-migrations-staging --region us-central1 --project netra-staging --command=sh "
-        '--args="-c,cd /app && python -m alembic -c netra_backend/alembic.ini upgrade head"']
+        "--args='-c,cd /app && python -m alembic -c netra_backend/alembic.ini upgrade head'"]
+
+
+SEED_SCRIPT = "cd /app && python -m alembic -c netra_backend/alembic.ini upgrade head"
+SYNTAX_ERROR = [  # what `python -c 'cd /app && ...'` prints, as the job's log holds it
+    L.job('  File "<string>", line 1', "2025-06-14T07:48:40.000001Z"),
+    L.job(f"    {SEED_SCRIPT}", "2025-06-14T07:48:40.000002Z"),
+    L.job("       ^", "2025-06-14T07:48:40.000003Z"),
+    L.job("SyntaxError: invalid syntax", "2025-06-14T07:48:40.000004Z"),
+]
+
+
+def test_the_log_and_the_command_check_give_one_fix(tmp_path: Path):
+    """`--command python --args "-c,cd /app && ..."`: the command check and the job's SyntaxError both
+    support job-command-invalid; the report prints the command check's fix, once."""
+    exports = Exports(tmp_path / "exports")
+    exports.set_command(["python"], ["-c", SEED_SCRIPT])
+    L.write(exports.folder, SYNTAX_ERROR)
+    app = checkout(tmp_path / "app", "netra_backend/alembic.ini", "netra_backend/migrations/env.py")
+    report, code = diagnose_json(exports.folder, cwd=app)
+    alone, _ = diagnose_json(exports.folder, "--only", "job-command", cwd=app)
+    assert code == 1
+    cause = next(c for c in report["causes"] if c["id"] == "job-command-invalid")
+    assert any("[startup-errors]" in e for e in cause["evidence"])  # both checks support it
+    assert any("[job-command]" in e for e in cause["evidence"])
+    assert cause["fix"] == top(alone)["fix"] and len(cause["fix"]) == 1
+    assert cause["fix"][0].endswith(f"--command=sh --args='-c,{SEED_SCRIPT}'")
 
 
 def test_a_syntax_error_of_an_older_execution_is_history(seed, repo):
@@ -129,8 +157,3 @@ def test_without_logs_the_check_cannot_run(seed, repo):
     report, code = diagnose_json(seed, "--only", "startup-errors")
     assert check_status(report, "startup-errors") == "skip"
     assert report["status"] == "incomplete" and code == 3
-
-
-def test_gcloud_list_escapes_commas():
-    assert gcloud_list(["-c", "cd /app && x"]) == "-c,cd /app && x"
-    assert gcloud_list(["-c", "a, b"]) == "^|^-c|a, b"
