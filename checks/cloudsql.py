@@ -14,15 +14,23 @@ def _attached(w: Workload) -> str:
     return f"{w.kind} {w.name} attaches {', '.join(w.cloudsql_instances) or 'no instance'} ({form})"
 
 
+def attach_value(w: Workload | None, instance: str) -> str:
+    """The value of `--set-cloudsql-instances` that attaches ``instance``: the flag replaces the whole
+    list, so every well-formed instance the workload attaches today is kept (a malformed one is dropped)."""
+    keep = [i for i in (w.cloudsql_instances if w else []) if is_instance_name(i) and i != instance]
+    return ",".join([*keep, instance])
+
+
 def _workload_findings(w: Workload, target: DbTarget | None) -> list[Finding]:
     out: list[Finding] = []
     fix = {"kind": w.kind, "name": w.name}
     for name in w.cloudsql_instances:
         if not is_instance_name(name):
+            wanted = (target.instance if target and target.instance else None) or "P:R:I"
             out.append(fail(
                 f"{w.kind} attaches {name!r}, which is not PROJECT:REGION:INSTANCE",
                 "cloudsql-connector-missing", obj=w.kind, evidence=[_attached(w)],
-                fix_vars={**fix, "instance": (target.instance if target and target.instance else None) or "P:R:I"},
+                fix_vars={**fix, "instance": attach_value(w, wanted)},
             ))
     if target is None or not target.instance:
         return out
@@ -31,7 +39,7 @@ def _workload_findings(w: Workload, target: DbTarget | None) -> list[Finding]:
         out.append(fail(
             f"{w.kind} {w.name} connects to /cloudsql/{target.instance} but does not attach that instance",
             "cloudsql-connector-missing", obj=w.kind, evidence=[host, _attached(w)],
-            fix_vars={**fix, "instance": target.instance},
+            fix_vars={**fix, "instance": attach_value(w, target.instance)},
         ))
         return out
     bad_mounts = [m for m in w.cloudsql_mounts if m.rstrip("/") != "/cloudsql"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from checks.cloudsql import attach_value
 from checks.command import analyse
 from checks.command import fix_vars as command_fix
 from doctor import logparse
@@ -41,7 +42,7 @@ def _connection_findings(facts: Facts, kind: str, found: list[Hit]) -> list[Find
             out.append(fail(
                 f"{kind} {name} could not open the Cloud SQL socket for {instance}: no connector attached",
                 "cloudsql-connector-missing", obj=kind, evidence=quote,
-                fix_vars={"kind": kind, "name": name, "instance": instance},
+                fix_vars={"kind": kind, "name": name, "instance": attach_value(w, instance)},
             ))
         elif hit.pattern == "auth-failed":
             instance = _instance(facts, kind)

@@ -46,8 +46,9 @@ _ALL = [
         """The job and the service resolve their database settings (env vars and secrets) to a
         different instance, host, database or user, so the job migrates one database while the
         service reads another.""",
+        # --update-secrets changes only these names; --set-secrets would drop every other secret of the job
         "point both at the same secrets: gcloud run jobs update {job} --region {region} "
-        "--project {project} --set-secrets {secret_pairs}",
+        "--project {project} --update-secrets={secret_pairs}",
         "gcloud run jobs execute {job} --region {region} --project {project} --wait",
     ),
     _c(

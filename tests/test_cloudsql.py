@@ -41,6 +41,20 @@ def test_job_without_connector_ranks_missing_first_with_the_fix(seed, repo):
     ]
 
 
+def test_the_fix_keeps_the_instances_the_job_already_attaches(seed, repo):
+    """--set-cloudsql-instances replaces the whole list: the printed value keeps what the job attaches."""
+    analytics = "netra-staging:us-central1:analytics-postgres"
+    edit_yaml(seed / "job.yaml", lambda d: annotations(d).update(
+        {"run.googleapis.com/cloudsql-instances": f"{analytics},staging-shared-postgres"}))  # 2nd: malformed
+    report, _ = diagnose_json(seed, "--only", "cloudsql-connector")
+    top = report["causes"][0]
+    assert top["id"] == "cloudsql-connector-missing"
+    assert top["fix"] == [
+        "gcloud run jobs update netra-migrations-staging --region us-central1 --project netra-staging "
+        f"--set-cloudsql-instances={analytics},{INSTANCE}"
+    ]
+
+
 def test_job_on_another_instance_is_a_mismatch(seed, repo):
     other = "netra-staging:us-central1:other-postgres"
 

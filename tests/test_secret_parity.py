@@ -6,11 +6,13 @@ Each case edits the seed's exports (v1 YAML and v2 JSON alike) and runs the CLI 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from checks.secret_parity import secret_parity
+from doctor.causes import CAUSES
 from doctor.facts import Container, DbTarget, EnvVar, Facts, SecretRef, SecretValue, TargetInfo, Workload
 from doctor.sources.offline import load_folder
 from tests.exports import FORMATS, Exports, checkout
@@ -83,10 +85,17 @@ def test_job_on_another_database_ranks_first_with_targets_side_by_side(exports: 
     assert any(line.startswith("POSTGRES_DB: service secret postgres-db-staging@latest") and
                "job secret postgres-db-migrations@latest" in line and "values differ" in line for line in lines)
     assert top["fix"][0] == (
-        "point both at the same secrets: " + JOB_UPDATE + "--set-secrets "
+        "point both at the same secrets: " + JOB_UPDATE + "--update-secrets="
         "POSTGRES_HOST=postgres-host-staging:latest,POSTGRES_PORT=postgres-port-staging:latest,"
           "POSTGRES_DB=postgres-db-staging:latest,POSTGRES_USER=postgres-user-staging:latest,"
         "POSTGRES_PASSWORD=postgres-password-staging:latest")
+
+
+def test_no_fix_replaces_a_whole_list_of_the_workload():
+    """gcloud's --set-secrets / --set-env-vars / --clear-* / --env-vars-file replace every secret or
+    variable of the workload: a printed fix must only add or change what it names."""
+    replacing = re.compile(r"--(set-secrets|set-env-vars|clear-[a-z-]+|env-vars-file)\b")
+    assert [line for c in CAUSES.values() for line in c.fix if replacing.search(line)] == []
 
 
 def test_a_different_secret_with_the_same_value_is_the_same_database(exports: Exports, repo: Path):

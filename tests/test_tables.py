@@ -158,7 +158,7 @@ def test_tables_only_in_another_database_point_at_the_job(pg, seed, repo):
     found = cause(run, "job-service-different-database")
     assert any(f"subscriptions is not in {pg.name} (the service's database) but is in {other}: "
                "public.subscriptions" in e for e in found.evidence)
-    assert any("--set-secrets POSTGRES_HOST=postgres-host-staging:latest,POSTGRES_PORT=postgres-port-staging:latest"
+    assert any("--update-secrets=POSTGRES_HOST=postgres-host-staging:latest,POSTGRES_PORT=postgres-port-staging:latest"
                in line for line in found.fix), found.fix
     assert "migration-missing-for-tables" not in ids(run)
 
