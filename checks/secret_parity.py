@@ -190,8 +190,10 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
     senv, jenv = facts.service.env(), facts.job.env()
     refs = [_ref_line(facts, n, senv.get(n), jenv.get(n)) for n in names]
     if facts.secrets is None or facts.targets is None:
-        out = [skip("secret values unknown (no secrets.yaml, or Secret Manager not read): the refs are "
-                    "compared, the databases they resolve to are not", evidence=refs)]
+        status = facts.source("secrets")
+        why = f"secrets source: {status.error}" if status and status.error else "no secrets.yaml, or not read"
+        out = [skip(f"secret values unknown ({why}): the refs are compared, the databases they resolve "
+                    "to are not", evidence=refs)]
         db = set(facts.target.secret_envs.values())
         differing = [n for n in names if n in db and not _same_ref(senv.get(n), jenv.get(n))]
         if differing:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from doctor.facts import DbTarget, Workload
+from doctor.facts import DbTarget, EnvVar, Workload
 from doctor.secrecy import fingerprint, remember
 
 CLOUDSQL_PREFIX = "/cloudsql/"
@@ -26,7 +26,9 @@ def parse_dsn(url: str) -> dict[str, object]:
         scheme = parts.scheme.split("+", 1)[0]
         port = parts.port
     except ValueError as exc:
-        raise DsnError(f"not a valid database URL ({exc})") from None
+        # urllib's own message quotes the part it choked on: with an unencoded password, a piece of it
+        why = "its port is not a number from 0 to 65535" if "Port" in str(exc) else "it cannot be split into parts"
+        raise DsnError(f"not a valid database URL: {why} (a password with @ : / # ? % must be URL-encoded)") from None
     if scheme not in ("postgres", "postgresql"):
         raise DsnError(f"not a PostgreSQL URL (scheme {parts.scheme or 'missing'!r})")
     if parts.password:
@@ -52,12 +54,14 @@ def parse_dsn(url: str) -> dict[str, object]:
 
 
 def resolve_target(
-    workload: Workload, db_env: dict[str, str], values: dict[str, str | None]
+    workload: Workload, db_env: dict[str, str], values: dict[str, str | None], why: dict[str, str] | None = None,
 ) -> tuple[DbTarget, str | None]:
-    """``values`` maps env name -> resolved value (None: the secret could not be resolved)."""
+    """``values`` maps env name -> resolved value (None: the secret could not be resolved); ``why``
+    says why a name has none (secret missing, not readable by the doctor), quoted in the problem."""
     target = DbTarget(workload=workload.kind)
     env = workload.env()
     password: str | None = None
+    unresolved: dict[str, list[str]] = {}  # reason -> env names, so one denial is quoted once
 
     def get(role: str) -> str | None:
         name = db_env.get(role, "")
@@ -66,8 +70,8 @@ def resolve_target(
             return None
         target.origin[role] = f"secret {var.secret.key}" if var.secret else f"env {name}"
         value = values.get(name)
-        if value is None:
-            target.problems.append(f"{name} could not be resolved")
+        if value is None and name not in [n for names in unresolved.values() for n in names]:
+            unresolved.setdefault((why or {}).get(name, ""), []).append(name)
         return value
 
     url = get("url")
@@ -99,11 +103,24 @@ def resolve_target(
                 target.problems.append(f"{db_env['port']} is not a port number")
         else:
             setattr(target, role, value)
+    target.problems[:0] = [_unresolved(env, names, reason) for reason, names in unresolved.items()]
     if target.host and target.host.startswith(CLOUDSQL_PREFIX):
         target.instance = target.host[len(CLOUDSQL_PREFIX):].rstrip("/")
     if password is not None:
         remember(password)
         target.password_fingerprint = fingerprint(password)
-    if not target.instance and not target.host:
+    if not target.instance and not target.host and not target.origin.keys() & {"host", "url"}:
         target.problems.append("no database host (neither POSTGRES_HOST nor DATABASE_URL)")
     return target, password
+
+
+def _unresolved(env: dict[str, EnvVar], names: list[str], reason: str) -> str:
+    """`A, B could not be resolved: secrets a@latest, b@latest not readable (...)`: the secrets are
+    named unless the reason already names them."""
+    text = f"{', '.join(names)} could not be resolved"
+    if not reason:
+        return text
+    secrets = [env[n].secret for n in names if env[n].secret is not None]
+    if secrets and not any(s.secret in reason for s in secrets):
+        reason = f"secret{'s' if len(secrets) > 1 else ''} {', '.join(s.key for s in secrets)} {reason}"
+    return f"{text}: {reason}"

@@ -92,3 +92,14 @@ def test_only_the_job_cannot_log_in_and_the_service_checks_still_run(pg, seed, r
     assert code == 1
     text = json.dumps(report)
     assert APP_PW not in text and WRONG_PW not in text
+
+
+def test_a_secret_missing_from_the_export_is_quoted_where_the_database_is_skipped(seed, repo):
+    """secrets.yaml lacks the password: the database skip names the secret and why, not a bare 'unresolved'."""
+    text = (seed / "secrets.yaml").read_text().replace("postgres-password-staging", "unrelated-secret")
+    (seed / "secrets.yaml").write_text(text)
+    report, _ = diagnose_json(seed, "--only", "database-connect", "--proxy", f"{INSTANCE}=127.0.0.1:9")
+    check = next(c for c in report["checks"] if c["id"] == "database-connect")
+    assert check["status"] == "skip"
+    assert check["message"] == ("service: service target not resolved: POSTGRES_PASSWORD could not be resolved: "
+                                "secret postgres-password-staging not found")

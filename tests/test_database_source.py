@@ -300,6 +300,7 @@ def test_without_targets_or_dsn_the_source_skips(tmp_path, repo, pg):
     facts = run(exports, repo, pg).facts
     assert facts.databases is None
     assert facts.source("database").status == "skipped"
+    assert "(secrets source: no secrets.yaml in the --from folder" in facts.source("database").error  # says why
 
 
 @pytest.mark.parametrize(("message", "kind"), [

@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from doctor.config import load_target
@@ -235,7 +237,7 @@ def test_a_wrong_region_is_named_in_the_finding(live: FakeGCP, repo: Path) -> No
 
 @pytest.mark.parametrize("method, name, role, dependent, quoted", [
     ("GetService", "cloudrun", "roles/run.viewer", "secret-parity", True),
-    ("AccessSecretVersion", "secrets", "roles/secretmanager.secretAccessor", "secret-parity", False),
+    ("AccessSecretVersion", "secrets", "roles/secretmanager.secretAccessor", "secret-parity", True),
     ("ListLogEntries", "logs", "roles/logging.viewer", "startup-errors", True),
 ])
 def test_permission_denied_is_a_skip_that_names_the_missing_role(
@@ -249,6 +251,51 @@ def test_permission_denied_is_a_skip_that_names_the_missing_role(
         assert role in check(report, dependent)["message"]
     assert report["status"] != "healthy" and code in (1, 3)
     assert "secret-unresolvable" not in [c["id"] for c in report["causes"]]  # the doctor's access is no cause
+
+
+def test_denied_secrets_are_quoted_where_the_database_is_skipped(live: FakeGCP) -> None:
+    """Without secretAccessor the doctor knows no target: the database's skip says why, not 'unresolved'."""
+    live.deny.add("AccessSecretVersion")
+    report, _ = diagnose()
+    reason = ("not readable (PermissionDenied: the doctor's credentials need roles/secretmanager.secretAccessor "
+              "on project netra-staging)")
+    assert reason in source(report, "database")["error"]
+    assert f"postgres-password-staging@latest {reason}" in check(report, "database-connect")["message"]
+    assert "POSTGRES_PASSWORD could not be resolved" in check(report, "database-connect")["message"]
+    assert source(report, "database")["error"].count(reason) == 2  # once per workload, not once per secret
+
+
+@dataclasses.dataclass
+class DenyingSome(FakeGCP):
+    """IAM granted per secret: Secret Manager refuses the doctor these secrets and serves the rest."""
+
+    refused: set[str] = dataclasses.field(default_factory=set)
+
+    def _serve(self, method: str, fn: Any, request: Any, context: grpc.ServicerContext, call: Any) -> Any:
+        if method == "AccessSecretVersion" and request.name.split("/")[3] in self.refused:
+            return self._abort(context, call, grpc.StatusCode.PERMISSION_DENIED,
+                               f"Permission 'secretmanager.versions.access' denied on resource '{request.name}' "
+                               "(or it may not exist).")
+        return super()._serve(method, fn, request, context, call)
+
+
+def test_one_denied_secret_is_unknown_and_named_never_guessed(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the password is refused: the database is not tried without it, the skip names that secret
+    and the role, and nothing blames the environment (the workloads may read it fine)."""
+    with DenyingSome(refused={"postgres-password-staging"}).add_environment(incident) as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        report, code = diagnose("--proxy", f"{INSTANCE}=127.0.0.1:9")
+    quoted = ("POSTGRES_PASSWORD could not be resolved: secret postgres-password-staging@latest not readable "
+              "(PermissionDenied: the doctor's credentials need roles/secretmanager.secretAccessor on project "
+              "netra-staging)")
+    assert check(report, "database-connect")["message"] == f"service: service target not resolved: {quoted}"
+    assert source(report, "secrets")["status"] == "skipped"
+    assert source(report, "secrets")["error"].startswith("secret postgres-password-staging@latest not readable")
+    assert "roles/secretmanager.secretAccessor" in check(report, "secret-parity")["message"]
+    causes = [c["id"] for c in report["causes"]]
+    assert "secret-unresolvable" not in causes and "database-auth-failed" not in causes
+    assert report["status"] != "healthy" and code in (1, 3)
 
 
 def test_unavailable_is_retried_within_the_deadline(live: FakeGCP) -> None:

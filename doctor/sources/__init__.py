@@ -44,6 +44,8 @@ class Context:
     # when gathering ends
     shared: dict[str, Any] = field(default_factory=dict)
     reached: set[str] = field(default_factory=set)  # milestones announced so far
+    # sources that have ended, by name: a dependent quotes why its input is missing
+    finished: dict[str, SourceStatus] = field(default_factory=dict)
     planned: set[str] = field(default_factory=set)  # the sources this run gathers (set by gather())
     _wake: Callable[[], None] | None = field(default=None, repr=False)
 
@@ -117,7 +119,8 @@ def gather(ctx: Context, sources: list[Source] | None = None, workers: int = 6) 
     pending = {s.name: s for s in sources}
     ctx.planned = set(pending)
     known = {s.name for s in sources} | {m for s in sources for m in s.provides}
-    done: dict[str, SourceStatus] = {}
+    done = ctx.finished
+    done.clear()
     running: dict[Future, Source] = {}
     signal: list[Future] = [Future()]
 

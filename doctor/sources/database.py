@@ -121,9 +121,10 @@ def route_for(ctx: Context, kind: str) -> Route | DatabaseFacts:
         return _failed(kind, "?", "", "unresolved", f"the {kind}'s database target is unknown")
     where = target.where()
     problems = list(target.problems)
-    if not target.database:
+    # a setting whose secret could not be resolved is already named in the problems
+    if not target.database and not target.origin.keys() & {"database", "url"}:
         problems.append("no database name")
-    if not target.user:
+    if not target.user and not target.origin.keys() & {"user", "url"}:
         problems.append("no database user")
     if problems:
         return _failed(kind, where, "", "unresolved", f"{kind} target not resolved: " + "; ".join(problems))
@@ -310,7 +311,10 @@ def _kinds(ctx: Context) -> list[str]:
 def gather(ctx: Context) -> None:
     kinds = _kinds(ctx)
     if not kinds:
-        why = "secrets source did not resolve them" if ctx.facts.targets is None else "no workload to connect for"
+        why = "no workload to connect for"
+        if ctx.facts.targets is None:
+            status = ctx.finished.get("secrets")
+            why = f"secrets source: {status.error}" if status and status.error else "secrets not resolved"
         raise Skipped(f"no database targets ({why}); --dsn URL connects without them")
     routes = {kind: route_for(ctx, kind) for kind in kinds}
     unique: dict[tuple, Route] = {}

@@ -59,36 +59,45 @@ def gather(ctx: Context) -> None:
     facts = ctx.facts
     refs = _refs(ctx)
     resolved: dict[str, tuple[str | None, str | None, str | None]] = {}
+    denied: dict[str, str] = {}  # the doctor may not read these: unknown, not unresolvable
     if refs:
         if ctx.live:
             from doctor.sources import live_secrets
 
-            resolved = live_secrets.resolve(ctx, list(refs.values()))
+            resolved, denied = live_secrets.resolve(ctx, list(refs.values()))
         elif ctx.exports.secrets is not None:
             resolved = {key: resolve_offline(ctx.exports.secrets, ref) for key, ref in refs.items()}
     shown = _shown_refs(ctx)
     values: dict[str, SecretValue] = {}
     for key, ref in refs.items():
-        value, version, error = resolved.get(key, (None, None, "not resolved"))
+        value, version, error = resolved.get(key, (None, None, denied.get(key, "not resolved")))
         if value is not None and key not in shown:
             remember(value)  # scrubbed from every output from now on
         values[key] = SecretValue(ref, fingerprint(value) if value is not None else None, version, error)
 
     unknown_offline = bool(refs) and not ctx.live and ctx.exports.secrets is None
-    facts.secrets = None if unknown_offline else values
+    # a secret the doctor may not read leaves the set incomplete: unknown, never "unresolvable"
+    facts.secrets = None if unknown_offline or denied else values
     targets = {}
     for workload in (facts.service, facts.job):
         if workload is None:
             continue
         env_values: dict[str, str | None] = {}
+        why: dict[str, str] = {}  # env name -> why its secret has no value, quoted where it is missing
         for var in workload.main.env:
             if var.secret:
                 env_values[var.name] = resolved.get(var.secret.key, (None,))[0]
+                if env_values[var.name] is None:
+                    why[var.name] = values[var.secret.key].error or "not resolved"
             else:
                 env_values[var.name] = ctx.vault.get(f"{workload.kind}:{var.name}", var.value)
-        target, password = resolve_target(workload, ctx.target.db_env, env_values)
+        target, password = resolve_target(workload, ctx.target.db_env, env_values, why)
         targets[workload.kind] = target
         ctx.passwords[workload.kind] = password
     facts.targets = None if unknown_offline else targets
     if unknown_offline:
         raise Skipped("no secrets.yaml in the --from folder: secret values unknown")
+    if denied:
+        reasons = {reason: [k for k, r in denied.items() if r == reason] for reason in denied.values()}
+        raise Skipped("; ".join(f"secret{'s' if len(keys) > 1 else ''} {', '.join(keys)} {reason}"
+                                for reason, keys in reasons.items()))
