@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import os
 import re
@@ -17,7 +16,6 @@ import psycopg
 import pytest
 
 from doctor import demo
-from tests.helpers import DATA
 
 ROOT = Path(__file__).parent.parent
 GUESSES = ("cloudsql-instance-mismatch", "tables-in-other-schema", "job-service-different-database",
@@ -180,17 +178,6 @@ def test_demo_as_a_normal_user():
     report = json.loads(result.stdout)
     assert report["causes"][0]["id"] == "migration-missing-for-tables"
     assert set(GUESSES) <= {r["id"] for r in report["ruled_out"]}
-
-
-def test_bundled_alembic_project_mirrors_the_seed_project():
-    bundled = ROOT / "doctor" / "demo_data" / "netra_backend"
-    seed = DATA / "alembic" / "seed"
-    versions = sorted(p.name for p in (seed / "migrations" / "versions").glob("*.py"))
-    assert versions == sorted(p.name for p in (bundled / "migrations" / "versions").glob("*.py"))
-    _, mismatch, errors = filecmp.cmpfiles(seed / "migrations" / "versions", bundled / "migrations" / "versions",
-                                           versions, shallow=False)
-    assert mismatch == errors == []
-    assert filecmp.cmp(seed / "alembic.ini", bundled / "alembic.ini", shallow=False)
 
 
 def test_no_password_ships_with_the_package(tmp_path):

@@ -17,7 +17,7 @@ from doctor.facts import (
 from tests import logs_json as L
 from tests.helpers import DATA, cause_ids, check_status, diagnose_json, edit_yaml, job_container, ruled_out_ids
 
-SEED_INI = str(DATA / "alembic" / "seed" / "alembic.ini")
+SEED_INI = str((DATA / "alembic" / "seed" / "alembic.ini").resolve())  # the bundled demo project
 LINEAR_INI = str(DATA / "alembic" / "linear" / "alembic.ini")
 IMAGE = "us-central1-docker.pkg.dev/netra-staging/netra-containers/netra-backend:8c41d2e"
 MISSING = "Failed to create tables: {'subscriptions', 'credit_transactions', 'agent_executions'}"
