@@ -61,6 +61,8 @@ def job_execution(facts: Facts) -> list[Finding]:
     previous = last_success(executions)
     if previous:
         evidence.append(f"the last successful run was {previous.name} at {_when(previous)}")
+    elif len(executions) == 1:
+        evidence.append("no earlier execution is listed")
     else:
         evidence.append(f"none of the {len(executions)} listed executions succeeded")
     return [fail(f"the latest execution {latest.name} {latest.status}", "job-never-succeeded", obj="job",

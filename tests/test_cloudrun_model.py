@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from doctor.config import ConfigError
 from doctor.sources.offline import load_folder
-from tests.helpers import DATA, SEED
+from tests.helpers import DATA, SEED, cause_ids, check_status, diagnose_json, ruled_out_ids
 
 
 def _comparable(w):
@@ -90,3 +93,68 @@ def test_malformed_exports_are_one_clear_error(tmp_path: Path, text: str, needle
 def test_empty_folder_is_bad_input(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"neither service\.yaml nor job\.yaml"):
         load_folder(tmp_path)
+
+
+# --- the job's own record of its latest execution (no executions export) --------------------
+
+
+def _without_executions(tmp_path: Path, fmt: str, status: str | None = "EXECUTION_SUCCEEDED") -> Path:
+    """The seed's exports minus executions.yaml, the job's latestCreatedExecution set to ``status``
+    (None: the field absent, as older API versions print it)."""
+    folder = tmp_path / fmt
+    shutil.copytree(SEED if fmt == "v1" else DATA / "seed_v2", folder)
+    (folder / "executions.yaml").unlink(missing_ok=True)
+    path = folder / ("job.yaml" if fmt == "v1" else "job.json")
+    doc = yaml.safe_load(path.read_text())
+    ref = doc["status"]["latestCreatedExecution"] if fmt == "v1" else doc["latestCreatedExecution"]
+    ref.pop("completionStatus")
+    if status is not None:
+        ref["completionStatus"] = status
+    path.write_text(yaml.safe_dump(doc) if fmt == "v1" else json.dumps(doc))
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2"])
+def test_the_jobs_latest_created_execution_stands_in_for_the_list(tmp_path: Path, fmt: str):
+    (latest,) = load_folder(_without_executions(tmp_path, fmt)).executions
+    assert (latest.name, latest.status) == ("netra-migrations-staging-k7x2p", "succeeded")
+    assert (latest.started, latest.completed) == ("2025-06-14T07:48:12.517Z", "2025-06-14T07:49:36.442Z")
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2"])
+def test_a_latest_run_that_succeeded_passes_the_job_execution_check(tmp_path: Path, fmt: str, repo: Path):
+    report, code = diagnose_json(_without_executions(tmp_path, fmt), "--only", "job-execution", "-v")
+    check = next(c for c in report["checks"] if c["id"] == "job-execution")
+    assert (code, check["status"]) == (0, "pass")
+    assert check["message"] == ("the latest execution netra-migrations-staging-k7x2p succeeded at "
+                                "2025-06-14T07:49:36.442Z")
+    assert any("latestCreatedExecution" in e for e in check["findings"][0]["evidence"])
+    assert "job-never-succeeded" in ruled_out_ids(report)
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2"])
+def test_a_latest_run_that_failed_is_job_never_succeeded(tmp_path: Path, fmt: str, repo: Path):
+    report, code = diagnose_json(_without_executions(tmp_path, fmt, "EXECUTION_FAILED"), "--only", "job-execution")
+    assert code == 1 and cause_ids(report) == ["job-never-succeeded"]
+    assert "  no earlier execution is listed" in report["causes"][0]["evidence"]  # the job names only its last run
+
+
+@pytest.mark.parametrize(("status", "word"), [(None, "unknown"), ("COMPLETION_STATUS_UNSPECIFIED", "unknown"),
+                                              ("EXECUTION_RUNNING", "running"), ("EXECUTION_PENDING", "running")])
+def test_an_outcome_the_job_does_not_state_is_never_a_pass(tmp_path: Path, repo: Path, status: str | None, word: str):
+    """A completion time alone does not say the run succeeded: unknown, re-run the doctor later."""
+    report, code = diagnose_json(_without_executions(tmp_path, "v1", status), "--only", "job-execution")
+    check = next(c for c in report["checks"] if c["id"] == "job-execution")
+    assert check["status"] == "warn" and f"is {word}" in check["message"]
+    assert "job-never-succeeded" not in ruled_out_ids(report) and code == 0
+
+
+def test_without_the_list_or_the_jobs_record_executions_stay_unknown(tmp_path: Path, repo: Path):
+    folder = _without_executions(tmp_path, "v1")
+    path = folder / "job.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["status"].pop("latestCreatedExecution")
+    path.write_text(yaml.safe_dump(doc))
+    assert load_folder(folder).executions is None
+    report, code = diagnose_json(folder, "--only", "job-execution")
+    assert check_status(report, "job-execution") == "skip" and code == 3

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests import logs_json as L
 from tests.exports import Exports, checkout
-from tests.helpers import cause_ids, check_status, diagnose_json, ruled_out_ids
+from tests.helpers import cause_ids, check_status, diagnose_json, edit_yaml, ruled_out_ids
 
 INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
 SOCKET = f'connection to server on socket "/cloudsql/{INSTANCE}/.s.PGSQL.5432" failed'
@@ -116,6 +116,7 @@ def test_a_syntax_error_of_an_older_execution_is_history(seed, repo):
 
 def test_missing_module_without_executions_means_the_job_never_succeeded(seed, repo):
     (seed / "executions.yaml").unlink()
+    edit_yaml(seed / "job.yaml", lambda d: d["status"].pop("latestCreatedExecution"))  # how the last run ended: unknown
     report, _ = only(seed, [L.job("ModuleNotFoundError: No module named 'netra_backend'", "2025-06-14T07:48:40Z")])
     assert cause_ids(report) == ["job-never-succeeded"]
     assert any("No module named 'netra_backend'" in e for e in top(report)["evidence"])

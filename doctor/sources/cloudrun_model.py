@@ -294,6 +294,38 @@ def execution_from_v2(doc: Any) -> Execution:
     )
 
 
+# ExecutionReference.CompletionStatus (v1 and v2 alike), by name or by proto number
+_COMPLETION = {
+    "EXECUTION_SUCCEEDED": "succeeded", "EXECUTION_FAILED": "failed", "EXECUTION_CANCELLED": "cancelled",
+    "EXECUTION_RUNNING": "running", "EXECUTION_PENDING": "running",
+    1: "succeeded", 2: "failed", 3: "running", 4: "running", 5: "cancelled",
+}
+FROM_JOB_STATUS = "known only from the job's latestCreatedExecution (no executions export)"
+
+
+def latest_execution(doc: Any) -> Execution | None:
+    """The newest execution as the job itself records it (`jobs describe`: v1
+    ``status.latestCreatedExecution``, v2 ``latestCreatedExecution``), for when no executions list
+    was exported. Its outcome is read from ``completionStatus`` alone (a completion time or the job's
+    own conditions do not say whether the run succeeded); without one it is "unknown"."""
+    doc = _obj(doc, "the document")
+    if detect(doc) == "v1":
+        ref = _obj(doc.get("status"), "status").get("latestCreatedExecution")
+    else:
+        ref = doc.get("latestCreatedExecution", doc.get("latest_created_execution"))
+    ref = snake_keys(_obj(ref, "latestCreatedExecution"))
+    name = _str(ref.get("name")).rsplit("/", 1)[-1]
+    if not name:
+        return None
+    status = ref.get("completion_status")
+    return Execution(
+        name=name, status=_COMPLETION.get(status, "unknown") if isinstance(status, (str, int)) else "unknown",
+        started=_str(ref.get("creation_timestamp") or ref.get("create_time")),
+        completed=_str(ref.get("completion_timestamp") or ref.get("completion_time")),
+        message=FROM_JOB_STATUS,
+    )
+
+
 def revision_from_v2(doc: Any) -> ServingRevision:
     doc = snake_keys(_obj(doc, "revision"))
     containers = _list(doc.get("containers"), "containers")

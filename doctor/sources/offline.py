@@ -21,6 +21,7 @@ from doctor.sources.cloudrun_model import (
     detect,
     execution_from_v1,
     execution_from_v2,
+    latest_execution,
     workload_from_export,
 )
 
@@ -81,15 +82,17 @@ def _one(path: Path) -> Any:
     return docs[0]
 
 
-def _workload(folder: Path, kind: str) -> Workload | None:
+def _workload(folder: Path, kind: str) -> tuple[Workload | None, Execution | None]:
+    """The workload and, for a job, its newest execution as its own status records it."""
     for name in (f"{kind}.yaml", f"{kind}.yml", f"{kind}.json"):
         path = folder / name
         if path.is_file():
             try:
-                return workload_from_export(_one(path), kind)
+                doc = _one(path)
+                return workload_from_export(doc, kind), latest_execution(doc) if kind == "job" else None
             except (ExportError, RecursionError) as exc:
                 raise ConfigError(f"{path}: not a Cloud Run {kind} export: {exc}") from None
-    return None
+    return None, None
 
 
 def _executions(folder: Path) -> list[Execution] | None:
@@ -166,8 +169,12 @@ def _logs(folder: Path) -> list[LogEntry] | None:
 def load_folder(folder: Path) -> Exports:
     if not folder.is_dir():
         raise ConfigError(f"--from {folder}: no such folder")
-    exports = Exports(folder, _workload(folder, "service"), _workload(folder, "job"),
-                      _executions(folder), _secrets(folder), _logs(folder))
+    service, _ = _workload(folder, "service")
+    job, latest = _workload(folder, "job")
+    executions = _executions(folder)
+    if executions is None and latest is not None:
+        executions = [latest]  # `jobs describe` already says how the last run ended
+    exports = Exports(folder, service, job, executions, _secrets(folder), _logs(folder))
     if exports.service is None and exports.job is None:
         raise ConfigError(f"--from {folder}: holds neither service.yaml nor job.yaml (see README: exporting)")
     return exports
