@@ -59,6 +59,7 @@ def _workload_findings(w: Workload, target: DbTarget | None) -> list[Finding]:
     "cloudsql-connector",
     "Cloud SQL connector attached where the database host points",
     needs=("service", "job"),
+    uses=("targets",),
     causes=("cloudsql-connector-missing", "cloudsql-instance-mismatch"),
 )
 def cloudsql_connector(facts: Facts) -> list[Finding]:

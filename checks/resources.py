@@ -17,6 +17,7 @@ def _parts(name: str) -> dict[str, str]:
 @check(
     "workloads-exist",
     "The service and the job exist in the project and region searched",
+    uses=("service", "job", "not_found"),
     causes=("workload-not-found",),
 )
 def workloads_exist(facts: Facts) -> list[Finding]:

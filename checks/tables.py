@@ -286,7 +286,7 @@ def _unreached(db: DatabaseFacts) -> str:
     "tables",
     "Expected tables exist where the service looks, visible to its role",
     needs=("databases",),
-    uses=("migrations", "logs"),
+    uses=("migrations", "logs", "service"),
     causes=("tables-in-other-schema", "tables-invisible-to-role", "job-service-different-database",
             "migration-missing-for-tables", "migration-not-applied", "revision-stamped-without-schema"),
 )

@@ -132,6 +132,7 @@ def source_for(fact: str) -> str:
         "job": "cloudrun",
         "executions": "cloudrun",
         "serving_revision": "cloudrun",
+        "not_found": "cloudrun",
         "secrets": "secrets",
         "targets": "secrets",
         "databases": "database",
