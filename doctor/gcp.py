@@ -15,6 +15,7 @@ imported by the live sources, never at start-up.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -38,6 +39,18 @@ _RUN_CLIENTS = {"services": "ServicesClient", "jobs": "JobsClient", "executions"
                 "revisions": "RevisionsClient"}
 _API_OF = {**dict.fromkeys(_RUN_CLIENTS, "run"), "secrets": "secretmanager", "logging": "logging"}
 _CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
+
+class _NoPayloads(logging.Filter):
+    """The client libraries log every response whole at DEBUG (GOOGLE_SDK_PYTHON_LOGGING_SCOPE, or an
+    embedding program's DEBUG root logger): secret payloads, env values, log lines echoing a DSN.
+    Those records are dropped where they are made; the request lines (method, resource name) stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not hasattr(record, "response")
+
+
+_NO_PAYLOADS = _NoPayloads()
 
 
 class EndpointDown(Exception):
@@ -155,6 +168,7 @@ class Clients:
                     raise RuntimeError("the run's clients are closed")
                 channel = self._channel(_API_OF[name], cls)
             client = cls(transport=cls.get_transport_class("grpc")(channel=channel))
+            logging.getLogger(type(client.transport).__module__).addFilter(_NO_PAYLOADS)
             with self._lock:
                 if self._closed:  # built by a prefetch after the run ended
                     client.transport.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from doctor.facts import Execution, LogEntry
+from doctor.secrecy import scrub
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,11 @@ class Hit:
         return known.means if known else "the last error the run logged"
 
     def quote(self, width: int = 220) -> str:
-        """The entry as a report line: time, where it came from, and its text (clipped)."""
-        text = " ".join(self.entry.text.split())
+        """The entry as a report line: time, where it came from, and its text (clipped).
+
+        Scrubbed before it is clipped: a cut through a DSN would leave a piece of its password
+        that no later scrub recognises."""
+        text = scrub(" ".join(self.entry.text.split()))
         if len(text) > width:
             text = text[: width - 1] + "…"
         where = f" {self.entry.origin}" if self.entry.origin else ""

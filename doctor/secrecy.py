@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import threading
 from urllib.parse import quote, quote_plus
 
 _SALT = os.urandom(16)
-_known: set[str] = set()
+_known: dict[str, tuple[str, ...]] = {}  # value -> its spellings, longest first
 _lock = threading.Lock()
 
 # user:password@ in any URL-like DSN, and password=... in a libpq keyword string
@@ -32,20 +33,31 @@ def fingerprint(value: str) -> str:
 def remember(value: str) -> None:
     """Register a secret value so that scrub() removes it from any text that leaves."""
     if value and len(value) >= 4:
+        forms = tuple(sorted(_forms(value), key=len, reverse=True))
         with _lock:
-            _known.add(value)
+            _known.setdefault(value, forms)
+
+
+def _forms(value: str) -> set[str]:
+    """How a value is spelt where it may turn up: raw, URL-encoded (a DSN), JSON-escaped (a report or a
+    snapshot is scrubbed as JSON text, where a non-ASCII letter or a quote is an escape sequence)."""
+    return {value, quote(value, safe=""), quote(value), quote_plus(value, safe=""),
+            json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
 
 
 def scrub(text: str) -> str:
-    """Remove every known secret value (and its URL-encoded forms) and DSN passwords."""
+    """Remove every known secret value (and its encoded forms), then any other DSN password.
+
+    Known values go first: a password holding ``@`` ends the URL pattern's match early, and
+    masking that part first would leave the rest of the password in the text.
+    """
     if not text:
         return text
-    text = _URL_PASSWORD.sub(lambda m: m["head"] + "***" + m["at"], text)
-    text = _KW_PASSWORD.sub(lambda m: m["head"] + "***", text)
     with _lock:
-        known = sorted(_known, key=len, reverse=True)
-    for value in known:
-        for form in {value, quote(value, safe=""), quote_plus(value, safe="")}:
+        known = sorted(_known.items(), key=lambda item: len(item[0]), reverse=True)
+    for _, forms in known:
+        for form in forms:
             if form in text:
                 text = text.replace(form, "***")
-    return text
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + "***" + m["at"], text)
+    return _KW_PASSWORD.sub(lambda m: m["head"] + "***", text)

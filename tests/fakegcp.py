@@ -8,7 +8,9 @@ gcloud's v1 YAML goes through the doctor's model and back out as the v2 resource
 
 Faults, per RPC name ("GetService", "ListLogEntries", ...): ``latency`` (seconds per call),
 ``deny`` (PERMISSION_DENIED), ``hang`` (never answers), ``unavailable`` (UNAVAILABLE the first
-N times), ``page_size`` (force small pages). Every call is logged in ``calls``.
+N times), ``page_size`` (force small pages). Every call is logged in ``calls``, also one to a method
+the fake does not serve (refused as UNIMPLEMENTED), so ``mutating(calls)`` sees any write; leaving
+``with FakeGCP()`` after one fails the test, so every live test also proves the doctor read-only.
 """
 
 from __future__ import annotations
@@ -344,8 +346,11 @@ class FakeGCP:
     def __enter__(self) -> FakeGCP:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self.stop()
+        writes = mutating(self.calls)
+        if exc_type is None and writes:  # so every live test also checks that the doctor is read-only
+            raise AssertionError(f"mutating Google API calls were made: {writes}")
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -371,7 +376,8 @@ class FakeGCP:
             "google.logging.v2.LoggingServiceV2": [h("ListLogEntries", ListLogEntriesRequest, ListLogEntriesResponse,
                                                      self._list_log_entries)],
         }
-        return [grpc.method_handlers_generic_handler(name, dict(methods)) for name, methods in services.items()]
+        served = [grpc.method_handlers_generic_handler(name, dict(methods)) for name, methods in services.items()]
+        return [*served, _Unserved(self)]  # last: only what no service above answers
 
     def _wrap(self, method: str, req_type: Any, fn: Any) -> Any:
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
@@ -460,6 +466,34 @@ class FakeGCP:
         found.sort(key=lambda pair: _time(pair[0]["timestamp"]), reverse=request.order_by == "timestamp desc")
         page, token = self._page([pb for _, pb in found], request)
         return ListLogEntriesResponse(entries=page, next_page_token=token)
+
+
+class _Unserved(grpc.GenericRpcHandler):
+    """Any other RPC (RunJob, UpdateJob, AddSecretVersion, WriteLogEntries, ...) is logged, then refused as
+    UNIMPLEMENTED: a test of the call log sees a mutating call the doctor should never make."""
+
+    def __init__(self, fake: FakeGCP):
+        self.fake = fake
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        service, _, method = details.method.lstrip("/").rpartition("/")
+
+        def refuse(request: bytes, context: grpc.ServicerContext) -> Any:
+            call = Call(method, {"service": service}, time.perf_counter(), code="UNIMPLEMENTED")
+            with self.fake._lock:
+                self.fake.calls.append(call)
+            call.ended = time.perf_counter()
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"the fake does not serve {details.method}")
+
+        return grpc.unary_unary_rpc_method_handler(refuse)  # no deserializer: any request, as bytes
+
+
+READ_ONLY = re.compile(r"(?:Get|List)[A-Z]\w*|AccessSecretVersion")
+
+
+def mutating(calls: list[Call]) -> list[str]:
+    """The methods in a call log that are not reads (the doctor must make none)."""
+    return [c.method for c in calls if not READ_ONLY.fullmatch(c.method)]
 
 
 def _log_protos(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any]]:
