@@ -41,22 +41,33 @@ def ancestors(migrations: MigrationFacts, tips: Iterable[str]) -> set[str]:
 def tables_at(migrations: MigrationFacts, tips: Iterable[str]) -> dict[str, RevisionFacts]:
     """Tables standing after the revisions up to ``tips``: table -> the revision that gave it its name.
 
-    Replays creates, renames and drops in the scripts' topological order (base first). A
-    renamed table is attributed to the rename: that is the revision it needs to exist as named.
+    Replays creates, renames and drops in the scripts' topological order (base first), and
+    within a revision in the order its upgrade() runs them. A renamed table is attributed to the
+    rename: that is the revision it needs to exist as named.
     """
     chosen = ancestors(migrations, tips)
     standing: dict[str, RevisionFacts] = {}
     for rev in migrations.revisions:
         if rev.revision not in chosen:
             continue
-        for table in rev.creates:
-            standing[table] = rev
-        for old, new in (pair for pair in rev.renames if len(pair) == 2):
-            standing.pop(old, None)
-            standing[new] = rev
-        for table in rev.drops:
-            standing.pop(table, None)
+        for kind, *names in table_ops(rev):
+            if kind == "create" and len(names) == 1:
+                standing[names[0]] = rev
+            elif kind == "rename" and len(names) == 2:
+                standing.pop(names[0], None)
+                standing[names[1]] = rev
+            elif kind == "drop" and len(names) == 1:
+                standing.pop(names[0], None)
     return standing
+
+
+def table_ops(rev: RevisionFacts) -> list[list[str]]:
+    """The revision's table operations in its upgrade()'s order; a snapshot saved before that order
+    was recorded gives creates, then renames, then drops."""
+    if rev.ops or not (rev.creates or rev.renames or rev.drops):
+        return rev.ops
+    return [*(["create", t] for t in rev.creates), *(["rename", *p] for p in rev.renames),
+            *(["drop", t] for t in rev.drops)]
 
 
 def origin_of(table: str, rev: RevisionFacts) -> str:

@@ -202,6 +202,9 @@ class RevisionFacts:
     drops: list[str] = field(default_factory=list)
     renames: list[list[str]] = field(default_factory=list)  # [old, new]
     drops_columns: list[list[str]] = field(default_factory=list)  # [table, column]
+    # the table operations above in upgrade()'s order: ["create", t], ["rename", old, new], ["drop", t]
+    # (within one revision, `rename a -> b` then `create a` leaves both; `drop t` then `create t` leaves t)
+    ops: list[list[str]] = field(default_factory=list)
 
 
 @dataclass

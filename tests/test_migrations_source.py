@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from doctor.expected import tables_at
+from doctor.expected import origin_of, tables_at
 from doctor.sources import SourceError
 from doctor.sources.migrations import ini_path, read_migrations, read_ops
 from tests.helpers import DATA, run_cli
@@ -63,6 +63,41 @@ def test_rename_drop_batch_and_schema_keyword():
     assert drop.drops == ["legacy_sessions"]
     assert drop.drops_columns == [["accounts", "nickname"], ["audit.events", "payload"]]
     assert sorted(tables_at(m, m.heads)) == ["accounts", "audit.events"]
+
+
+def test_operations_within_one_revision_count_in_the_order_upgrade_runs_them():
+    """rename accounts -> legacy_accounts then create accounts: both stand; a staging table created
+    and dropped: gone; sessions dropped and created again, and `DROP ...; CREATE audit_log` in one
+    SQL string: there. The real-upgrade test below runs the same files against PostgreSQL."""
+    m = migrations("same_revision_order")
+    first, second = m.revisions
+    assert second.ops == [
+        ["rename", "accounts", "legacy_accounts"], ["create", "accounts"], ["create", "account_import"],
+        ["drop", "account_import"], ["drop", "sessions"], ["create", "sessions"], ["drop", "audit_log"],
+        ["create", "audit_log"],
+    ]
+    standing = tables_at(m, m.heads)
+    assert sorted(standing) == ["accounts", "audit_log", "legacy_accounts", "sessions"]
+    assert origin_of("accounts", standing["accounts"]).startswith(f"created by revision {second.revision}")
+    assert standing["legacy_accounts"] is second and standing["sessions"] is second
+    assert sorted(tables_at(m, [first.revision])) == ["accounts", "sessions"]
+
+
+def test_order_is_kept_through_helpers_and_sql():
+    found = ops("""
+        from alembic import op
+
+        def _rebuild(name):
+            op.drop_table('t')
+            op.create_table('t')
+
+        def upgrade():
+            op.create_table('tmp')
+            _rebuild('t')
+            op.execute("CREATE TABLE x (id int); DROP TABLE tmp, y")
+    """)
+    assert found.order == [["create", "tmp"], ["drop", "t"], ["create", "t"], ["create", "x"], ["drop", "tmp"],
+                           ["drop", "y"]]
 
 
 def test_seed_chain_ends_at_add_deleted_at_001_and_creates_none_of_the_incident_tables():
@@ -243,7 +278,7 @@ def upgrade_each(ini: Path, dsn: str, revisions: list[str]) -> dict[str, list[st
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("project", ["seed", "rename_drop"])
+@pytest.mark.parametrize("project", ["seed", "rename_drop", "same_revision_order"])
 def test_tables_after_each_revision_match_a_real_upgrade(project, pg):
     m = migrations(project)
     after = upgrade_each(ALEMBIC / project / "alembic.ini", pg.dsn(), [r.revision for r in m.revisions])

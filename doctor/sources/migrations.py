@@ -134,6 +134,7 @@ def _revision_facts(rev: Any, path: Path, problems: list[str]) -> RevisionFacts:
         drops=ops.drops,
         renames=ops.renames,
         drops_columns=ops.drops_columns,
+        ops=ops.order,
     )
 
 
@@ -205,6 +206,19 @@ class TableOps:
     drops: list[str] = field(default_factory=list)
     renames: list[list[str]] = field(default_factory=list)
     drops_columns: list[list[str]] = field(default_factory=list)
+    order: list[list[str]] = field(default_factory=list)  # creates, renames and drops as upgrade() runs them
+
+    def create(self, table: str) -> None:
+        self.creates.append(table)
+        self.order.append(["create", table])
+
+    def drop(self, table: str) -> None:
+        self.drops.append(table)
+        self.order.append(["drop", table])
+
+    def rename(self, old: str, new: str) -> None:
+        self.renames.append([old, new])
+        self.order.append(["rename", old, new])
 
 
 class _Unknown(Exception):
@@ -284,13 +298,13 @@ class _OpsReader:
             if isinstance(func.value, ast.Name) and func.value.id in self.batches and func.attr == "drop_column":
                 self.ops.drops_columns.append([self.batches[func.value.id], self._arg(node, 0, "column_name")])
             elif self._is_op(func, "create_table"):
-                self.ops.creates.append(self._table(node, 0, "table_name"))
+                self.ops.create(self._table(node, 0, "table_name"))
             elif self._is_op(func, "drop_table"):
-                self.ops.drops.append(self._table(node, 0, "table_name"))
+                self.ops.drop(self._table(node, 0, "table_name"))
             elif self._is_op(func, "rename_table"):
                 schema = self._schema(node)
                 old, new = self._arg(node, 0, "old_table_name"), self._arg(node, 1, "new_table_name")
-                self.ops.renames.append([_qualified(schema, old), _qualified(schema, new)])
+                self.ops.rename(_qualified(schema, old), _qualified(schema, new))
             elif self._is_op(func, "drop_column"):
                 self.ops.drops_columns.append([self._table(node, 0, "table_name"), self._arg(node, 1, "column_name")])
             elif self._is_op(func, "execute"):
@@ -345,8 +359,10 @@ class _OpsReader:
         if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
             return
         sql = arg.value
-        self.ops.creates += [_sql_name(n) for n in _SQL_CREATE.findall(sql)]
-        self.ops.drops += [_sql_name(n) for group in _SQL_DROP.findall(sql) for n in group.split(",")]
+        found = [(m.start(), "create", m.group(1)) for m in _SQL_CREATE.finditer(sql)]
+        found += [(m.start(), "drop", n) for m in _SQL_DROP.finditer(sql) for n in m.group(1).split(",")]
+        for _, kind, name in sorted(found, key=lambda f: f[0]):  # `DROP ...; CREATE ...` in the text's order
+            (self.ops.create if kind == "create" else self.ops.drop)(_sql_name(name))
         self.ops.drops_columns += [[_sql_name(t), _sql_name(c)] for t, c in _SQL_DROP_COLUMN.findall(sql)]
 
 
