@@ -27,6 +27,7 @@ from tests.helpers import (
 
 # distinctive, so that a leak anywhere in the output is caught
 APP_PW = "Zq8-db-planted-PW-91ab"
+WRONG_PW = "Kd3-db-wrong-PW-7f20"
 MIG_PW = "Kd3-db-planted-PW-mig-07c4"
 
 
@@ -129,6 +130,21 @@ def test_dsn_overrides_resolution_for_both_workloads(pg, tmp_path, repo):
         assert db.reached and db.via == "dsn" and db.current_user == app
         assert db.search_path == ["app"]
         assert db.target == f"127.0.0.1:{pg.server.port}/{pg.name}"
+
+
+def test_dsn_without_a_password_takes_it_from_pgpassword(pg, tmp_path, repo, monkeypatch):
+    """As libpq does: a password typed into --dsn would show in `ps` and the shell's history."""
+    exports = copy_seed(tmp_path / "exports", only=("service.yaml", "job.yaml"))
+    app = pg.role("app", APP_PW)
+    dsn = pg.dsn(app, None)
+    assert APP_PW not in dsn and "@" in dsn
+    monkeypatch.setenv("PGPASSWORD", APP_PW)
+    facts = run(exports, repo, pg, proxy=False, dsn=dsn).facts
+    assert facts.databases["service"].reached and facts.databases["service"].current_user == app
+    monkeypatch.setenv("PGPASSWORD", WRONG_PW)
+    refused = run(exports, repo, pg, proxy=False, dsn=dsn).facts.databases["service"]
+    assert not refused.reached and refused.error_kind == "auth"
+    assert WRONG_PW not in refused.error
 
 
 def test_a_cloudsql_target_without_proxy_is_a_skip_that_names_the_flag(pg, seed, repo):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, TableInfo
-from doctor.secrecy import fingerprint, scrub
+from doctor.secrecy import fingerprint, remember, scrub
 from doctor.sources import Context, Skipped, SourceError
 from doctor.targets import DsnError, parse_dsn
 
@@ -98,9 +98,13 @@ def _dsn_route(kind: str, dsn: str) -> Route | DatabaseFacts:
     where = DbTarget(workload=kind, host=fields["host"], port=fields["port"], database=fields["database"]).where()
     if not fields["host"] or not fields["database"] or not fields["user"]:
         return _failed(kind, where, "dsn", "unresolved", "--dsn must name a host, a database and a user")
+    # a password typed into --dsn shows in `ps` and shell history: libpq's PGPASSWORD may carry it instead
+    password = fields["password"] if fields["password"] is not None else os.environ.get("PGPASSWORD") or None
+    if password:
+        remember(password)
     return Route(
         str(fields["host"]), fields["port"], str(fields["database"]), str(fields["user"]),  # type: ignore[arg-type]
-        fields["password"], "dsn", where, _libpq_params(fields["options"]),  # type: ignore[arg-type]
+        password, "dsn", where, _libpq_params(fields["options"]),  # type: ignore[arg-type]
     )
 
 
