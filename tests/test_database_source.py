@@ -224,6 +224,26 @@ def test_a_server_that_never_answers_times_out_within_the_deadline():
     assert not facts.reached and facts.error_kind == "timeout", facts.error
 
 
+def test_a_black_holed_database_ends_the_run_at_the_configured_deadline_and_the_rest_stands(seed, repo):
+    """A proxy that accepts and never answers costs one deadline (timeout = 2 s in the config), not a hang."""
+    (repo / "netra-doctor.toml").write_text("timeout = 2\n")
+    write_db_secrets(seed, "netra_staging", "netra_app", APP_PW)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        start = time.monotonic()
+        report, code = diagnose_json(seed, "--proxy", f"{INSTANCE}=127.0.0.1:{listener.getsockname()[1]}", cwd=repo)
+        elapsed = time.monotonic() - start
+    assert elapsed < 15, elapsed  # without a deadline this never returns
+    source = next(s for s in report["sources"] if s["name"] == "database")
+    assert source["status"] == "error" and "timeout" in source["error"]
+    assert check_status(report, "tables").startswith("skip")
+    for other in ("cloudsql-connector", "secret-parity", "job-command", "job-execution"):
+        assert check_status(report, other) == "pass", other
+    assert not {"database-auth-failed", "database-missing"} & {c["id"] for c in report["causes"]}
+    assert code == 3  # incomplete: the seed's one cause is a warning, below --fail-on error
+
+
 def test_a_locked_alembic_version_is_reported_and_the_rest_is_still_read(pg):
     """The job migrating right now holds an ACCESS EXCLUSIVE lock: the doctor neither hangs nor loses the catalog."""
     app = pg.role("app", APP_PW)
