@@ -11,6 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class Step(str):
+    """A fix item a person does (review, decide, commit): shown as prose, never after ``$``."""
+
+
+class Sql(str):
+    """A fix item that is SQL, run in ``psql`` as the role it names, not in a shell."""
+
+
+def fix_kind(item: str) -> str:
+    """``command`` (a shell command, runnable as printed), ``sql`` or ``step``."""
+    return "step" if isinstance(item, Step) else "sql" if isinstance(item, Sql) else "command"
+
+
 @dataclass(frozen=True)
 class CauseSpec:
     id: str
@@ -35,7 +48,7 @@ _ALL = [
         migration scripts creates. `alembic upgrade head` therefore succeeds as a no-op and the
         tables never appear; any create_all fallback at startup then fails or is skipped.""",
         "alembic -c {alembic_ini} revision --autogenerate -m 'create {tables}'",
-        "review the new revision file, commit it, rebuild and push the image",
+        Step("review the new revision file, commit it, rebuild and push the image"),
         "gcloud run jobs execute {job} --region {region} --project {project} --wait",
         "gcloud run services update {service} --region {region} --project {project} --image IMAGE",
     ),
@@ -47,7 +60,8 @@ _ALL = [
         different instance, host, database or user, so the job migrates one database while the
         service reads another.""",
         # --update-secrets changes only these names; --set-secrets would drop every other secret of the job
-        "point both at the same secrets: gcloud run jobs update {job} --region {region} "
+        # point both at the same secrets
+        "gcloud run jobs update {job} --region {region} "
         "--project {project} --update-secrets={secret_pairs}",
         "gcloud run jobs execute {job} --region {region} --project {project} --wait",
     ),
@@ -95,8 +109,8 @@ _ALL = [
         "error", 0.8, 75,
         """The expected tables were created in another schema (e.g. the migration role's own
         schema, or a version_table_schema) that the service's search_path does not include.""",
-        "ALTER ROLE {user} SET search_path = {search_path};  -- or move the tables: "
-        "ALTER TABLE {schema}.<table> SET SCHEMA public;",
+        Sql("ALTER ROLE {user} SET search_path = {search_path};  -- or move the tables: "
+            "ALTER TABLE {schema}.<table> SET SCHEMA public;"),
     ),
     _c(
         "tables-invisible-to-role",
@@ -105,9 +119,9 @@ _ALL = [
         """The tables are owned by another role (usually the migration role) and were never
         granted to the service's role, so information_schema hides them from it and queries fail
         with `permission denied`; startup code that lists tables sees none.""",
-        "{grants}",
-        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {user};",
+        Sql("{grants}"),
+        Sql("ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {user};"),
     ),
     _c(
         "secret-version-drift",
@@ -132,8 +146,8 @@ _ALL = [
         "error", 0.8, 78,
         """alembic_version holds a revision id that is not in the scripts: the database was
         migrated by a newer (or another branch of the) code, or a revision file was deleted.""",
-        "find which image created revision {revision}; deploy the job with that code, or "
-        "`alembic -c {alembic_ini} stamp <known revision>` after checking the schema by hand",
+        Step("find which image created revision {revision}; deploy the job with that code, or "
+             "`alembic -c {alembic_ini} stamp <known revision>` after checking the schema by hand"),
     ),
     _c(
         "multiple-heads",
@@ -142,7 +156,7 @@ _ALL = [
         """Two revisions share a parent, so `alembic upgrade head` refuses to run (it needs
         `heads`) and the job fails or applies only one branch.""",
         "alembic -c {alembic_ini} merge -m 'merge heads' {heads}",
-        "commit the merge revision, rebuild the image and re-run the job",
+        Step("commit the merge revision, rebuild the image and re-run the job"),
     ),
     _c(
         "job-never-succeeded",
@@ -186,7 +200,7 @@ _ALL = [
         "error", 0.9, 91,
         """The database name a workload resolves to is not on the server it reaches.""",
         "gcloud sql databases create {database} --instance {instance_name} --project {project}",
-        "or fix the POSTGRES_DB secret to name an existing database",
+        Step("or fix the POSTGRES_DB secret to name an existing database"),
     ),
     _c(
         "destructive-migration",
@@ -194,7 +208,7 @@ _ALL = [
         "warn", 0.7, 40,
         """Revisions between the database and head drop tables or columns; deploying them loses
         data unless that is intended and backed up.""",
-        "review {revisions} before deploying",
+        Step("review {revisions} before deploying"),
         "gcloud sql backups create --instance {instance_name} --project {project}",
     ),
     _c(
@@ -229,7 +243,7 @@ class _Defaults(dict):
 
 def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[str]:
     values = _Defaults({**names, **{k: v for k, v in fix_vars.items() if v}})
-    return [line.format_map(values) for line in spec.fix]
+    return [type(line)(line.format_map(values)) for line in spec.fix]
 
 
 def unknown(cause_id: str) -> CauseSpec:

@@ -85,7 +85,7 @@ def test_job_on_another_database_ranks_first_with_targets_side_by_side(exports: 
     assert any(line.startswith("POSTGRES_DB: service secret postgres-db-staging@latest") and
                "job secret postgres-db-migrations@latest" in line and "values differ" in line for line in lines)
     assert top["fix"][0] == (
-        "point both at the same secrets: " + JOB_UPDATE + "--update-secrets="
+        JOB_UPDATE + "--update-secrets="
         "POSTGRES_HOST=postgres-host-staging:latest,POSTGRES_PORT=postgres-port-staging:latest,"
           "POSTGRES_DB=postgres-db-staging:latest,POSTGRES_USER=postgres-user-staging:latest,"
         "POSTGRES_PASSWORD=postgres-password-staging:latest")
