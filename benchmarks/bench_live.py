@@ -57,7 +57,7 @@ def critical_path(calls: list) -> float:
 def main(latency: float = 0.1, runs: int = 5) -> None:
     from doctor import engine
     from doctor.config import load_target
-    from doctor.gcp import ENDPOINT_ENV
+    from doctor.sources.live_api import ENDPOINT_ENV
     from tests.fakegcp import FakeProcess
 
     work = Path(tempfile.mkdtemp(prefix="netra-doctor-bench-"))

@@ -3,19 +3,14 @@
 Order of authority: ``expected_tables`` in config (the user said so) wins outright;
 otherwise the tables that the migration scripts leave standing at head, plus any table
 the service itself names in its startup errors (``Failed to create tables: {...}``).
-The log-derived part is a hook filled by ``doctor.logparse`` when that module exists.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Iterable
 
 from doctor.facts import Facts, LogEntry, MigrationFacts, RevisionFacts
-
-LOGPARSE_MODULE = "doctor.logparse"
-LOGPARSE_FUNCTION = "tables_named_in_startup_errors"
+from doctor.logparse import tables_named_in_startup_errors
 
 
 def split_name(name: str) -> tuple[str | None, str]:
@@ -85,13 +80,10 @@ def service_logs(logs: list[LogEntry]) -> list[LogEntry]:
 
 
 def tables_from_logs(logs: list[LogEntry] | None) -> set[str]:
-    """Hook: tables the service names in its startup errors, via ``doctor.logparse`` if installed."""
-    if not logs or importlib.util.find_spec(LOGPARSE_MODULE) is None:
+    """Tables the service names in its startup errors."""
+    if not logs:
         return set()
-    parse = getattr(importlib.import_module(LOGPARSE_MODULE), LOGPARSE_FUNCTION, None)
-    if parse is None:
-        return set()
-    return {str(t) for t in parse(service_logs(logs)) if t}
+    return {str(t) for t in tables_named_in_startup_errors(service_logs(logs)) if t}
 
 
 def expected_tables(facts: Facts) -> dict[str, str]:

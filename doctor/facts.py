@@ -241,7 +241,7 @@ class RepoFacts:
 @dataclass
 class SourceStatus:
     name: str
-    status: str  # "ok" | "error" | "skipped"
+    status: str  # "ok" | "error" | "skipped" | "partial" (facts gathered, a bound cut the read)
     duration_ms: int = 0
     error: str | None = None
 

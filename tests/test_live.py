@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from doctor.config import load_target
-from doctor.gcp import ENDPOINT_ENV
+from doctor.sources.live_api import ENDPOINT_ENV
 from tests.fakegcp import BlackHole, FakeGCP
 from tests.helpers import DATA, PLANTED_PASSWORDS, run_cli, run_subprocess
 
@@ -364,7 +364,7 @@ def _service_account_key(path: Path, token_uri: str) -> Path:
 @pytest.fixture
 def adc(repo: Path, monkeypatch: pytest.MonkeyPatch):
     """Production mode (no local endpoint) with a fresh credentials lookup for this test."""
-    from doctor import gcp
+    from doctor.sources import live_api as gcp
 
     monkeypatch.delenv(ENDPOINT_ENV, raising=False)
     monkeypatch.setattr(gcp, "_adc", [])  # the lookup is cached per process

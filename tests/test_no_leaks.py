@@ -31,8 +31,8 @@ from urllib.parse import quote, quote_plus
 import psycopg
 import pytest
 
-from doctor.gcp import ENDPOINT_ENV
 from doctor.sources.database import Route, connect
+from doctor.sources.live_api import ENDPOINT_ENV
 from tests.exports import Exports, checkout
 from tests.fakegcp import FakeGCP, mutating
 from tests.helpers import INSTANCE, SEED, edit_yaml, job_container, run_cli, run_subprocess

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from doctor.gcp import ENDPOINT_ENV
+from doctor.sources.live_api import ENDPOINT_ENV
 from tests.fakegcp import BlackHole, FakeGCP
 from tests.helpers import PLANTED_PASSWORDS, run_cli
 from tests.test_live import incident  # noqa: F401  (fixture)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from checks.tables import quote_ident, setting_schemas, tables
-from doctor import engine, expected
+from doctor import engine
 from doctor.config import load_target
 from doctor.expected import expected_tables, tables_at_head
 from doctor.facts import (
@@ -266,7 +266,7 @@ def test_config_expected_tables_win_over_migrations_and_logs():
     assert expected_tables(facts) == {"a": "listed in expected_tables (config)"}
 
 
-def test_startup_errors_add_expected_tables_and_a_missing_logparse_is_tolerated(monkeypatch):
+def test_startup_errors_add_expected_tables():
     logs = [LogEntry("t", "Failed to create tables: {'subscriptions', 'orders'}", resource="service"),
             LogEntry("t", "Missing required database tables: {'job_only'}", resource="job")]
     facts = facts_with(None, migrations=migrations(*CHAIN), logs=logs)
@@ -274,8 +274,6 @@ def test_startup_errors_add_expected_tables_and_a_missing_logparse_is_tolerated(
     assert got["subscriptions"] == "named in the service's startup errors"
     assert got["orders"] == "created by revision r2"  # the revision is the more precise origin
     assert "job_only" not in got
-    monkeypatch.setattr(expected, "LOGPARSE_MODULE", "doctor.no_such_logparse")
-    assert "subscriptions" not in expected_tables(facts)
 
 
 def test_without_migration_facts_a_missing_table_is_reported_but_no_migration_is_blamed():

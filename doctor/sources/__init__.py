@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from doctor.config import Target
+from doctor.errors import Partial, Skipped, SourceError
 from doctor.facts import Facts, SourceStatus, TargetInfo
 from doctor.secrecy import scrub
 
@@ -23,12 +24,7 @@ if TYPE_CHECKING:
     from doctor.sources.offline import Exports
 
 
-class Skipped(Exception):
-    """The source had nothing to read (an optional file absent): facts stay unknown."""
-
-
-class SourceError(Exception):
-    """The source failed in a way worth one clear line (already free of secrets)."""
+__all__ = ["Context", "Partial", "Skipped", "Source", "SourceError", "default_sources", "gather", "new_facts"]
 
 
 @dataclass
@@ -106,6 +102,8 @@ def _timed(ctx: Context, source: Source) -> SourceStatus:
         status, error = "ok", None
     except Skipped as exc:
         status, error = "skipped", str(exc)
+    except Partial as exc:  # the facts are in; what the bound left unread is said
+        status, error = "partial", scrub(str(exc))
     except Exception as exc:  # one failing source never stops the others
         status, error = "error", scrub(str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}")
     if ctx.progress:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from doctor import gcp
 from doctor.facts import Execution, Workload
 from doctor.sources import Context, SourceError
+from doctor.sources import live_api as gcp
 from doctor.sources.cloudrun import publish, serving_from_service
 from doctor.sources.cloudrun_model import execution_from_v2, from_v2, revision_from_v2
 

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from doctor import gcp
 from doctor.config import Target
 from doctor.sources import Context
+from doctor.sources import live_api as gcp
 from doctor.sources.offline import log_entries
 
 SERVICE_HOURS = 24  # at least this far back, and back to an hour before the last deploy

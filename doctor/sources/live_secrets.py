@@ -12,9 +12,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from doctor import gcp
 from doctor.facts import SecretRef
 from doctor.sources import Context, Skipped
+from doctor.sources import live_api as gcp
 
 Resolved = tuple[str | None, str | None, str | None]  # (value, resolved version, error)
 
