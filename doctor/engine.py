@@ -51,9 +51,10 @@ def run(
         chosen = select(loading.result(), only) if only else None
         exports = None
         if from_dir is not None:
-            from doctor.sources.offline import load_folder
+            from doctor.sources.offline import check_environment, load_folder
 
             exports = load_folder(from_dir)
+            check_environment(exports, target)
         ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
                       exports=exports, progress=progress)
         facts = gather(ctx, sources_for(chosen) if chosen is not None else None)

@@ -279,7 +279,9 @@ def test_several_environments_give_a_json_array_in_order(app: Path, broken: Path
     both = tmp_path / "both"
     Exports(both / "prod")
     (both / "staging").symlink_to(broken)
-    (app / "netra-doctor.toml").write_text('[environments.staging]\n[environments.prod]\nproject = "netra-staging"\n')
+    # prod's exports here are a healthy copy of staging's: prod is configured with staging's names
+    (app / "netra-doctor.toml").write_text('[environments.staging]\n[environments.prod]\nproject = "netra-staging"\n'
+                                           'service = "netra-backend-staging"\njob = "netra-migrations-staging"\n')
     result = run_cli("staging", "prod", "--from", str(both), "--format", "json", *OFFLINE)
     reports = json.loads(result.stdout)
     assert [r["environment"] for r in reports] == ["staging", "prod"]

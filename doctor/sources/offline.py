@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from doctor.config import ConfigError
+from doctor.config import ConfigError, Target
 from doctor.facts import Execution, LogEntry, Workload
 from doctor.sources.cloudrun_model import (
     ExportError,
@@ -178,3 +178,52 @@ def load_folder(folder: Path) -> Exports:
     if exports.service is None and exports.job is None:
         raise ConfigError(f"--from {folder}: holds neither service.yaml nor job.yaml (see README: exporting)")
     return exports
+
+
+# --- are these exports the environment's? -------------------------------------------------
+
+
+def _same_project(exported: str, wanted: str) -> bool | None:
+    """Whether two project spellings name the same project; None when they cannot be compared.
+
+    gcloud's v1 YAML names the project by NUMBER (``metadata.namespace``) while config names it by
+    id, and a number cannot be turned into an id offline: such a pair is unknown, never a mismatch.
+    """
+    if not exported or not wanted or exported.isdigit() != wanted.isdigit():
+        return None
+    return exported == wanted
+
+
+def _mismatch(w: Workload, target: Target) -> str | None:
+    """What about this exported workload is not the environment's, or None."""
+    wanted = target.service if w.kind == "service" else target.job
+    problems = []
+    if w.name and wanted and w.name != wanted:
+        problems.append("name")
+    project = _same_project(w.project, target.project)
+    if project is False:
+        problems.append("project")
+    # a region is judged within a project known to be the environment's (or not named): beside a
+    # project number it would be the one difference the doctor could see of two it cannot weigh
+    judged = project is not None or not w.project
+    if judged and w.region and target.region and w.region != target.region:
+        problems.append("region")
+    if not problems:
+        return None
+    return (f"the {w.kind} in --from is {_place(w.name, w.project, w.region)}, not environment "
+            f"{target.environment}'s {_place(wanted, target.project, target.region)} "
+            f"({' and '.join(problems)} differ{'s' if len(problems) == 1 else ''})")
+
+
+def _place(name: str, project: str, region: str) -> str:
+    return f"{name or '?'} (project {project or '?'}, region {region or '?'})"
+
+
+def check_environment(exports: Exports, target: Target) -> None:
+    """Refuse exports of another environment (``prod --from staging-exports``): every fix would be
+    rendered with prod's names while all the evidence is staging's. One line naming both, exit 2."""
+    for workload in (exports.service, exports.job):
+        problem = _mismatch(workload, target) if workload is not None else None
+        if problem:
+            raise ConfigError(f"{problem}; export environment {target.environment}'s {workload.kind}, "
+                              "or name the environment these exports belong to")
