@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from checks.job_execution import last_success
-from doctor import logparse
+from doctor import logparse, serving
 from doctor.checking import Finding, check, not_applicable, ok, warn
 from doctor.facts import Facts, LogEntry
 
@@ -26,28 +26,35 @@ def _fmt(t: datetime) -> str:
     "service-revision",
     "The serving revision started after the last successful migration",
     needs=("serving_revision", "executions"),
-    uses=("logs",),
+    uses=("logs", "service"),
     causes=("service-revision-stale",),
 )
 def service_revision(facts: Facts) -> list[Finding]:
-    """Good: the serving revision is ready, or its failures come after the last successful migration
-    (so a redeploy would meet them again: the cause is elsewhere). Stale: it failed, or was created,
-    before that migration finished and never retried, so a redeploy picks up the migrated schema."""
+    """Good: the service is ready, or the revision its Ready condition reports on (the latest
+    created, newer than the serving one while a deploy fails) failed or was created after the last
+    successful migration (so a redeploy would meet the same failure: the cause is elsewhere).
+    Stale: that revision failed, or was created, before the migration finished and was never
+    retried, so a redeploy picks up the migrated schema."""
     rev = facts.serving_revision
     success = last_success(facts.executions or [])
     if success is None:
         return [not_applicable("no successful migration to compare the serving revision with")]
     done = logparse.parse_time(success.completed or success.started)
     migrated = f"the migration {success.name} succeeded at {success.completed or success.started or '?'}"
-    entries = logparse.service_entries(facts.logs or [])
-    errors = _errors(entries)
+    about = serving.condition_revision(facts) or rev.name
+    errors = _errors(serving.service_entries(facts, [about] if about else None))
     if rev.ready == "True" or (rev.ready != "False" and not errors):
         return [ok(f"the serving revision {rev.name or '?'} is ready", "service-revision-stale", obj="service",
                    evidence=[f"service Ready condition: {rev.ready or 'unknown'}", migrated])]
     state = f"service Ready condition: {rev.ready or 'unknown'}" + (f" ({rev.message})" if rev.message else "")
     evidence = [state, migrated]
+    if about and about != rev.name:
+        evidence.append(f"the condition is about the latest created revision {about}; "
+                        f"{rev.name or 'no revision'} still serves")
     fails = [t for t in (logparse.parse_time(e.timestamp) for e in errors) if t]
-    created = logparse.parse_time(rev.created) if rev.created else None
+    created_at = rev.latest_created_at if about != rev.name else (rev.latest_created_at or rev.created)
+    created = logparse.parse_time(created_at) if created_at else None
+    failed = logparse.parse_time(rev.ready_since) if rev.ready == "False" and rev.ready_since else None
     if fails and done:
         last = max(fails)
         known = logparse.hits(errors, logparse.FAILURE_ORDER + logparse.TABLE_PATTERNS)
@@ -60,10 +67,23 @@ def service_revision(facts: Facts) -> list[Finding]:
                        evidence=evidence)]
         return [warn(f"the service last failed at {_fmt(last)}, before {success.name} finished at {_fmt(done)}, "
                      "and has not started since", "service-revision-stale", obj="service", evidence=evidence)]
-    if created and done and created < done:
-        evidence.append(f"revision {rev.name} was created at {rev.created}")
-        return [warn(f"the serving revision {rev.name} is not ready and predates the last successful migration",
+    if created and done:
+        evidence.append(f"revision {about} was created at {created_at}")
+        if created > done:
+            return [ok(f"revision {about} was created at {_fmt(created)}, after {success.name} finished at "
+                       f"{_fmt(done)}, and is not ready: a redeploy would meet the same failure",
+                       "service-revision-stale", obj="service", evidence=evidence)]
+        return [warn(f"revision {about} is not ready and predates the last successful migration",
                      "service-revision-stale", obj="service", evidence=evidence)]
+    if failed and done:
+        evidence.append(f"the Ready condition turned False at {rev.ready_since}")
+        if failed > done:
+            return [ok(f"revision {about or '?'} failed at {_fmt(failed)}, after {success.name} finished at "
+                       f"{_fmt(done)}: a redeploy would meet the same failure", "service-revision-stale",
+                       obj="service", evidence=evidence)]
+        return [warn(f"revision {about or '?'} failed at {_fmt(failed)}, before {success.name} finished at "
+                     f"{_fmt(done)}, and has not been retried since", "service-revision-stale", obj="service",
+                     evidence=evidence)]
     evidence.append("no timed error of the service in the logs, so when it failed is unknown")
-    return [warn(f"the serving revision {rev.name or '?'} is not ready", "service-revision-stale", obj="service",
+    return [warn(f"the revision {about or '?'} is not ready", "service-revision-stale", obj="service",
                  evidence=evidence, confidence=UNTIMED_CONFIDENCE)]

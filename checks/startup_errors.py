@@ -5,7 +5,7 @@ from __future__ import annotations
 from checks.cloudsql import attach_value
 from checks.command import analyse
 from checks.command import fix_vars as command_fix
-from doctor import logparse
+from doctor import logparse, serving
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
 from doctor.facts import Facts, LogEntry, Workload
 from doctor.logparse import Hit
@@ -150,27 +150,35 @@ def _with_context(entries: list[LogEntry], hit: Hit) -> list[Hit]:
     "startup-errors",
     "Startup errors in the service's and the job's logs",
     needs=("logs",),
-    uses=("service", "job", "executions", "targets", "repo"),
+    uses=("service", "serving_revision", "job", "executions", "targets", "repo"),
     causes=MAPPED,
 )
 def startup_errors(facts: Facts) -> list[Finding]:
-    """Good: the service's newest revision and the job's latest execution logged none of the known
-    failures (Cloud SQL socket missing, password rejected, database missing, permission denied,
-    a shell script handed to `python -c`, a module missing from the image)."""
+    """Good: the service's current revisions (the latest created and the serving one) and the job's
+    latest execution logged none of the known failures (Cloud SQL socket missing, password rejected,
+    database missing, permission denied, a shell script handed to `python -c`, a module missing from
+    the image). An older revision's errors are history: a fix deployed since is not blamed for them."""
     logs = facts.logs or []
-    service = logparse.latest_origin(logparse.service_entries(logs))
+    service = serving.service_entries(facts)
     if facts.executions:
         job = logparse.execution_entries(logs, facts.executions[0])
     else:
         job = logparse.latest_origin(logparse.job_entries(logs))
     if not service and not job:
         return [not_applicable("the logs hold no entries from the service or the job")]
+    cut = serving.read_cut(facts)
     findings = _service_findings(facts, service) + _job_findings(facts, job)
     if findings:
+        if cut:
+            for f in findings:
+                f.evidence.append(f"the logs were read in part: {cut}")
         return findings
     parts = []
-    if service:
-        parts.append(f"service revision {service[-1].origin or '?'}: {len(service)} entries")
+    for origin in dict.fromkeys(e.origin for e in service):
+        parts.append(f"service revision {origin or '?'}: {sum(e.origin == origin for e in service)} entries")
     if job:
         parts.append(f"job execution {job[-1].origin or '?'}: {len(job)} entries")
-    return [ok("no known start-up or connection error in the recent logs", evidence=parts)]
+    if cut:
+        parts.append(f"the logs were read in part: {cut}")
+    return [ok("no known start-up or connection error in the current revisions' and the latest execution's logs",
+               evidence=parts)]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from doctor.facts import Facts, LogEntry, MigrationFacts, RevisionFacts
 from doctor.logparse import tables_named_in_startup_errors
+from doctor.serving import service_entries
 
 
 def split_name(name: str) -> tuple[str | None, str]:
@@ -94,7 +95,10 @@ def expected_tables(facts: Facts) -> dict[str, str]:
     if facts.migrations is not None:
         for table, rev in sorted(tables_at_head(facts.migrations).items()):
             expected[table] = origin_of(table, rev)
-    for table in sorted(tables_from_logs(facts.logs)):
+    # the current revisions' start-up errors (an older revision's are history), and entries of no
+    # known resource
+    current = service_entries(facts) + [e for e in facts.logs or [] if e.resource == ""]
+    for table in sorted(tables_from_logs(current)):
         expected.setdefault(table, "named in the service's startup errors")
     return expected
 

@@ -64,6 +64,7 @@ class Condition:
     status: str  # "True" | "False" | "Unknown" (v1 spelling; v2 states are mapped onto it)
     reason: str = ""
     message: str = ""
+    last_transition: str = ""  # RFC 3339: when the status last changed (a Ready=False: when it failed)
 
 
 @dataclass
@@ -81,6 +82,9 @@ class Workload:
     conditions: list[Condition] = field(default_factory=list)
     latest_revision: str = ""  # service: latest ready revision; job: latest created execution
     source_format: str = ""  # "v1-yaml" | "v2-json" | "v2-api"
+    # service: the latest created revision, the one its Ready condition reports on (newer than
+    # latest_revision while a deploy is failing)
+    latest_created: str = ""
 
     @property
     def main(self) -> Container:
@@ -112,6 +116,11 @@ class ServingRevision:
     created: str = ""
     ready: str = ""  # condition status "True" | "False" | "Unknown" | ""
     message: str = ""
+    # the revision the service's Ready condition is about (the latest created), and when it was
+    # created (live: GetRevision; unknown offline); equal to name/created when the newest is serving
+    latest_created: str = ""
+    latest_created_at: str = ""
+    ready_since: str = ""  # the Ready condition's last transition (a Ready=False: when it failed)
 
 
 @dataclass

@@ -96,7 +96,8 @@ def _pod(w: Workload) -> dict[str, Any]:
 
 
 def _condition(c: Condition) -> dict[str, Any]:
-    return _drop_empty({"type": c.type, "state": _STATE.get(c.status, "STATE_UNSPECIFIED"), "message": c.message})
+    return _drop_empty({"type": c.type, "state": _STATE.get(c.status, "STATE_UNSPECIFIED"), "message": c.message,
+                        "lastTransitionTime": c.last_transition})
 
 
 def _conditions(w: Workload) -> dict[str, Any]:
@@ -258,9 +259,11 @@ class FakeGCP:
     secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (project, secret) -> versions
     logs: dict[str, list[tuple[dict[str, Any], Any]]] = field(default_factory=dict)  # project -> (json, proto)
     numbers: dict[str, str] = field(default_factory=dict)  # project id -> number
+    created: dict[str, str] = field(default_factory=dict)  # revision -> createTime, where a test says so
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._found: dict[tuple, list[Any]] = {}
         self._server: grpc.Server | None = None
         self.port = 0
 
@@ -276,9 +279,13 @@ class FakeGCP:
             exports.job.name = job
         parent = f"projects/{project}/locations/{region}"
         self.numbers[project] = number
-        first_log = min((e.timestamp for e in exports.logs or [] if e.resource == "service"), default=None)
+        first_logs: dict[str, str] = {}  # revision -> its first entry's time ("": the service's first)
+        for e in exports.logs or []:
+            if e.resource == "service":
+                for key in {e.origin, ""}:
+                    first_logs[key] = min(first_logs.get(key, e.timestamp), e.timestamp)
         if exports.service is not None:
-            self._add_service(folder, exports.service, parent, first_log)
+            self._add_service(folder, exports.service, parent, first_logs)
         if exports.job is not None:
             self._add_job(folder, exports.job, exports.executions or [], parent)
         for secret, versions in (exports.secrets or {}).items():
@@ -296,20 +303,31 @@ class FakeGCP:
         doc["name"] = name
         return doc
 
-    def _add_service(self, folder: Path, w: Workload, parent: str, first_log: str | None) -> None:
+    def _add_service(self, folder: Path, w: Workload, parent: str, first_logs: dict[str, str]) -> None:
         name = f"{parent}/services/{w.name}"
+        first_log = first_logs.get("")
         doc = self._raw(folder, "service", name) or _drop_empty({
             "name": name, "template": _pod(w), **_conditions(w),
             "latestReadyRevision": f"{parent}/revisions/{w.latest_revision}" if w.latest_revision else None,
-            # deployed just before it first logged (the doctor bounds its log query by this)
-            "updateTime": first_log,
+            "latestCreatedRevision": f"{parent}/revisions/{w.latest_created}" if w.latest_created else None,
+            # created, and last deployed, just before it first logged (the doctor bounds its log
+            # queries by these)
+            "createTime": first_log, "updateTime": first_log,
         })
         self.services[name] = run_v2.Service.from_json(json.dumps(doc), ignore_unknown_fields=True)
-        ready = doc.get("latestReadyRevision")
-        if ready:
-            revision = {"name": ready, "service": w.name, "containers": doc["template"].get("containers", []),
-                        "conditions": [{"type": "Ready", "state": "CONDITION_SUCCEEDED"}]}
-            self.revisions[ready] = run_v2.Revision.from_json(json.dumps(revision), ignore_unknown_fields=True)
+        for key, state in (("latestReadyRevision", "CONDITION_SUCCEEDED"), ("latestCreatedRevision", None)):
+            revision_name = doc.get(key)
+            if not revision_name or revision_name in self.revisions:
+                continue
+            short = revision_name.rsplit("/", 1)[-1]
+            ready = state or ("CONDITION_SUCCEEDED" if short == w.latest_revision else "CONDITION_FAILED")
+            revision = _drop_empty({
+                "name": revision_name, "service": w.name, "containers": doc["template"].get("containers", []),
+                "conditions": [{"type": "Ready", "state": ready}],
+                "createTime": self.created.get(short) or first_logs.get(short),  # as it started, when it logged
+            })
+            self.revisions[revision_name] = run_v2.Revision.from_json(json.dumps(revision),
+                                                                      ignore_unknown_fields=True)
 
     def _add_job(self, folder: Path, w: Workload, executions: list[Execution], parent: str) -> None:
         name = f"{parent}/jobs/{w.name}"
@@ -460,11 +478,19 @@ class FakeGCP:
                                            payload={"data": versions[version].encode()})
 
     def _list_log_entries(self, request: Any) -> Any:
-        tree = _Filter(request.filter).parse()
-        wanted = {n.split("/", 1)[1] for n in request.resource_names if n.startswith("projects/")}
-        found = [(doc, pb) for project in wanted for doc, pb in self.logs.get(project, []) if matches(tree, doc)]
-        found.sort(key=lambda pair: _time(pair[0]["timestamp"]), reverse=request.order_by == "timestamp desc")
-        page, token = self._page([pb for _, pb in found], request)
+        key = (request.filter, request.order_by, tuple(request.resource_names),
+               sum(len(v) for v in self.logs.values()))
+        with self._lock:  # the next pages of one query reuse its match (50,000 entries, 50 pages)
+            found = self._found.get(key)
+        if found is None:
+            tree = _Filter(request.filter).parse()
+            wanted = {n.split("/", 1)[1] for n in request.resource_names if n.startswith("projects/")}
+            pairs = [(doc, pb) for project in wanted for doc, pb in self.logs.get(project, []) if matches(tree, doc)]
+            pairs.sort(key=lambda pair: _time(pair[0]["timestamp"]), reverse=request.order_by == "timestamp desc")
+            found = [pb for _, pb in pairs]
+            with self._lock:
+                self._found[key] = found
+        page, token = self._page(found, request)
         return ListLogEntriesResponse(entries=page, next_page_token=token)
 
 

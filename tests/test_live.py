@@ -94,7 +94,10 @@ def test_live_gathers_what_the_offline_exports_hold(live: FakeGCP, incident: Pat
         assert _comparable(getattr(online, kind)) == _comparable(getattr(offline, kind))
         assert getattr(online, kind).source_format == "v2-api"
     assert online.executions == offline.executions
-    assert online.serving_revision == offline.serving_revision
+    # offline exports say when no revision was created; GetRevision does
+    assert dataclasses.replace(online.serving_revision, latest_created_at="") == offline.serving_revision
+    assert online.serving_revision.latest_created == "netra-backend-staging-00042-xqv"
+    assert online.serving_revision.latest_created_at == "2025-06-14T07:56:12.104233Z"
     assert online.secrets == offline.secrets  # fingerprints: one salt per process
     assert online.targets == offline.targets
     # logs: the service's errors and the latest execution's lines; never an entry that is not in the export
@@ -121,15 +124,20 @@ def test_every_call_is_the_one_it_should_be(live: FakeGCP, repo: Path) -> None:
     names = {c.method: c.request for c in live.calls}
     assert names["GetService"]["name"] == "projects/netra-staging/locations/us-central1/services/netra-backend-staging"
     assert names["GetJob"]["name"] == "projects/netra-staging/locations/us-central1/jobs/netra-migrations-staging"
-    assert names["GetRevision"]["name"].endswith("/revisions/netra-backend-staging-00041-hdz")
+    # the serving revision, and the newer one the failing Ready condition is about
+    assert sorted(c.request["name"].rsplit("/", 1)[-1] for c in live.called("GetRevision")) == [
+        "netra-backend-staging-00041-hdz", "netra-backend-staging-00042-xqv"]
     secrets = sorted(c.request["name"] for c in live.called("AccessSecretVersion"))
     assert secrets == [f"projects/netra-staging/secrets/postgres-{s}-staging/versions/latest"
                        for s in ("db", "host", "password", "port", "user")]  # each referenced version, once
     filters = [c.request["filter"] for c in live.called("ListLogEntries")]
-    assert any('resource.labels.service_name="netra-backend-staging"' in f and "severity>=ERROR" in f for f in filters)
+    # by revision and time, never by how error-like a line reads: the same entries as offline
+    assert any('resource.labels.service_name="netra-backend-staging"' in f and 'revision_name=('
+               '"netra-backend-staging-00042-xqv" OR "netra-backend-staging-00041-hdz")' in f for f in filters)
+    assert not any("severity" in f for f in filters)
     assert any('labels."run.googleapis.com/execution_name"="netra-migrations-staging-k7x2p"' in f for f in filters)
     assert all("timestamp>=" in f for f in filters)  # bounded by time
-    assert all(0 < c.request["page_size"] <= 500 for c in live.called("ListLogEntries"))  # and by count
+    assert all(0 < c.request["page_size"] <= 1000 for c in live.called("ListLogEntries"))  # and by count
 
 
 def test_independent_calls_overlap_and_follow_the_critical_path(live: FakeGCP, repo: Path) -> None:

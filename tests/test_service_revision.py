@@ -44,10 +44,51 @@ def test_ready_service_is_not_stale(seed, repo):
     assert "service-revision-stale" in ruled_out_ids(report)
 
 
+def _untimed(doc):
+    for c in doc["status"]["conditions"]:
+        c.pop("lastTransitionTime", None)
+
+
 def test_not_ready_without_timed_errors_is_a_weak_suspicion(seed, repo):
+    edit_yaml(seed / "service.yaml", _untimed)
     report, _ = diagnose_json(seed, "--only", "service-revision")  # no logs.json
     assert cause_ids(report) == ["service-revision-stale"]
     assert report["causes"][0]["confidence"] == 0.4
+
+
+def test_the_ready_condition_failing_after_the_migration_rules_a_redeploy_out(seed, repo):
+    """No logs: the seed's Ready condition turned False at 08:02:51, after the job finished at 07:49:36."""
+    report, _ = diagnose_json(seed, "--only", "service-revision")
+    assert "service-revision-stale" in ruled_out_ids(report)
+    gone = next(r for r in report["ruled_out"] if r["id"] == "service-revision-stale")
+    assert "revision netra-backend-staging-00042-xqv failed at 2025-06-14T08:02:51Z, after" in gone["evidence"][0]
+
+
+def test_the_ready_condition_failing_before_the_migration_is_stale(seed, repo):
+    def early(doc):
+        for c in doc["status"]["conditions"]:
+            c["lastTransitionTime"] = "2025-06-14T07:20:00.000Z"
+
+    edit_yaml(seed / "service.yaml", early)
+    report, _ = diagnose_json(seed, "--only", "service-revision")
+    assert cause_ids(report) == ["service-revision-stale"] and report["causes"][0]["confidence"] == 0.6
+    assert "has not been retried since" in report["causes"][0]["evidence"][0]
+
+
+def test_the_check_reasons_about_the_revision_the_condition_names_not_the_serving_one():
+    """Ready=False is about the latest created revision: created after the migration, a redeploy
+    would not help, although the serving (latest ready) revision predates the migration."""
+    facts = Facts(
+        target=TargetInfo("staging", "p", "r", "svc", "job", "a.ini"),
+        serving_revision=ServingRevision("svc-00007", created="2025-06-14T07:00:00Z", ready="False",
+                                         latest_created="svc-00008", latest_created_at="2025-06-14T07:30:00Z"),
+        executions=[Execution("job-1", "succeeded", "2025-06-14T07:10:00Z", "2025-06-14T07:12:00Z")],
+        logs=[],
+    )
+    found = service_revision(facts)
+    assert [(f.status, f.cause) for f in found] == [("pass", "service-revision-stale")]
+    assert "revision svc-00008 was created at 2025-06-14T07:30:00Z, after job-1" in found[0].message
+    assert any("latest created revision svc-00008; svc-00007 still serves" in e for e in found[0].evidence)
 
 
 def test_without_a_successful_migration_there_is_nothing_to_compare(seed, repo):

@@ -38,10 +38,15 @@ def _hide(var: EnvVar) -> None:
 
 
 def serving_from_service(service: Workload) -> ServingRevision:
+    """The serving revision as the service describes it; its Ready condition reports on the latest
+    created revision (Knative's ConfigurationsReady), which is newer than the serving one while a
+    deploy fails."""
     ready = next((c for c in service.conditions if c.type == "Ready"), None)
     return ServingRevision(
         name=service.latest_revision, image=service.image,
         ready=ready.status if ready else "", message=ready.message if ready else "",
+        latest_created=service.latest_created or service.latest_revision,
+        ready_since=ready.last_transition if ready else "",
     )
 
 

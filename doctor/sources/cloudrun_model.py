@@ -8,6 +8,7 @@ model, so no check needs to know where a workload came from.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from doctor.facts import Condition, Container, EnvVar, Execution, SecretRef, ServingRevision, VolumeMount, Workload
@@ -56,6 +57,13 @@ def _str(value: Any) -> str:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
     raise ExportError(f"expected a string, found {type(value).__name__}")
+
+
+def _stamp(value: Any) -> str:
+    """A timestamp as text: YAML reads an unquoted one as a datetime; anything else unreadable is unknown."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat().replace("+00:00", "Z")
+    return str(value) if isinstance(value, str) else ""
 
 
 def _strs(value: Any, where: str) -> list[str]:
@@ -123,7 +131,8 @@ def _v1_conditions(status: dict[str, Any]) -> list[Condition]:
     out = []
     for c in _list(status.get("conditions"), "status.conditions"):
         c = _obj(c, "condition")
-        out.append(Condition(_str(c.get("type")), _str(c.get("status")), _str(c.get("reason")), _str(c.get("message"))))
+        out.append(Condition(_str(c.get("type")), _str(c.get("status")), _str(c.get("reason")), _str(c.get("message")),
+                             _stamp(c.get("lastTransitionTime"))))
     return out
 
 
@@ -156,6 +165,7 @@ def from_v1(doc: Any, kind: str) -> Workload:
         conditions=_v1_conditions(status),
         latest_revision=latest,
         source_format="v1-yaml",
+        latest_created=_str(status.get("latestCreatedRevisionName")) if kind == "service" else "",
     )
 
 
@@ -202,7 +212,8 @@ def _v2_condition(c: Any) -> Condition:
     c = _obj(c, "condition")
     state = c.get("state")
     return Condition(_str(c.get("type") or c.get("type_")), _V2_STATE.get(state, "Unknown"),
-                     _str(c.get("reason") if not isinstance(c.get("reason"), int) else ""), _str(c.get("message")))
+                     _str(c.get("reason") if not isinstance(c.get("reason"), int) else ""), _str(c.get("message")),
+                     _stamp(c.get("last_transition_time") or c.get("lastTransitionTime")))
 
 
 def from_v2(doc: Any, kind: str) -> Workload:
@@ -238,6 +249,7 @@ def from_v2(doc: Any, kind: str) -> Workload:
         conditions=conditions,
         latest_revision=latest.rsplit("/", 1)[-1],
         source_format="v2-json",
+        latest_created=_str(doc.get("latest_created_revision")).rsplit("/", 1)[-1] if kind == "service" else "",
     )
 
 

@@ -241,6 +241,26 @@ class Clients:
                     break
         return items
 
+    def read(self, api: str, method: Callable[..., Any], field: str, limit: int, seconds: float,
+             **request: Any) -> tuple[list[Any], str]:
+        """A paged list call read page by page until the list ends, ``limit`` items are in, or
+        ``seconds`` have passed; every page has its own deadline. Returns the items and, when a
+        bound cut the read (more pages were left), which one ("" when all was read)."""
+        import time
+
+        items: list[Any] = []
+        until = time.monotonic() + seconds
+        with self.guard(api):
+            for page in method(request=request, timeout=self.timeout, retry=self.retry()).pages:
+                items.extend(getattr(page, field))
+                if not page.next_page_token:
+                    return items, ""
+                if len(items) >= limit:
+                    return items, f"{limit:,} entries"
+                if time.monotonic() >= until:
+                    return items, f"{seconds:g} s"
+        return items, ""
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

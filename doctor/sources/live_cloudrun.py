@@ -86,18 +86,26 @@ def gather(ctx: Context) -> None:
         ctx.facts.service, ctx.facts.job = service, job
         _hints(run.clients.hints, service_raw, job_raw)
         publish(ctx)
-        revision = None
-        if service is not None and service_raw.get("latest_ready_revision"):
-            revision = pool.submit(run.revision, service_raw["latest_ready_revision"])
+        # the serving revision (its image) and, while a deploy fails, the newer one the Ready
+        # condition is about (when it was created), at once
+        revisions = {}
+        for key in ("latest_ready_revision", "latest_created_revision"):
+            name = service_raw.get(key) if service is not None else None
+            if name and name not in revisions.values():
+                revisions[key] = name
+        pending = {key: pool.submit(run.revision, name) for key, name in revisions.items()}
         _executions(run, executions, job)
-        _serving(run, service, revision)
+        _serving(run, service, pending)
     gcp.outcome(run.problems)
 
 
 def _hints(hints: dict[str, str], service: dict[str, Any], job: dict[str, Any]) -> None:
-    """When the service was last deployed and the job last started: the logs source's time bounds."""
+    """When the service was created and last deployed and the job last started: the logs source's
+    time bounds (no revision of the service is older than the service)."""
     if service.get("update_time"):
         hints["service_updated"] = str(service["update_time"])
+    if service.get("create_time"):
+        hints["service_created"] = str(service["create_time"])
     created = (job.get("latest_created_execution") or {}).get("create_time")
     if created:
         hints["execution_created"] = str(created)
@@ -114,17 +122,31 @@ def _executions(run: _Run, future: Future, job: Workload | None) -> None:
         run.fail(exc, f"list executions of job {run.ctx.target.job}")
 
 
-def _serving(run: _Run, service: Workload | None, future: Future | None) -> None:
-    """The serving revision: readiness from the service (as offline), image and age from GetRevision."""
+def _serving(run: _Run, service: Workload | None, pending: dict[str, Future]) -> None:
+    """The serving revision: readiness from the service (as offline), image and age from GetRevision,
+    and when the latest created revision (the Ready condition's) was made."""
     if service is None:
         return
     serving = serving_from_service(service)
-    if future is not None:
+    found = {}
+    for key, future in pending.items():
         try:
-            revision = revision_from_v2(_as_dict(future.result()))
+            found[key] = revision_from_v2(_as_dict(future.result()))
         except Exception as exc:
-            run.fail(exc, f"read revision {service.latest_revision}")
-            return
-        serving.image = revision.image or serving.image
-        serving.created = revision.created
+            run.fail(exc, f"read revision {future_name(key, service)}")
+    ready = found.get("latest_ready_revision")
+    if "latest_ready_revision" in pending and ready is None:
+        return
+    if ready is not None:
+        serving.image = ready.image or serving.image
+        serving.created = ready.created
+    created = found.get("latest_created_revision")
+    if created is not None:
+        serving.latest_created_at = created.created
+    elif serving.latest_created == serving.name:
+        serving.latest_created_at = serving.created
     run.ctx.facts.serving_revision = serving
+
+
+def future_name(key: str, service: Workload) -> str:
+    return service.latest_revision if key == "latest_ready_revision" else service.latest_created

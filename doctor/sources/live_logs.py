@@ -1,29 +1,51 @@
-"""Cloud Logging, live: the service's startup errors and the job's latest execution, two bounded queries at once.
+"""Cloud Logging, live: every entry of the service's current revisions and of the job's latest execution.
 
-Uses the GAPIC ``LoggingServiceV2Client`` (the high-level ``Client.list_entries`` appends a
-24 h timestamp filter of its own). Each query is bounded by time and by count. Entries are
-turned into the JSON that ``gcloud logging read --format=json`` prints and read by the same
-function as an offline ``logs.json``, so live and offline logs cannot drift apart.
+The checks select the entries they judge by revision and execution (``doctor.serving``), never by
+how error-like a line looks, and the same selection is read here: an INFO-only revision that now
+serves is as much evidence as the errors an older one logged, and an offline ``logs.json`` of every
+revision gives the same result. The current revisions are the latest created (the newest deploy,
+which the Ready condition reports on) and the latest ready (serving); the latest execution is the
+job's latest created one.
+
+Each query pages until its entries are all read, within a bound in entries and in seconds. When the
+bound cuts a newest-first service read, each revision's oldest entries (its start-up) are read too,
+and when it cuts the oldest-first job read, the run's newest entries (how it ended): the decisive
+lines of a start-up are never pushed out by a flood of later ones. A cut read is said in the
+source's status ("partial") and the startup-errors evidence.
+
+Uses the GAPIC ``LoggingServiceV2Client`` (the high-level ``Client.list_entries`` appends a 24 h
+timestamp filter of its own). Entries are turned into the JSON that ``gcloud logging read
+--format=json`` prints and read by the same function as an offline ``logs.json``.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from doctor.config import Target
+from doctor.errors import Partial
 from doctor.sources import Context
 from doctor.sources import live_api as gcp
 from doctor.sources.offline import log_entries
 
-SERVICE_HOURS = 24  # at least this far back, and back to an hour before the last deploy
-SERVICE_MAX = 200
-JOB_MAX = 500
-PAGE_SIZE = 100
-JOB_FALLBACK_DAYS = 30  # Cloud Logging's default retention, when the execution's start is unknown
-# plain stdout/stderr lines carry no severity on Cloud Run: keep the ones that read like a failure
-ERROR_TERMS = ("error", "exception", "traceback", "failed", "fatal", "missing", "denied", "does not exist")
+SERVICE_MAX = 100_000  # entries of the current revisions, newest first
+JOB_MAX = 50_000  # entries of the latest execution, oldest first
+EDGE_MAX = 1_000  # after a cut: each revision's first entries, the execution's last ones
+READ_SECONDS = 60.0  # per query, all of its pages
+PAGE_SIZE = 1_000  # the largest page Cloud Logging serves
+RETENTION_DAYS = 30  # Cloud Logging's default retention: the bound when no creation time is known
+UNKNOWN_HOURS = 24  # how far back the service is read when its revisions are unknown
+
+
+@dataclass(frozen=True)
+class Query:
+    what: str  # for the cut note: "the service's revisions a, b"
+    filter: str
+    order: str  # "timestamp desc" | "timestamp asc"
+    limit: int
 
 
 def _quote(value: str) -> str:
@@ -43,30 +65,32 @@ def _parse(value: str | None) -> datetime | None:
         return None
 
 
-def service_filter(t: Target, now: datetime, updated: str | None = None) -> str:
-    since = now - timedelta(hours=SERVICE_HOURS)
-    deployed = _parse(updated)
-    if deployed is not None:
-        since = min(since, deployed - timedelta(hours=1))
-    terms = " OR ".join(_quote(term) for term in ERROR_TERMS)
-    return " AND ".join([
+def _since(created: str | None, now: datetime, margin: timedelta) -> str:
+    start = _parse(created)
+    return _rfc3339(start - margin if start else now - timedelta(days=RETENTION_DAYS))
+
+
+def service_filter(t: Target, revisions: list[str], now: datetime, created: str | None = None) -> str:
+    """Every entry of these revisions of the service, since the service was created (no revision of
+    it is older), or within the default retention when that is unknown."""
+    parts = [
         'resource.type="cloud_run_revision"',
         f"resource.labels.service_name={_quote(t.service)}",
         f"resource.labels.location={_quote(t.region)}",
-        f'timestamp>="{_rfc3339(since)}"',
-        f"(severity>=ERROR OR (severity=DEFAULT AND (textPayload:({terms}) OR jsonPayload.message:({terms}))))",
-    ])
+    ]
+    if revisions:
+        parts.append(f"resource.labels.revision_name=({' OR '.join(_quote(r) for r in revisions)})")
+    parts.append(f'timestamp>="{_since(created, now, timedelta(minutes=1))}"')
+    return " AND ".join(parts)
 
 
 def job_filter(t: Target, execution: str, now: datetime, created: str | None = None) -> str:
-    started = _parse(created)
-    since = started - timedelta(minutes=1) if started else now - timedelta(days=JOB_FALLBACK_DAYS)
     return " AND ".join([
         'resource.type="cloud_run_job"',
         f"resource.labels.job_name={_quote(t.job)}",
         f"resource.labels.location={_quote(t.region)}",
         f'labels."run.googleapis.com/execution_name"={_quote(execution)}',
-        f'timestamp>="{_rfc3339(since)}"',
+        f'timestamp>="{_since(created, now, timedelta(minutes=1))}"',
     ])
 
 
@@ -83,6 +107,7 @@ def gcloud_form(entry: Any) -> dict[str, Any]:
 
     pb = type(entry).pb(entry)
     out: dict[str, Any] = {
+        "insertId": pb.insert_id,
         "timestamp": pb.timestamp.ToJsonString() if pb.HasField("timestamp") else "",
         "resource": {"type": pb.resource.type, "labels": dict(pb.resource.labels)},
         "labels": dict(pb.labels),
@@ -97,28 +122,76 @@ def gcloud_form(entry: Any) -> dict[str, Any]:
     return out
 
 
+def _queries(ctx: Context, now: datetime, hints: dict[str, str]) -> list[Query]:
+    t = ctx.target
+    out = []
+    revisions = _revisions(ctx)
+    what = f"the service's revision{'s' if len(revisions) > 1 else ''} {', '.join(revisions)}" if revisions \
+        else "the service"
+    # without the service's revisions (Cloud Run unreadable), its entries of the last day: the checks
+    # then judge the newest revision that wrote any
+    created = hints.get("service_created") if revisions else _rfc3339(now - timedelta(hours=UNKNOWN_HOURS))
+    out.append(Query(what, service_filter(t, revisions, now, created), "timestamp desc", SERVICE_MAX))
+    execution = ctx.facts.job.latest_revision if ctx.facts.job else ""
+    if execution:  # oldest first: `Running upgrade` lines come at the start of a run
+        out.append(Query(f"the job's execution {execution}",
+                         job_filter(t, execution, now, hints.get("execution_created")), "timestamp asc", JOB_MAX))
+    return out
+
+
+def _revisions(ctx: Context) -> list[str]:
+    """The service's current revisions: the latest created, then the serving one."""
+    service = ctx.facts.service
+    if service is None:
+        return []
+    return list(dict.fromkeys(r for r in (service.latest_created, service.latest_revision) if r))
+
+
+def _edges(ctx: Context, query: Query, now: datetime, hints: dict[str, str]) -> list[Query]:
+    """After a cut: the other end of what was cut (a revision's start-up, an execution's end)."""
+    if query.order == "timestamp asc":
+        return [Query(query.what, query.filter, "timestamp desc", EDGE_MAX)]
+    return [Query(query.what, service_filter(ctx.target, [r], now, hints.get("service_created")), "timestamp asc",
+                  EDGE_MAX) for r in _revisions(ctx)]
+
+
 def gather(ctx: Context) -> None:
     clients = gcp.clients(ctx)
     client = clients.client("logging")
     t = ctx.target
     now = datetime.now(timezone.utc)
-    queries = [(service_filter(t, now, clients.hints.get("service_updated")), "timestamp desc", SERVICE_MAX)]
-    execution = ctx.facts.job.latest_revision if ctx.facts.job else ""
-    if execution:  # oldest first: `Running upgrade` lines come at the start of a run
-        queries.append((job_filter(t, execution, now, clients.hints.get("execution_created")), "timestamp asc",
-                        JOB_MAX))
+    hints = dict(clients.hints)
 
-    def run(query: tuple[str, str, int]) -> list[Any] | Exception:
-        text, order, limit = query
+    def run(query: Query) -> tuple[list[Any], str] | Exception:
         try:
-            return clients.pages("logging", client.list_log_entries, limit, resource_names=[f"projects/{t.project}"],
-                                 filter=text, order_by=order, page_size=min(PAGE_SIZE, limit))
+            return clients.read("logging", client.list_log_entries, "entries", query.limit, READ_SECONDS,
+                                resource_names=[f"projects/{t.project}"], filter=query.filter,
+                                order_by=query.order, page_size=min(PAGE_SIZE, query.limit))
         except Exception as exc:
             return gcp.failure(exc, "logging", "read logs", t.project, t.timeout)
 
-    with ThreadPoolExecutor(max_workers=len(queries), thread_name_prefix="logs") as pool:
+    queries = _queries(ctx, now, hints)
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="logs") as pool:
         results = list(pool.map(run, queries))
-    gcp.outcome([r for r in results if isinstance(r, Exception)])
-    entries = log_entries([gcloud_form(e) for found in results for e in found])  # type: ignore[union-attr]
+        cut = [(q, r) for q, r in zip(queries, results, strict=True) if not isinstance(r, Exception) and r[1]]
+        edges = [e for q, _ in cut for e in _edges(ctx, q, now, hints)]
+        more = list(pool.map(run, edges))
+    gcp.outcome([r for r in (*results, *more) if isinstance(r, Exception)])
+    forms: dict[Any, dict[str, Any]] = {}
+    for found in (*results, *more):
+        for entry in found[0]:  # type: ignore[index]
+            form = gcloud_form(entry)
+            key = form["insertId"] or (form["timestamp"], str(form.get("textPayload", form.get("jsonPayload"))))
+            forms.setdefault(key, form)
+    entries = log_entries(list(forms.values()))
     entries.sort(key=lambda e: _sortable(e.timestamp), reverse=True)  # newest first, as gcloud prints
     ctx.facts.logs = entries
+    if cut:
+        raise Partial("; ".join(_cut_note(q, *r) for q, r in cut))  # type: ignore[misc]
+
+
+def _cut_note(query: Query, items: list[Any], bound: str) -> str:
+    which = "newest" if query.order == "timestamp desc" else "oldest"
+    other = "each revision's first" if query.order == "timestamp desc" else "the run's last"
+    return (f"{query.what}: the bound of {bound} cut the read after the {which} {len(items):,} entries; "
+            f"{other} {EDGE_MAX:,} were read too, the entries between were not")
