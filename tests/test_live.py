@@ -554,3 +554,129 @@ def test_scenario_live_finds_what_offline_finds(name: str, pg, tmp_path: Path, m
     assert {s["name"]: s["status"] for s in online["sources"]}["cloudrun"] == "ok", context
     if "exit" in spec:
         assert result.exit_code == spec["exit"], context
+
+
+# --- the same entries live and offline: revisions, not "error-like" lines ----------------------
+
+FIXED = "netra-backend-staging-00043-fix"
+SOCKET_ERROR = (f'connection to server on socket "/cloudsql/{INSTANCE}/.s.PGSQL.5432" failed: '
+                "No such file or directory")
+
+
+def _same_causes(folder: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeGCP | None = None) -> tuple[dict, dict]:
+    """The diagnosis of ``folder`` offline, and live with the fake serving it."""
+    offline, offline_exit = diagnose("--from", str(folder), "-v")
+    with (fake or FakeGCP()).add_environment(folder) as server:
+        monkeypatch.setenv(ENDPOINT_ENV, server.endpoint)
+        online, online_exit = diagnose("-v")
+    assert [c["id"] for c in online["causes"]] == [c["id"] for c in offline["causes"]], online["causes"]
+    assert [r["id"] for r in online["ruled_out"]] == [r["id"] for r in offline["ruled_out"]]
+    assert online_exit == offline_exit
+    return offline, online
+
+
+def _serving(folder: Path, created: str, ready: str, ready_status: str = "True", since: str = "") -> None:
+    """The service's status: ``created`` is the latest created revision, ``ready`` serves."""
+    from tests.helpers import edit_yaml
+
+    def change(doc: dict) -> None:
+        status = doc["status"]
+        status.update(latestCreatedRevisionName=created, latestReadyRevisionName=ready)
+        status["traffic"] = [{"latestRevision": True, "percent": 100, "revisionName": ready}]
+        for c in status["conditions"]:
+            if c["type"] in ("Ready", "ConfigurationsReady"):
+                c["status"] = ready_status
+                if ready_status == "True":
+                    c.pop("message", None)
+                    c.pop("reason", None)
+                else:
+                    c["message"] = f"Revision '{created}' is not ready and cannot serve traffic."
+                if since:
+                    c["lastTransitionTime"] = since
+
+    edit_yaml(folder / "service.yaml", change)
+
+
+def test_after_a_fix_the_old_revisions_socket_errors_are_history(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connector was attached: the new revision is Ready and logs only INFO; the previous one's
+    Cloud SQL socket errors an hour earlier must not rank cloudsql-connector-missing, live or offline."""
+    from tests import logs_json as L
+
+    _serving(incident, FIXED, FIXED, since="2025-06-14T09:03:05Z")
+    old = [L.service(SOCKET_ERROR, f"2025-06-14T08:0{i}:00Z", structured=False) for i in range(3)]
+    new = [L.service(text, f"2025-06-14T09:03:0{i}Z", revision=FIXED, severity="INFO")
+           for i, text in enumerate(["Starting Netra backend", "Database connection established",
+                                     "Application startup complete"])]
+    L.write(incident, [e for e in L.demo_logs() if e["resource"]["type"] == "cloud_run_job"] + old + new)
+    offline, online = _same_causes(incident, monkeypatch)
+    for report in (offline, online):
+        assert "cloudsql-connector-missing" not in [c["id"] for c in report["causes"]]
+        assert check(report, "startup-errors")["status"] == "pass"
+    found = check(online, "startup-errors")["findings"][0]["evidence"]
+    assert f"service revision {FIXED}: 3 entries" in found  # the INFO lines were read live
+
+
+def test_the_stale_check_judges_the_revision_the_ready_condition_names(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ready=False is about the latest created revision, deployed after the migration (07:49:36); the
+    serving one predates it. A redeploy would not help: service-revision-stale is no cause, live
+    (GetRevision on the revision the condition names) or offline (when the condition turned False)."""
+    from tests import logs_json as L
+
+    bad = "netra-backend-staging-00043-bad"
+    _serving(incident, bad, "netra-backend-staging-00041-hdz", "False", since="2025-06-14T09:01:00Z")
+    L.write(incident, [e for e in L.demo_logs() if e["resource"]["type"] == "cloud_run_job"]
+            + [L.service("Starting Netra backend", "2025-06-14T09:00:30Z", revision=bad, severity="INFO")])
+    fake = FakeGCP(created={"netra-backend-staging-00041-hdz": "2025-06-10T12:00:00Z",
+                            bad: "2025-06-14T09:00:00Z"})
+    offline, online = _same_causes(incident, monkeypatch, fake)
+    for report in (offline, online):
+        assert "service-revision-stale" in [r["id"] for r in report["ruled_out"]]
+    evidence = " ".join(check(online, "service-revision")["findings"][0]["evidence"])
+    assert f"revision {bad} was created at 2025-06-14T09:00:00Z" in evidence
+    assert "netra-backend-staging-00041-hdz still serves" in evidence
+
+
+def _flood(folder: Path, count: int) -> None:
+    """The seed's logs and ``count`` newer error lines of the serving revision (its request logs)."""
+    from tests import logs_json as L
+
+    base = L.demo_logs()
+    noise = [{
+        "insertId": f"n{i}",
+        "resource": {"type": "cloud_run_revision", "labels": {
+            "service_name": L.SERVICE, "revision_name": "netra-backend-staging-00041-hdz",
+            "location": "us-central1"}},
+        "severity": "ERROR",
+        "timestamp": f"2025-06-14T{8 + (i // 36000):02d}:{(i // 600) % 60:02d}:{(i // 10) % 60:02d}.{i % 10}00000Z",
+        "textPayload": f"upstream request {i} failed: deadline exceeded",
+    } for i in range(count)]
+    entries = sorted(noise, key=lambda e: e["timestamp"], reverse=True) + base
+    (folder / "logs.json").write_text(json.dumps(entries, separators=(",", ":")))
+
+
+def test_fifty_thousand_newer_entries_do_not_push_the_startup_error_out(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _flood(incident, 50_000)
+    fake = FakeGCP()
+    _, online = _same_causes(incident, monkeypatch, fake)
+    assert "migration-missing-for-tables" in [c["id"] for c in online["causes"]]  # the seed's cause, from its log
+    assert source(online, "logs")["status"] == "ok"  # every entry was read
+    assert len(fake.called("ListLogEntries")) > 50  # page after page
+
+
+def test_a_read_the_bound_cuts_keeps_each_revisions_startup_and_says_so(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from doctor.sources import live_logs
+
+    monkeypatch.setattr(live_logs, "SERVICE_MAX", 3_000)
+    _flood(incident, 10_000)
+    offline, online = _same_causes(incident, monkeypatch)
+    assert "migration-missing-for-tables" in [c["id"] for c in online["causes"]]
+    status = source(online, "logs")
+    assert status["status"] == "partial" and online["status"] == offline["status"]
+    assert "the bound of 3,000 entries cut the read after the newest 3,000 entries" in status["error"]
+    assert "each revision's first 1,000 were read too" in status["error"]
+    startup = check(online, "startup-errors")["findings"]
+    assert any("the logs were read in part" in e for f in startup for e in f["evidence"]), startup
