@@ -680,3 +680,31 @@ def test_a_read_the_bound_cuts_keeps_each_revisions_startup_and_says_so(
     assert "each revision's first 1,000 were read too" in status["error"]
     startup = check(online, "startup-errors")["findings"]
     assert any("the logs were read in part" in e for f in startup for e in f["evidence"]), startup
+
+
+def test_the_bound_in_seconds_cuts_a_slow_read_and_says_so(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from doctor.sources import live_logs
+
+    monkeypatch.setattr(live_logs, "READ_SECONDS", 0.3)
+    _flood(incident, 2_000)
+    fake = FakeGCP(latency=0.05, page_size=100)
+    _, online = _same_causes(incident, monkeypatch, fake)
+    status = source(online, "logs")
+    assert status["status"] == "partial" and "the bound of 0.3 s cut the read" in status["error"]
+    assert "migration-missing-for-tables" in [c["id"] for c in online["causes"]]  # the start-up was read
+
+
+def test_a_cut_job_read_also_reads_how_the_run_ended(
+        incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The latest execution's first entry only, then its last ones: the same lines as offline."""
+    from doctor.sources import live_logs
+
+    monkeypatch.setattr(live_logs, "JOB_MAX", 1)
+    fake = FakeGCP(page_size=1)
+    offline, online = _same_causes(incident, monkeypatch, fake)
+    status = source(online, "logs")
+    assert status["status"] == "partial"
+    assert "the job's execution netra-migrations-staging-k7x2p: the bound of 1 entries cut the read" in status["error"]
+    assert "the run's last 1,000 were read too" in status["error"]
+    assert check(online, "migration-log")["findings"] == check(offline, "migration-log")["findings"]

@@ -133,7 +133,7 @@ def _serving(run: _Run, service: Workload | None, pending: dict[str, Future]) ->
         try:
             found[key] = revision_from_v2(_as_dict(future.result()))
         except Exception as exc:
-            run.fail(exc, f"read revision {future_name(key, service)}")
+            run.fail(exc, f"read revision {_revision_name(key, service)}")
     ready = found.get("latest_ready_revision")
     if "latest_ready_revision" in pending and ready is None:
         return
@@ -148,5 +148,5 @@ def _serving(run: _Run, service: Workload | None, pending: dict[str, Future]) ->
     run.ctx.facts.serving_revision = serving
 
 
-def future_name(key: str, service: Workload) -> str:
+def _revision_name(key: str, service: Workload) -> str:
     return service.latest_revision if key == "latest_ready_revision" else service.latest_created
