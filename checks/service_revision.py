@@ -41,8 +41,10 @@ def service_revision(facts: Facts) -> list[Finding]:
         return [not_applicable("no successful migration to compare the serving revision with")]
     done = logparse.parse_time(success.completed or success.started)
     migrated = f"the migration {success.name} succeeded at {success.completed or success.started or '?'}"
-    about = serving.condition_revision(facts) or rev.name
-    errors = _errors(serving.service_entries(facts, [about] if about else None))
+    about = serving.condition_revision(facts)
+    errors = _errors(serving.service_entries(facts, [about]) if about else
+                     logparse.service_entries(facts.logs or []))  # which revision failed is unknown
+    about = about or rev.name
     if rev.ready == "True" or (rev.ready != "False" and not errors):
         return [ok(f"the serving revision {rev.name or '?'} is ready", "service-revision-stale", obj="service",
                    evidence=[f"service Ready condition: {rev.ready or 'unknown'}", migrated])]

@@ -16,17 +16,20 @@ from doctor.facts import Facts, LogEntry
 
 
 def current_revisions(facts: Facts) -> list[str]:
-    """The latest created revision, then the serving one (once when they are the same)."""
+    """The latest created revision, then the serving one (once when they are the same); empty when
+    the latest created is unknown (a manifest without status, a snapshot saved before it was read):
+    the newest revision that logged then stands for it, as it did before."""
     rev = facts.serving_revision
     service = facts.service
-    names = [rev.latest_created, rev.name] if rev else []
-    if service is not None:
-        names += [service.latest_created, service.latest_revision]
-    return list(dict.fromkeys(n for n in names if n))
+    created = (rev.latest_created if rev else "") or (service.latest_created if service else "")
+    if not created:
+        return []
+    serving = (rev.name if rev else "") or (service.latest_revision if service else "")
+    return list(dict.fromkeys(n for n in (created, serving) if n))
 
 
 def condition_revision(facts: Facts) -> str:
-    """The revision the service's Ready condition reports on (the latest created)."""
+    """The revision the service's Ready condition reports on (the latest created), or "" if unknown."""
     names = current_revisions(facts)
     return names[0] if names else ""
 
