@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from doctor import logparse
+from doctor import logparse, serving
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
 from doctor.facts import Execution, Facts, LogEntry
 
@@ -135,7 +135,7 @@ def _creators(facts: Facts, tables: set[str]) -> dict[str, list[str]]:
     "migration-log",
     "What the job's latest run says it upgraded",
     needs=("job", "logs"),
-    uses=("executions", "migrations"),
+    uses=("executions", "migrations", "service", "serving_revision"),
     causes=("migration-missing-for-tables",),
 )
 def migration_log(facts: Facts) -> list[Finding]:
@@ -157,7 +157,7 @@ def migration_log(facts: Facts) -> list[Finding]:
                    evidence=[f"Running upgrade {s}" for s in steps])]
     noop = [f"job log: {log.context_line.quote()}" if log.context_line else f"job log: {name}",
             f"no `Running upgrade` line in {name}'s {len(entries)} log entries: the upgrade was a no-op"]
-    service = logparse.service_entries(facts.logs or [])
+    service = serving.service_entries(facts)  # the current revisions': an older one's are history
     missing = logparse.tables_named_in_startup_errors(service)
     if not missing:
         return [ok(f"{name}'s upgrade was a no-op: its database was already at head", obj="job", evidence=noop)]

@@ -605,13 +605,15 @@ def test_after_a_fix_the_old_revisions_socket_errors_are_history(
 
     _serving(incident, FIXED, FIXED, since="2025-06-14T09:03:05Z")
     old = [L.service(SOCKET_ERROR, f"2025-06-14T08:0{i}:00Z", structured=False) for i in range(3)]
+    old.append(L.service("Failed to create tables: {'subscriptions'}", "2025-06-14T08:04:00Z"))
     new = [L.service(text, f"2025-06-14T09:03:0{i}Z", revision=FIXED, severity="INFO")
            for i, text in enumerate(["Starting Netra backend", "Database connection established",
                                      "Application startup complete"])]
     L.write(incident, [e for e in L.demo_logs() if e["resource"]["type"] == "cloud_run_job"] + old + new)
     offline, online = _same_causes(incident, monkeypatch)
     for report in (offline, online):
-        assert "cloudsql-connector-missing" not in [c["id"] for c in report["causes"]]
+        causes = [c["id"] for c in report["causes"]]
+        assert "cloudsql-connector-missing" not in causes and "migration-missing-for-tables" not in causes
         assert check(report, "startup-errors")["status"] == "pass"
     found = check(online, "startup-errors")["findings"][0]["evidence"]
     assert f"service revision {FIXED}: 3 entries" in found  # the INFO lines were read live
