@@ -181,7 +181,8 @@ def gather(ctx: Context) -> None:
     for found in (*results, *more):
         for entry in found[0]:  # type: ignore[index]
             form = gcloud_form(entry)
-            key = form["insertId"] or (form["timestamp"], str(form.get("textPayload", form.get("jsonPayload"))))
+            # one entry read twice (a cut read and its other end overlap): Cloud Logging's own identity
+            key = (form["timestamp"], form["insertId"] or str(form.get("textPayload", form.get("jsonPayload"))))
             forms.setdefault(key, form)
     entries = log_entries(list(forms.values()))
     entries.sort(key=lambda e: _sortable(e.timestamp), reverse=True)  # newest first, as gcloud prints
