@@ -108,3 +108,13 @@ def test_live_revision_created_before_the_migration_and_not_ready_is_stale():
     found = service_revision(facts)
     assert [(f.status, f.cause) for f in found] == [("warn", "service-revision-stale")]
     assert "predates the last successful migration" in found[0].message
+
+
+def test_an_unquoted_transition_time_in_hand_written_yaml_is_read(seed, repo):
+    """YAML reads an unquoted timestamp as a date-time: it is still the time the condition turned False."""
+    path = seed / "service.yaml"
+    path.write_text(path.read_text().replace("lastTransitionTime: '2025-06-14T08:02:51.733Z'",
+                                             "lastTransitionTime: 2025-06-14T07:20:00Z"))
+    report, code = diagnose_json(seed, "--only", "service-revision")
+    assert code != 2 and cause_ids(report) == ["service-revision-stale"]
+    assert "failed at 2025-06-14T07:20:00Z, before" in report["causes"][0]["evidence"][0]
