@@ -1,4 +1,4 @@
-"""Startup errors: what the service's newest revision and the job's latest execution logged, mapped to causes."""
+"""Startup errors: what the service's current revisions and the job's latest execution logged, mapped to causes."""
 
 from __future__ import annotations
 
