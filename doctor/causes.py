@@ -228,8 +228,8 @@ _ALL = [
         the doctor searched: the name, the region or the project is wrong (config, --project,
         $CLOUDSDK_CORE_PROJECT), or the workload was deleted. Nothing else about it can be checked.""",
         "gcloud run {kind}s list --project {project} --region {region}   # or --region - for all regions",
-        "# then set {kind}, region or project under [environments.{environment}] in netra-doctor.toml "
-        "(or pass --project)",
+        Step("then set {kind}, region or project under [environments.{environment}] in netra-doctor.toml "
+             "(or pass --project)"),
     ),
 ]
 

@@ -49,7 +49,7 @@ def shell_word(value: str) -> str:
     return shlex.quote(clean_line(value, 0))
 
 
-_SQL_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*\Z")
+_SQL_PLAIN = re.compile(r"[a-z_][a-z0-9_]*\Z")  # quote_ident: lowercase, digits, _ only
 _SQL_QUOTED = re.compile(r'"(?:[^"]|"")+"\Z')
 # PostgreSQL's key words that quote_ident quotes (every category but "unreserved": reserved,
 # type/function names, column names; PostgreSQL 17's kwlist.h): bare, one would not read back as a name
