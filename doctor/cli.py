@@ -20,13 +20,22 @@ COLORS = ("auto", "always", "never")
 
 
 def _distance(a: str, b: str) -> int:
-    """Levenshtein distance (a typo of a subcommand is within 2)."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
+    """Edit distance with a swap of two neighbours as one edit (`chekcs` is one from `checks`)."""
+    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def _typo_of(word: str, commands) -> str | None:
+    """The command ``word`` is a typo of: within 2 edits, 1 for a short word (`dev` is an
+    environment, not a typo of `demo`)."""
+    limit = 1 if len(word) <= 5 else 2
+    near = sorted((_distance(word, name), name) for name in commands)
+    return near[0][1] if near and 0 < near[0][0] <= limit else None
 
 
 def _listed_environments() -> set[str]:
@@ -49,10 +58,9 @@ class _EnvGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             word = args[0]
-            if not word.startswith("-"):
-                near = sorted((_distance(word, name), name) for name in self.commands)
-                if near and near[0][0] <= 2 and word not in _listed_environments():
-                    _bad_input(f"no command or environment {word!r}: did you mean `{near[0][1]}`?")
+            guess = None if word.startswith("-") else _typo_of(word, self.commands)
+            if guess and word not in _listed_environments():
+                _bad_input(f"no command or environment {word!r}: did you mean `{guess}`?")
             args = ["diagnose", *args]
         return super().parse_args(ctx, args)
 

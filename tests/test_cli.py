@@ -306,6 +306,14 @@ def test_a_typo_of_a_command_is_bad_input_with_a_suggestion_not_a_diagnosis(args
     assert proc.stderr == f"netra-doctor: no command or environment {args[0]!r}: did you mean `{guess}`?\n"
 
 
+@pytest.mark.parametrize("env", ["dev", "prod", "qa", "staging", "stage", "test", "uat", "preprod"])
+def test_common_environment_names_are_not_typos(env: str):
+    from doctor.cli import _typo_of, cli
+
+    assert _typo_of(env, cli.commands) is None
+    assert _typo_of("dmeo", cli.commands) == "demo" and _typo_of("chekcs", cli.commands) == "checks"
+
+
 def test_an_environment_the_config_lists_is_diagnosed_even_when_it_looks_like_a_command(repo: Path):
     (repo / "netra-doctor.toml").write_text('[environments.demos]\nproject = "netra-staging"\n')
     proc = run_subprocess("demos", "--from", str(SEED), *OFFLINE, cwd=repo)
