@@ -202,3 +202,35 @@ def test_a_wrapped_command_is_the_same_command(width: int):
     lines = wrap_command(command, width, "$ ", "      ")
     assert all(len(line) <= width or len(shell_words(line.removesuffix(" \\").strip())[0]) == 1 for line in lines)
     assert argv("\n".join(lines)[2:]) == argv(command)
+
+
+def test_hostile_log_lines_and_table_names_reach_no_terminal_raw(tmp_path: Path):
+    """Escape sequences in log payloads (clear screen, window title, OSC 52 clipboard, BEL, NUL, RLO) and
+    a hostile table name in the start-up error: every format, with the doctor's own colour on."""
+    import json
+    import shutil
+
+    demo = Path(__file__).resolve().parent.parent / "doctor" / "demo_data"
+    root = tmp_path / "checkout"
+    shutil.copytree(demo / "netra_backend", root / "netra_backend")
+    exports = root / "exports"
+    exports.mkdir()
+    for f in demo.iterdir():
+        if f.is_file():
+            shutil.copy(f, exports / f.name)
+    evil = "\x1b[2J\x1b]0;owned\x07\x1b]52;c;cm0gLXJmIH4=\x07\x00\u202e\x9b"
+    logs = json.loads((exports / "logs.json").read_text())
+    for entry in logs:
+        if "textPayload" in entry:
+            entry["textPayload"] = entry["textPayload"].replace("Failed to create tables: {'subscriptions'",
+                                                                f"Failed to create tables: {{'subs{evil}'") + evil
+    (exports / "logs.json").write_text(json.dumps(logs))
+    sgr = re.compile(r"\x1b\[[0-9;]*m")  # the doctor's own colour codes
+    shown = {}
+    for fmt in ("table", "markdown", "junit", "json"):  # -v: every piece of evidence is printed
+        proc = run_subprocess("staging", "--from", "exports", "--format", fmt, "--color", "always", "-v", cwd=root)
+        assert proc.returncode in (1, 3), proc.stderr
+        shown[fmt] = sgr.sub("", proc.stdout) if fmt == "table" else proc.stdout
+        assert not CONTROL.search(shown[fmt]), (fmt, CONTROL.search(shown[fmt]))
+        assert not CONTROL.search(proc.stderr)
+    assert "\\x1b]52;c;cm0gLXJmIH4=\\x07" in shown["table"]  # escaped, not dropped: the reader sees the attempt
