@@ -234,3 +234,19 @@ def test_hostile_log_lines_and_table_names_reach_no_terminal_raw(tmp_path: Path)
         assert not CONTROL.search(shown[fmt]), (fmt, CONTROL.search(shown[fmt]))
         assert not CONTROL.search(proc.stderr)
     assert "\\x1b]52;c;cm0gLXJmIH4=\\x07" in shown["table"]  # escaped, not dropped: the reader sees the attempt
+
+
+def test_a_hostile_role_name_from_a_secret_is_one_quoted_identifier_in_the_grant(seed: Path, repo: Path):
+    import yaml
+
+    from tests import logs_json as L
+    from tests.helpers import diagnose_json
+
+    secrets = yaml.safe_load((seed / "secrets.yaml").read_text())
+    secrets["postgres-user-staging"] = {k: 'app"; DROP TABLE users; --' for k in secrets["postgres-user-staging"]}
+    (seed / "secrets.yaml").write_text(yaml.safe_dump(secrets))
+    L.write(seed, [L.service("permission denied for table subscriptions", "2025-06-14T08:00:00Z")])
+    report, _ = diagnose_json(seed, "--only", "startup-errors")
+    [grant, default] = report["causes"][0]["fix"]
+    assert grant == 'GRANT SELECT, INSERT, UPDATE, DELETE ON subscriptions TO "app""; DROP TABLE users; --";'
+    assert default.endswith('TO "app""; DROP TABLE users; --";')
