@@ -253,10 +253,11 @@ def list_checks():
     from tabulate import tabulate
 
     from doctor.checking import load_checks
+    from doctor.untrusted import clean_line
 
     rows = [(s.id, s.title if not s.load_error else f"(failed to load) {s.load_error}", ", ".join(s.needs))
-            for s in load_checks()]
-    click.echo(tabulate(rows, headers=["id", "title", "needs"]))
+            for s in load_checks()]  # a plug-in's text is from outside too
+    click.echo(tabulate([tuple(clean_line(c) for c in row) for row in rows], headers=["id", "title", "needs"]))
 
 
 @cli.command("causes")
@@ -299,7 +300,9 @@ def explain(ident):
         lines += ["", "Needs: " + ", ".join(check.needs)]
     if check.causes:
         lines += ["Can find: " + ", ".join(check.causes)]
-    click.echo("\n".join(lines))
+    from doctor.untrusted import clean
+
+    click.echo(clean("\n".join(lines)))
 
 
 def main() -> None:

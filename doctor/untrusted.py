@@ -16,7 +16,9 @@ import shlex
 MAX_LINE = 4000  # characters per line of untrusted text (evidence, messages); a fix is never cut
 
 # C0 controls but \t and \n, DEL, C1 controls, and the invisible reorderers and separators
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# (and lone surrogates, from undecodable bytes, and the non-characters XML 1.0 cannot hold)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+                      "\ud800-\udfff\ufffe\uffff]")
 _CONTROL_OR_BREAK = re.compile(_CONTROL.pattern[:-1] + "\t\n]")
 
 

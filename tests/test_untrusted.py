@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from doctor.causes import _ALL, fix_kind, render_fix
 from doctor.untrusted import MULTI_WORD, clean, clean_line, shell_words, sql_ident, wrap_command
 from tests.exports import Exports
-from tests.helpers import run_subprocess
+from tests.helpers import run_cli, run_subprocess
 
 NAMES = {"environment": "staging", "project": "netra-staging", "region": "us-central1",
          "service": "netra-backend-staging", "job": "netra-migrations-staging",
@@ -228,11 +228,11 @@ def test_hostile_log_lines_and_table_names_reach_no_terminal_raw(tmp_path: Path)
     sgr = re.compile(r"\x1b\[[0-9;]*m")  # the doctor's own colour codes
     shown = {}
     for fmt in ("table", "markdown", "junit", "json"):  # -v: every piece of evidence is printed
-        proc = run_subprocess("staging", "--from", "exports", "--format", fmt, "--color", "always", "-v", cwd=root)
-        assert proc.returncode in (1, 3), proc.stderr
-        shown[fmt] = sgr.sub("", proc.stdout) if fmt == "table" else proc.stdout
+        result = run_cli("staging", "--from", "exports", "--format", fmt, "--color", "always", "-v", cwd=root)
+        assert result.exit_code in (1, 3), result.stderr
+        shown[fmt] = sgr.sub("", result.stdout) if fmt == "table" else result.stdout
         assert not CONTROL.search(shown[fmt]), (fmt, CONTROL.search(shown[fmt]))
-        assert not CONTROL.search(proc.stderr)
+        assert not CONTROL.search(result.stderr)
     assert "\\x1b]52;c;cm0gLXJmIH4=\\x07" in shown["table"]  # escaped, not dropped: the reader sees the attempt
 
 
