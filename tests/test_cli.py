@@ -118,12 +118,15 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad environment name": (["Staging!", "--from", str(SEED)], "is not valid"),
         "replay of a non-snapshot": (["replay", str(SEED / "job.yaml")], "not a JSON snapshot"),
         "explain of an unknown id": (["explain", "no-such-thing"], "no check or cause named 'no-such-thing'"),
+        "missing --alembic-ini": ([*seed, "--alembic-ini", str(tmp_path / "nope" / "alembic.ini")],
+                                  "alembic.ini: no such file"),
+        "a typo of a command": (["chekcs"], "did you mean `checks`?"),
     }
 
 
 CASES = ["missing --from folder", "malformed YAML", "unknown environment", "bad config value", "bad --dsn",
          "bad --dsn port", "bad --proxy", "unknown --only", "bad environment name", "replay of a non-snapshot",
-         "explain of an unknown id"]
+         "explain of an unknown id", "missing --alembic-ini", "a typo of a command"]
 
 
 def _split_cwd(args: list[str], default: Path) -> tuple[list[str], Path]:
@@ -144,7 +147,8 @@ def test_bad_input_in_process(case: str, tmp_path: Path, repo: Path):
 
 
 @pytest.mark.parametrize("case", ["missing --from folder", "malformed YAML", "unknown environment",
-                                  "bad config value", "bad --dsn", "bad --proxy", "unknown --only"])
+                                  "bad config value", "bad --dsn", "bad --proxy", "unknown --only",
+                                  "missing --alembic-ini"])
 def test_bad_input_as_a_program(case: str, tmp_path: Path, repo: Path):
     args, needle = _bad_inputs(tmp_path)[case]
     args, cwd = _split_cwd(args, repo)
