@@ -250,3 +250,19 @@ def test_a_hostile_role_name_from_a_secret_is_one_quoted_identifier_in_the_grant
     [grant, default] = report["causes"][0]["fix"]
     assert grant == 'GRANT SELECT, INSERT, UPDATE, DELETE ON subscriptions TO "app""; DROP TABLE users; --";'
     assert default.endswith('TO "app""; DROP TABLE users; --";')
+
+
+def test_a_comma_in_a_secret_name_uses_gclouds_delimiter_form(tmp_path: Path, repo: Path):
+    """gcloud splits list flags on commas: a name holding one is written in the ``^DELIM^`` form, so
+    gcloud reads back exactly the pairs meant."""
+    from doctor.shellcmd import gcloud_split
+    from tests.helpers import diagnose_json
+
+    e = Exports(tmp_path / "exports")
+    e.add_secret_value("db,main", "1", "netra_main")
+    e.set_secret("service", "POSTGRES_DB", "db,main", "1")
+    report, _ = diagnose_json(e.folder, "--only", "secret-parity", cwd=repo)
+    cause = next(c for c in report["causes"] if c["id"] == "job-service-different-database")
+    [flag] = [w for w in argv(cause["fix"][0]) if w.startswith("--update-secrets=")]
+    items = gcloud_split(flag.removeprefix("--update-secrets="))
+    assert "POSTGRES_DB=db,main:1" in items and flag.startswith("--update-secrets=^")
