@@ -91,7 +91,7 @@ def _look(color: str, verbose: bool, quiet: bool, err: bool):
         width = max(40, int(cols))
     elif tty:
         try:
-            width = max(40, os.get_terminal_size(stream.fileno()).columns)
+            width = max(40, os.get_terminal_size(stream.fileno()).columns or 80)  # 0: a pty with no size set
         except OSError:
             width = 80
     on = color == "always" or (color == "auto" and tty and not os.environ.get("NO_COLOR"))
