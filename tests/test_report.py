@@ -258,3 +258,16 @@ def test_the_demo_renders_as_its_golden_output(demo_diagnosis, name: str, fmt: s
     for i, (g, w) in enumerate(zip(got, want, strict=False), 1):
         assert g == w, f"{path.name} line {i}"
     assert len(got) == len(want), path.name
+
+
+def test_the_json_schema_ships_in_the_package_and_is_a_valid_schema():
+    import importlib.resources
+
+    import jsonschema
+
+    schema = json.loads(importlib.resources.files("doctor").joinpath("report.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    old = {"environment": "staging", "status": "healthy", "causes": [], "ruled_out": [], "checks": [], "sources": []}
+    jsonschema.validate(old, schema)  # a report from before schema_version still matches: additive only
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**old, "status": "fine"}, schema)
