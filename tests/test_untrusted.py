@@ -129,7 +129,7 @@ HOSTILE = st.text(
 ).filter(lambda s: s.strip())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({k: HOSTILE for k in VARS if k not in ("command", "args")}),
        st.fixed_dictionaries({k: HOSTILE for k in NAMES}), HOSTILE, HOSTILE)
 def test_hostile_names_give_exactly_the_intended_argv_and_no_control_bytes(hostile, names, program, args):
@@ -140,7 +140,7 @@ def test_hostile_names_give_exactly_the_intended_argv_and_no_control_bytes(hosti
         assert argv(item) == _intended(template, {**names, **values}), (cause, template, item)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.fixed_dictionaries({k: HOSTILE for k in VARS}))
 def test_hostile_names_in_steps_and_sql_are_one_clean_line(hostile):
     for spec in _ALL:
