@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.facts import DbTarget, EnvVar, Facts, SecretRef, SecretValue, Workload
+from doctor.shellcmd import gcloud_join
 
 DIFFERENT_DB = "job-service-different-database"
 DRIFT = "secret-version-drift"
@@ -182,8 +183,8 @@ def side_by_side(service: DbTarget, job: DbTarget) -> tuple[list[str], list[str]
 def secret_pairs(service: Workload, names: list[str]) -> str:
     """ENV=SECRET:VERSION for the service's database settings: what the job should bind too."""
     env = service.env()
-    return ",".join(f"{n}={env[n].secret.secret}:{env[n].secret.version}"
-                    for n in names if n in env and env[n].secret is not None)
+    return gcloud_join([f"{n}={env[n].secret.secret}:{env[n].secret.version}"  # ^DELIM^ if a name holds a comma
+                        for n in names if n in env and env[n].secret is not None])
 
 
 def _targets(facts: Facts, names: list[str]) -> list[Finding]:

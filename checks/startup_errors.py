@@ -9,6 +9,7 @@ from doctor import logparse, serving
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
 from doctor.facts import Facts, LogEntry, Workload
 from doctor.logparse import Hit
+from doctor.untrusted import sql_ident
 
 MAPPED = (
     "database-auth-failed", "database-missing", "cloudsql-connector-missing", "tables-invisible-to-role",
@@ -93,11 +94,12 @@ def _service_findings(facts: Facts, entries: list[LogEntry]) -> list[Finding]:
     denied = [h for h in found if h.pattern == "permission-denied"]
     if denied:
         objects = list(dict.fromkeys(f"{h.groups['kind']} {h.groups['object']}" for h in denied))
+        grantee = sql_ident(user) if target and target.user else user  # a role name from a secret: quoted
         out.append(fail(
             f"the service's role is denied {', '.join(objects)}",
             "tables-invisible-to-role", obj="service",
             evidence=[f"service log: {h.quote()}" for h in denied[-3:]],
-            fix_vars={"grants": " ".join(dict.fromkeys(_grant_lines(h, user) for h in denied)), "user": user,
+            fix_vars={"grants": " ".join(dict.fromkeys(_grant_lines(h, grantee) for h in denied)), "user": user,
                       "schema": next((h.groups["object"] for h in denied if h.groups["kind"] == "schema"), "public")},
         ))
     tables = [h for h in found if h.pattern in (*logparse.TABLE_PATTERNS, "relation-missing")]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import ancestors, expectation_known, expected_tables, split_name, tables_at_head
 from doctor.facts import DatabaseFacts, Facts, MigrationFacts, TableInfo
+from doctor.shellcmd import gcloud_join
 
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 # reserved words that cannot stand unquoted as a schema or role name
@@ -164,7 +165,7 @@ def _secret_pairs(facts: Facts) -> str:
         var = env.get(name)
         if var is not None and var.secret is not None:
             pairs.append(f"{name}={var.secret.secret}:{var.secret.version}")
-    return ",".join(pairs)
+    return gcloud_join(pairs)  # ^DELIM^ if a name holds a comma
 
 
 def _other_database(facts: Facts, db: DatabaseFacts, places: list[Place]) -> Finding:

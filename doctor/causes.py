@@ -228,22 +228,35 @@ _ALL = [
         the doctor searched: the name, the region or the project is wrong (config, --project,
         $CLOUDSDK_CORE_PROJECT), or the workload was deleted. Nothing else about it can be checked.""",
         "gcloud run {kind}s list --project {project} --region {region}   # or --region - for all regions",
-        "# then set {kind}, region or project under [environments.{environment}] in netra-doctor.toml "
-        "(or pass --project)",
+        Step("then set {kind}, region or project under [environments.{environment}] in netra-doctor.toml "
+             "(or pass --project)"),
     ),
 ]
 
 CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}
 
 
-class _Defaults(dict):
-    def __missing__(self, key: str) -> str:
-        return f"<{key}>"
+# values a check hands over already shell-quoted (checks/command.py): unquoted here, quoted again on fill
+_PREQUOTED = ("command", "args")
 
 
 def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[str]:
-    values = _Defaults({**names, **{k: v for k, v in fix_vars.items() if v}})
-    return [type(line)(line.format_map(values)) for line in spec.fix]
+    """The cause's fix with real names: each name one shell word of a command (``shlex.quote``),
+    an identifier in SQL (as PostgreSQL quotes it), escaped text in a step (doctor/untrusted.py)."""
+    import shlex
+
+    from doctor.untrusted import fill_command, fill_prose, fill_sql
+
+    values = {k: v for k, v in {**names, **{k: v for k, v in fix_vars.items() if v}}.items() if v}
+    for key in _PREQUOTED:
+        if key in values:
+            try:
+                words = shlex.split(values[key])
+            except ValueError:
+                words = []
+            values[key] = words[0] if len(words) == 1 else values[key]
+    fill = {"step": fill_prose, "sql": fill_sql, "command": fill_command}
+    return [type(line)(fill[fix_kind(line)](line, values)) for line in spec.fix]
 
 
 def unknown(cause_id: str) -> CauseSpec:

@@ -15,14 +15,52 @@ import click
 
 from doctor import __version__
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "junit")
+COLORS = ("auto", "always", "never")
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance with a swap of two neighbours as one edit (`chekcs` is one from `checks`)."""
+    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def _typo_of(word: str, commands) -> str | None:
+    """The command ``word`` is a typo of: within 2 edits, 1 for a short word (`dev` is an
+    environment, not a typo of `demo`)."""
+    limit = 1 if len(word) <= 5 else 2
+    near = sorted((_distance(word, name), name) for name in commands)
+    return near[0][1] if near and 0 < near[0][0] <= limit else None
+
+
+def _listed_environments() -> set[str]:
+    """The environments the nearest config lists (none when there is no config, or it is broken:
+    the diagnosis then says what is wrong with it)."""
+    from doctor.config import ConfigError, find_config
+
+    try:
+        _, data = find_config(Path.cwd().resolve())
+    except (ConfigError, OSError):
+        return set()
+    envs = data.get("environments")
+    return set(envs) if isinstance(envs, dict) else set()
 
 
 class _EnvGroup(click.Group):
-    """`netra-doctor staging` means `netra-doctor diagnose staging`."""
+    """`netra-doctor staging` means `netra-doctor diagnose staging`; a typo of a command is not an
+    environment (`netra-doctor chekcs` asks "did you mean `checks`?" unless the config lists it)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            word = args[0]
+            guess = None if word.startswith("-") else _typo_of(word, self.commands)
+            if guess and word not in _listed_environments():
+                _bad_input(f"no command or environment {word!r}: did you mean `{guess}`?")
             args = ["diagnose", *args]
         return super().parse_args(ctx, args)
 
@@ -32,14 +70,32 @@ class _EnvGroup(click.Group):
 
 def _bad_input(message: str) -> None:
     """One clear line on stderr and exit code 2: never a traceback."""
-    import re
-
     from doctor.secrecy import scrub
+    from doctor.untrusted import clean_line
 
     # names from the input may hold newlines or control characters: show them escaped
-    line = re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]", lambda m: repr(m.group())[1:-1], scrub(message))
-    click.echo(f"netra-doctor: {line}", err=True)
+    click.echo(f"netra-doctor: {clean_line(scrub(message))}", err=True)
     sys.exit(2)
+
+
+def _look(color: str, verbose: bool, quiet: bool, err: bool):
+    """Width and colour for the stream the report goes to: wrap to $COLUMNS or the terminal (no
+    wrapping when piped without COLUMNS); colour and markers on a terminal unless NO_COLOR is set."""
+    from doctor.report import Look
+
+    stream = sys.stderr if err else sys.stdout
+    tty = stream.isatty()
+    width = None
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        width = max(40, int(cols))
+    elif tty:
+        try:
+            width = max(40, os.get_terminal_size(stream.fileno()).columns or 80)  # 0: a pty with no size set
+        except OSError:
+            width = 80
+    on = color == "always" or (color == "auto" and tty and not os.environ.get("NO_COLOR"))
+    return Look(width=width, color=on, verbose=verbose, quiet=quiet and not verbose)
 
 
 @click.group(cls=_EnvGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,12 +120,17 @@ def cli() -> None:
 @click.option("--project", help="Google Cloud project (default: config, $CLOUDSDK_CORE_PROJECT, "
               "$GOOGLE_CLOUD_PROJECT, netra-ENV).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--save", type=click.Path(path_type=Path, dir_okay=False), help="Write the facts snapshot here.")
+@click.option("--save", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the facts snapshot here (- for stdout; the report then goes to stderr).")
 @click.option("--fail-on", type=click.Choice(["warn", "error"]), default="error", show_default=True,
-              help="Exit 1 when a cause at or above this severity is found.")
+              help="Exit 1 at this level: error (error causes, failed checks) or warn (also every warning).")
 @click.option("--only", multiple=True, metavar="ID", help="Run just these checks (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="Also passing checks, timings and full evidence.")
-def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose):
+@click.option("-q", "--quiet", is_flag=True, help="Only the verdict and the causes' fixes.")
+@click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True,
+              help="Colour and status markers (auto: on a terminal, unless NO_COLOR is set).")
+def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose, quiet,
+             color):
     """Diagnose ENV (live, or offline with --from)."""
     from doctor.config import ConfigError, load_target, parse_proxy
     from doctor.targets import DsnError, parse_dsn
@@ -77,6 +138,8 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
     try:
         overrides: dict = {"project": project}
         if alembic_ini is not None:
+            if not alembic_ini.is_file():
+                raise ConfigError(f"--alembic-ini {alembic_ini}: no such file")
             overrides["alembic_ini"] = str(alembic_ini.resolve())  # relative to where the user typed it
         if dsn is not None:
             parse_dsn(dsn)
@@ -92,7 +155,8 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
         runs = _run_all(targets, folders, only, fmt)
     except (ConfigError, DsnError) as exc:
         _bad_input(str(exc))
-    _finish([r.diagnosis for r in runs], fmt, verbose, fail_on, save, [r.facts for r in runs])
+    _finish([r.diagnosis for r in runs], fmt, verbose, fail_on, save, [r.facts for r in runs], quiet=quiet,
+            color=color)
 
 
 def _folder_for(from_dir: Path, env: str, count: int) -> Path:
@@ -115,15 +179,26 @@ def _run_all(targets, folders, only, fmt):
                                                        else None), zip(targets, folders, strict=True)))
 
 
-def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=()):
+def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, color="auto"):
+    """Print the report, then save; a snapshot that cannot be written is one line and exit 2 after
+    the report (the diagnosis is never lost). ``--save -`` puts the snapshot on stdout, the report on stderr."""
+    from doctor.config import ConfigError
     from doctor.diagnosis import exit_code
     from doctor.report import render
 
+    to_stdout = save is not None and str(save) == "-"
+    look = _look(color, verbose, quiet, err=to_stdout)
+    click.echo(render(diagnoses, fmt, verbose, look, fail_on), err=to_stdout, color=look.color)
     if save is not None:
-        from doctor.snapshot import save_snapshot
+        from doctor.snapshot import save_snapshot, snapshot_text
 
-        save_snapshot(save, list(facts))
-    click.echo(render(diagnoses, fmt, verbose))
+        try:
+            if to_stdout:
+                click.echo(snapshot_text(list(facts)), nl=False)
+            else:
+                save_snapshot(save, list(facts))
+        except ConfigError as exc:
+            _bad_input(str(exc))
     sys.exit(exit_code(diagnoses, fail_on))
 
 
@@ -133,7 +208,9 @@ def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=()):
 @click.option("--fail-on", type=click.Choice(["warn", "error"]), default="error", show_default=True)
 @click.option("--only", multiple=True, metavar="ID", help="Run just these checks (repeatable).")
 @click.option("-v", "--verbose", is_flag=True)
-def replay(snapshot, fmt, fail_on, only, verbose):
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
+def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
     """Diagnose a saved snapshot (--save FILE), with no network."""
     from doctor.config import ConfigError
     from doctor.engine import replay as replay_facts
@@ -143,14 +220,16 @@ def replay(snapshot, fmt, fail_on, only, verbose):
         diagnoses = [replay_facts(f, only) for f in load_snapshot(snapshot)]
     except ConfigError as exc:
         _bad_input(str(exc))
-    _finish(diagnoses, fmt, verbose, fail_on)
+    _finish(diagnoses, fmt, verbose, fail_on, quiet=quiet, color=color)
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the server running and print how to connect.")
 @click.option("-v", "--verbose", is_flag=True)
-def demo(fmt, keep, verbose):
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
+def demo(fmt, keep, verbose, quiet, color):
     """The seed incident, end to end, on a throwaway PostgreSQL."""
     from doctor.config import ConfigError
 
@@ -165,7 +244,7 @@ def demo(fmt, keep, verbose):
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: run_demo has removed its server and files
         click.echo("netra-doctor: demo interrupted; its server and temporary files were removed", err=True)
         sys.exit(130)
-    _finish([diagnosis], fmt, verbose, "error")
+    _finish([diagnosis], fmt, verbose, "error", quiet=quiet, color=color)
 
 
 @cli.command("checks")
@@ -174,10 +253,22 @@ def list_checks():
     from tabulate import tabulate
 
     from doctor.checking import load_checks
+    from doctor.untrusted import clean_line
 
     rows = [(s.id, s.title if not s.load_error else f"(failed to load) {s.load_error}", ", ".join(s.needs))
-            for s in load_checks()]
-    click.echo(tabulate(rows, headers=["id", "title", "needs"]))
+            for s in load_checks()]  # a plug-in's text is from outside too
+    click.echo(tabulate([tuple(clean_line(c) for c in row) for row in rows], headers=["id", "title", "needs"]))
+
+
+@cli.command("causes")
+def list_causes():
+    """List every cause id with its severity and title."""
+    from tabulate import tabulate
+
+    from doctor.causes import CAUSES
+
+    click.echo(tabulate([(c.id, c.severity, c.title) for c in CAUSES.values()],
+                        headers=["id", "severity", "title"]))
 
 
 @cli.command()
@@ -195,7 +286,10 @@ def explain(ident):
         checks = [c.id for c in load_checks() if ident in c.causes]
         if checks:
             lines += ["", "Found by: " + ", ".join(checks)]
-        lines += ["", "Fix:", *(f"  $ {f}" for f in spec.fix)]
+        from doctor.causes import fix_kind
+        from doctor.report import FIX_PREFIX
+
+        lines += ["", "Fix:", *(f"  {FIX_PREFIX[fix_kind(f)]}{f}" for f in spec.fix)]
         click.echo("\n".join(lines))
         return
     check = next((c for c in load_checks() if c.id == ident), None)
@@ -206,7 +300,9 @@ def explain(ident):
         lines += ["", "Needs: " + ", ".join(check.needs)]
     if check.causes:
         lines += ["Can find: " + ", ".join(check.causes)]
-    click.echo("\n".join(lines))
+    from doctor.untrusted import clean
+
+    click.echo(clean("\n".join(lines)))
 
 
 def main() -> None:

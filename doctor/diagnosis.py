@@ -26,7 +26,8 @@ class Cause:
     title: str
     evidence: list[str]
     against: list[str]
-    fix: list[str]
+    fix: list[str]  # items typed by causes.fix_kind: command, sql or step
+    findings: list[Finding] = field(default_factory=list)  # the evidence, structured (JSON)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class RuledOut:
     id: str
     title: str
     evidence: list[str]
+    findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -115,6 +117,7 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
             [line for f in found for line in _lines(f)],
             [line for f in contra for line in _lines(f)],
             fix,
+            found,
         ))
     causes.sort(key=lambda c: (
         SEVERITY_ORDER[c.severity], -c.confidence, -(CAUSES.get(c.id) or unknown(c.id)).priority, c.id
@@ -123,7 +126,7 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
         c.rank = i
 
     ruled_out = [
-        RuledOut(cid, (CAUSES.get(cid) or unknown(cid)).title, [line for f in fs for line in _lines(f)])
+        RuledOut(cid, (CAUSES.get(cid) or unknown(cid)).title, [line for f in fs for line in _lines(f)], fs)
         for cid, fs in sorted(against.items())
         if cid not in support
     ]
@@ -132,10 +135,20 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
     return d
 
 
+def uncaused(d: Diagnosis, statuses: tuple[str, ...] = ("warn", "fail")) -> list[Finding]:
+    """Warn/fail findings that name no cause: shown as check rows, counted by --fail-on (never silenced,
+    since a silence names a check or a cause that a finding supports)."""
+    return [f for r in d.checks for f in r.findings if f.status in statuses and not f.cause]
+
+
 def exit_code(diagnoses: list[Diagnosis], fail_on: str) -> int:
-    """1 when a cause is at or above the threshold (wins over 3); 3 when a run was incomplete."""
+    """1 when a cause, or a finding that names none, is at or above the threshold (wins over 3):
+    ``error`` counts error causes and failed checks, ``warn`` also every warning; 3 when incomplete."""
     threshold = SEVERITY_ORDER[fail_on]
     if any(SEVERITY_ORDER[c.severity] <= threshold for d in diagnoses for c in d.causes):
+        return 1
+    statuses = ("warn", "fail") if fail_on == "warn" else ("fail",)
+    if any(uncaused(d, statuses) for d in diagnoses):
         return 1
     if any(d.incomplete for d in diagnoses):
         return 3

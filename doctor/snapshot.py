@@ -14,13 +14,18 @@ from doctor.facts import Facts
 from doctor.secrecy import scrub
 
 
-def save_snapshot(path: Path, facts: list[Facts]) -> None:
+def snapshot_text(facts: list[Facts]) -> str:
+    """The snapshot as saved (``--save -`` prints it): secrets fingerprinted, text scrubbed."""
     data = [f.to_dict() for f in facts]
     # keys keep their order: checks list secrets and env vars in the order the workloads hold them,
     # and a replay must print the same report
-    text = json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    return scrub(json.dumps(data[0] if len(data) == 1 else data, indent=2)) + "\n"
+
+
+def save_snapshot(path: Path, facts: list[Facts]) -> None:
+    text = snapshot_text(facts)
     try:
-        path.write_text(scrub(text) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--save {path}: cannot write ({exc.strerror})") from None
 

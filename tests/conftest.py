@@ -16,6 +16,25 @@ def _own_cache(tmp_path_factory: pytest.TempPathFactory):
     os.environ.pop("NETRA_DOCTOR_CACHE", None)
 
 
+@pytest.fixture(autouse=True)
+def _json_reports_match_their_schema(monkeypatch: pytest.MonkeyPatch):
+    """Every JSON report rendered in-process is validated against doctor/report.schema.json (the
+    subprocess runs are validated in tests/helpers.run_subprocess); the terminal width is the test's own."""
+    from doctor import report
+    from tests.helpers import check_report_schema
+
+    real = report.render_json
+
+    def validated(*args, **kwargs):
+        text = real(*args, **kwargs)
+        check_report_schema(text)
+        return text
+
+    monkeypatch.setattr(report, "render_json", validated)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
 @pytest.fixture
 def seed(tmp_path: Path) -> Path:
     """A writable copy of the seed incident's gcloud exports."""

@@ -78,10 +78,24 @@ def check_status(report: dict, check_id: str) -> str:
 
 
 def run_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 60):
-    return subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-m", "doctor.cli", *args], capture_output=True, text=True, cwd=cwd,
         env={**os.environ, **(env or {})}, timeout=timeout,
     )
+    if "json" in args and proc.returncode in (0, 1, 3) and proc.stdout.strip():
+        check_report_schema(proc.stdout)
+    return proc
+
+
+REPORT_SCHEMA = Path(__file__).resolve().parent.parent / "doctor" / "report.schema.json"
+
+
+def check_report_schema(text: str) -> None:
+    """Every JSON report a test sees must match the schema the package ships (doctor/report.schema.json)."""
+    import jsonschema
+
+    schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
 
 
 INSTANCE = "netra-staging:us-central1:staging-shared-postgres"  # the seed's Cloud SQL instance

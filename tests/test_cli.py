@@ -118,12 +118,15 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad environment name": (["Staging!", "--from", str(SEED)], "is not valid"),
         "replay of a non-snapshot": (["replay", str(SEED / "job.yaml")], "not a JSON snapshot"),
         "explain of an unknown id": (["explain", "no-such-thing"], "no check or cause named 'no-such-thing'"),
+        "missing --alembic-ini": ([*seed, "--alembic-ini", str(tmp_path / "nope" / "alembic.ini")],
+                                  "alembic.ini: no such file"),
+        "a typo of a command": (["chekcs"], "did you mean `checks`?"),
     }
 
 
 CASES = ["missing --from folder", "malformed YAML", "unknown environment", "bad config value", "bad --dsn",
          "bad --dsn port", "bad --proxy", "unknown --only", "bad environment name", "replay of a non-snapshot",
-         "explain of an unknown id"]
+         "explain of an unknown id", "missing --alembic-ini", "a typo of a command"]
 
 
 def _split_cwd(args: list[str], default: Path) -> tuple[list[str], Path]:
@@ -144,7 +147,8 @@ def test_bad_input_in_process(case: str, tmp_path: Path, repo: Path):
 
 
 @pytest.mark.parametrize("case", ["missing --from folder", "malformed YAML", "unknown environment",
-                                  "bad config value", "bad --dsn", "bad --proxy", "unknown --only"])
+                                  "bad config value", "bad --dsn", "bad --proxy", "unknown --only",
+                                  "missing --alembic-ini"])
 def test_bad_input_as_a_program(case: str, tmp_path: Path, repo: Path):
     args, needle = _bad_inputs(tmp_path)[case]
     args, cwd = _split_cwd(args, repo)
@@ -295,3 +299,186 @@ def test_checks_lists_the_new_checks_and_explain_describes_them():
     text = run_cli("explain", "job-command").stdout
     assert "Good: the job's command + args form a program" in text
     assert "job-command-invalid" in text
+
+
+# --- the grammar: typos, environment names, the listings ---------------------------------------
+
+
+@pytest.mark.parametrize(("args", "guess"), [(["chekcs"], "checks"), (["explian", "tables"], "explain"),
+                                             (["demoo"], "demo"), (["replya", "x.json"], "replay")])
+def test_a_typo_of_a_command_is_bad_input_with_a_suggestion_not_a_diagnosis(args, guess, repo: Path):
+    proc = run_subprocess(*args, cwd=repo)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"netra-doctor: no command or environment {args[0]!r}: did you mean `{guess}`?\n"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "qa", "staging", "stage", "test", "uat", "preprod"])
+def test_common_environment_names_are_not_typos(env: str):
+    from doctor.cli import _typo_of, cli
+
+    assert _typo_of(env, cli.commands) is None
+    assert _typo_of("dmeo", cli.commands) == "demo" and _typo_of("chekcs", cli.commands) == "checks"
+
+
+def test_an_environment_the_config_lists_is_diagnosed_even_when_it_looks_like_a_command(repo: Path):
+    (repo / "netra-doctor.toml").write_text('[environments.demos]\nproject = "netra-staging"\n')
+    proc = run_subprocess("demos", "--from", str(SEED), *OFFLINE, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("netra-doctor: demos: HEALTHY")
+
+
+def test_causes_lists_every_cause_with_severity_and_title():
+    from doctor.causes import CAUSES
+
+    out = run_cli("causes").stdout.splitlines()
+    assert out[0].split() == ["id", "severity", "title"]
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in out[2:]}
+    assert set(rows) == set(CAUSES)
+    assert rows["migration-missing-for-tables"] == ["error", CAUSES["migration-missing-for-tables"].title]
+
+
+def test_explain_shows_steps_as_prose_and_commands_after_a_prompt():
+    text = run_cli("explain", "migration-missing-for-tables").stdout
+    assert "  - review the new revision file, commit it, rebuild and push the image" in text
+    assert "  $ alembic -c {alembic_ini} revision --autogenerate" in text
+    assert "$ review" not in text
+
+
+# --- exit codes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["/nonexistent/dir/s.json", "/dev/full"])
+def test_an_unwritable_save_prints_the_report_then_one_error_line_exit_2(target: str, app: Path):
+    if target == "/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    proc = run_subprocess("staging", "--from", str(SEED), *OFFLINE, "--save", target, cwd=app)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("netra-doctor: staging: HEALTHY")  # the diagnosis is not lost
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"netra-doctor: --save {target}: cannot write (")
+
+
+def test_save_dash_writes_the_snapshot_to_stdout_and_the_report_to_stderr(app: Path, tmp_path: Path):
+    proc = run_subprocess("staging", "--from", str(SEED), *OFFLINE, "--save", "-", cwd=app)
+    assert proc.returncode == 0, proc.stderr
+    assert not (app / "-").exists()
+    assert proc.stderr.startswith("netra-doctor: staging: HEALTHY")
+    snapshot = tmp_path / "snap.json"
+    snapshot.write_text(proc.stdout)
+    replayed = run_subprocess("replay", str(snapshot), "--format", "json", *OFFLINE, cwd=app)
+    assert replayed.returncode == 0 and json.loads(replayed.stdout)["status"] == "healthy"
+
+
+def test_fail_on_warn_counts_a_warning_that_names_no_cause(repo: Path):
+    """The demo's start-up log says tables are missing: a warn row with no cause of its own."""
+    demo_data = Path(__file__).resolve().parent.parent / "doctor" / "demo_data"
+    args = ("staging", "--from", str(demo_data), "--only", "startup-errors")
+    plain = run_cli(*args)
+    assert plain.exit_code == 0 and "startup-errors  warn" in plain.stdout
+    assert plain.stdout.startswith("netra-doctor: staging: HEALTHY (1 check not passing)")
+    assert run_cli(*args, "--fail-on", "warn").exit_code == 1
+
+
+# --- terminals: width, colour, markers -------------------------------------------------------------
+
+
+def _on_a_terminal(args: list[str], cwd: Path, cols: int, env: dict | None = None) -> tuple[int, str]:
+    """Run the program with stdout on a pseudo-terminal ``cols`` wide; return what it showed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
+    seen: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "doctor.cli", *args], stdout=follower,
+                              stderr=subprocess.DEVNULL, cwd=cwd, env={**clean_env, "TERM": "xterm", **(env or {})},
+                              timeout=60)
+    finally:
+        os.close(follower)
+        reader.join(5)
+        os.close(leader)
+    return proc.returncode, b"".join(seen).decode(errors="replace").replace("\r\n", "\n")
+
+
+def _visible(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+@pytest.mark.parametrize("cols", [80, 200])
+def test_on_a_terminal_the_report_fits_its_width_with_markers_and_colour(cols: int, app: Path, broken: Path):
+    code, out = _on_a_terminal(["staging", "--from", str(broken), *OFFLINE], app, cols)
+    assert code == 1
+    assert "\x1b[" in out  # colour
+    plain = _visible(out)
+    assert plain.startswith("[✗] netra-doctor: staging: UNHEALTHY (1 cause)")
+    assert "[✗] #1 job-command-invalid:" in plain
+    from doctor.untrusted import shell_words
+
+    for line in plain.splitlines():  # only a single (shell) word longer than the line may run past it
+        assert len(line) <= cols or len(shell_words(line.strip().removesuffix(" \\"))[0]) == 1, line
+    fix = [line for line in plain.splitlines() if line.strip().startswith("$ gcloud")]
+    assert fix  # the command, wrapped with continuations where needed, is the whole command
+    lines = plain.splitlines()
+    start = lines.index(fix[0])
+    block = [lines[start]]
+    while block[-1].endswith(" \\"):
+        block.append(lines[start + len(block)])
+    import shlex
+
+    joined = " ".join(part.strip().removesuffix("\\").strip() for part in block).removeprefix("$ ")
+    assert shlex.split(joined)[-1] == f"--args=-c,{SEED_SCRIPT}"
+    assert plain.rstrip().split("\n\n")[-1].startswith("[✗] netra-doctor: staging: UNHEALTHY: 1 cause")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_no_color_and_color_never_keep_a_terminal_plain(app: Path, broken: Path):
+    for extra, env in (([], {"NO_COLOR": "1"}), (["--color", "never"], None)):
+        _, out = _on_a_terminal(["staging", "--from", str(broken), *OFFLINE, *extra], app, 120, env)
+        assert "\x1b" not in out and "[✗]" not in out
+        assert out.startswith("netra-doctor: staging: UNHEALTHY")
+
+
+def test_piped_output_is_plain_and_unwrapped_unless_asked(app: Path, broken: Path):
+    piped = run_subprocess("staging", "--from", str(broken), *OFFLINE, cwd=app, env={"COLUMNS": ""})
+    assert "\x1b" not in piped.stdout and "[✗]" not in piped.stdout
+    assert any(len(line) > 120 for line in piped.stdout.splitlines())  # a log keeps whole lines
+    narrow = run_subprocess("staging", "--from", str(broken), *OFFLINE, cwd=app, env={"COLUMNS": "80"})
+    assert narrow.stdout != piped.stdout
+    forced = run_subprocess("staging", "--from", str(broken), *OFFLINE, "--color", "always", cwd=app)
+    assert "\x1b[" in forced.stdout and "[✗]" in forced.stdout
+
+
+def test_quiet_prints_the_verdict_and_the_fixes_only(app: Path, broken: Path):
+    out = run_cli("staging", "--from", str(broken), *OFFLINE, "-q").stdout.splitlines()
+    assert out[0] == "netra-doctor: staging: UNHEALTHY (1 cause)"
+    assert out[1] == "#1 job-command-invalid"
+    assert all(line.startswith("  $ ") for line in out[2:]) and len(out) == 3
+    assert run_cli("staging", "--from", str(SEED), *OFFLINE, "-q").stdout == "netra-doctor: staging: HEALTHY\n"
+
+
+def test_a_healthy_run_fits_in_a_few_lines(app: Path):
+    out = run_cli("staging", "--from", str(SEED), *OFFLINE).stdout.splitlines()
+    assert len(out) <= 6, out
+    assert out[-1] == ("netra-doctor: staging: HEALTHY: no cause, 6 ruled out, 3 passed: "
+                       "run with -v for the evidence")

@@ -120,8 +120,10 @@ def test_missing_ini_is_one_clear_line():
 
 
 def test_missing_ini_through_the_cli_fails_the_source_and_skips_the_checks(seed, repo):
-    result = run_cli("staging", "--from", str(seed), "--format", "json", "--only", "revision",
-                     "--alembic-ini", str(repo / "nope.ini"))
+    """The configured alembic.ini missing is the migrations source's error (exit 3); a missing
+    --alembic-ini is bad input (exit 2: the user named a file that is not there)."""
+    (repo / "netra-doctor.toml").write_text('alembic_ini = "nope.ini"\n')
+    result = run_cli("staging", "--from", str(seed), "--format", "json", "--only", "revision")
     report = json.loads(result.stdout)
     source = next(s for s in report["sources"] if s["name"] == "migrations")
     assert source["status"] == "error"
@@ -129,6 +131,9 @@ def test_missing_ini_through_the_cli_fails_the_source_and_skips_the_checks(seed,
     assert next(c for c in report["checks"] if c["id"] == "revision")["status"] == "skip"
     assert result.exit_code == 3
     assert "Traceback" not in result.output
+    bad = run_cli("staging", "--from", str(seed), "--only", "revision", "--alembic-ini", str(repo / "nope.ini"))
+    assert bad.exit_code == 2 and bad.stdout == ""
+    assert bad.stderr == f"netra-doctor: --alembic-ini {repo / 'nope.ini'}: no such file\n"
 
 
 def test_ini_without_script_location_is_a_source_error(tmp_path):

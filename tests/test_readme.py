@@ -71,3 +71,91 @@ def test_the_plug_in_example_registers_and_its_cause_is_ranked(tmp_path, repo):
     assert run.returncode == 0  # a warning under the default --fail-on error
     assert doctor(site, repo, "staging", "--from", str(exports), "--only", "same-service-account",
                   "--fail-on", "warn").returncode == 1
+
+
+# --- the README's console blocks, held true ---------------------------------------------------------
+#
+# The agreed marking: a ```console block whose first line is `$ netra-doctor ...` is run and must print
+# the block's next line first (stdout, or stderr when stdout is empty). `exports/` in it is the seed
+# incident's exports (doctor/demo_data) in a checkout holding its netra_backend/ Alembic project, with
+# no database reachable. The demo's block is compared whole with tests/golden/demo.table-80.txt, which
+# tests/test_report.py holds to a fresh run of the demo.
+# Blocks of any other kind (sh, toml, python, plain) are not run here.
+
+
+def console_blocks() -> list[tuple[str, list[str]]]:
+    found = []
+    for body in blocks("console"):
+        lines = body.splitlines()
+        if lines and lines[0].startswith("$ netra-doctor"):
+            found.append((lines[0][2:], lines[1:]))
+    return found
+
+
+def _offline_checkout(tmp_path: Path) -> Path:
+    import shutil
+
+    demo = ROOT / "doctor" / "demo_data"
+    root = tmp_path / "checkout"
+    shutil.copytree(demo / "netra_backend", root / "netra_backend")
+    (root / "exports").mkdir()
+    for f in demo.iterdir():
+        if f.is_file():
+            shutil.copy(f, root / "exports" / f.name)
+    return root
+
+
+def test_the_readme_shows_console_blocks_to_hold_true():
+    commands = [c for c, _ in console_blocks()]
+    assert "netra-doctor demo" in commands and len(commands) >= 3
+
+
+def test_each_console_command_prints_what_the_readme_shows(tmp_path: Path):
+    import shlex
+
+    root = _offline_checkout(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR",)}
+    env.update(COLUMNS="80", PYTHONPATH=str(ROOT))
+    for command, shown in console_blocks():
+        if command == "netra-doctor demo":  # held whole to the golden output, which a fresh demo run is held to
+            golden = (ROOT / "tests" / "golden" / "demo.table-80.txt").read_text(encoding="utf-8").splitlines()
+            assert shown == golden
+            continue
+        words = shlex.split(command)
+        assert words[0] == "netra-doctor"
+        proc = subprocess.run([sys.executable, "-m", "doctor.cli", *words[1:]], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+        printed = (proc.stdout or proc.stderr).splitlines()
+        assert proc.returncode in (0, 1, 2, 3) and "Traceback" not in proc.stderr, (command, proc.stderr)
+        assert printed and printed[0] == shown[0], (command, printed[:1], shown[:1])
+
+
+def test_the_check_table_names_what_each_check_can_find():
+    from doctor.checking import load_checks
+
+    table = README[README.index("| check | good state | causes it can find |"):]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = re.findall(r"`([a-z-]+)`", cells[-1])
+    specs = {s.id: s for s in load_checks() if s.id in rows}
+    assert set(rows) <= {s.id for s in load_checks()}
+    for check_id, causes in rows.items():
+        assert causes == list(specs[check_id].causes), check_id
+
+
+def test_every_option_the_readme_lists_exists():
+    from doctor.cli import cli
+
+    table = README[README.index("| option | what it does |"):]
+    listed = re.findall(r"^\| `(-[-\w]+)", table.split("\n\n")[0], re.M)
+    params = {opt for p in cli.commands["diagnose"].params for opt in getattr(p, "opts", [])}
+    assert listed and set(listed) <= params, set(listed) - params
+
+
+def test_every_path_the_readme_names_is_in_the_repository():
+    assert "../" not in README  # a user's clone has nothing beside it
+    for path in re.findall(r"`((?:doctor|tests|benchmarks|checks|\.ci)/[\w./-]*\w)`", README):
+        assert (ROOT / path).exists(), path

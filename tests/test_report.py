@@ -8,6 +8,8 @@ old version (a warning). The error must rank first in every format.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -66,15 +68,17 @@ def test_table_ranks_causes_with_evidence_and_fix(broken: Path, app: Path):
     assert code == 1
     lines = text.splitlines()
     assert lines[0] == "netra-doctor: staging: UNHEALTHY (2 causes)"
-    ranking = [line.split()[:3] for line in lines if line.startswith("#") and "  " in line]
-    assert ranking == [["#1", "job-command-invalid", "error"], ["#2", "secret-version-drift", "warn"]]
+    ranking = [line.split()[:2] for line in lines if line.startswith("#")]
+    assert ranking == [["#1", "job-command-invalid:"], ["#2", "secret-version-drift:"]]
+    assert "(error, confidence" in lines[lines.index(next(x for x in lines if x.startswith("#1")))]
     first = text.index("#1 job-command-invalid: The migration job's command cannot run as written")
     second = text.index("#2 secret-version-drift:")
     block = text[first:second]
     assert "  evidence:" in block and "SyntaxError: invalid syntax" in block
     assert f"  fix:\n    $ {FIX}" in block
     assert f"$ {DRIFT_FIX}" in text[second:]
-    assert "Ruled out:" in text and "job-service-different-database" in text[text.index("Ruled out:"):]
+    assert "job-service-different-database" in next(x for x in lines if x.startswith("ruled out "))
+    assert lines[-1].startswith("netra-doctor: staging: UNHEALTHY: 2 causes, ")
 
 
 def test_markdown_ranks_causes_with_evidence_and_fix(broken: Path, app: Path):
@@ -107,3 +111,163 @@ def test_long_evidence_is_cut_without_v_and_whole_with_it(broken: Path, app: Pat
     assert "more line(s) (-v shows all)" in short
     full, _ = render(other.folder, app, "table", "-v")
     assert "(-v shows all)" not in full and "POSTGRES_PASSWORD: service secret" in full
+
+
+# --- fix items typed: steps are prose ---------------------------------------------------------------
+
+
+def _with_step():
+    """A diagnosis whose first cause's fix mixes commands, a step and SQL, rendered directly."""
+    from doctor.causes import Sql, Step
+    from doctor.checking import CheckResult, Finding
+    from doctor.diagnosis import Cause, Diagnosis
+
+    finding = Finding("fail", "no revision creates subscriptions", "migration-missing-for-tables",
+                      ["alembic heads: add_deleted_at_001"], check="tables")
+    cause = Cause("migration-missing-for-tables", 1, "error", 0.9, "Tables are created by no revision",
+                  ["no revision creates subscriptions [tables]"], [],
+                  ["alembic -c netra_backend/alembic.ini revision --autogenerate -m 'create subscriptions'",
+                   Step("review the new revision file, commit it, rebuild and push the image"),
+                   Sql("GRANT SELECT ON subscriptions TO netra_app;")], [finding])
+    check = CheckResult("tables", "Tables", "fail", finding.message, [finding], 1.5)
+    return Diagnosis("staging", "unhealthy", [cause], [], [check], [])
+
+
+def test_steps_are_prose_and_typed_in_every_format():
+    from doctor.report import render
+
+    d = _with_step()
+    table = render([d], "table")
+    assert "    $ alembic -c netra_backend/alembic.ini revision" in table
+    assert "    - review the new revision file" in table and "$ review" not in table
+    assert "    psql> GRANT SELECT ON subscriptions TO netra_app;" in table
+    markdown = render([d], "markdown")
+    fix = markdown[markdown.index("**Fix**"):]
+    assert fix.split("\n\n")[1].startswith("```sh\nalembic -c") and "review" not in fix.split("\n\n")[1]
+    assert "\n- review the new revision file, commit it, rebuild and push the image\n" in fix
+    assert "```sql\nGRANT SELECT ON subscriptions TO netra_app;\n```" in fix
+    report = json.loads(render([d], "json"))
+    cause = report["causes"][0]
+    assert [i["type"] for i in cause["fix_items"]] == ["command", "step", "sql"]
+    assert cause["fix"] == [i["text"] for i in cause["fix_items"]]  # `fix` stays a list of strings
+    assert cause["findings"][0]["check"] == "tables"
+
+
+def test_json_names_its_schema_and_tool_versions(broken: Path, app: Path):
+    from doctor import __version__
+
+    report = json.loads(render(broken, app, "json")[0])
+    assert report["schema_version"] == "1.1" and report["tool_version"] == __version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["generated_at"])
+
+
+# --- JUnit ------------------------------------------------------------------------------------------
+
+JUNIT_XSD = Path(__file__).parent / "data" / "schemas" / "JUnit.xsd"  # source noted in tests/data/schemas/README
+
+
+def junit_valid(text: str) -> None:
+    import xmlschema
+
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(text)
+
+
+@pytest.mark.parametrize("fail_on", ["error", "warn"])
+def test_junit_has_a_case_per_check_and_a_failure_carries_the_cause_and_fix(broken: Path, app: Path, fail_on: str):
+    import xml.etree.ElementTree as ET
+
+    text, code = render(broken, app, "junit", "--fail-on", fail_on)
+    assert code == 1
+    junit_valid(text)
+    [suite] = ET.fromstring(text)
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {"job-command", "secret-parity", "cloudsql-connector"}
+    failure = cases["job-command"].find("failure")
+    assert failure is not None and "SyntaxError" in failure.text
+    assert "cause #1 job-command-invalid" in failure.text and f"$ {FIX}" in failure.text
+    drift = cases["secret-parity"].find("failure")
+    assert (drift is not None) == (fail_on == "warn")  # a warning fails the case only when it fails the run
+    assert suite.get("failures") == ("2" if fail_on == "warn" else "1")
+    assert list(cases["cloudsql-connector"]) == []
+
+
+def test_junit_for_several_environments_and_skips_is_valid(app: Path, tmp_path: Path):
+    import xml.etree.ElementTree as ET
+
+    (app / "netra-doctor.toml").write_text('[environments.staging]\n[environments.prod]\nproject = "p"\n')
+    both = tmp_path / "both"
+    Exports(both / "prod")
+    Exports(both / "staging")
+    result = run_cli("staging", "prod", "--from", str(both), "--format", "junit", cwd=app)
+    junit_valid(result.stdout)
+    suites = ET.fromstring(result.stdout)
+    assert [s.get("name") for s in suites] == ["netra-doctor.staging", "netra-doctor.prod"]
+    assert any(c.find("skipped") is not None for c in suites.iter("testcase"))
+
+
+# --- golden outputs of the demo ----------------------------------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden"
+VARIABLE = [  # what differs between runs: ports, temporary folders, times, the host (timings are zeroed)
+    (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+    (r"/tmp/netra-doctor-demo-[\w-]+", "/TMP/DEMO"),
+    (r'"generated_at": "[^"]+"', '"generated_at": "T"'),
+    (r'timestamp="[^"]+"', 'timestamp="T"'),
+    (r'hostname="[^"]+"', 'hostname="HOST"'),
+    (r"fp:[0-9a-f]{12}", "fp:FINGERPRINT"),  # salted per run, by design
+]
+
+
+@pytest.fixture(scope="module")
+def demo_diagnosis():
+    """The demo's diagnosis, once per module, with every timing zeroed (they differ per run)."""
+    from doctor.demo import run_demo
+
+    d = run_demo()
+    for r in d.checks:
+        r.duration_ms = 0.0
+    for s in d.sources:
+        s.duration_ms = 0
+    return d
+
+
+def _normal(text: str) -> list[str]:
+    for pattern, repl in VARIABLE:
+        text = re.sub(pattern, repl, text)
+    return [line.rstrip() for line in text.splitlines()]
+
+
+@pytest.mark.parametrize(("name", "fmt", "look"), [
+    ("table", "table", {}), ("table-verbose", "table", {"verbose": True}), ("table-quiet", "table", {"quiet": True}),
+    ("table-80", "table", {"width": 80}), ("table-color", "table", {"color": True, "width": 200}),
+    ("json", "json", {}), ("markdown", "markdown", {}), ("junit", "junit", {}),
+])
+def test_the_demo_renders_as_its_golden_output(demo_diagnosis, name: str, fmt: str, look: dict):
+    """Compared line by line; `UPDATE_GOLDEN=1 pytest tests/test_report.py` rewrites them (review the diff)."""
+    from doctor.report import Look, render
+
+    text = render([demo_diagnosis], fmt, look.get("verbose", False), Look(**look))
+    if fmt == "junit":
+        junit_valid(text)
+    path = GOLDEN / f"demo.{name}.txt"
+    got = _normal(text)
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("\n".join(got) + "\n", encoding="utf-8")
+    want = path.read_text(encoding="utf-8").splitlines()
+    for i, (g, w) in enumerate(zip(got, want, strict=False), 1):
+        assert g == w, f"{path.name} line {i}"
+    assert len(got) == len(want), path.name
+
+
+def test_the_json_schema_ships_in_the_package_and_is_a_valid_schema():
+    import importlib.resources
+
+    import jsonschema
+
+    schema = json.loads(importlib.resources.files("doctor").joinpath("report.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    old = {"environment": "staging", "status": "healthy", "causes": [], "ruled_out": [], "checks": [], "sources": []}
+    jsonschema.validate(old, schema)  # a report from before schema_version still matches: additive only
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**old, "status": "fine"}, schema)
