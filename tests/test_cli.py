@@ -321,7 +321,9 @@ def test_common_environment_names_are_not_typos(env: str):
 
 
 def test_an_environment_the_config_lists_is_diagnosed_even_when_it_looks_like_a_command(repo: Path):
-    (repo / "netra-doctor.toml").write_text('[environments.demos]\nproject = "netra-staging"\n')
+    (repo / "netra-doctor.toml").write_text(  # the seed's exports, named as environment "demos"
+        '[environments.demos]\nproject = "netra-staging"\n'
+        'service = "netra-backend-staging"\njob = "netra-migrations-staging"\n')
     proc = run_subprocess("demos", "--from", str(SEED), *OFFLINE, cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("netra-doctor: demos: HEALTHY")

@@ -147,9 +147,12 @@ def test_independent_calls_overlap_and_follow_the_critical_path(live: FakeGCP, r
     diagnose()
     first = min(c.started for c in live.calls)
     wall = max(c.ended for c in live.calls) - first
-    # GetService -> (AccessSecretVersion | GetRevision) and GetJob -> ListLogEntries: two calls deep
-    assert wall < 2 * 0.25 * 1.3 + 0.1, [(c.method, round(c.started - first, 2)) for c in live.calls]
-    assert sum(c.seconds for c in live.calls) > 3 * wall  # eleven calls of 0.25 s each
+    # GetService -> (AccessSecretVersion | GetRevision) and GetJob -> ListLogEntries: the independent
+    # roots overlap, and the calls' summed time is several times the wall time (a ratio in one run, so
+    # a loaded machine slows both sides alike; no absolute bound)
+    service, job = live.called("GetService")[0], live.called("GetJob")[0]
+    assert job.started < service.ended and service.started < job.ended
+    assert sum(c.seconds for c in live.calls) > 3 * wall, [(c.method, round(c.started - first, 2)) for c in live.calls]
     revision = live.called("GetRevision")[0]
     assert min(c.started for c in live.called("AccessSecretVersion")) < revision.ended  # secrets did not wait
 

@@ -169,6 +169,7 @@ JUNIT_XSD = Path(__file__).parent / "data" / "schemas" / "JUnit.xsd"  # source n
 def junit_valid(text: str) -> None:
     import xmlschema
 
+    assert text.lstrip().startswith("<"), text  # xmlschema would read anything else as a path
     xmlschema.XMLSchema(str(JUNIT_XSD)).validate(text)
 
 
@@ -194,7 +195,9 @@ def test_junit_has_a_case_per_check_and_a_failure_carries_the_cause_and_fix(brok
 def test_junit_for_several_environments_and_skips_is_valid(app: Path, tmp_path: Path):
     import xml.etree.ElementTree as ET
 
-    (app / "netra-doctor.toml").write_text('[environments.staging]\n[environments.prod]\nproject = "p"\n')
+    (app / "netra-doctor.toml").write_text(  # prod's folder holds a copy of the seed's exports: name them
+        '[environments.staging]\n[environments.prod]\nproject = "p"\n'
+        'service = "netra-backend-staging"\njob = "netra-migrations-staging"\n')
     both = tmp_path / "both"
     Exports(both / "prod")
     Exports(both / "staging")
