@@ -15,7 +15,7 @@ import click
 
 from doctor import __version__
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "sarif")
 
 
 class _EnvGroup(click.Group):
@@ -69,13 +69,19 @@ def cli() -> None:
               help="Exit 1 when a cause at or above this severity is found.")
 @click.option("--only", multiple=True, metavar="ID", help="Run just these checks (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="Also passing checks, timings and full evidence.")
-def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose):
+@click.option("--pre-deploy", is_flag=True, default=None,
+              help="The checkout is about to ship: pending revisions are the plan, judged against the database.")
+@click.option("--repo-only", is_flag=True, help="Only the checkout (migrations, models): no cloud, no database.")
+@click.option("--image", envvar="NETRA_DOCTOR_IMAGE", metavar="IMAGE",
+              help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
+def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose,
+             pre_deploy, repo_only, image):
     """Diagnose ENV (live, or offline with --from)."""
     from doctor.config import ConfigError, load_target, parse_proxy
     from doctor.targets import DsnError, parse_dsn
 
     try:
-        overrides: dict = {"project": project}
+        overrides: dict = {"project": project, "pre_deploy": pre_deploy or None, "image": image}
         if alembic_ini is not None:
             overrides["alembic_ini"] = str(alembic_ini.resolve())  # relative to where the user typed it
         if dsn is not None:
@@ -86,6 +92,7 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
         for env in dict.fromkeys(environments):
             target = load_target(env, overrides=overrides)
             target.proxies.update(extra)
+            target.repo_only = repo_only
             targets.append(target)
         folders = [_folder_for(from_dir, t.environment, len(targets)) for t in targets] if from_dir else [None] * len(
             targets)

@@ -141,6 +141,10 @@ def render_markdown(d: Diagnosis, verbose: bool = False) -> str:
 
 
 def render(diagnoses: list[Diagnosis], fmt: str, verbose: bool = False) -> str:
+    if fmt == "sarif":  # doctor/sarif.py: GitHub code scanning
+        from doctor.sarif import render_sarif
+
+        return render_sarif(diagnoses)
     if fmt == "json":
         return render_json(diagnoses, verbose)
     fn = render_markdown if fmt == "markdown" else render_table
