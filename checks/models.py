@@ -72,7 +72,8 @@ def models(facts: Facts) -> list[Finding]:
         evidence += [_reading(found), *_notes(m, found)]
         verdict = fail if not doubt else warn  # an unreadable revision might create it
         out.append(verdict(
-            f"table {t.name} of model {t.model} ({_at(t)}) is created by no Alembic revision",
+            f"table {t.name} of model {t.model} ({_at(t)}) is "
+            + ("created by no Alembic revision" if rev is None else "gone at head: a revision drops or renames it"),
             "model-without-migration", obj=t.name, evidence=evidence, location=_at(t),
             confidence=0.9 if not doubt else 0.5, fix_vars={"tables": names},
         ))

@@ -157,7 +157,8 @@ def replay(snapshot, fmt, fail_on, only, verbose):
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the server running and print how to connect.")
 @click.option("-v", "--verbose", is_flag=True)
-def demo(fmt, keep, verbose):
+@click.option("--pre-deploy", is_flag=True, help="The gate on the seed's commit, before it ships.")
+def demo(fmt, keep, verbose, pre_deploy):
     """The seed incident, end to end, on a throwaway PostgreSQL."""
     from doctor.config import ConfigError
 
@@ -166,7 +167,7 @@ def demo(fmt, keep, verbose):
     except ImportError:
         _bad_input("the demo is not built into this version yet")
     try:
-        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json")
+        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json", pre_deploy=pre_deploy)
     except ConfigError as exc:  # also: no PostgreSQL binaries (the line says how to install them)
         _bad_input(str(exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: run_demo has removed its server and files

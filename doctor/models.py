@@ -526,10 +526,10 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None) -
             modules, facts.where = _from_env(env_py, files, root)
         tables = tables_of(modules, []) if modules else []
         if not tables:
-            why = facts.where or "no Alembic env.py found"
+            why = f"{facts.where}, which led to no model" if modules else (facts.where or "no Alembic env.py found")
             candidates = [p for p in scan(root) if _mentions_models(_peek(p))]
             modules = [m for m in (files.read(p) for p in candidates) if m is not None]
-            facts.where = f"every module of the checkout that mentions SQLAlchemy ({why} named no models)"
+            facts.where = f"a scan of the checkout without migrations, tests and virtualenvs ({why})"
     facts.tables = tables_of(modules, facts.problems)
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems
