@@ -27,12 +27,15 @@ def _database(facts: Facts) -> DatabaseFacts | Finding:
 def _usage_line(u: TableUsage) -> str:
     rows = f"about {u.rows:.0f} rows (pg_class.reltuples)" if u.rows >= 0 else "never analysed (no row estimate)"
     since = f"since statistics were reset at {u.stats_reset}" if u.stats_reset else "since statistics began"
-    return (f"{u.schema}.{u.name}: {rows}, {u.live_rows} live rows (n_live_tup); {u.seq_scan} sequential and "
+    builds = f" ({u.indexes} of them building its {u.indexes} index(es))" if u.indexes and u.seq_scan else ""
+    return (f"{u.schema}.{u.name}: {rows}, {u.live_rows} live rows (n_live_tup); {u.seq_scan} sequential{builds} and "
             f"{u.idx_scan} index scans, {u.inserts} inserts, {u.updates} updates, {u.deletes} deletes {since}")
 
 
 def _used(u: TableUsage) -> bool:
-    return u.rows > 0 or u.live_rows > 0 or any((u.seq_scan, u.idx_scan, u.inserts, u.updates, u.deletes))
+    """Rows, writes, index scans, or sequential scans beyond those that built its indexes."""
+    return (u.rows > 0 or u.live_rows > 0 or u.seq_scan > u.indexes
+            or any((u.idx_scan, u.inserts, u.updates, u.deletes)))
 
 
 def _usage_of(facts: Facts, db: DatabaseFacts, name: str) -> TableUsage | None:

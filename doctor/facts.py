@@ -311,6 +311,7 @@ class TableUsage:
     deletes: int = 0
     live_rows: int = 0  # n_live_tup
     stats_reset: str = ""  # when the database's statistics were last reset ("" = never, or not known)
+    indexes: int = 0  # building each index scans the table once: that many seq_scan are no use
 
 
 @dataclass

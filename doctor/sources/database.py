@@ -357,7 +357,8 @@ SELECT n.nspname, c.relname, c.reltuples::float8,
        coalesce(s.seq_scan, 0), coalesce(s.idx_scan, 0), coalesce(s.n_tup_ins, 0), coalesce(s.n_tup_upd, 0),
        coalesce(s.n_tup_del, 0), coalesce(s.n_live_tup, 0),
        coalesce((SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
-                 WHERE d.datname = current_database()), '')
+                 WHERE d.datname = current_database()), ''),
+       (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
@@ -374,6 +375,6 @@ def read_table_usage(conn: psycopg.Connection) -> list[TableUsage]:
     with conn.transaction(), conn.cursor() as cur:
         return [
             TableUsage(schema, name, float(rows), int(seq), int(idx), int(ins), int(upd), int(dele), int(live),
-                       str(reset))
-            for schema, name, rows, seq, idx, ins, upd, dele, live, reset in cur.execute(USAGE_SQL)
+                       str(reset), int(indexes))
+            for schema, name, rows, seq, idx, ins, upd, dele, live, reset, indexes in cur.execute(USAGE_SQL)
         ]
