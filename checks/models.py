@@ -94,7 +94,8 @@ def model_columns(facts: Facts) -> list[Finding]:
     if isinstance(found, Finding):
         return [found]
     m: MigrationFacts = facts.migrations  # type: ignore[assignment]
-    upto = [r for r in m.revisions if r.revision in ancestors(m, m.heads)]
+    chain = ancestors(m, m.heads)
+    upto = [r for r in m.revisions if r.revision in chain]
     if any(r.creates for r in upto) and not any(r.adds_columns for r in upto):
         return [not_applicable("the migration facts record no columns (a reader or snapshot without "
                                "adds_columns): columns cannot be compared")]
