@@ -9,6 +9,7 @@ each drop is weighed by what it destroys (rows, and use since statistics were re
 from __future__ import annotations
 
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from doctor.expected import table_ops
 from doctor.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
 from doctor.plan import actions, conflicts, op_line, pending, plain, recorded_versions, where
 
@@ -45,34 +46,44 @@ def _usage_of(facts: Facts, db: DatabaseFacts, name: str) -> TableUsage | None:
     return next((usage[(s, table)] for s in path if (s, table) in usage), None)
 
 
-def _drops(r: RevisionFacts) -> list[tuple[int, str, str]]:
-    """(op index or -1, table, what) for each table or column the revision drops."""
-    out = [(i, names[0], f"drops table {names[0]}") for i, (kind, *names) in enumerate(r.ops or [])
-           if kind == "drop" and names]
-    if not r.ops:
-        out = [(-1, t, f"drops table {t}") for t in r.drops]
-    out += [(-1, t, f"drops column {t}.{c}") for t, c in (p for p in r.drops_columns if len(p) == 2)]
+def _drops(r: RevisionFacts, origin: dict[str, str]) -> list[tuple[int, str, str, str]]:
+    """(op index or -1, table, what, the table's name in the catalog today) for each table or column the
+    revision drops; ``origin`` follows the plan's renames (a pending rename then a drop of the new name
+    destroys the old table's rows)."""
+    out = []
+    for i, (kind, *names) in enumerate(table_ops(r)):
+        if kind == "rename" and len(names) == 2:
+            origin[names[1]] = origin.pop(names[0], names[0])
+        elif kind == "drop" and names:
+            out.append((i, names[0], f"drops table {names[0]}", origin.pop(names[0], names[0])))
+        elif kind == "create" and names:
+            origin[names[0]] = ""  # made by the plan itself: nothing in it yet
+    out += [(-1, t, f"drops column {t}.{c}", origin.get(t, t)) for t, c in (p for p in r.drops_columns if len(p) == 2)]
     return out
 
 
 def _damage(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts], instance: str) -> list[Finding]:
     out: list[Finding] = []
+    origin: dict[str, str] = {}
     for r in todo:
-        for index, table, what in _drops(r):
+        for index, table, what, today in _drops(r, origin):
+            if not today:
+                continue  # a table the plan creates: it holds nothing yet
             at = where(facts, r, op_line(r, index) if index >= 0 else 0)
             if facts.table_usage is None:
                 out.append(skip(f"revision {r.revision} ({at}) {what}: how much it holds is unknown (table use not "
                                 "read from the database)", obj=table))
                 continue
-            u = _usage_of(facts, db, table)
+            u = _usage_of(facts, db, today)
             if u is None:
                 continue  # not there: the conflicts above say so
             used = _used(u)
+            renamed = [f"{today} is renamed {table} by an earlier pending revision"] if today != table else []
             out.append((fail if used else warn)(
                 f"revision {r.revision} ({at}) {what}, which "
                 + ("holds data or is in use" if used else "is empty and unused since statistics were reset"),
                 "pending-drop-destroys-data", obj=table, location=at,
-                evidence=[f"pending revision {r.revision} ({at}) {what}", _usage_line(u)],
+                evidence=[f"pending revision {r.revision} ({at}) {what}", *renamed, _usage_line(u)],
                 fix_vars={"revision_file": at, "instance_name": instance},
             ))
     return out

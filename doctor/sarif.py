@@ -9,6 +9,8 @@ database). Evidence and fixes go in the result's message and properties.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from doctor import __version__
@@ -21,7 +23,9 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def _physical(location: str) -> dict[str, Any]:
     path, _, line = location.rpartition(":") if location.rsplit(":", 1)[-1].isdigit() else (location, "", "")
-    found: dict[str, Any] = {"artifactLocation": {"uri": path.replace("\\", "/"), "uriBaseId": "%SRCROOT%"}}
+    artifact = ({"uri": Path(path).as_uri()} if os.path.isabs(path)  # outside the checkout: an absolute file URI
+                else {"uri": path.replace("\\", "/"), "uriBaseId": "%SRCROOT%"})
+    found: dict[str, Any] = {"artifactLocation": artifact}
     if line and int(line) > 0:
         found["region"] = {"startLine": int(line)}
     return {"physicalLocation": found}

@@ -3,14 +3,16 @@ blamed; it is replayed over the real catalog; and each drop is weighed by the ro
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
 import time
 
 from doctor.engine import replay
-from doctor.facts import RevisionFacts
-from tests.helpers import DATA, INSTANCE, diagnose_json, write_db_secrets
+from doctor.facts import Facts, RevisionFacts, TableUsage
+from tests.helpers import DATA, INSTANCE, diagnose_json, run_subprocess, write_db_secrets
 from tests.migration_facts import database, facts
 
 LINEAR = DATA / "alembic" / "linear" / "alembic.ini"
@@ -119,7 +121,7 @@ def test_a_pending_drop_of_an_empty_unused_table_is_a_warning(pg, seed, repo):
 def test_conflicts_name_the_line_when_the_reader_records_it():
     """op_lines come from the migration reader: the conflict points at the revision's line."""
     f = facts("linear", database(["users", "subscriptions"], ["e9da6f30cc4c"]))
-    f.target.pre_deploy = True
+    f.target = dataclasses.replace(f.target, pre_deploy=True)  # TARGET is shared: never mutate it
     sub = next(r for r in f.migrations.revisions if r.revision == "68b6b9884261")
     sub.op_lines = [23]
     d = replay(f, only=["pre-deploy-plan"])
@@ -129,9 +131,26 @@ def test_conflicts_name_the_line_when_the_reader_records_it():
     assert finding.location.endswith("68b6b9884261_create_subscriptions.py:23")
 
 
+def test_a_pre_deploy_snapshot_replays_to_the_same_verdict():
+    f = facts("rename_drop", database(["users", "legacy_sessions", "audit.events"], ["3708be2128c8"]))
+    f.target = dataclasses.replace(f.target, pre_deploy=True)
+    f.table_usage = [TableUsage("public", "legacy_sessions", rows=12, seq_scan=3, indexes=1),
+                     TableUsage("public", "users", rows=5), TableUsage("audit", "events")]
+    again = Facts.from_dict(json.loads(f.to_json()))
+    assert again.target.pre_deploy and again.table_usage == f.table_usage
+    d = replay(again, only=["pre-deploy-plan"])
+    drop = next(c for c in d.causes if c.id == "pending-drop-destroys-data")
+    assert drop.severity == "error"
+    assert any("about 12 rows (pg_class.reltuples)" in e and "3 sequential (1 of them building" in e
+               for e in drop.evidence)
+    # users is renamed accounts by the first pending revision: dropping accounts.nickname weighs users' rows
+    assert "  users is renamed accounts by an earlier pending revision" in drop.evidence
+    assert any(e.startswith("  public.users: about 5 rows") for e in drop.evidence)
+
+
 def test_a_drop_of_a_missing_table_and_a_rename_onto_an_existing_one_conflict():
     f = facts("rename_drop", database(["users", "accounts", "audit.events"], ["3708be2128c8"]))
-    f.target.pre_deploy = True
+    f.target = dataclasses.replace(f.target, pre_deploy=True)  # TARGET is shared: never mutate it
     d = replay(f, only=["pre-deploy-plan"])
     messages = [x.message for x in d.checks[0].findings if x.status == "fail"]
     assert any("renames users to accounts, which already exists" in m for m in messages)
@@ -148,11 +167,14 @@ def test_the_image_about_to_ship_must_be_the_jobs(seed, repo):
     job_image = "us-central1-docker.pkg.dev/netra-staging/netra-containers/netra-backend:8c41d2e"
     report, code = diagnose_json(seed, "--only", "deploy-image", "--fail-on", "warn", "--image", job_image)
     assert code == 0 and report["ruled_out"][0]["id"] == "job-image-differs"
+    env = run_subprocess("staging", "--from", str(seed), "--only", "deploy-image", "--fail-on", "warn",
+                         env={"NETRA_DOCTOR_IMAGE": "example/app:new"}, cwd=repo)
+    assert env.returncode == 1 and "example/app:new" in env.stdout  # what a CI job exports
 
 
 def test_an_unknown_recorded_revision_leaves_no_plan_to_tell():
     f = facts("linear", database(["users"], ["deadbeef0000"]))
-    f.target.pre_deploy = True
+    f.target = dataclasses.replace(f.target, pre_deploy=True)  # TARGET is shared: never mutate it
     d = replay(f, only=["pre-deploy-plan", "revision"])
     assert [c.id for c in d.causes] == ["revision-unknown-to-code"]  # histories diverged: an error
 
