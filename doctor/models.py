@@ -48,6 +48,7 @@ class ClassInfo:
     bases: list[str]  # dotted names as written
     tablename: str | None = None
     tablename_computed: bool = False  # declared_attr / a function: not known without running it
+    tablename_rule: str | None = None  # a declared_attr we can follow: "name" or "lower" (of the class name)
     table: ModelTable | None = None  # from __table__ = Table(...)
     abstract: bool = False
     sqlmodel_table: bool = False
@@ -211,6 +212,16 @@ def _is_classvar(annotation: ast.expr) -> bool:
     return _last(target) == "ClassVar"
 
 
+def _name_rule(fn: ast.FunctionDef) -> str | None:
+    """``return cls.__name__`` -> "name", ``return cls.__name__.lower()`` -> "lower"; else unknown."""
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return None
+    text = ast.unparse(body[0].value)
+    arg = fn.args.args[0].arg if fn.args.args else "cls"
+    return {f"{arg}.__name__": "name", f"{arg}.__name__.lower()": "lower"}.get(text)
+
+
 def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
     cls = ClassInfo(node.name, info.path, node.lineno, [b for b in (_dotted(b) for b in node.bases) if b], module=info)
     cls.sqlmodel_table = any(k.arg == "table" and isinstance(k.value, ast.Constant) and k.value.value is True
@@ -218,7 +229,8 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
     consts = info.constants
     for stmt in node.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__tablename__":
-            cls.tablename_computed = True  # @declared_attr def __tablename__(cls): ...
+            cls.tablename_rule = _name_rule(stmt)  # @declared_attr def __tablename__(cls): ...
+            cls.tablename_computed = cls.tablename_rule is None
             continue
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             attr, value, annotation = stmt.targets[0].id, stmt.value, None
@@ -351,8 +363,16 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
                                [c for c, _ in _own_columns(index, cls, False)],
                                [line for _, line in _own_columns(index, cls, False)]))
                 continue
-            inherited = next((a for a in ancestors if a.tablename is not None or a.tablename_computed), None)
-            if cls.tablename_computed or (inherited is not None and inherited.tablename_computed):
+            inherited = next((a for a in ancestors if a.tablename is not None or a.tablename_computed
+                              or a.tablename_rule), None)
+            own = cls.tablename_rule or cls.tablename_computed
+            rule = inherited.tablename_rule if inherited is not None and not own else None
+            if cls.tablename_rule and ancestors:  # a model (it has a base) naming itself by a simple rule
+                rule = cls.tablename_rule
+            if rule and _own_columns(index, cls, False):  # named by its base's declared_attr: cls.__name__(.lower())
+                inherited = ClassInfo(cls.name, cls.path, cls.line, [],
+                                      tablename=cls.name.lower() if rule == "lower" else cls.name)
+            elif cls.tablename_computed or (inherited is not None and inherited.tablename_computed):
                 if cls.columns or inherited is not None:
                     problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr); "
                                     "its table is not known without running the code")

@@ -140,7 +140,7 @@ def test_each_declarative_style_yields_its_tables_and_columns(tmp_path):
         class Computed(Base):
             @declared_attr
             def __tablename__(cls):
-                return cls.__name__.lower()
+                return "t_" + cls.__name__.lower()
             id = Column(Integer, primary_key=True)
     """})
     models = read_models(root, root / "alembic.ini", ["app"])
@@ -156,6 +156,36 @@ def test_each_declarative_style_yields_its_tables_and_columns(tmp_path):
     assert any("Computed's __tablename__ is computed" in p for p in models.problems)
     sub = next(t for t in models.tables if t.model == "Subscription")
     assert (sub.path, sub.line) == ("app/models.py", 14)
+
+
+def test_a_base_naming_tables_after_their_class_is_followed(tmp_path):
+    root = write(tmp_path, {"app/db.py": """
+        from typing import Any
+        from sqlalchemy import Column, Integer, String
+        from sqlalchemy.orm import as_declarative, declared_attr
+
+        @as_declarative()
+        class Base:
+            id: Any
+            __name__: str
+
+            @declared_attr
+            def __tablename__(cls) -> str:
+                return cls.__name__.lower()
+
+        class Item(Base):
+            id = Column(Integer, primary_key=True)
+            title = Column(String)
+
+        class Snake(Base):
+            @declared_attr
+            def __tablename__(cls):
+                return re.sub("(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+            id = Column(Integer, primary_key=True)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {"item": ["id", "title"]}
+    assert any("Snake's __tablename__ is computed" in p for p in models.problems)
 
 
 def test_env_py_target_metadata_is_followed_through_its_imports(tmp_path):
