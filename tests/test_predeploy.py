@@ -184,3 +184,15 @@ def test_revision_facts_without_ops_still_list_drops():
     from doctor.plan import actions
 
     assert actions(r) == ["drops table old"]
+
+
+def test_pre_deploy_and_the_image_come_from_config_per_environment(tmp_path, monkeypatch):
+    from doctor.config import load_target
+
+    (tmp_path / "netra-doctor.toml").write_text(
+        'image = "example/app:cfg"\n[environments.staging]\npre_deploy = true\n[environments.production]\n')
+    monkeypatch.delenv("NETRA_DOCTOR_IMAGE", raising=False)
+    staging = load_target("staging", start=tmp_path)
+    assert (staging.pre_deploy, staging.image) == (True, "example/app:cfg")
+    production = load_target("production", start=tmp_path, overrides={"image": "example/app:cli"})
+    assert (production.pre_deploy, production.image) == (False, "example/app:cli")
