@@ -94,10 +94,17 @@ def gather_models(target: Target) -> ModelFacts:
     ini = Path(target.alembic_ini).expanduser()
     if not ini.is_absolute():
         ini = next((b / ini for b in (root, Path.cwd()) if (b / ini).is_file()), root / ini)
+    if not ini.is_file():
+        return ModelFacts(where="not read", problems=[f"no alembic.ini at {ini}: models are read only in the "
+                                                      "checkout of an Alembic project"])
+    # a checkout is scanned only when alembic.ini is inside it: never a home directory the doctor was
+    # started in, with --alembic-ini pointing into some checkout below it
+    scan = ini.resolve().is_relative_to(root.resolve())
     try:
         if target.models_import:
             return models.read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
-                                        target.models or None)
-        return models.read_models(root, ini, target.models or None)
+                                        target.models or None, scan_checkout=scan)
+        return models.read_models(root, ini, target.models or None, scan_checkout=scan)
     except Exception as exc:  # a reader bug must not cost the repo source its other facts
         return ModelFacts(problems=[f"models could not be read: {type(exc).__name__}: {exc}"], where="failed")
+

@@ -521,7 +521,8 @@ class _Files:
         return out
 
 
-def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None) -> ModelFacts:
+def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
+                scan_checkout: bool = True) -> ModelFacts:
     """The models of the checkout at ``root`` (see the module docstring for which files)."""
     root = root.resolve()
     env_py, prepend = _alembic_env(root, alembic_ini)
@@ -547,9 +548,18 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None) -
         tables = tables_of(modules, []) if modules else []
         if not tables:
             why = f"{facts.where}, which led to no model" if modules else (facts.where or "no Alembic env.py found")
-            candidates = [p for p in scan(root) if _mentions_models(_peek(p))]
-            modules = [m for m in (files.read(p) for p in candidates) if m is not None]
-            facts.where = f"a scan of the checkout without migrations, tests and virtualenvs ({why})"
+            # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the checkout
+            places = [alembic_ini.parent.resolve()] + ([root] if scan_checkout and alembic_ini.parent.resolve() != root
+                                                       else [])
+            for place in places:
+                candidates = [p for p in scan(place) if _mentions_models(_peek(p))]
+                modules = [m for m in (files.read(p) for p in candidates) if m is not None]
+                if tables_of(modules, []):
+                    break
+            shown = os.path.relpath(place, root) if place != root else "the checkout"
+            facts.where = f"a scan of {shown} without migrations, tests and virtualenvs ({why})"
+            if not scan_checkout:
+                facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
     facts.tables = tables_of(modules, facts.problems)
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems
@@ -632,10 +642,10 @@ def import_models(root: Path, spec: str, timeout: float, python: str | None = No
 
 
 def read_imported(root: Path, alembic_ini: Path, spec: str, timeout: float,
-                  paths: list[str] | None = None) -> ModelFacts:
+                  paths: list[str] | None = None, scan_checkout: bool = True) -> ModelFacts:
     """The imported MetaData's tables, placed at the files and lines the ``ast`` reading finds for them;
     if the import fails, the ``ast`` reading with the failure in ``problems``."""
-    by_ast = read_models(root, alembic_ini, paths)
+    by_ast = read_models(root, alembic_ini, paths, scan_checkout)
     try:
         imported = import_models(root, spec, timeout)
     except ImportFailed as exc:

@@ -386,3 +386,16 @@ def test_models_and_pre_deploy_settings_come_from_config(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr  # base.py declares no table
     bad = run_subprocess("staging", "--repo-only", cwd=write(tmp_path / "bad", {"netra-doctor.toml": "models = 3\n"}))
     assert bad.returncode == 2 and "models must be a list of paths" in bad.stderr
+
+
+def test_run_from_above_the_checkout_reads_the_alembic_projects_folder_not_everything_below(tmp_path):
+    model = "from sqlalchemy import Column\nclass M:\n    __tablename__ = '{}'\n    id = Column('id')\n"
+    checkout(tmp_path / "home" / "code", {"netra_backend/app/models.py": model.format("subscriptions")})
+    write(tmp_path / "home", {"other_project/models.py": model.format("someone_elses")})
+    result = run_subprocess("staging", "--repo-only", "--format", "json", "--alembic-ini",
+                            "code/netra_backend/alembic.ini", cwd=tmp_path / "home")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    evidence = "\n".join(report["causes"][0]["evidence"])
+    assert "declares table subscriptions" in evidence and "someone_elses" not in evidence
+    assert "a scan of code/netra_backend without migrations" in evidence
