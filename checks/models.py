@@ -58,7 +58,7 @@ def models(facts: Facts) -> list[Finding]:
     doubt = unreadable(m, m.heads)
     if not missing:
         return [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} revision(s) "
-                   f"up to head {_head(m)}", "model-without-migration", evidence=[_reading(found)])]
+                   f"up to head {_head(m)}", "model-without-migration", evidence=[_reading(found), *_notes(m, found)])]
     names = ", ".join(sorted(t.name for t in missing))
     out = []
     for t in missing:
@@ -124,5 +124,6 @@ def model_columns(facts: Facts) -> list[Finding]:
         ))
     if not out:
         return [ok(f"every column of the {compared} model table(s) the revisions create is added by a revision "
-                   f"up to head {_head(m)}", "model-columns-without-migration", evidence=[_reading(found)])]
+                   f"up to head {_head(m)}", "model-columns-without-migration",
+                   evidence=[_reading(found), *_notes(m, found)])]
     return out

@@ -399,3 +399,15 @@ def test_run_from_above_the_checkout_reads_the_alembic_projects_folder_not_every
     evidence = "\n".join(report["causes"][0]["evidence"])
     assert "declares table subscriptions" in evidence and "someone_elses" not in evidence
     assert "a scan of code/netra_backend without migrations" in evidence
+
+
+def test_a_model_file_that_does_not_parse_is_said_next_to_the_verdict(tmp_path):
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT,
+                                        "netra_backend/app/db/models_postgres.py": SEED_MODELS.split("class Sub")[0],
+                                        "netra_backend/app/db/broken.py": "import sqlalchemy\nclass X(:\n"})
+    result = run_subprocess("staging", "--repo-only", "--format", "json", "-v", cwd=root)
+    report = json.loads(result.stdout)
+    models = next(c for c in report["checks"] if c["id"] == "models")
+    assert models["status"] == "pass"
+    assert any(e.startswith("note on the models: netra_backend/app/db/broken.py: not read (SyntaxError")
+               for e in models["findings"][0]["evidence"])
