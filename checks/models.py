@@ -54,7 +54,11 @@ def models(facts: Facts) -> list[Finding]:
     standing = {plain(n) for n in tables_at_head(m)}
     upto = ancestors(m, m.heads)
     created_ever = {plain(n): r for r in m.revisions if r.revision in upto for n in r.creates}
-    missing = [t for t in found.tables if plain(t.name) not in standing]
+    # a model without a schema may get one from its MetaData(schema=...), which ast does not follow:
+    # the same table created in a schema counts
+    in_schema = {n.split(".", 1)[1] for n in standing if "." in n}
+    missing = [t for t in found.tables if plain(t.name) not in standing
+               and ("." in t.name or t.name not in in_schema)]
     doubt = unreadable(m, m.heads)
     if not missing:
         return [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} revision(s) "
@@ -105,6 +109,8 @@ def model_columns(facts: Facts) -> list[Finding]:
     compared = 0
     for t in found.tables:
         have = columns.get(plain(t.name))
+        if have is None and "." not in t.name:  # see models(): a schema from the MetaData
+            have = next((cols for name, cols in columns.items() if name.split(".", 1)[-1] == t.name), None)
         if have is None:
             continue  # the table itself has no revision: the models check says so
         compared += 1

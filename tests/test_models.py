@@ -411,3 +411,14 @@ def test_a_model_file_that_does_not_parse_is_said_next_to_the_verdict(tmp_path):
     assert models["status"] == "pass"
     assert any(e.startswith("note on the models: netra_backend/app/db/broken.py: not read (SyntaxError")
                for e in models["findings"][0]["evidence"])
+
+
+def test_a_model_whose_schema_comes_from_its_metadata_matches_the_schema_qualified_create():
+    """`MetaData(schema="app")` is not followed by ast: a bare model name matches app.subscriptions."""
+    revisions = [_rev("a1", [], ["app.subscriptions"], [("app.subscriptions", "id")])]
+    d = replay(_facts([ModelTable("subscriptions", "m.py", 3, "Subscription", ["id"])], revisions),
+               only=["models", "model-columns"])
+    assert d.causes == [] and {r.id for r in d.ruled_out} == {"model-without-migration",
+                                                             "model-columns-without-migration"}
+    d = replay(_facts([ModelTable("billing.subscriptions", "m.py", 3, "Subscription")], revisions), only=["models"])
+    assert [c.id for c in d.causes] == ["model-without-migration"]  # an explicit other schema is another table
