@@ -314,6 +314,19 @@ class Index:
         return out
 
 
+def _flask_model(index: Index, cls: ClassInfo) -> bool:
+    """A Flask-SQLAlchemy model (``class User(db.Model)``): it names its table after the class."""
+    return any(b.endswith(".Model") and c.module is not None and index.lookup(c.module, b) is None
+               for c in [cls, *index.ancestors(cls)] for b in c.bases)
+
+
+def _snake(name: str) -> str:
+    """Flask-SQLAlchemy's camel_to_snake_case: ``CreditTransaction`` -> ``credit_transaction``."""
+    import re
+
+    return re.sub(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))", r"_\1", name).lower().lstrip("_")
+
+
 def _is_sqlmodel(index: Index, cls: ClassInfo) -> bool:
     return any(b.rsplit(".", 1)[-1] == "SQLModel" for c in [cls, *index.ancestors(cls)] for b in c.bases)
 
@@ -372,6 +385,8 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
             if rule and _own_columns(index, cls, False):  # named by its base's declared_attr: cls.__name__(.lower())
                 inherited = ClassInfo(cls.name, cls.path, cls.line, [],
                                       tablename=cls.name.lower() if rule == "lower" else cls.name)
+            elif inherited is None and _flask_model(index, cls) and _own_columns(index, cls, False):
+                inherited = ClassInfo(cls.name, cls.path, cls.line, [], tablename=_snake(cls.name))
             elif cls.tablename_computed or (inherited is not None and inherited.tablename_computed):
                 if cls.columns or inherited is not None:
                     problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr); "

@@ -422,3 +422,23 @@ def test_a_model_whose_schema_comes_from_its_metadata_matches_the_schema_qualifi
                                                              "model-columns-without-migration"}
     d = replay(_facts([ModelTable("billing.subscriptions", "m.py", 3, "Subscription")], revisions), only=["models"])
     assert [c.id for c in d.causes] == ["model-without-migration"]  # an explicit other schema is another table
+
+
+def test_flask_sqlalchemy_models_are_named_after_their_class(tmp_path):
+    root = write(tmp_path, {"app/ext.py": "from flask_sqlalchemy import SQLAlchemy\ndb = SQLAlchemy()\n",
+                            "app/models.py": """
+        from app.ext import db
+
+        class CreditTransaction(db.Model):
+            id = db.Column(db.Integer, primary_key=True)
+            amount = db.Column(db.Integer)
+
+        class APIKey(db.Model):
+            __tablename__ = "api_keys"
+            id = db.Column(db.Integer, primary_key=True)
+
+        class Admin(CreditTransaction):          # single-table: no table of its own
+            level = db.Column(db.Integer)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {"credit_transaction": ["id", "amount", "level"], "api_keys": ["id"]}
