@@ -460,7 +460,9 @@ def _alembic_env(root: Path, alembic_ini: Path) -> tuple[Path | None, list[Path]
     location = str(section.get("script_location", "") or "").replace("%(here)s", str(here))
     paths = [here / p.strip().replace("%(here)s", str(here))
              for p in str(section.get("prepend_sys_path", "") or "").replace(os.pathsep, " ").split() if p.strip()]
-    if not location or (":" in location and not Path(location).exists()):  # a package:path location
+    if not location:  # Flask-Migrate keeps alembic.ini in the migrations folder and passes the folder itself
+        return (here / "env.py" if (here / "env.py").is_file() else None), paths
+    if ":" in location and not Path(location).exists():  # a package:path location
         return None, paths
     for base in (Path(location), here / location, root / location):
         if (base / "env.py").is_file():
@@ -562,7 +564,8 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
             modules, facts.where = _from_env(env_py, files, root)
         tables = tables_of(modules, []) if modules else []
         if not tables:
-            why = f"{facts.where}, which led to no model" if modules else (facts.where or "no Alembic env.py found")
+            followed = bool(modules) or "followed" in facts.where
+            why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
             # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the checkout
             places = [alembic_ini.parent.resolve()] + ([root] if scan_checkout and alembic_ini.parent.resolve() != root
                                                        else [])

@@ -442,3 +442,21 @@ def test_flask_sqlalchemy_models_are_named_after_their_class(tmp_path):
     """})
     models = read_models(root, root / "alembic.ini", ["app"])
     assert tables(models) == {"credit_transaction": ["id", "amount", "level"], "api_keys": ["id"]}
+
+
+def test_flask_migrate_layout_env_py_beside_alembic_ini(tmp_path):
+    """Flask-Migrate keeps alembic.ini (no script_location) next to env.py in migrations/."""
+    root = write(tmp_path, {
+        "migrations/alembic.ini": "[alembic]\n",
+        "migrations/env.py": "from app.models import db\ntarget_metadata = db.metadata\n",
+        "app/__init__.py": "", "app/models.py": """
+            from flask_sqlalchemy import SQLAlchemy
+            db = SQLAlchemy()
+            class Post(db.Model):
+                id = db.Column(db.Integer, primary_key=True)
+        """,
+        "scripts/unrelated.py": "from sqlalchemy import Column\nclass T:\n    __tablename__ = 'x'\n    id = Column()\n",
+    })
+    models = read_models(root, root / "migrations" / "alembic.ini")
+    assert tables(models) == {"post": ["id"]}
+    assert models.where.startswith("target_metadata = db.metadata in migrations/env.py")
