@@ -102,8 +102,10 @@ def gather_models(target: Target) -> ModelFacts:
     scan = ini.resolve().is_relative_to(root.resolve())
     try:
         if target.models_import:
-            return models.read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
-                                        target.models or None, scan_checkout=scan)
+            from doctor.models_import import read_imported
+
+            return read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
+                                 target.models or None, scan_checkout=scan)
         return models.read_models(root, ini, target.models or None, scan_checkout=scan)
     except Exception as exc:  # a reader bug must not cost the repo source its other facts
         return ModelFacts(problems=[f"models could not be read: {type(exc).__name__}: {exc}"], where="failed")

@@ -244,7 +244,7 @@ def test_models_import_reads_the_real_metadata_in_a_subprocess(tmp_path):
             __tablename__ = "plain"
             id = Column(Integer, primary_key=True)
     """})
-    from doctor.models import read_imported
+    from doctor.models_import import read_imported
 
     models = read_imported(root, root / "alembic.ini", "app.models:Base.metadata", timeout=60, paths=["app"])
     assert models.reading == "import app.models:Base.metadata"
