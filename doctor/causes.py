@@ -8,6 +8,7 @@ Fix steps are templates rendered with the environment's real names ({project},
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -33,6 +34,9 @@ class CauseSpec:
     priority: int  # higher first, among equal confidence
     explain: str  # what it means and why it happens
     fix: tuple[str, ...]
+    # another cause this one is the same root cause as, seen from elsewhere: when both are found,
+    # this one's evidence joins the other's and the report lists one cause, not two with one fix
+    same_as: str = ""
 
 
 def _c(id, title, severity, confidence, priority, explain, *fix) -> CauseSpec:
@@ -48,7 +52,8 @@ _ALL = [
         migration scripts creates. `alembic upgrade head` therefore succeeds as a no-op and the
         tables never appear; any create_all fallback at startup then fails or is skipped.""",
         "alembic -c {alembic_ini} revision --autogenerate -m 'create {tables}'",
-        Step("review the new revision file, commit it, rebuild and push the image"),
+        Step("review the new revision: autogenerate also drops tables the models do not declare (another "
+             "service's tables on a shared database); keep only what you mean, commit it, rebuild and push the image"),
         "gcloud run jobs execute {job} --region {region} --project {project} --wait",
         "gcloud run services update {service} --region {region} --project {project} --image IMAGE",
     ),
@@ -231,8 +236,55 @@ _ALL = [
         Step("then set {kind}, region or project under [environments.{environment}] in netra-doctor.toml "
              "(or pass --project)"),
     ),
+    _c(
+        "model-without-migration",
+        "Models declare tables that no Alembic revision creates",
+        "error", 0.9, 97,
+        """The checkout's SQLAlchemy models declare a table that none of the revisions up to head
+        creates. `alembic upgrade head` then succeeds as a no-op and the table never appears; the app
+        fails when it first uses it (or its create_all fallback at start-up fails). Found in the code
+        about to ship, before any deploy: the gate that would have stopped the seed incident.""",
+        "alembic -c {alembic_ini} revision --autogenerate -m 'create {tables}'",
+        Step("review the new revision: autogenerate also drops tables the models do not declare (another "
+             "service's tables on a shared database); keep only what you mean, commit it, rebuild and push the image"),
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+    ),
+    _c(
+        "model-columns-without-migration",
+        "Models declare columns that no Alembic revision adds",
+        "error", 0.85, 96,
+        """A model declares a column that the revisions up to head never create or add to its table, so
+        queries fail with `column ... does not exist` and a start-up schema check reports missing columns.""",
+        "alembic -c {alembic_ini} revision --autogenerate -m 'add {columns}'",
+        Step("review the new revision (keep only the columns you mean), commit it, rebuild and push the image"),
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+    ),
+    _c(
+        "pending-migration-conflicts",
+        "A pending revision conflicts with the database's real tables",
+        "error", 0.9, 93,
+        """Replayed over the database's catalog, a revision the job will run creates a table that already
+        exists, or renames or drops one that does not: `alembic upgrade head` stops there with an error
+        and the deploy's migrations never finish.""",
+        Step("fix {revision_file}: {conflict} (or, if the table was made by hand, check it matches the revision "
+             "and `alembic -c {alembic_ini} stamp` past it)"),
+    ),
+    _c(
+        "pending-drop-destroys-data",
+        "A pending revision drops a table or column that holds data or is in use",
+        "error", 0.85, 45,
+        """A revision the job will run drops a table (or a column of one) that has rows or was read or
+        written since statistics were reset: the data goes, and whatever still uses it (another service
+        on a shared database) breaks. Autogenerate writes such drops for every table the models do not
+        declare.""",
+        Step("review {revision_file}: remove the drop unless the data is meant to go"),
+        "gcloud sql backups create --instance {instance_name} --project {project}",
+    ),
 ]
 
+# the models (the checkout) and the tables/logs (the database, the job) see the same missing revision
+_SAME = {"model-without-migration": "migration-missing-for-tables"}
+_ALL = [dataclasses.replace(c, same_as=_SAME.get(c.id, "")) for c in _ALL]
 CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}
 
 

@@ -40,6 +40,7 @@ class Finding:
     confidence: float | None = None  # overrides the cause's base confidence
     blocked: bool = False  # a skip because facts could not be gathered (the run is incomplete)
     check: str = ""  # filled in by the runner
+    location: str | None = None  # the checkout file it is about, "path" or "path:line" (SARIF, annotations)
 
 
 def ok(message: str, cause: str | None = None, **kw) -> Finding:

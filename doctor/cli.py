@@ -15,7 +15,7 @@ import click
 
 from doctor import __version__
 
-FORMATS = ("table", "json", "markdown", "junit")
+FORMATS = ("table", "json", "markdown", "junit", "sarif")
 COLORS = ("auto", "always", "never")
 
 
@@ -129,14 +129,19 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Only the verdict and the causes' fixes.")
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True,
               help="Colour and status markers (auto: on a terminal, unless NO_COLOR is set).")
+@click.option("--pre-deploy", is_flag=True, default=None,
+              help="The checkout is about to ship: pending revisions are the plan, judged against the database.")
+@click.option("--repo-only", is_flag=True, help="Only the checkout (migrations, models): no cloud, no database.")
+@click.option("--image", envvar="NETRA_DOCTOR_IMAGE", metavar="IMAGE",
+              help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
 def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose, quiet,
-             color):
+             color, pre_deploy, repo_only, image):
     """Diagnose ENV (live, or offline with --from)."""
     from doctor.config import ConfigError, load_target, parse_proxy
     from doctor.targets import DsnError, parse_dsn
 
     try:
-        overrides: dict = {"project": project}
+        overrides: dict = {"project": project, "pre_deploy": pre_deploy or None, "image": image}
         if alembic_ini is not None:
             if not alembic_ini.is_file():
                 raise ConfigError(f"--alembic-ini {alembic_ini}: no such file")
@@ -149,6 +154,7 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
         for env in dict.fromkeys(environments):
             target = load_target(env, overrides=overrides)
             target.proxies.update(extra)
+            target.repo_only = repo_only
             targets.append(target)
         folders = [_folder_for(from_dir, t.environment, len(targets)) for t in targets] if from_dir else [None] * len(
             targets)
@@ -229,7 +235,8 @@ def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
 @click.option("-v", "--verbose", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
-def demo(fmt, keep, verbose, quiet, color):
+@click.option("--pre-deploy", is_flag=True, help="The gate on the seed's commit, before it ships.")
+def demo(fmt, keep, verbose, quiet, color, pre_deploy):
     """The seed incident, end to end, on a throwaway PostgreSQL."""
     from doctor.config import ConfigError
 
@@ -238,7 +245,7 @@ def demo(fmt, keep, verbose, quiet, color):
     except ImportError:
         _bad_input("the demo is not built into this version yet")
     try:
-        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json")
+        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json", pre_deploy=pre_deploy)
     except ConfigError as exc:  # also: no PostgreSQL binaries (the line says how to install them)
         _bad_input(str(exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: run_demo has removed its server and files

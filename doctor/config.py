@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     "proxies": {},
     "dsn": None,
     "timeout": 10.0,
+    "models": [],  # files or folders of SQLAlchemy models (default: env.py's target_metadata, else a scan)
+    "models_import": None,  # opt-in "pkg.module:Base.metadata": import the app in a subprocess
+    "pre_deploy": False,  # the checkout is about to ship: pending revisions are the plan
+    "image": None,  # the image about to be deployed (--image, $NETRA_DOCTOR_IMAGE)
 }
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -80,6 +84,11 @@ class Target:
     timeout: float = 10.0  # seconds, per network call
     silence: list[Silence] = field(default_factory=list)
     config_file: Path | None = None
+    models: list[str] = field(default_factory=list)
+    models_import: str | None = None
+    pre_deploy: bool = False
+    repo_only: bool = False  # --repo-only: gather the checkout only
+    image: str = ""
 
 
 def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
@@ -162,6 +171,8 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
     if dsn is not None and not isinstance(dsn, str):
         raise ConfigError(f"{where}: dsn must be a string")
 
+    gate = _gate_settings(merged, where)
+
     silences = []
     for layer in (data, own):
         entries = layer.get("silence", [])
@@ -193,7 +204,24 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         timeout=float(timeout),
         silence=silences,
         config_file=path,
+        **gate,
     )
+
+
+def _gate_settings(merged: dict[str, Any], where: str) -> dict[str, Any]:
+    """models, models_import, pre_deploy and image, checked (the pre-deploy gate's settings)."""
+    models = merged["models"]
+    if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+        raise ConfigError(f"{where}: models must be a list of paths (files or folders of SQLAlchemy models)")
+    spec = merged["models_import"]
+    if spec is not None and (not isinstance(spec, str) or ":" not in spec):
+        raise ConfigError(f"{where}: models_import must be MODULE:ATTRIBUTE, e.g. \"app.models:Base.metadata\"")
+    if not isinstance(merged["pre_deploy"], bool):
+        raise ConfigError(f"{where}: pre_deploy must be true or false")
+    image = merged["image"] or os.environ.get("NETRA_DOCTOR_IMAGE", "").strip()
+    if not isinstance(image, str):
+        raise ConfigError(f"{where}: image must be a string")
+    return {"models": list(models), "models_import": spec, "pre_deploy": merged["pre_deploy"], "image": image}
 
 
 def gcloud_env() -> dict[str, str]:

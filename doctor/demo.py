@@ -60,12 +60,15 @@ def _copy_tree(src: Traversable, dest: Path) -> None:
             (dest / item.name).write_bytes(item.read_bytes())
 
 
-def write_exports(folder: Path, password: str) -> Path:
-    """The gcloud exports, and secrets.yaml with this run's password (the folder is private, 0700)."""
+def write_exports(folder: Path, password: str, pre_deploy: bool = False) -> Path:
+    """The gcloud exports, and secrets.yaml with this run's password (the folder is private, 0700).
+    Before the deploy (``pre_deploy``) the crash has not happened: no logs yet."""
     exports = folder / "exports"
     exports.mkdir()
     data = demo_data()
     for name in EXPORTS:
+        if pre_deploy and name == "logs.json":
+            continue
         (exports / name).write_bytes((data / name).read_bytes())
     template = (data / "secrets.yaml").read_text(encoding="utf-8")
     (exports / "secrets.yaml").write_text(template.replace("{password}", password), encoding="utf-8")
@@ -205,8 +208,11 @@ def keep_message(server, folder: Path) -> str:
     ])
 
 
-def run_demo(keep: bool = False, progress: bool = False) -> Diagnosis:
-    """Reproduce the seed incident on a throwaway server and diagnose it (see the module docstring)."""
+def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = False) -> Diagnosis:
+    """Reproduce the seed incident on a throwaway server and diagnose it (see the module docstring).
+
+    ``pre_deploy``: the gate on the seed's commit before it ships (models added, no revision): the
+    same checkout and database, no crash logs yet, judged with --pre-deploy."""
     from doctor import engine
     from doctor.pgserver import PostgresUnavailable, find_bindir, start
     from doctor.progress import progress_line
@@ -240,10 +246,12 @@ def run_demo(keep: bool = False, progress: bool = False) -> Diagnosis:
             _copy_tree(demo_data() / PROJECT_DIR, folder / PROJECT_DIR)
             say(f"demo: building {DATABASE} as the migration job left it: alembic upgrade head, as {ROLE}")
             migrate(server, folder, password, say)
-            exports = write_exports(folder, password)
+            exports = write_exports(folder, password, pre_deploy)
             say("demo: diagnosing staging from the exports, the instance routed to the throwaway server")
             with progress_line(enabled=progress) as report:
-                run = engine.run(demo_target(folder, server.port), exports, (), report)
+                target = demo_target(folder, server.port)
+                target.pre_deploy = pre_deploy
+                run = engine.run(target, exports, (), report)
             done = True
             if keep:
                 print(keep_message(server, folder), file=sys.stderr, flush=True)

@@ -95,6 +95,11 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
         "service": t.service, "job": t.job, "alembic_ini": t.alembic_ini,
     }
     causes: list[Cause] = []
+    for cause_id in list(support):  # one root cause seen from two places is reported once
+        other = (CAUSES.get(cause_id) or unknown(cause_id)).same_as
+        if other in support:
+            support[other] += support.pop(cause_id)
+            against.pop(cause_id, None)
     for cause_id, found in support.items():
         spec = CAUSES.get(cause_id) or unknown(cause_id)
         # disproof counts only where it is about the same object (the service attaching its

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from doctor.checking import CheckSpec, load_checks, run_checks, source_for
+from doctor import gate
+from doctor.checking import CheckSpec, load_checks, source_for
 from doctor.config import ConfigError, Target
 from doctor.diagnosis import Diagnosis, diagnose
 from doctor.facts import Facts
@@ -57,9 +58,10 @@ def run(
             check_environment(exports, target)
         ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
                       exports=exports, progress=progress)
-        facts = gather(ctx, sources_for(chosen) if chosen is not None else None)
+        gate.mark(ctx.facts, target)
+        facts = gather(ctx, gate.sources(target, sources_for(chosen) if chosen is not None else None))
         specs = chosen if chosen is not None else select(loading.result(), only)
-    return Run(facts, diagnose(facts, run_checks(specs, facts), target.silence))
+    return Run(facts, diagnose(facts, gate.checked(specs, facts), target.silence))
 
 
 def sources_for(specs: list[CheckSpec]) -> list[Source]:
@@ -76,4 +78,4 @@ def replay(facts: Facts, only: Iterable[str] = (), silences=None) -> Diagnosis:
         from doctor.diagnosis import Silence
 
         silences = [Silence(s["id"], s["reason"], s.get("object")) for s in facts.target.silence]
-    return diagnose(facts, run_checks(select(load_checks(), only), facts), list(silences))
+    return diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))

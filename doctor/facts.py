@@ -214,6 +214,12 @@ class RevisionFacts:
     # the table operations above in upgrade()'s order: ["create", t], ["rename", old, new], ["drop", t]
     # (within one revision, `rename a -> b` then `create a` leaves both; `drop t` then `create t` leaves t)
     ops: list[list[str]] = field(default_factory=list)
+    # where each entry of ``ops`` stands in its file (1-based line; 0 when not known)
+    op_lines: list[int] = field(default_factory=list)
+    # columns this revision creates: [table, column] for each create_table column and add_column
+    adds_columns: list[list[str]] = field(default_factory=list)
+    # why what this revision does to tables could not be fully read (empty: fully read)
+    opaque: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -240,11 +246,36 @@ class LogEntry:
 
 
 @dataclass
+class ModelTable:
+    """One table the checkout's SQLAlchemy models declare."""
+
+    name: str  # bare, or schema.name when the model gives a schema
+    path: str  # repo-relative file of the class or Table() that declares it
+    line: int
+    model: str  # class name, or the variable a Table() is assigned to
+    columns: list[str] = field(default_factory=list)
+    column_lines: list[int] = field(default_factory=list)  # parallel to columns (0 when not known)
+
+
+@dataclass
+class ModelFacts:
+    """The models and how they were read: which files, and ``ast`` or an opted-in import."""
+
+    reading: str = "ast"  # "ast" | "import MODULE:ATTR"
+    where: str = ""  # how the files were chosen (config models, env.py's target_metadata, a checkout scan)
+    files: list[str] = field(default_factory=list)  # repo-relative files read
+    tables: list[ModelTable] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what could not be read (a computed __tablename__, say)
+
+
+@dataclass
 class RepoFacts:
     """The checkout being diagnosed: which files the job's command may point at."""
 
     root: str
     files: list[str] = field(default_factory=list)  # repo-relative paths of *.ini and alembic env.py files
+    # the SQLAlchemy models the checkout declares (None: not read, see the repo source's status)
+    models: ModelFacts | None = None
 
 
 @dataclass
@@ -269,6 +300,27 @@ class TargetInfo:
     expected_tables: list[str] = field(default_factory=list)
     # the config's [[silence]] entries ({id, reason[, object]}), so a replay reports what the run did
     silence: list[dict[str, str]] = field(default_factory=list)
+    # the pre-deploy gate: the checkout is about to ship, its pending revisions are the plan
+    pre_deploy: bool = False
+    repo_only: bool = False  # only the checkout was gathered (no cloud, no database)
+    image: str = ""  # the image about to be deployed (--image / NETRA_DOCTOR_IMAGE)
+
+
+@dataclass
+class TableUsage:
+    """What a table holds and how it was used since statistics were reset (pg_class, pg_stat_user_tables)."""
+
+    schema: str
+    name: str
+    rows: float = -1  # pg_class.reltuples: an estimate; -1 when never analysed
+    seq_scan: int = 0
+    idx_scan: int = 0
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    live_rows: int = 0  # n_live_tup
+    stats_reset: str = ""  # when the database's statistics were last reset ("" = never, or not known)
+    indexes: int = 0  # building each index scans the table once: that many seq_scan are no use
 
 
 @dataclass
@@ -289,6 +341,8 @@ class Facts:
     sources: list[SourceStatus] = field(default_factory=list)
     gathered_at: str = ""
     mode: str = "offline"  # "offline" | "live" | "replay"
+    # pre-deploy: rows and use of the service database's tables that pending revisions drop or alter
+    table_usage: list[TableUsage] | None = None
 
     def workload(self, kind: str) -> Workload | None:
         return self.service if kind == "service" else self.job

@@ -246,7 +246,12 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
             _evidence_lines(out, r.evidence, True, 4)
     elif d.ruled_out:
         out.prose(f"ruled out {len(d.ruled_out)}: " + ", ".join(r.id for r in d.ruled_out), hang=4)
-    shown = [r for r in d.checks if look.verbose or r.status != "pass"]
+    # by default, what did not pass and matters: a check with nothing to examine here (no --image,
+    # not a pre-deploy run) is counted in the closing line, listed with -v
+    shown = [r for r in d.checks if look.verbose or (r.status != "pass" and not _not_applicable(r))]
+    idle = [r.id for r in d.checks if not look.verbose and _not_applicable(r)]
+    if idle:
+        out.prose(f"not examined here {len(idle)}: " + ", ".join(idle) + " (-v says why)", hang=4)
     if shown:
         out.blank()
         out.table([(r.id, out.mark(r.status) + r.status, r.message,
@@ -266,6 +271,10 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
     out.blank()
     out.prose(_closing(d, look), prefix=out.mark(d.status), key=d.status)
     return scrub("\n".join(out.lines))
+
+
+def _not_applicable(r) -> bool:
+    return r.status == "skip" and bool(r.findings) and not any(f.blocked for f in r.findings)
 
 
 # --- Markdown -------------------------------------------------------------------------------------
@@ -331,6 +340,10 @@ def render_markdown(d: Diagnosis, verbose: bool = False, look: Look | None = Non
 def render(diagnoses: list[Diagnosis], fmt: str, verbose: bool = False, look: Look | None = None,
            fail_on: str = "error") -> str:
     look = look or Look(verbose=verbose)
+    if fmt == "sarif":  # doctor/sarif.py: GitHub code scanning
+        from doctor.sarif import render_sarif
+
+        return render_sarif(diagnoses)
     if fmt == "json":
         return render_json(diagnoses, verbose)
     if fmt == "junit":

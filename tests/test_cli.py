@@ -341,7 +341,7 @@ def test_causes_lists_every_cause_with_severity_and_title():
 
 def test_explain_shows_steps_as_prose_and_commands_after_a_prompt():
     text = run_cli("explain", "migration-missing-for-tables").stdout
-    assert "  - review the new revision file, commit it, rebuild and push the image" in text
+    assert "  - review the new revision: autogenerate also drops tables the models do not declare" in text
     assert "  $ alembic -c {alembic_ini} revision --autogenerate" in text
     assert "$ review" not in text
 

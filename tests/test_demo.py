@@ -187,3 +187,20 @@ def test_no_password_ships_with_the_package(tmp_path):
     exports = demo.write_exports(tmp_path, "generated-Pw-0042")
     assert "generated-Pw-0042" in (exports / "secrets.yaml").read_text()
     assert sorted(p.name for p in exports.iterdir()) == sorted([*demo.EXPORTS, "secrets.yaml"])
+
+
+def test_demo_pre_deploy_catches_the_seeds_commit_before_it_ships():
+    result = run_demo("--pre-deploy", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    top = report["causes"][0]
+    assert (top["id"], top["severity"]) == ("model-without-migration", "error")
+    evidence = "\n".join(top["evidence"])
+    for table, model in (("subscriptions", "Subscription"), ("credit_transactions", "CreditTransaction"),
+                         ("agent_executions", "AgentExecution")):
+        assert f"model {model} (netra_backend/app/db/models_postgres.py:" in evidence
+        assert f"none of the 3 revision(s) up to head add_deleted_at_001 creates {table}" in evidence
+    assert top["fix"][0] == ("alembic -c netra_backend/alembic.ini revision --autogenerate -m "
+                             "'create agent_executions, credit_transactions, subscriptions'")
+    assert "migration-not-applied" not in [c["id"] for c in report["causes"]]
+    assert "logs" not in [s["name"] for s in report["sources"] if s["status"] == "ok"]  # before the crash

@@ -33,7 +33,8 @@ VARS = {"kind": "job", "name": "netra-migrations-staging", "instance": "netra-st
         "heads": "abc123 def456", "revision": "ffff", "before": "abc123", "user": "netra_app",
         "instance_name": "staging-shared-postgres", "database": "netra_staging", "revisions": "a -> b",
         "schema": "public", "owner": "migrator", "search_path": '"$user", public',
-        "grants": "GRANT SELECT ON t TO netra_app;"}
+        "grants": "GRANT SELECT ON t TO netra_app;", "columns": "research_sessions.completed_at",
+        "revision_file": "versions/abc123_create_users.py", "conflict": "creates users, which exists"}
 # bytes a terminal acts on: C0 but \t \n, DEL, C1, bidi and invisible reorderers
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
@@ -78,6 +79,12 @@ def argv(command: str) -> list[str]:
         split = shlex.split(text) if "$(" not in masked[part.pos[0]:part.pos[1]] else [part.word]
         words.append(split[0] if len(split) == 1 else part.word)
     return words
+
+
+def test_the_realistic_values_fill_every_placeholder_of_the_catalog():
+    """A cause added with a new placeholder must be given a value here, or the tests below skip it."""
+    used = {m for spec in _ALL for item in spec.fix for m in re.findall(r"\{(\w+)\}", item)}
+    assert used <= set(VARS) | set(NAMES), used - set(VARS) - set(NAMES)
 
 
 def commands(values: dict[str, str], names: dict[str, str] = NAMES):

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, TableInfo
+from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, TableInfo, TableUsage
 from doctor.secrecy import fingerprint, remember, scrub
 from doctor.sources import Context, Skipped, SourceError
 from doctor.targets import DsnError, parse_dsn
@@ -348,3 +348,33 @@ def _report(results: dict[str, DatabaseFacts]) -> None:
     if all(f.error_kind in ("no-route", "unresolved") for f in failed.values()):
         raise Skipped(text)
     raise SourceError(text)
+
+
+# --- pre-deploy: what a drop would destroy ---------------------------------------------------------
+
+USAGE_SQL = f"""
+SELECT n.nspname, c.relname, c.reltuples::float8,
+       coalesce(s.seq_scan, 0), coalesce(s.idx_scan, 0), coalesce(s.n_tup_ins, 0), coalesce(s.n_tup_upd, 0),
+       coalesce(s.n_tup_del, 0), coalesce(s.n_live_tup, 0),
+       coalesce((SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
+                 WHERE d.datname = current_database()), ''),
+       (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
+WHERE c.relkind IN ('r', 'p') AND {SYSTEM_SCHEMAS_SQL}
+ORDER BY n.nspname, c.relname
+LIMIT {MAX_TABLES}
+"""
+
+
+def read_table_usage(conn: psycopg.Connection) -> list[TableUsage]:
+    """Estimated rows (pg_class.reltuples) and use since statistics were reset (pg_stat_user_tables:
+    scans, inserts, updates, deletes) of every table, in one READ ONLY transaction. Reads statistics
+    only: no user table is scanned."""
+    with conn.transaction(), conn.cursor() as cur:
+        return [
+            TableUsage(schema, name, float(rows), int(seq), int(idx), int(ins), int(upd), int(dele), int(live),
+                       str(reset), int(indexes))
+            for schema, name, rows, seq, idx, ins, upd, dele, live, reset, indexes in cur.execute(USAGE_SQL)
+        ]

@@ -31,3 +31,6 @@ def list_files(root: str) -> list[str]:
 def gather(ctx: Context) -> None:
     root = str(ctx.target.root)
     ctx.facts.repo = RepoFacts(root=root, files=list_files(root))
+    from doctor.gate import gather_models  # the models the checkout declares (doctor/models.py)
+
+    ctx.facts.repo.models = gather_models(ctx.target)

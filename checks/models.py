@@ -1,0 +1,135 @@
+"""Models against migrations: every table and column the SQLAlchemy models declare is created by a
+revision up to head. The seed's real cause, visible in the checkout before it ships: models for three
+tables were added with no revision, so `alembic upgrade head` was a no-op and start-up failed."""
+
+from __future__ import annotations
+
+from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from doctor.expected import ancestors, tables_at_head
+from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable
+from doctor.plan import plain, standing_columns, unreadable
+
+
+def _models(facts: Facts) -> ModelFacts | Finding:
+    models = facts.repo.models if facts.repo else None
+    if models is None:
+        return skip("the checkout's models were not read (see the repo source)")
+    if not models.tables:
+        why = f"; {models.problems[0]}" if models.problems else ""
+        return not_applicable(f"no SQLAlchemy models found ({models.where or 'nothing read'}){why}")
+    return models
+
+
+def _reading(models: ModelFacts) -> str:
+    how = "read from source with ast" if models.reading == "ast" else f"from the real MetaData ({models.reading})"
+    return f"models {how}: {models.where}; {len(models.tables)} table(s) in {len(models.files)} file(s)"
+
+
+def _at(t: ModelTable) -> str:
+    return f"{t.path}:{t.line}" if t.line else (t.path or "(imported)")
+
+
+def _head(m: MigrationFacts) -> str:
+    return ", ".join(m.heads) or "none"
+
+
+def _notes(m: MigrationFacts, models: ModelFacts) -> list[str]:
+    notes = [f"not fully read: {u}" for u in unreadable(m, m.heads)[:3]]
+    return notes + [f"note on the models: {p}" for p in models.problems[:3]]
+
+
+@check(
+    "models",
+    "Every table the models declare is created by a revision up to head",
+    needs=("repo", "migrations"),
+    causes=("model-without-migration",),
+)
+def models(facts: Facts) -> list[Finding]:
+    """Good: each table the checkout's SQLAlchemy models declare (read with ast, never imported) is
+    created by one of the revisions up to head, so `alembic upgrade head` gives the app its tables."""
+    found = _models(facts)
+    if isinstance(found, Finding):
+        return [found]
+    m: MigrationFacts = facts.migrations  # type: ignore[assignment]
+    standing = {plain(n) for n in tables_at_head(m)}
+    upto = ancestors(m, m.heads)
+    created_ever = {plain(n): r for r in m.revisions if r.revision in upto for n in r.creates}
+    # a model without a schema may get one from its MetaData(schema=...), which ast does not follow:
+    # the same table created in a schema counts
+    in_schema = {n.split(".", 1)[1] for n in standing if "." in n}
+    missing = [t for t in found.tables if plain(t.name) not in standing
+               and ("." in t.name or t.name not in in_schema)]
+    doubt = unreadable(m, m.heads)
+    if not missing:
+        return [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} revision(s) "
+                   f"up to head {_head(m)}", "model-without-migration", evidence=[_reading(found), *_notes(m, found)])]
+    names = ", ".join(sorted(t.name for t in missing))
+    out = []
+    for t in missing:
+        evidence = [f"model {t.model} ({_at(t)}) declares table {t.name}"]
+        rev = created_ever.get(plain(t.name))
+        if rev is not None:
+            evidence.append(f"revision {rev.revision} creates {t.name} but a later revision up to head "
+                            f"{_head(m)} drops or renames it")
+        else:
+            evidence.append(f"none of the {len(upto)} revision(s) up to head {_head(m)} creates {t.name}")
+        evidence += [_reading(found), *_notes(m, found)]
+        verdict = fail if not doubt else warn  # an unreadable revision might create it
+        out.append(verdict(
+            f"table {t.name} of model {t.model} ({_at(t)}) is "
+            + ("created by no Alembic revision" if rev is None else "gone at head: a revision drops or renames it"),
+            "model-without-migration", obj=t.name, evidence=evidence, location=_at(t),
+            confidence=0.9 if not doubt else 0.5, fix_vars={"tables": names},
+        ))
+    return out
+
+
+@check(
+    "model-columns",
+    "Every column the models declare is added by a revision up to head",
+    needs=("repo", "migrations"),
+    causes=("model-columns-without-migration",),
+)
+def model_columns(facts: Facts) -> list[Finding]:
+    """Good: for each model table that the revisions create, every column the model declares is
+    created with the table or added later by a revision up to head (else the app's queries fail with
+    "column ... does not exist", or its start-up check reports missing columns)."""
+    found = _models(facts)
+    if isinstance(found, Finding):
+        return [found]
+    m: MigrationFacts = facts.migrations  # type: ignore[assignment]
+    chain = ancestors(m, m.heads)
+    upto = [r for r in m.revisions if r.revision in chain]
+    if any(r.creates for r in upto) and not any(r.adds_columns for r in upto):
+        return [not_applicable("the migration facts record no columns (a reader or snapshot without "
+                               "adds_columns): columns cannot be compared")]
+    columns = standing_columns(m, m.heads)
+    doubt = unreadable(m, m.heads)
+    out: list[Finding] = []
+    compared = 0
+    for t in found.tables:
+        have = columns.get(plain(t.name))
+        if have is None and "." not in t.name:  # see models(): a schema from the MetaData
+            have = next((cols for name, cols in columns.items() if name.split(".", 1)[-1] == t.name), None)
+        if have is None:
+            continue  # the table itself has no revision: the models check says so
+        compared += 1
+        lacking = [c for c in t.columns if c not in have]
+        if not lacking:
+            continue
+        shown = ", ".join(lacking)
+        out.append((warn if doubt else fail)(
+            f"model {t.model} ({_at(t)}) declares column(s) {shown} of {t.name}, which no revision adds",
+            "model-columns-without-migration", obj=t.name, location=_at(t),
+            evidence=[f"model {t.model} ({_at(t)}) declares {t.name} with {', '.join(t.columns)}",
+                      f"the {len(upto)} revision(s) up to head {_head(m)} leave {t.name} with "
+                      f"{', '.join(sorted(have)) or 'no column read'}",
+                      _reading(found), *_notes(m, found)],
+            confidence=0.85 if not doubt else 0.5,
+            fix_vars={"tables": t.name, "columns": ", ".join(f"{t.name}.{c}" for c in lacking)},
+        ))
+    if not out:
+        return [ok(f"every column of the {compared} model table(s) the revisions create is added by a revision "
+                   f"up to head {_head(m)}", "model-columns-without-migration",
+                   evidence=[_reading(found), *_notes(m, found)])]
+    return out

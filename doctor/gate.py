@@ -1,0 +1,112 @@
+"""The pre-deploy gate's run modes: ``--repo-only`` and ``--pre-deploy``, around the ordinary engine.
+
+``--repo-only`` gathers the checkout alone (migrations, models, files): a CI job with no cloud
+credentials and no database route. The checks that need Cloud Run, secrets, logs or a database are
+listed as not run, which does not make the run incomplete, so a clean checkout exits 0.
+
+``--pre-deploy`` treats the checkout as the code about to ship: a database behind head is the plan,
+not a fault, so no finding blames ``migration-not-applied``; the plan itself is judged by the
+``pre-deploy-plan`` check (conflicts with the real catalog, what drops destroy).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from doctor.checking import CheckResult, CheckSpec, Finding, not_applicable, run_checks
+from doctor.facts import Facts, ModelFacts
+
+if TYPE_CHECKING:
+    from doctor.config import Target
+    from doctor.sources import Source
+
+REPO_FACTS = frozenset({"migrations", "repo"})  # what --repo-only gathers
+REPO_SOURCES = frozenset({"migrations", "repo"})
+
+
+def mark(facts: Facts, target: Target) -> None:
+    """Record the run's mode in the facts, so a replay judges the same way."""
+    facts.target.pre_deploy = bool(target.pre_deploy)
+    facts.target.repo_only = bool(target.repo_only)
+    facts.target.image = target.image or ""
+
+
+def sources(target: Target, chosen: list[Source] | None) -> list[Source]:
+    """The sources this run gathers: the checkout alone with --repo-only; table use with --pre-deploy."""
+    from doctor.sources import Source, default_sources
+
+    out = list(chosen) if chosen is not None else default_sources()
+    if target.repo_only:
+        return [s for s in out if s.name in REPO_SOURCES]
+    if target.pre_deploy and any(s.name == "database" for s in out):
+        from doctor.sources import table_usage
+
+        out.append(Source("table_usage", table_usage.gather, after=("database", "migrations")))
+    return out
+
+
+def in_scope(spec: CheckSpec) -> bool:
+    """A check --repo-only can run: it needs nothing beyond the checkout, and reads some of it."""
+    return set(spec.needs) <= REPO_FACTS and bool(set((*spec.needs, *spec.uses)) & REPO_FACTS)
+
+
+def checked(specs: list[CheckSpec], facts: Facts) -> list[CheckResult]:
+    """Run the checks as the run's mode asks: out-of-scope ones listed as not run (repo-only), and
+    a database behind head read as the plan (pre-deploy)."""
+    if facts.target.repo_only:
+        results = []
+        for spec in specs:
+            if in_scope(spec):
+                results += run_checks([spec], facts)
+            else:
+                wants = ", ".join(n for n in spec.needs if n not in REPO_FACTS) or ", ".join(spec.uses)
+                note = f"not run: --repo-only gathers only the checkout (this check needs {wants})"
+                results.append(CheckResult(spec.id, spec.title, "skip", note, [_tagged(not_applicable(note), spec)],
+                                           0.0))
+    else:
+        results = run_checks(specs, facts)
+    if facts.target.pre_deploy:
+        for r in results:
+            for f in r.findings:
+                _as_plan(f)
+    return results
+
+
+def _tagged(f: Finding, spec: CheckSpec) -> Finding:
+    f.check = spec.id
+    return f
+
+
+def _as_plan(f: Finding) -> None:
+    """Before a deploy the database is behind head by design: that is the plan the job will run."""
+    if f.cause == "migration-not-applied" and f.status in ("warn", "fail"):
+        f.status, f.cause = "pass", None
+        f.message = f"pre-deploy, the plan: {f.message} (the job applies it on this deploy)"
+
+
+def gather_models(target: Target) -> ModelFacts:
+    """The checkout's models (ast, or the opted-in import); a failure is recorded, never raised."""
+    from pathlib import Path
+
+    from doctor import models
+
+    root = Path(target.root)
+    ini = Path(target.alembic_ini).expanduser()
+    if not ini.is_absolute():
+        ini = next((b / ini for b in (root, Path.cwd()) if (b / ini).is_file()), root / ini)
+    if not ini.is_file():
+        return ModelFacts(where="not read", problems=[f"no alembic.ini at {ini}: models are read only in the "
+                                                      "checkout of an Alembic project"])
+    # a checkout is scanned only when alembic.ini is inside it: never a home directory the doctor was
+    # started in, with --alembic-ini pointing into some checkout below it
+    scan = ini.resolve().is_relative_to(root.resolve())
+    try:
+        if target.models_import:
+            from doctor.models_import import read_imported
+
+            return read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
+                                 target.models or None, scan_checkout=scan)
+        return models.read_models(root, ini, target.models or None, scan_checkout=scan)
+    except Exception as exc:  # a reader bug must not cost the repo source its other facts
+        return ModelFacts(problems=[f"models could not be read: {type(exc).__name__}: {exc}"], where="failed")
+

@@ -1,0 +1,612 @@
+"""The checkout's SQLAlchemy models, read with ``ast``: which tables and columns the code declares.
+
+Never imports the application: a model that no revision creates is found in the source about to
+ship, with no database and no dependencies installed. Understood: declarative classes
+(``__tablename__``, ``__table__ = Table(...)``, ``__table_args__`` with a schema, ``__abstract__``,
+bases and mixins that add columns, single-table inheritance), ``Table("name", metadata, ...)``,
+columns from ``Column``, ``mapped_column`` and bare ``Mapped[...]`` annotations, and SQLModel
+classes with ``table=True``. What is computed at run time (a ``declared_attr`` table name) is
+said in ``problems``, never guessed.
+
+Which files: config ``models = [paths]``; else the modules ``env.py``'s ``target_metadata`` comes
+from (through its imports, transitively, inside the checkout); else the whole checkout without
+migrations, tests and virtualenvs. Opt-in ``models_import = "pkg.module:Base.metadata"`` imports the
+application in a subprocess with a timeout and reads the real ``MetaData`` instead (doctor/models_import.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from doctor.facts import ModelFacts, ModelTable
+
+SKIP_DIRS = {
+    ".git", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache",
+    "site-packages", "build", "dist", "tests", "test", "migrations", "alembic", "versions",
+}
+MAX_FILES = 20000
+COLUMN_CALLS = {"Column", "mapped_column"}
+NOT_COLUMNS = {"relationship", "Relationship", "column_property", "synonym", "association_proxy", "backref",
+               "query_expression", "composite", "deferred_relationship", "dynamic_loader", "hybrid_property"}
+
+
+# --- what one file declares ----------------------------------------------------------------------
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    path: str  # repo-relative
+    line: int
+    bases: list[str]  # dotted names as written
+    tablename: str | None = None
+    tablename_computed: bool = False  # declared_attr / a function: not known without running it
+    tablename_rule: str | None = None  # a declared_attr we can follow: "name" or "lower" (of the class name)
+    table: ModelTable | None = None  # from __table__ = Table(...)
+    abstract: bool = False
+    sqlmodel_table: bool = False
+    schema: str | None = None  # from __table_args__
+    columns: list[tuple[str, int]] = field(default_factory=list)
+    plain_fields: set[str] = field(default_factory=set)  # annotated fields: columns only in a SQLModel
+    module: ModuleInfo | None = field(default=None, repr=False)
+
+
+@dataclass
+class ModuleInfo:
+    path: str
+    name: str  # dotted module name, when known
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    tables: list[ModelTable] = field(default_factory=list)  # Table(...) outside classes
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target (module or module.name)
+    star: list[str] = field(default_factory=list)  # modules imported with *
+    constants: dict[str, str] = field(default_factory=dict)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else None
+    if isinstance(node, ast.Subscript):  # Generic[T], Base[Any]
+        return _dotted(node.value)
+    if isinstance(node, ast.Call):  # declarative_base()(...) style: not a name
+        return None
+    return None
+
+
+def _last(node: ast.AST) -> str:
+    name = _dotted(node) or ""
+    return name.rsplit(".", 1)[-1]
+
+
+def _text(node: ast.AST | None, constants: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in constants:
+        return constants[node.id]
+    return None
+
+
+def _resolve_relative(module: str, level: int, target: str | None, is_package: bool) -> str:
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    if target:
+        parts.append(target)
+    return ".".join(p for p in parts if p)
+
+
+def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
+    """Classes, Table() calls, imports and string constants of one file."""
+    tree = ast.parse(source, filename=path)
+    info = ModuleInfo(path, module)
+    is_package = path.endswith("__init__.py")
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = _text(node.value, {})
+            if value is not None:
+                info.constants[node.targets[0].id] = value
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    info.imports[a.asname] = a.name
+                else:
+                    info.imports.setdefault(a.name.split(".")[0], a.name.split(".")[0])
+                    info.imports[a.name] = a.name
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve_relative(module, node.level, node.module, is_package) if node.level else (node.module or "")
+            for a in node.names:
+                if a.name == "*":
+                    info.star.append(base)
+                else:
+                    info.imports[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            cls = _read_class(node, info)
+            info.classes[cls.name] = cls
+        else:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call) and _last(sub.func) == "Table":
+                    table = _table_call(sub, info, _assigned_name(node))
+                    if table:
+                        info.tables.append(table)
+    return info
+
+
+def _assigned_name(node: ast.stmt) -> str:
+    if isinstance(node, ast.Assign) and node.targets and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return node.target.id
+    return ""
+
+
+def _table_call(call: ast.Call, info: ModuleInfo, model: str) -> ModelTable | None:
+    """``Table("name", metadata, Column("c", ...), ..., schema="s")``."""
+    if len(call.args) < 2:
+        return None
+    name = _text(call.args[0], info.constants)
+    if name is None:
+        return None
+    schema = next((_text(k.value, info.constants) for k in call.keywords if k.arg == "schema"), None)
+    table = ModelTable(f"{schema}.{name}" if schema else name, info.path, call.lineno, model or name)
+    for arg in call.args[2:]:
+        if isinstance(arg, ast.Call) and _last(arg.func) in COLUMN_CALLS and arg.args:
+            col = _text(arg.args[0], info.constants)
+            if col is not None:
+                table.columns.append(col)
+                table.column_lines.append(arg.lineno)
+    return table
+
+
+def _schema_of_args(node: ast.expr, constants: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Tuple) and node.elts:
+        node = node.elts[-1]
+    if isinstance(node, ast.Dict):
+        for k, v in zip(node.keys, node.values, strict=True):
+            if isinstance(k, ast.Constant) and k.value == "schema":
+                return _text(v, constants)
+    return None
+
+
+def _column_name(value: ast.expr, attr: str, constants: dict[str, str]) -> str | None:
+    """The column an attribute's value declares, or None when it is no column."""
+    if not isinstance(value, ast.Call):
+        return None
+    callee = _last(value.func)
+    if callee == "deferred" and value.args:
+        return _column_name(value.args[0], attr, constants)
+    if callee in COLUMN_CALLS:
+        if value.args:
+            named = _text(value.args[0], constants)
+            if named is not None:
+                return named
+        key = next((k.value for k in value.keywords if k.arg == "name"), None)
+        return _text(key, constants) or attr
+    if callee == "Field":  # SQLModel: Field(sa_column=Column("name", ...))
+        sa = next((k.value for k in value.keywords if k.arg == "sa_column"), None)
+        return _column_name(sa, attr, constants) if sa is not None else attr
+    return None
+
+
+def _is_mapped(annotation: ast.expr) -> bool:
+    target = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return annotation.value.startswith("Mapped[")
+    return _last(target) == "Mapped" and isinstance(annotation, ast.Subscript)
+
+
+def _is_classvar(annotation: ast.expr) -> bool:
+    target = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+    return _last(target) == "ClassVar"
+
+
+def _name_rule(fn: ast.FunctionDef) -> str | None:
+    """``return cls.__name__`` -> "name", ``return cls.__name__.lower()`` -> "lower"; else unknown."""
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return None
+    text = ast.unparse(body[0].value)
+    arg = fn.args.args[0].arg if fn.args.args else "cls"
+    return {f"{arg}.__name__": "name", f"{arg}.__name__.lower()": "lower"}.get(text)
+
+
+def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
+    cls = ClassInfo(node.name, info.path, node.lineno, [b for b in (_dotted(b) for b in node.bases) if b], module=info)
+    cls.sqlmodel_table = any(k.arg == "table" and isinstance(k.value, ast.Constant) and k.value.value is True
+                             for k in node.keywords)
+    consts = info.constants
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__tablename__":
+            cls.tablename_rule = _name_rule(stmt)  # @declared_attr def __tablename__(cls): ...
+            cls.tablename_computed = cls.tablename_rule is None
+            continue
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            attr, value, annotation = stmt.targets[0].id, stmt.value, None
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            attr, value, annotation = stmt.target.id, stmt.value, stmt.annotation
+        else:
+            continue
+        if attr == "__tablename__":
+            name = _text(value, consts)
+            if name is None:
+                cls.tablename_computed = True
+            else:
+                cls.tablename = name
+        elif attr == "__abstract__":
+            cls.abstract = isinstance(value, ast.Constant) and value.value is True
+        elif attr == "__table_args__" and value is not None:
+            cls.schema = _schema_of_args(value, consts)
+        elif attr == "__table__" and isinstance(value, ast.Call) and _last(value.func) == "Table":
+            cls.table = _table_call(value, info, node.name)
+        elif attr.startswith("__") or (isinstance(value, ast.Call) and _last(value.func) in NOT_COLUMNS):
+            continue
+        elif value is not None and (col := _column_name(value, attr, consts)) is not None:
+            cls.columns.append((col, stmt.lineno))
+        elif annotation is not None and _is_mapped(annotation) and value is None:
+            cls.columns.append((attr, stmt.lineno))  # `x: Mapped[int]`: a column in 2.0 declarative
+        elif annotation is not None and not _is_classvar(annotation):
+            cls.columns.append((attr, stmt.lineno))  # a SQLModel field; kept only for SQLModel tables (below)
+            cls.plain_fields.add(attr)
+    return cls
+
+
+# --- many files: bases across modules, then tables ----------------------------------------------
+
+
+class Index:
+    """Classes of every file read, to follow a model's bases into the modules it imports them from."""
+
+    def __init__(self, modules: list[ModuleInfo]):
+        self.modules = {m.name: m for m in modules if m.name}
+        self.by_name: dict[str, list[ClassInfo]] = {}
+        for m in modules:
+            for c in m.classes.values():
+                self.by_name.setdefault(c.name, []).append(c)
+
+    def lookup(self, module: ModuleInfo, dotted: str, depth: int = 0) -> ClassInfo | None:
+        head, _, rest = dotted.partition(".")
+        if not rest and head in module.classes:
+            return module.classes[head]
+        if depth < 8:
+            target = module.imports.get(head)
+            if target:
+                full = f"{target}.{rest}" if rest else target
+                mod_name, _, cls_name = full.rpartition(".")
+                other = self.modules.get(mod_name)
+                if other is not None and other is not module:
+                    found = self.lookup(other, cls_name, depth + 1)
+                    if found:
+                        return found
+            for star in module.star:
+                other = self.modules.get(star)
+                if other is not None and other is not module and not rest:
+                    found = self.lookup(other, head, depth + 1)
+                    if found:
+                        return found
+        candidates = self.by_name.get(dotted.rsplit(".", 1)[-1], [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    def ancestors(self, cls: ClassInfo) -> list[ClassInfo]:
+        """The class's bases found in the files read, depth first (close to Python's MRO)."""
+        out: list[ClassInfo] = []
+        seen = {id(cls)}
+        stack = [(cls, b) for b in reversed(cls.bases)]
+        while stack:
+            owner, base = stack.pop()
+            found = self.lookup(owner.module, base) if owner.module else None
+            if found is None or id(found) in seen:
+                continue
+            seen.add(id(found))
+            out.append(found)
+            stack.extend((found, b) for b in reversed(found.bases))
+        return out
+
+
+def _flask_model(index: Index, cls: ClassInfo) -> bool:
+    """A Flask-SQLAlchemy model (``class User(db.Model)``): it names its table after the class."""
+    return any(b.endswith(".Model") and c.module is not None and index.lookup(c.module, b) is None
+               for c in [cls, *index.ancestors(cls)] for b in c.bases)
+
+
+def _snake(name: str) -> str:
+    """Flask-SQLAlchemy's camel_to_snake_case: ``CreditTransaction`` -> ``credit_transaction``."""
+    import re
+
+    return re.sub(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))", r"_\1", name).lower().lstrip("_")
+
+
+def _is_sqlmodel(index: Index, cls: ClassInfo) -> bool:
+    return any(b.rsplit(".", 1)[-1] == "SQLModel" for c in [cls, *index.ancestors(cls)] for b in c.bases)
+
+
+def _own_columns(index: Index, cls: ClassInfo, sqlmodel: bool) -> list[tuple[str, int]]:
+    return [(n, line) for n, line in cls.columns if sqlmodel or n not in cls.plain_fields]
+
+
+def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable]:
+    """Every table the modules declare, with the columns of the class, its mixins and abstract bases."""
+    index = Index(modules)
+    found: dict[str, ModelTable] = {}
+    owner: dict[int, ModelTable] = {}  # id(ClassInfo) -> the table it maps (for single-table subclasses)
+
+    def add(table: ModelTable) -> ModelTable:
+        if table.name in found:
+            kept = found[table.name]
+            for col, line in zip(table.columns, table.column_lines, strict=True):
+                if col not in kept.columns:
+                    kept.columns.append(col)
+                    kept.column_lines.append(line)
+            return kept
+        found[table.name] = table
+        return table
+
+    for m in modules:
+        for t in m.tables:
+            add(t)
+    pending: list[ClassInfo] = [c for m in modules for c in m.classes.values()]
+    for cls in pending:
+        if cls.table is not None:
+            owner[id(cls)] = add(cls.table)
+    # classes first whose table comes from themselves, then single-table subclasses (bases before them)
+    for cls in sorted(pending, key=lambda c: len(index.ancestors(c))):
+        if id(cls) in owner or cls.abstract:
+            continue
+        ancestors = index.ancestors(cls)
+        sqlmodel = _is_sqlmodel(index, cls)
+        if sqlmodel and not cls.sqlmodel_table:
+            continue  # a SQLModel without table=True is a plain pydantic model
+        tablename = cls.tablename
+        if tablename is None and not sqlmodel:
+            parent = next((owner[id(a)] for a in ancestors if id(a) in owner), None)
+            if parent is not None:  # single-table inheritance: its columns live in the parent's table
+                owner[id(cls)] = parent
+                add(ModelTable(parent.name, parent.path, parent.line, parent.model,
+                               [c for c, _ in _own_columns(index, cls, False)],
+                               [line for _, line in _own_columns(index, cls, False)]))
+                continue
+            inherited = next((a for a in ancestors if a.tablename is not None or a.tablename_computed
+                              or a.tablename_rule), None)
+            own = cls.tablename_rule or cls.tablename_computed
+            rule = inherited.tablename_rule if inherited is not None and not own else None
+            if cls.tablename_rule and ancestors:  # a model (it has a base) naming itself by a simple rule
+                rule = cls.tablename_rule
+            if rule and _own_columns(index, cls, False):  # named by its base's declared_attr: cls.__name__(.lower())
+                inherited = ClassInfo(cls.name, cls.path, cls.line, [],
+                                      tablename=cls.name.lower() if rule == "lower" else cls.name)
+            elif inherited is None and _flask_model(index, cls) and _own_columns(index, cls, False):
+                inherited = ClassInfo(cls.name, cls.path, cls.line, [], tablename=_snake(cls.name))
+            elif cls.tablename_computed or (inherited is not None and inherited.tablename_computed):
+                if cls.columns or inherited is not None:
+                    problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr); "
+                                    "its table is not known without running the code")
+                continue
+            if inherited is None or not cls.columns:
+                continue  # a base, a mixin or a plain class
+            tablename = inherited.tablename
+        if tablename is None:
+            if not sqlmodel:
+                continue
+            tablename = cls.name.lower()  # SQLModel's default __tablename__
+        schema = cls.schema or next((a.schema for a in ancestors if a.schema), None)
+        columns: list[tuple[str, int]] = []
+        for c in [*reversed([a for a in ancestors if id(a) not in owner]), cls]:
+            for col in _own_columns(index, c, sqlmodel):
+                if col[0] not in (n for n, _ in columns):
+                    columns.append(col)
+        table = ModelTable(f"{schema}.{tablename}" if schema else tablename, cls.path, cls.line, cls.name,
+                           [n for n, _ in columns], [line for _, line in columns])
+        owner[id(cls)] = add(table)
+    return sorted(found.values(), key=lambda t: (t.path, t.line))
+
+
+# --- which files --------------------------------------------------------------------------------
+
+
+def _module_name(root: Path, path: Path, bases: list[Path]) -> str:
+    for base in sorted(bases, key=lambda b: -len(b.parts)):  # the deepest sys.path entry names it
+        try:
+            rel = path.relative_to(base)
+        except ValueError:
+            continue
+        parts = list(rel.with_suffix("").parts)
+        if parts and parts[-1] == "__init__":
+            parts = parts[:-1]
+        if all(p.isidentifier() for p in parts):
+            return ".".join(parts)
+    return ""
+
+
+def scan(root: Path) -> list[Path]:
+    """Python files of the checkout that mention SQLAlchemy or SQLModel, without migrations, tests, venvs."""
+    out: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
+                         and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
+        for name in sorted(files):
+            if name.endswith(".py") and not name.startswith("test_") and name != "conftest.py":
+                out.append(Path(folder, name))
+                if len(out) >= MAX_FILES:
+                    return out
+    return out
+
+
+def _mentions_models(text: str) -> bool:
+    return "sqlalchemy" in text or "sqlmodel" in text or "__tablename__" in text or "Column(" in text
+
+
+def _alembic_env(root: Path, alembic_ini: Path) -> tuple[Path | None, list[Path]]:
+    """env.py of the Alembic project and the folders Alembic puts on sys.path (prepend_sys_path)."""
+    if not alembic_ini.is_file():
+        return None, []
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(alembic_ini, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError, OSError):
+        return None, []
+    here = alembic_ini.parent
+    section = parser["alembic"] if parser.has_section("alembic") else {}
+    location = str(section.get("script_location", "") or "").replace("%(here)s", str(here))
+    paths = [here / p.strip().replace("%(here)s", str(here))
+             for p in str(section.get("prepend_sys_path", "") or "").replace(os.pathsep, " ").split() if p.strip()]
+    if not location:  # Flask-Migrate keeps alembic.ini in the migrations folder and passes the folder itself
+        return (here / "env.py" if (here / "env.py").is_file() else None), paths
+    if ":" in location and not Path(location).exists():  # a package:path location
+        return None, paths
+    for base in (Path(location), here / location, root / location):
+        if (base / "env.py").is_file():
+            return base / "env.py", paths
+    return None, paths
+
+
+def _target_names(tree: ast.Module) -> list[str]:
+    """The dotted names ``target_metadata`` is set from (``Base.metadata``, ``[a.metadata, b]``)."""
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
+                                                for t in node.targets):
+            values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+            names += [n for n in (_dotted(v) for v in values) if n]
+    return names
+
+
+class _Files:
+    """Resolves dotted module names to files of the checkout, reading each once."""
+
+    def __init__(self, root: Path, bases: list[Path]):
+        self.root, self.bases = root, bases
+        self.modules: dict[Path, ModuleInfo] = {}
+        self.problems: list[str] = []
+
+    def find(self, dotted: str) -> list[Path]:
+        """The files importing ``dotted`` runs: its packages' __init__ files, then the module."""
+        parts = dotted.split(".")
+        for base in self.bases:
+            found: list[Path] = []
+            for i in range(1, len(parts) + 1):
+                pkg = base.joinpath(*parts[:i])
+                if (pkg / "__init__.py").is_file():
+                    found.append(pkg / "__init__.py")
+                elif pkg.with_suffix(".py").is_file():
+                    found.append(pkg.with_suffix(".py"))
+                    break
+                elif not pkg.is_dir():
+                    break
+            if found:
+                return found
+        return []
+
+    def read(self, path: Path) -> ModuleInfo | None:
+        if path in self.modules:
+            return self.modules[path]
+        rel = os.path.relpath(path, self.root)
+        try:
+            info = read_module(path.read_text(encoding="utf-8"), rel, _module_name(self.root, path, self.bases))
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError) as exc:
+            self.problems.append(f"{rel}: not read ({type(exc).__name__}: {' '.join(str(exc).split())})")
+            info = None
+        self.modules[path] = info  # type: ignore[assignment]
+        return info
+
+    def follow(self, starts: list[str]) -> list[ModuleInfo]:
+        """The checkout's modules that importing ``starts`` imports, transitively."""
+        queue = [p for s in starts for p in self.find(s)]
+        seen: set[Path] = set()
+        out: list[ModuleInfo] = []
+        while queue and len(seen) < MAX_FILES:
+            path = queue.pop(0)
+            if path in seen:
+                continue
+            seen.add(path)
+            info = self.read(path)
+            if info is None:
+                continue
+            out.append(info)
+            for target in [*info.imports.values(), *info.star]:
+                queue += self.find(target)
+        return out
+
+
+def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
+                scan_checkout: bool = True) -> ModelFacts:
+    """The models of the checkout at ``root`` (see the module docstring for which files)."""
+    root = root.resolve()
+    env_py, prepend = _alembic_env(root, alembic_ini)
+    bases = list(dict.fromkeys([root, *prepend, alembic_ini.parent, *([env_py.parent] if env_py else [])]))
+    files = _Files(root, bases)
+    facts = ModelFacts()
+    modules: list[ModuleInfo] = []
+    if paths:
+        chosen: list[Path] = []
+        for p in paths:
+            full = (root / p).resolve()
+            if full.is_dir():
+                chosen += scan(full) if full != root else scan(root)
+            elif full.is_file():
+                chosen.append(full)
+            else:
+                facts.problems.append(f"models: {p} does not exist under {root}")
+        modules = [m for m in (files.read(p) for p in chosen) if m is not None]
+        facts.where = "config models = [" + ", ".join(paths) + "]"
+    else:
+        if env_py is not None:
+            modules, facts.where = _from_env(env_py, files, root)
+        tables = tables_of(modules, []) if modules else []
+        if not tables:
+            followed = bool(modules) or "followed" in facts.where
+            why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
+            # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the checkout
+            places = [alembic_ini.parent.resolve()] + ([root] if scan_checkout and alembic_ini.parent.resolve() != root
+                                                       else [])
+            for place in places:
+                candidates = [p for p in scan(place) if _mentions_models(_peek(p))]
+                modules = [m for m in (files.read(p) for p in candidates) if m is not None]
+                if tables_of(modules, []):
+                    break
+            shown = os.path.relpath(place, root) if place != root else "the checkout"
+            facts.where = f"a scan of {shown} without migrations, tests and virtualenvs ({why})"
+            if not scan_checkout:
+                facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
+    facts.tables = tables_of(modules, facts.problems)
+    facts.files = sorted({m.path for m in modules})
+    facts.problems = files.problems + facts.problems
+    return facts
+
+
+def _peek(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _from_env(env_py: Path, files: _Files, root: Path) -> tuple[list[ModuleInfo], str]:
+    """The modules env.py imports (its target_metadata's first), followed through their imports."""
+    rel = os.path.relpath(env_py, root)
+    try:
+        tree = ast.parse(env_py.read_text(encoding="utf-8"), filename=str(env_py))
+    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        files.problems.append(f"{rel}: not read ({type(exc).__name__})")
+        return [], f"{rel} could not be read"
+    env = read_module(ast.unparse(tree), rel)
+    targets = _target_names(tree)
+    if not targets:
+        return [], f"{rel} sets no target_metadata"
+    starts = []
+    for name in targets:
+        head = name.split(".")[0]
+        module = env.imports.get(head)
+        if module:
+            starts.append(module)
+            starts.append(module.rpartition(".")[0])  # `from pkg.models import Base`: the module is pkg.models
+    starts += [*env.imports.values(), *env.star]  # models registered by importing them in env.py
+    modules = files.follow([s for s in dict.fromkeys(starts) if s])
+    return modules, f"target_metadata = {', '.join(targets)} in {rel}, followed through its imports"

@@ -1,0 +1,482 @@
+"""Models against migrations: the checkout's SQLAlchemy models, read with ast, against the revisions.
+
+The seed's real cause: models for three tables were added with no revision creating them. These
+tests write small checkouts in each declarative style and run the doctor on them as a CI job would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from doctor.engine import replay
+from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable, RepoFacts, RevisionFacts
+from doctor.models import read_models
+from tests.helpers import DATA, run_subprocess
+from tests.migration_facts import TARGET
+
+SEED_MIGRATIONS = DATA / "alembic" / "seed"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+def checkout(root: Path, models: dict[str, str], env_py: str | None = None) -> Path:
+    """A checkout shaped like the seed's: netra_backend/alembic.ini, its three revisions, and ``models``."""
+    (root / "netra_backend").mkdir(parents=True, exist_ok=True)
+    shutil.copy(SEED_MIGRATIONS / "alembic.ini", root / "netra_backend" / "alembic.ini")
+    shutil.copytree(SEED_MIGRATIONS / "migrations", root / "netra_backend" / "migrations", dirs_exist_ok=True)
+    if env_py is not None:
+        (root / "netra_backend" / "migrations" / "env.py").write_text(textwrap.dedent(env_py))
+    return write(root, models)
+
+
+BASE = """
+    from sqlalchemy.orm import DeclarativeBase
+    class Base(DeclarativeBase):
+        pass
+"""
+
+SEED_MODELS = """
+    from sqlalchemy import Column, String
+    from sqlalchemy.orm import Mapped, mapped_column
+    from netra_backend.app.db.base import Base
+
+    class User(Base):
+        __tablename__ = "userbase"
+        id = Column(String, primary_key=True)
+
+    class Subscription(Base):
+        __tablename__ = "subscriptions"
+        id: Mapped[str] = mapped_column(primary_key=True)
+
+    class CreditTransaction(Base):
+        __tablename__ = "credit_transactions"
+        id: Mapped[str] = mapped_column(primary_key=True)
+
+    class AgentExecution(Base):
+        __tablename__ = "agent_executions"
+        id: Mapped[str] = mapped_column(primary_key=True)
+"""
+
+
+def tables(models: ModelFacts) -> dict[str, list[str]]:
+    return {t.name: t.columns for t in models.tables}
+
+
+# --- reading the models ------------------------------------------------------------------------
+
+
+def test_each_declarative_style_yields_its_tables_and_columns(tmp_path):
+    root = write(tmp_path, {"app/__init__.py": "", "app/base.py": BASE, "app/models.py": """
+        import sqlalchemy as sa
+        from typing import ClassVar, Optional
+        from sqlalchemy import Column, ForeignKey, Integer, String, Table
+        from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+        from sqlmodel import Field, Relationship, SQLModel
+        from app.base import Base
+
+        SCHEMA = "billing"
+
+        class Timestamps:                      # a mixin: its columns go to every model using it
+            created_at = Column(sa.DateTime)
+            updated_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime)
+
+        class Subscription(Timestamps, Base):
+            __tablename__ = "subscriptions"
+            __table_args__ = (sa.UniqueConstraint("user_id"), {"schema": SCHEMA})
+            id: Mapped[int] = mapped_column(primary_key=True)
+            user_id: Mapped[str]               # a bare Mapped annotation is a column
+            plan = Column("plan_name", String)  # the column's own name wins
+            user = relationship("User")         # not a column
+            kind: ClassVar[str] = "x"           # not a column
+
+        class Employee(Base):
+            __tablename__ = "employees"
+            id = Column(Integer, primary_key=True)
+
+        class Manager(Employee):               # single-table inheritance: adds to employees
+            level = Column(Integer)
+
+        class Engineer(Employee):              # joined inheritance: its own table
+            __tablename__ = "engineers"
+            id = Column(Integer, ForeignKey("employees.id"), primary_key=True)
+
+        groups = Table("user_groups", Base.metadata, Column("user_id", Integer), schema="auth")
+
+        class Legacy(Base):
+            __table__ = Table("legacy", Base.metadata, Column("id", Integer), Column("note", String))
+
+        class Abstract(Base):
+            __abstract__ = True
+            id = Column(Integer, primary_key=True)
+
+        class Concrete(Abstract):
+            __tablename__ = "concrete"
+            n = Column(Integer)
+
+        class HeroBase(SQLModel):
+            name: str
+            age: Optional[int] = None
+
+        class Hero(HeroBase, table=True):
+            id: Optional[int] = Field(default=None, primary_key=True)
+            team: Optional["Team"] = Relationship(back_populates="heroes")
+
+        class HeroRead(HeroBase):              # no table=True: a pydantic model, no table
+            id: int
+
+        class Computed(Base):
+            @declared_attr
+            def __tablename__(cls):
+                return "t_" + cls.__name__.lower()
+            id = Column(Integer, primary_key=True)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {
+        "billing.subscriptions": ["created_at", "updated_at", "id", "user_id", "plan_name"],
+        "employees": ["id", "level"],
+        "engineers": ["id"],
+        "auth.user_groups": ["user_id"],
+        "legacy": ["id", "note"],
+        "concrete": ["id", "n"],
+        "hero": ["name", "age", "id"],
+    }
+    assert any("Computed's __tablename__ is computed" in p for p in models.problems)
+    sub = next(t for t in models.tables if t.model == "Subscription")
+    assert (sub.path, sub.line) == ("app/models.py", 14)
+
+
+def test_a_base_naming_tables_after_their_class_is_followed(tmp_path):
+    root = write(tmp_path, {"app/db.py": """
+        from typing import Any
+        from sqlalchemy import Column, Integer, String
+        from sqlalchemy.orm import as_declarative, declared_attr
+
+        @as_declarative()
+        class Base:
+            id: Any
+            __name__: str
+
+            @declared_attr
+            def __tablename__(cls) -> str:
+                return cls.__name__.lower()
+
+        class Item(Base):
+            id = Column(Integer, primary_key=True)
+            title = Column(String)
+
+        class Snake(Base):
+            @declared_attr
+            def __tablename__(cls):
+                return re.sub("(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+            id = Column(Integer, primary_key=True)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {"item": ["id", "title"]}
+    assert any("Snake's __tablename__ is computed" in p for p in models.problems)
+
+
+def test_env_py_target_metadata_is_followed_through_its_imports(tmp_path):
+    root = checkout(tmp_path, {
+        "netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
+        "netra_backend/app/db/__init__.py": "from .models_postgres import *  # noqa\n",
+        "netra_backend/app/db/base.py": BASE,
+        "netra_backend/app/db/models_postgres.py": SEED_MODELS,
+        # models elsewhere that env.py never imports: not in target_metadata, so not compared
+        "scripts/old_models.py": "from sqlalchemy import Column\nclass Old:\n    __tablename__ = 'old'\n"
+                                 "    id = Column('id')\n",
+    }, env_py="""
+        from netra_backend.app.db.base import Base
+        import netra_backend.app.db
+        target_metadata = Base.metadata
+    """)
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert sorted(tables(models)) == ["agent_executions", "credit_transactions", "subscriptions", "userbase"]
+    assert models.where.startswith("target_metadata = Base.metadata in netra_backend/migrations/env.py")
+
+
+def test_without_target_metadata_the_checkout_is_scanned_minus_migrations_tests_and_venvs(tmp_path):
+    model = "from sqlalchemy import Column\nclass M:\n    __tablename__ = '{}'\n    id = Column('id')\n"
+    root = checkout(tmp_path, {
+        "app/models.py": model.format("kept"),
+        "tests/test_models.py": model.format("from_tests"),
+        ".venv/lib/site.py": model.format("from_venv"),
+        "venv2/pyvenv.cfg": "", "venv2/lib/x.py": model.format("from_other_venv"),
+        "netra_backend/migrations/helpers.py": model.format("from_migrations"),
+    })
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert sorted(tables(models)) == ["kept"]
+    assert "sets no target_metadata" in models.where
+
+
+def test_configured_model_paths_are_read_alone(tmp_path):
+    model = "from sqlalchemy import Column\nclass M:\n    __tablename__ = '{}'\n    id = Column('id')\n"
+    root = write(tmp_path, {"a/models.py": model.format("a_table"), "b/models.py": model.format("b_table")})
+    models = read_models(root, root / "alembic.ini", ["b/models.py", "missing/"])
+    assert sorted(tables(models)) == ["b_table"]
+    assert any("missing/ does not exist" in p for p in models.problems)
+
+
+def test_models_import_reads_the_real_metadata_in_a_subprocess(tmp_path):
+    pytest.importorskip("sqlalchemy")
+    root = write(tmp_path, {"app/__init__.py": "", "app/models.py": """
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
+        class Base(DeclarativeBase):
+            pass
+        def _columns():                          # built at import time: ast cannot see these columns
+            return {f"c{i}": Column(Integer) for i in range(2)}
+        Dynamic = type("Dynamic", (Base,), {"__tablename__": "dynamic", "id": Column(Integer, primary_key=True),
+                                             **_columns()})
+        class Plain(Base):
+            __tablename__ = "plain"
+            id = Column(Integer, primary_key=True)
+    """})
+    from doctor.models_import import read_imported
+
+    models = read_imported(root, root / "alembic.ini", "app.models:Base.metadata", timeout=60, paths=["app"])
+    assert models.reading == "import app.models:Base.metadata"
+    assert tables(models) == {"dynamic": ["id", "c0", "c1"], "plain": ["id"]}
+    assert next(t for t in models.tables if t.name == "plain").line == 9  # placed by the ast reading
+    assert not list(root.rglob("__pycache__"))  # the checkout is left as found
+
+    failed = read_imported(root, root / "alembic.ini", "app.nowhere:Base.metadata", timeout=60, paths=["app"])
+    assert failed.reading == "ast" and "models_import: importing app.nowhere:Base.metadata failed" in failed.problems[0]
+
+
+# --- the checks, on hand-built facts -------------------------------------------------------------
+
+
+def _facts(model_tables: list[ModelTable], revisions: list[RevisionFacts]) -> Facts:
+    heads = [revisions[-1].revision] if revisions else []
+    return Facts(target=TARGET, migrations=MigrationFacts("netra_backend/alembic.ini", heads=heads,
+                                                          revisions=revisions),
+                 repo=RepoFacts("/repo", models=ModelFacts(where="config", files=["m.py"], tables=model_tables)))
+
+
+def _rev(rid: str, down: list[str], creates=(), adds=(), drops_columns=()) -> RevisionFacts:
+    return RevisionFacts(rid, down, creates=list(creates), ops=[["create", t] for t in creates],
+                         adds_columns=[list(p) for p in adds], drops_columns=[list(p) for p in drops_columns])
+
+
+def test_model_columns_without_migration_uses_the_columns_revisions_add():
+    revisions = [
+        _rev("a1", [], ["research_sessions"], [("research_sessions", "id"), ("research_sessions", "topic")]),
+        _rev("b2", ["a1"], adds=[("research_sessions", "completed_at")]),
+        _rev("c3", ["b2"], drops_columns=[("research_sessions", "topic")]),
+    ]
+    model = ModelTable("research_sessions", "app/models.py", 12, "ResearchSession",
+                       ["id", "topic", "completed_at", "error_message"], [13, 14, 15, 16])
+    d = replay(_facts([model], revisions), only=["model-columns"])
+    cause = d.causes[0]
+    assert (cause.id, cause.severity) == ("model-columns-without-migration", "error")
+    assert cause.evidence[0] == ("model ResearchSession (app/models.py:12) declares column(s) topic, error_message "
+                                 "of research_sessions, which no revision adds [model-columns]")
+    assert "leave research_sessions with completed_at, id" in cause.evidence[2]
+    assert cause.fix[0] == ("alembic -c netra_backend/alembic.ini revision --autogenerate -m "
+                            "'add research_sessions.topic, research_sessions.error_message'")
+
+    model.columns = ["id", "completed_at"]
+    d = replay(_facts([model], revisions), only=["model-columns"])
+    assert d.causes == [] and [r.id for r in d.ruled_out] == ["model-columns-without-migration"]
+
+
+def test_without_recorded_columns_the_column_check_says_it_cannot_compare():
+    d = replay(_facts([ModelTable("t", "m.py", 1, "T", ["id"])], [_rev("a1", [], ["t"])]), only=["model-columns"])
+    assert d.checks[0].status == "skip" and "record no columns" in d.checks[0].message
+    assert d.status == "healthy"  # not knowing is said, and does not make a CI run incomplete
+
+
+def test_an_unreadable_revision_turns_the_verdict_into_a_warning():
+    revisions = [_rev("a1", [], ["userbase"])]
+    revisions[0].opaque = ["op.create_table(name, *columns): the table name is computed"]
+    d = replay(_facts([ModelTable("subscriptions", "m.py", 3, "Subscription")], revisions), only=["models"])
+    assert (d.causes[0].id, d.causes[0].severity) == ("model-without-migration", "warn")
+    assert any("not fully read: a1" in e for e in d.causes[0].evidence)
+
+
+def test_a_table_created_then_dropped_says_so():
+    revisions = [_rev("a1", [], ["legacy"]), RevisionFacts("b2", ["a1"], drops=["legacy"], ops=[["drop", "legacy"]])]
+    d = replay(_facts([ModelTable("legacy", "m.py", 3, "Legacy")], revisions), only=["models"])
+    assert d.causes[0].evidence[0].startswith("table legacy of model Legacy (m.py:3) is gone at head")
+    assert "  revision a1 creates legacy but a later revision up to head b2 drops or renames it" in d.causes[0].evidence
+
+
+# --- --repo-only, as a CI job runs it ------------------------------------------------------------
+
+
+def _no_cloud_env(tmp_path: Path) -> dict:
+    """No credentials and no route: Google's variables unset, an endpoint that answers nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "CLOUDSDK_"))}
+    env.update({"NETRA_DOCTOR_GCP_ENDPOINT": "127.0.0.1:9", "HOME": str(tmp_path / "home"), "PGHOST": "/nonexistent"})
+    return env
+
+
+def _run(root: Path, *args: str, tmp_path: Path):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "doctor.cli", "staging", "--repo-only", *args], cwd=root,
+                          env=_no_cloud_env(tmp_path), capture_output=True, text=True, timeout=120)
+
+
+SEED_CHECKOUT = {
+    "netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "", "netra_backend/app/db/__init__.py": "",
+    "netra_backend/app/db/base.py": BASE,
+    "netra_backend/app/db/models_postgres.py": SEED_MODELS,
+}
+
+
+def test_repo_only_on_the_seeds_commit_fails_the_gate_naming_the_three_tables(tmp_path):
+    root = checkout(tmp_path / "repo", SEED_CHECKOUT)
+    result = _run(root, "--fail-on", "warn", "--format", "json", tmp_path=tmp_path)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert [c["id"] for c in report["causes"]] == ["model-without-migration"]
+    evidence = "\n".join(report["causes"][0]["evidence"])
+    for table, line in (("subscriptions", 9), ("credit_transactions", 13), ("agent_executions", 17)):
+        assert f"declares table {table}" in evidence
+        assert f"netra_backend/app/db/models_postgres.py:{line}" in evidence
+    assert "none of the 3 revision(s) up to head add_deleted_at_001 creates subscriptions" in evidence
+    assert [s["name"] for s in report["sources"]] == ["migrations", "repo"]  # no cloud, no database
+    not_run = {c["id"] for c in report["checks"] if c["message"].startswith("not run: --repo-only")}
+    assert {"secret-parity", "tables", "revision", "startup-errors", "job-command"} <= not_run
+    assert result.stderr == ""
+
+
+def test_repo_only_on_a_clean_checkout_exits_0(tmp_path):
+    models = SEED_MODELS.split("class Subscription")[0]  # only userbase, which bb39e1c49e2d creates
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT, "netra_backend/app/db/models_postgres.py": models})
+    result = _run(root, "--fail-on", "warn", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "HEALTHY" in result.stdout
+    # the cloud and database checks are named as not examined (-v says why), and are no failures
+    idle = next(line for line in result.stdout.splitlines() if line.startswith("not examined here"))
+    assert "cloudsql-connector" in idle and "secret-parity" in idle
+
+
+def test_repo_only_imports_no_google_client_library(tmp_path):
+    root = checkout(tmp_path / "repo", SEED_CHECKOUT)
+    code = ("import sys, runpy; sys.argv = ['netra-doctor', 'staging', '--repo-only', '--format', 'json'];\n"
+            "import atexit; atexit.register(lambda: print('GOOGLE' if any(m.startswith('google.cloud') "
+            "for m in sys.modules) else 'CLEAN', file=sys.stderr))\n"
+            "runpy.run_module('doctor.cli', run_name='__main__')")
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, env=_no_cloud_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stderr.strip() == "CLEAN"
+
+
+def test_models_and_pre_deploy_settings_come_from_config(tmp_path):
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT, "netra-doctor.toml": """
+        models = ["netra_backend/app/db/base.py"]
+        [environments.staging]
+        pre_deploy = true
+    """})
+    result = _run(root, "--format", "json", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr  # base.py declares no table
+    bad = run_subprocess("staging", "--repo-only", cwd=write(tmp_path / "bad", {"netra-doctor.toml": "models = 3\n"}))
+    assert bad.returncode == 2 and "models must be a list of paths" in bad.stderr
+
+
+def test_run_from_above_the_checkout_reads_the_alembic_projects_folder_not_everything_below(tmp_path):
+    model = "from sqlalchemy import Column\nclass M:\n    __tablename__ = '{}'\n    id = Column('id')\n"
+    checkout(tmp_path / "home" / "code", {"netra_backend/app/models.py": model.format("subscriptions")})
+    write(tmp_path / "home", {"other_project/models.py": model.format("someone_elses")})
+    result = run_subprocess("staging", "--repo-only", "--format", "json", "--alembic-ini",
+                            "code/netra_backend/alembic.ini", cwd=tmp_path / "home")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    evidence = "\n".join(report["causes"][0]["evidence"])
+    assert "declares table subscriptions" in evidence and "someone_elses" not in evidence
+    assert "a scan of code/netra_backend without migrations" in evidence
+
+
+def test_a_model_file_that_does_not_parse_is_said_next_to_the_verdict(tmp_path):
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT,
+                                        "netra_backend/app/db/models_postgres.py": SEED_MODELS.split("class Sub")[0],
+                                        "netra_backend/app/db/broken.py": "import sqlalchemy\nclass X(:\n"})
+    result = run_subprocess("staging", "--repo-only", "--format", "json", "-v", cwd=root)
+    report = json.loads(result.stdout)
+    models = next(c for c in report["checks"] if c["id"] == "models")
+    assert models["status"] == "pass"
+    assert any(e.startswith("note on the models: netra_backend/app/db/broken.py: not read (SyntaxError")
+               for e in models["findings"][0]["evidence"])
+
+
+def test_a_model_whose_schema_comes_from_its_metadata_matches_the_schema_qualified_create():
+    """`MetaData(schema="app")` is not followed by ast: a bare model name matches app.subscriptions."""
+    revisions = [_rev("a1", [], ["app.subscriptions"], [("app.subscriptions", "id")])]
+    d = replay(_facts([ModelTable("subscriptions", "m.py", 3, "Subscription", ["id"])], revisions),
+               only=["models", "model-columns"])
+    assert d.causes == [] and {r.id for r in d.ruled_out} == {"model-without-migration",
+                                                             "model-columns-without-migration"}
+    d = replay(_facts([ModelTable("billing.subscriptions", "m.py", 3, "Subscription")], revisions), only=["models"])
+    assert [c.id for c in d.causes] == ["model-without-migration"]  # an explicit other schema is another table
+
+
+def test_flask_sqlalchemy_models_are_named_after_their_class(tmp_path):
+    root = write(tmp_path, {"app/ext.py": "from flask_sqlalchemy import SQLAlchemy\ndb = SQLAlchemy()\n",
+                            "app/models.py": """
+        from app.ext import db
+
+        class CreditTransaction(db.Model):
+            id = db.Column(db.Integer, primary_key=True)
+            amount = db.Column(db.Integer)
+
+        class APIKey(db.Model):
+            __tablename__ = "api_keys"
+            id = db.Column(db.Integer, primary_key=True)
+
+        class Admin(CreditTransaction):          # single-table: no table of its own
+            level = db.Column(db.Integer)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {"credit_transaction": ["id", "amount", "level"], "api_keys": ["id"]}
+
+
+def test_flask_migrate_layout_env_py_beside_alembic_ini(tmp_path):
+    """Flask-Migrate keeps alembic.ini (no script_location) next to env.py in migrations/."""
+    root = write(tmp_path, {
+        "migrations/alembic.ini": "[alembic]\n",
+        "migrations/env.py": "from app.models import db\ntarget_metadata = db.metadata\n",
+        "app/__init__.py": "", "app/models.py": """
+            from flask_sqlalchemy import SQLAlchemy
+            db = SQLAlchemy()
+            class Post(db.Model):
+                id = db.Column(db.Integer, primary_key=True)
+        """,
+        "scripts/unrelated.py": "from sqlalchemy import Column\nclass T:\n    __tablename__ = 'x'\n    id = Column()\n",
+    })
+    models = read_models(root, root / "migrations" / "alembic.ini")
+    assert tables(models) == {"post": ["id"]}
+    assert models.where.startswith("target_metadata = db.metadata in migrations/env.py")
+
+
+def test_the_models_and_the_database_seeing_one_missing_revision_make_one_cause(tmp_path):
+    """After the incident the tables check (database, logs) and the models check (checkout) both see the
+    seed's cause: the report lists it once, with both checks' evidence, not twice with the same fix."""
+    root = checkout(tmp_path / "repo", SEED_CHECKOUT)
+    exports = tmp_path / "exports"  # the demo's exports: the seed's, with its logs
+    exports.mkdir()
+    for f in (Path(__file__).parents[1] / "doctor" / "demo_data").glob("*.*"):
+        shutil.copy(f, exports / f.name)
+    proc = run_subprocess("staging", "--from", str(exports), "--format", "json", cwd=root)
+    report = json.loads(proc.stdout)
+    ids = [c["id"] for c in report["causes"]]
+    assert ids[0] == "migration-missing-for-tables" and "model-without-migration" not in ids, ids
+    evidence = "\n".join(report["causes"][0]["evidence"])
+    assert "[models]" in evidence and "models_postgres.py" in evidence and "[migration-log]" in evidence
+    assert "model-without-migration" not in {r["id"] for r in report["ruled_out"]}
