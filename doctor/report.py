@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from doctor.diagnosis import Diagnosis
-from doctor.secrecy import scrub
+from doctor.secrecy import scrub, scrub_tree
 
 MAX_EVIDENCE = 6  # lines per cause without -v
 
@@ -44,7 +44,7 @@ def render_json(diagnoses: list[Diagnosis], verbose: bool = False) -> str:
     data: Any = [to_dict(d, verbose) for d in diagnoses]
     if len(data) == 1:
         data = data[0]
-    return scrub(json.dumps(data, indent=2))
+    return json.dumps(scrub_tree(data), indent=2)  # string values only: the JSON stays JSON
 
 
 def _headline(d: Diagnosis) -> str:

@@ -11,16 +11,17 @@ from pathlib import Path
 
 from doctor.config import ConfigError
 from doctor.facts import Facts
-from doctor.secrecy import scrub
+from doctor.redact import redact_facts
 
 
 def save_snapshot(path: Path, facts: list[Facts]) -> None:
-    data = [f.to_dict() for f in facts]
-    # keys keep their order: checks list secrets and env vars in the order the workloads hold them,
+    data = [redact_facts(f).to_dict() for f in facts]
+    # redacted field by field, never as text: a secret equal to `5432` must not turn `"port": 5432` into
+    # `"port": ***`. Keys keep their order: checks list secrets and env vars in the order the workloads hold them,
     # and a replay must print the same report
     text = json.dumps(data[0] if len(data) == 1 else data, indent=2)
     try:
-        path.write_text(scrub(text) + "\n", encoding="utf-8")
+        path.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--save {path}: cannot write ({exc.strerror})") from None
 
