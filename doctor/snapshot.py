@@ -11,7 +11,11 @@ from pathlib import Path
 
 from doctor.config import ConfigError
 from doctor.facts import Facts
+from doctor.files import read_bytes
 from doctor.redact import redact_facts
+
+# like the exports' cap: a snapshot holds them (logs, catalog) plus what was read live
+MAX_SNAPSHOT_BYTES = 64 * 2**20
 
 
 def save_snapshot(path: Path, facts: list[Facts]) -> None:
@@ -27,19 +31,30 @@ def save_snapshot(path: Path, facts: list[Facts]) -> None:
 
 
 def load_snapshot(path: Path) -> list[Facts]:
+    """The snapshot's facts, validated against their schema before any check sees them: a wrong
+    type, a null where a value must be, or a missing field is one line (exit 2), never a traceback."""
+    text = read_bytes(path, MAX_SNAPSHOT_BYTES)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        data = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ConfigError(f"{path}: not a JSON snapshot written by --save") from None
     items = data if isinstance(data, list) else [data]
     try:
         facts = [Facts.from_dict(item) for item in items]
+        for f in facts:
+            _valid_silences(f)
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not a netra-doctor snapshot ({exc})") from None
+        raise ConfigError(f"{path}: not a netra-doctor snapshot ({str(exc)[:200]})") from None
     if not facts:
         raise ConfigError(f"{path}: the snapshot is empty")
     for f in facts:
         f.mode = "replay"
     return facts
+
+
+def _valid_silences(facts: Facts) -> None:
+    """A replay applies the run's silences: each needs an id and a reason, as the config did."""
+    for i, entry in enumerate(facts.target.silence):
+        for key in ("id", "reason"):
+            if not entry.get(key):
+                raise ValueError(f"snapshot.target.silence[{i}]: {key} is missing")
