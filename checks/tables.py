@@ -74,6 +74,7 @@ class Catalog:
 
     by_name: dict[str, list[TableInfo]]  # in the catalog's order
     elsewhere: dict[str, list[str]]  # table name -> "db: schema.table" in the server's other databases
+    setting: list[str] = field(default_factory=list)  # setting_schemas(db), parsed once
 
     @classmethod
     def of(cls, db: DatabaseFacts) -> Catalog:
@@ -87,7 +88,7 @@ class Catalog:
                 parts = entry.split(".")
                 for i in range(1, len(parts)):
                     elsewhere.setdefault(".".join(parts[i:]), []).append(f"{d}: {entry}")
-        return cls(by_name, elsewhere)
+        return cls(by_name, elsewhere, setting_schemas(db))
 
 
 def locate(db: DatabaseFacts, name: str, origin: str, catalog: Catalog | None = None) -> Place:
@@ -95,13 +96,13 @@ def locate(db: DatabaseFacts, name: str, origin: str, catalog: Catalog | None = 
     catalog = catalog or Catalog.of(db)
     schema, table = split_name(name)
     same_name = catalog.by_name.get(table, [])
-    matches = [t for t in same_name if schema is None or t.schema == schema]
+    matches = same_name if schema is None else [t for t in same_name if t.schema == schema]
     if schema is not None and matches:
         return Place(name, origin, "ok" if usable(matches[0]) else "invisible", matches[0])
-    effective = [t for s in db.search_path for t in matches if t.schema == s]
+    effective = [t for s in db.search_path for t in matches if t.schema == s] if matches else []
     if effective:  # resolution takes the first hit on the effective path, usable or not
         return Place(name, origin, "ok" if effective[0].can_select else "invisible", effective[0])
-    on_setting = [t for s in setting_schemas(db) for t in matches if t.schema == s]
+    on_setting = [t for s in catalog.setting for t in matches if t.schema == s] if matches else []
     if on_setting:  # on the path as written, but the role lacks USAGE, so resolution skips it
         return Place(name, origin, "invisible", on_setting[0])
     if same_name:

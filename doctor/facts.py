@@ -319,10 +319,20 @@ def _schema(tp: type) -> tuple[dict[str, Any], tuple[str, ...]]:
     return {f.name: hints[f.name] for f in fields}, required
 
 
+@dataclass
+class _Flat:
+    """How to build a dataclass of plain fields (str, int, bool, optional or not, no default factory)
+    straight from its JSON object: the types each field takes, the defaults, the required fields,
+    and the shapes (keys and value types) already found valid."""
+
+    allowed: dict[str, frozenset[type]]
+    defaults: dict[str, Any]
+    required: tuple[str, ...]
+    valid: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(default_factory=set)
+
+
 @functools.cache
-def _flat(tp: type) -> tuple[dict[str, frozenset[type]], dict[str, Any], frozenset[str]] | None:
-    """For a dataclass of plain fields only (str, int, bool, optional or not, no default factory):
-    (field -> the JSON types it takes, the defaults, the required fields); else None."""
+def _flat(tp: type) -> _Flat | None:
     allowed: dict[str, frozenset[type]] = {}
     for name, hint in _schema(tp)[0].items():
         kinds = {hint}
@@ -335,23 +345,29 @@ def _flat(tp: type) -> tuple[dict[str, frozenset[type]], dict[str, Any], frozens
     if any(f.default_factory is not dataclasses.MISSING for f in fields):
         return None
     defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
-    return allowed, defaults, frozenset(_schema(tp)[1])
+    return _Flat(allowed, defaults, _schema(tp)[1])
 
 
-def _flat_build(tp: type, flat: tuple[dict[str, frozenset[type]], dict[str, Any], frozenset[str]],
-                value: dict[str, Any]) -> Any:
+def _flat_build(tp: type, flat: _Flat, value: dict[str, Any]) -> Any:
     """The object, built without __init__ (its fields are plain values), or None when anything is
-    off (the slow path then says what)."""
-    allowed, defaults, required = flat
-    for k in required:
-        if k not in value:
-            return None
-    for k, v in value.items():
-        kinds = allowed.get(k)
-        if kinds is None or type(v) not in kinds:
-            return None
+    off (the slow path then says what). A shape checked once (the same keys with the same value
+    types: every log entry of a snapshot) is not checked again."""
+    shape = (tuple(value), tuple(map(type, value.values())))
+    if shape not in flat.valid:
+        for k in flat.required:
+            if k not in value:
+                return None
+        for k, v in value.items():
+            kinds = flat.allowed.get(k)
+            if kinds is None or type(v) not in kinds:
+                return None
+        if len(flat.valid) < 1024:
+            flat.valid.add(shape)
     obj = object.__new__(tp)
-    obj.__dict__ = {**defaults, **value}
+    attrs = obj.__dict__
+    if len(value) != len(flat.allowed):
+        attrs.update(flat.defaults)
+    attrs.update(value)
     return obj
 
 

@@ -23,9 +23,9 @@ from urllib.parse import quote, quote_plus
 
 _SALT = os.urandom(16)
 _known: dict[str, tuple[str, ...]] = {}  # value -> its spellings, longest first
-# what the facts' public fields hold (ports, users, instance names): a secret that equals one or is part
-# of one (a password `postgres` in `staging-shared-postgres`) is left there by output scrubs, since the
-# facts' free text was already redacted field by field; so a run prints what its replay prints
+# secrets that the facts' public fields show (ports, users, instance names): one that equals such a name
+# or is part of one (a password `postgres` in `staging-shared-postgres`) is left there by output scrubs,
+# since the facts' free text was already redacted field by field; so a run prints what its replay prints
 _public: set[str] = set()
 _lock = threading.Lock()
 _cache: dict[bool, tuple[tuple[str, ...], re.Pattern[str] | None]] = {}
@@ -57,12 +57,13 @@ def remember(value: str) -> None:
             _cache.clear()
 
 
-def declare_public(values: set[str]) -> None:
-    """These spellings stand in fields that are not secret (a port, a user, a database): output
-    scrubs keep a secret found within them. Redaction of the facts (``everything``) ignores this."""
+def declare_public(shown: str) -> None:
+    """``shown`` is text the facts show as names (a port, a user, a database): output scrubs keep the
+    secrets already known that stand within it. Redaction of the facts (``everything``) ignores this."""
     with _lock:
-        if values - _public:
-            _public.update(values)
+        found = {value for value in _known if value in shown} - _public
+        if found:
+            _public.update(found)
             _cache.clear()
 
 
@@ -75,12 +76,15 @@ def _forms(value: str) -> set[str]:
 
 def _matcher(everything: bool) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
     """(very long spellings, one alternation of the others), longest first, built once per change."""
+    cached = _cache.get(everything)  # a dict read is atomic: no lock for the common case
+    if cached is not None:
+        return cached
     with _lock:
         cached = _cache.get(everything)
         if cached is not None:
             return cached
-        shown = "" if everything or not _public else "\0".join(_public)
-        forms = sorted({f for value, fs in _known.items() if value not in shown for f in fs if f},
+        public = set() if everything else _public
+        forms = sorted({f for value, fs in _known.items() if value not in public for f in fs if f},
                        key=len, reverse=True)
         long = tuple(f for f in forms if len(f) > _ALTERNATION_MAX)
         short = [f for f in forms if len(f) <= _ALTERNATION_MAX]
@@ -140,7 +144,10 @@ def scrub(text: str, everything: bool = False) -> str:
             text = text.replace(form, "***")
     if pattern is not None:
         text = pattern.sub("***", text)
-    text = _url_passwords(text)
+    if "://" in text:
+        text = _url_passwords(text)
+    if "password" not in text.casefold():  # casefold: what (?i) matches (ſ is an s), at C speed
+        return text
     return _KW_PASSWORD.sub(lambda m: m["head"] + "***", text)
 
 

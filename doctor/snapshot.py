@@ -11,7 +11,7 @@ from pathlib import Path
 
 from doctor.config import ConfigError
 from doctor.facts import Facts
-from doctor.files import read_bytes
+from doctor.files import gc_paused, read_bytes
 from doctor.redact import redact_facts
 
 # like the exports' cap: a snapshot holds them (logs, catalog) plus what was read live
@@ -34,17 +34,18 @@ def load_snapshot(path: Path) -> list[Facts]:
     """The snapshot's facts, validated against their schema before any check sees them: a wrong
     type, a null where a value must be, or a missing field is one line (exit 2), never a traceback."""
     text = read_bytes(path, MAX_SNAPSHOT_BYTES)
-    try:
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise ConfigError(f"{path}: not a JSON snapshot written by --save") from None
-    items = data if isinstance(data, list) else [data]
-    try:
-        facts = [Facts.from_dict(item) for item in items]
-        for f in facts:
-            _valid_silences(f)
-    except (ValueError, TypeError, KeyError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not a netra-doctor snapshot ({str(exc)[:200]})") from None
+    with gc_paused():
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise ConfigError(f"{path}: not a JSON snapshot written by --save") from None
+        items = data if isinstance(data, list) else [data]
+        try:
+            facts = [Facts.from_dict(item) for item in items]
+            for f in facts:
+                _valid_silences(f)
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            raise ConfigError(f"{path}: not a netra-doctor snapshot ({str(exc)[:200]})") from None
     if not facts:
         raise ConfigError(f"{path}: the snapshot is empty")
     for f in facts:

@@ -23,7 +23,7 @@ from yaml.scanner import Scanner
 
 from doctor.config import ConfigError
 from doctor.facts import Execution, LogEntry, Workload
-from doctor.files import present, read_text
+from doctor.files import gc_paused, present, read_text
 from doctor.sources.cloudrun_model import (
     ExportError,
     detect,
@@ -113,7 +113,8 @@ def _yaml_docs(path: Path) -> list[Any]:
 
 def _json(path: Path) -> Any:
     try:
-        return _depth_ok(json.loads(_read(path)), path)
+        with gc_paused():
+            return _depth_ok(json.loads(_read(path)), path)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
     except RecursionError:
@@ -206,7 +207,9 @@ def _logs(folder: Path) -> list[LogEntry] | None:
     if not present(path):
         return None
     try:
-        return log_entries(_json(path))
+        data = _json(path)
+        with gc_paused():
+            return log_entries(data)
     except ValueError as exc:
         raise ConfigError(f"{path}: not a `gcloud logging read --format=json` export: {exc}") from None
 
