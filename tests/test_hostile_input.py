@@ -214,3 +214,21 @@ def test_started_from_the_file_system_root_nothing_walks_it(tmp_path: Path) -> N
 def test_a_fifo_named_like_the_config_is_bad_input(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "netra-doctor.toml")
     _one_line(_limited_cli("staging", "--from", str(SEED), cwd=tmp_path), "netra-doctor.toml: a FIFO")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(shared=st.one_of(st.lists(values, min_size=1, max_size=3), st.dictionaries(st.text(max_size=8), values,
+                                                                                    min_size=1, max_size=3)),
+       name=st.sampled_from(["service.yaml", "job.yaml", "executions.yaml", "secrets.yaml"]))
+def test_any_document_with_an_anchor_is_refused_in_one_line(tmp_path_factory, shared, name) -> None:
+    """PyYAML writes an anchor and an alias for an object it meets twice: every such document is refused,
+    whatever else it holds, and nothing else happens (no expansion, no traceback)."""
+    import yaml
+
+    tmp = tmp_path_factory.mktemp("a")
+    folder = _seed(tmp)
+    (folder / name).write_text(yaml.safe_dump({"kind": "Service", "a": shared, "b": shared}))
+    result = CliRunner().invoke(cli, ["staging", "--from", str(folder), "--only", "job-command"],
+                                catch_exceptions=False)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert "which gcloud never writes" in result.stderr
