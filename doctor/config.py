@@ -91,14 +91,46 @@ class Target:
     image: str = ""
 
 
-def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
-    """The nearest netra-doctor.toml, or pyproject.toml with [tool.netra-doctor], upwards."""
+VCS_MARKERS = (".git", ".hg", ".svn", ".jj")
+MAX_CONFIG_BYTES = 1 * 2**20
+
+
+def search_folders(start: Path) -> list[Path]:
+    """Where to look for the config, nearest first: up to the repository's root (a folder holding
+    .git, .hg, ...), the home folder or the file system's root, whichever comes first. Started from
+    `/` or a home folder, that is that folder alone: a config above the checkout is not its config."""
+    try:
+        home: Path | None = Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):
+        home = None
+    folders = []
     for folder in [start, *start.parents]:
+        folders.append(folder)
+        if folder == home or any(os.path.lexists(folder / m) for m in VCS_MARKERS):
+            break
+    return folders
+
+
+def repository_root(start: Path) -> Path:
+    """The checkout ``start`` is in: the nearest folder with a VCS marker, within search_folders;
+    else ``start`` itself."""
+    for folder in search_folders(start):
+        if any(os.path.lexists(folder / m) for m in VCS_MARKERS):
+            return folder
+    return start
+
+
+def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The nearest netra-doctor.toml, or pyproject.toml with [tool.netra-doctor], upwards (see
+    search_folders); one that is a FIFO, a device or a symlink loop is bad input, not absent."""
+    from doctor.files import present
+
+    for folder in search_folders(start):
         own = folder / "netra-doctor.toml"
-        if own.is_file():
+        if present(own):
             return own, _read_toml(own)
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
+        if present(pyproject):
             table = _read_toml(pyproject).get("tool", {}).get("netra-doctor")
             if table is not None:
                 if not isinstance(table, dict):
@@ -108,9 +140,11 @@ def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    from doctor.files import read_text
+
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return tomllib.loads(read_text(path, MAX_CONFIG_BYTES))
+    except (RecursionError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
@@ -196,7 +230,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         service=text("service"),
         job=text("job"),
         alembic_ini=text("alembic_ini"),
-        root=path.parent if path else start,
+        root=path.parent if path else repository_root(start),
         db_env=db_env,
         expected_tables=list(tables),
         proxies={str(k): str(v) for k, v in proxies.items()},

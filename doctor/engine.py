@@ -12,6 +12,7 @@ from doctor.checking import CheckSpec, load_checks, source_for
 from doctor.config import ConfigError, Target
 from doctor.diagnosis import Diagnosis, diagnose
 from doctor.facts import Facts
+from doctor.files import gc_paused
 
 if TYPE_CHECKING:
     from doctor.sources import Source
@@ -61,7 +62,8 @@ def run(
         gate.mark(ctx.facts, target)
         facts = gather(ctx, gate.sources(target, sources_for(chosen) if chosen is not None else None))
         specs = chosen if chosen is not None else select(loading.result(), only)
-    return Run(facts, diagnose(facts, gate.checked(specs, facts), target.silence))
+    with gc_paused():  # checks make many small acyclic objects over big facts: no collector passes
+        return Run(facts, diagnose(facts, gate.checked(specs, facts), target.silence))
 
 
 def sources_for(specs: list[CheckSpec]) -> list[Source]:
@@ -78,4 +80,5 @@ def replay(facts: Facts, only: Iterable[str] = (), silences=None) -> Diagnosis:
         from doctor.diagnosis import Silence
 
         silences = [Silence(s["id"], s["reason"], s.get("object")) for s in facts.target.silence]
-    return diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))
+    with gc_paused():
+        return diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))

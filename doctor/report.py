@@ -15,7 +15,7 @@ from typing import Any
 
 from doctor.causes import fix_kind
 from doctor.diagnosis import Diagnosis, uncaused
-from doctor.secrecy import scrub
+from doctor.secrecy import scrub, scrub_tree
 from doctor.untrusted import clean_line
 
 MAX_EVIDENCE = 6  # lines per cause without -v
@@ -92,7 +92,7 @@ def render_json(diagnoses: list[Diagnosis], verbose: bool = False) -> str:
     data: Any = [to_dict(d, verbose, now) for d in diagnoses]
     if len(data) == 1:
         data = data[0]
-    return scrub(json.dumps(data, indent=2))
+    return json.dumps(scrub_tree(data), indent=2)  # string values only: the JSON stays JSON
 
 
 # --- the terminal report ------------------------------------------------------------------------

@@ -11,15 +11,20 @@ from pathlib import Path
 
 from doctor.config import ConfigError
 from doctor.facts import Facts
-from doctor.secrecy import scrub
+from doctor.files import gc_paused, read_bytes
+from doctor.redact import redact_facts
+
+# like the exports' cap: a snapshot holds them (logs, catalog) plus what was read live
+MAX_SNAPSHOT_BYTES = 64 * 2**20
 
 
 def snapshot_text(facts: list[Facts]) -> str:
-    """The snapshot as saved (``--save -`` prints it): secrets fingerprinted, text scrubbed."""
-    data = [f.to_dict() for f in facts]
+    """The snapshot as saved (``--save -`` prints it): secrets fingerprinted, redacted field by field,
+    never as text: a secret equal to `5432` must not turn `"port": 5432` into `"port": ***`."""
+    data = [redact_facts(f).to_dict() for f in facts]
     # keys keep their order: checks list secrets and env vars in the order the workloads hold them,
     # and a replay must print the same report
-    return scrub(json.dumps(data[0] if len(data) == 1 else data, indent=2)) + "\n"
+    return json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n"
 
 
 def save_snapshot(path: Path, facts: list[Facts]) -> None:
@@ -31,19 +36,31 @@ def save_snapshot(path: Path, facts: list[Facts]) -> None:
 
 
 def load_snapshot(path: Path) -> list[Facts]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise ConfigError(f"{path}: not a JSON snapshot written by --save") from None
-    items = data if isinstance(data, list) else [data]
-    try:
-        facts = [Facts.from_dict(item) for item in items]
-    except (ValueError, TypeError, KeyError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not a netra-doctor snapshot ({exc})") from None
+    """The snapshot's facts, validated against their schema before any check sees them: a wrong
+    type, a null where a value must be, or a missing field is one line (exit 2), never a traceback."""
+    text = read_bytes(path, MAX_SNAPSHOT_BYTES)
+    with gc_paused():
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise ConfigError(f"{path}: not a JSON snapshot written by --save") from None
+        items = data if isinstance(data, list) else [data]
+        try:
+            facts = [Facts.from_dict(item) for item in items]
+            for f in facts:
+                _valid_silences(f)
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            raise ConfigError(f"{path}: not a netra-doctor snapshot ({str(exc)[:200]})") from None
     if not facts:
         raise ConfigError(f"{path}: the snapshot is empty")
     for f in facts:
         f.mode = "replay"
     return facts
+
+
+def _valid_silences(facts: Facts) -> None:
+    """A replay applies the run's silences: each needs an id and a reason, as the config did."""
+    for i, entry in enumerate(facts.target.silence):
+        for key in ("id", "reason"):
+            if not entry.get(key):
+                raise ValueError(f"snapshot.target.silence[{i}]: {key} is missing")

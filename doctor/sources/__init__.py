@@ -150,7 +150,10 @@ def gather(ctx: Context, sources: list[Source] | None = None, workers: int = 6) 
         _close_shared(ctx)
     order = [s.name for s in sources]
     ctx.facts.sources = sorted(done.values(), key=lambda s: order.index(s.name))
-    return ctx.facts
+    from doctor.redact import redact_facts
+
+    # checks read the facts --save writes: free text redacted field by field, so a replay is the same run
+    return redact_facts(ctx.facts)
 
 
 def _close_shared(ctx: Context) -> None:

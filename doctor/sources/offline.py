@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer, ComposerError
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from doctor.config import ConfigError, Target
 from doctor.facts import Execution, LogEntry, Workload
+from doctor.files import gc_paused, present, read_text
 from doctor.sources.cloudrun_model import (
     ExportError,
     detect,
@@ -26,11 +34,40 @@ from doctor.sources.cloudrun_model import (
 )
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64  # gcloud's exports nest about 10 deep; deeper is not an export
 
-try:  # the C loader is ~10x faster on big log exports; both are safe loaders
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+
+class _NoAliases(Composer):
+    """Composes YAML nodes but refuses anchors and aliases, which gcloud never writes: an alias bomb
+    (a few KB of nested aliases that expand to gigabytes) stops at its first ``&``, before anything grows."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+            what = "an alias" if isinstance(event, AliasEvent) else "an anchor"
+            raise ComposerError(None, None, f"{what} (&/*), which gcloud never writes", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+try:  # libyaml's parser (fast) under the refusing composer; both are safe loaders
+    from yaml._yaml import CParser
+
+    class _Loader(_NoAliases, CParser, SafeConstructor, Resolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _NoAliases.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+
+    class _Loader(Reader, Scanner, Parser, _NoAliases, SafeConstructor, Resolver):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            _NoAliases.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
 
 
 @dataclass
@@ -44,19 +81,27 @@ class Exports:
 
 
 def _read(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB")
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    return read_text(path, MAX_FILE_BYTES)
+
+
+def _depth_ok(doc: Any, path: Path) -> Any:
+    """Bounded nesting, checked level by level without recursion (a list of a list of ... is not an
+    export, and code that walks it later must not meet the interpreter's recursion limit)."""
+    level = [doc]
+    for _ in range(MAX_DEPTH):
+        below: list[Any] = []
+        for node in level:
+            items = node.values() if type(node) is dict else node if type(node) is list else ()
+            below += [v for v in items if type(v) is dict or type(v) is list]
+        if not below:
+            return doc
+        level = below
+    raise ConfigError(f"{path}: nested more than {MAX_DEPTH} deep")
 
 
 def _yaml_docs(path: Path) -> list[Any]:
     try:
-        return [d for d in yaml.load_all(_read(path), Loader=_Loader) if d is not None]
+        return [_depth_ok(d, path) for d in yaml.load_all(_read(path), Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -68,7 +113,8 @@ def _yaml_docs(path: Path) -> list[Any]:
 
 def _json(path: Path) -> Any:
     try:
-        return json.loads(_read(path))
+        with gc_paused():
+            return _depth_ok(json.loads(_read(path)), path)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
     except RecursionError:
@@ -86,7 +132,7 @@ def _workload(folder: Path, kind: str) -> tuple[Workload | None, Execution | Non
     """The workload and, for a job, its newest execution as its own status records it."""
     for name in (f"{kind}.yaml", f"{kind}.yml", f"{kind}.json"):
         path = folder / name
-        if path.is_file():
+        if present(path):
             try:
                 doc = _one(path)
                 return workload_from_export(doc, kind), latest_execution(doc) if kind == "job" else None
@@ -98,7 +144,7 @@ def _workload(folder: Path, kind: str) -> tuple[Workload | None, Execution | Non
 def _executions(folder: Path) -> list[Execution] | None:
     for name in ("executions.yaml", "executions.yml", "executions.json"):
         path = folder / name
-        if not path.is_file():
+        if not present(path):
             continue
         docs = _yaml_docs(path) if path.suffix != ".json" else [_json(path)]
         if len(docs) == 1 and isinstance(docs[0], list):
@@ -113,7 +159,7 @@ def _executions(folder: Path) -> list[Execution] | None:
 
 def _secrets(folder: Path) -> dict[str, dict[str, str]] | None:
     path = folder / "secrets.yaml"
-    if not path.is_file():
+    if not present(path):
         return None
     data = _one(path) if path.stat().st_size else {}
     if not isinstance(data, dict):
@@ -158,10 +204,12 @@ def log_entries(data: Any) -> list[LogEntry]:
 
 def _logs(folder: Path) -> list[LogEntry] | None:
     path = folder / "logs.json"
-    if not path.is_file():
+    if not present(path):
         return None
     try:
-        return log_entries(_json(path))
+        data = _json(path)
+        with gc_paused():
+            return log_entries(data)
     except ValueError as exc:
         raise ConfigError(f"{path}: not a `gcloud logging read --format=json` export: {exc}") from None
 

@@ -7,9 +7,11 @@ repository; listing is done here so that the check stays pure.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from doctor.config import VCS_MARKERS
 from doctor.facts import RepoFacts
-from doctor.sources import Context
+from doctor.sources import Context, Skipped
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", "site-packages"}
 MAX_FILES = 5000
@@ -28,7 +30,25 @@ def list_files(root: str) -> list[str]:
     return found
 
 
+def _not_a_checkout(root: Path) -> str | None:
+    """Started from `/` or a home folder with no repository there, listing would walk the whole
+    file system: say so instead."""
+    try:
+        home: Path | None = Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):
+        home = None
+    if any(os.path.lexists(root / m) for m in VCS_MARKERS):
+        return None
+    if root == Path(root.anchor) or root == home:
+        where = "the file system's root" if root == Path(root.anchor) else "the home folder"
+        return f"{root} is {where}, not a checkout: run the doctor from the repository (or pass --alembic-ini)"
+    return None
+
+
 def gather(ctx: Context) -> None:
+    why = _not_a_checkout(Path(ctx.target.root).resolve())
+    if why:
+        raise Skipped(why)
     root = str(ctx.target.root)
     ctx.facts.repo = RepoFacts(root=root, files=list_files(root))
     from doctor.gate import gather_models  # the models the checkout declares (doctor/models.py)
