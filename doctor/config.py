@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "proxies": {},
     "dsn": None,
     "timeout": 10.0,
+    "dockerfile": None,  # the Dockerfile that builds the image (default: found beside the Alembic project)
+    "docker_context": None,  # its build context (default: its folder or the root, whichever holds its sources)
 }
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -80,6 +82,8 @@ class Target:
     timeout: float = 10.0  # seconds, per network call
     silence: list[Silence] = field(default_factory=list)
     config_file: Path | None = None
+    dockerfile: str | None = None  # repo-relative; None: look beside the Alembic project
+    docker_context: str | None = None
 
 
 def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
@@ -161,6 +165,9 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
     dsn = merged["dsn"]
     if dsn is not None and not isinstance(dsn, str):
         raise ConfigError(f"{where}: dsn must be a string")
+    for key in ("dockerfile", "docker_context"):
+        if merged[key] is not None and (not isinstance(merged[key], str) or not merged[key].strip()):
+            raise ConfigError(f"{where}: {key} must be a path relative to the repository")
 
     silences = []
     for layer in (data, own):
@@ -185,7 +192,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         service=text("service"),
         job=text("job"),
         alembic_ini=text("alembic_ini"),
-        root=path.parent if path else start,
+        root=path.parent if path else (git_root(start) or start),
         db_env=db_env,
         expected_tables=list(tables),
         proxies={str(k): str(v) for k, v in proxies.items()},
@@ -193,7 +200,18 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         timeout=float(timeout),
         silence=silences,
         config_file=path,
+        dockerfile=merged["dockerfile"],
+        docker_context=merged["docker_context"],
     )
+
+
+def git_root(start: Path) -> Path | None:
+    """The enclosing repository's root (the folder holding .git), so that without a config file the
+    diagnosis does not depend on which sub-folder of the checkout it was run from."""
+    for folder in [start, *start.parents]:
+        if (folder / ".git").exists():
+            return folder
+    return None
 
 
 def gcloud_env() -> dict[str, str]:

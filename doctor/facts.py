@@ -236,6 +236,12 @@ class RepoFacts:
 
     root: str
     files: list[str] = field(default_factory=list)  # repo-relative paths of *.ini and alembic env.py files
+    # how the Dockerfile that builds the image lays the checkout out (None: no Dockerfile found)
+    image: ImageFacts | None = None
+    # is the root an application's checkout: "files" (it holds files the listing looks for), "git"
+    # (a git work tree), "config" (only the doctor's config says so), "" (an empty folder); None in
+    # snapshots saved before this was recorded
+    checkout: str | None = None
 
 
 @dataclass
@@ -260,6 +266,22 @@ class TargetInfo:
     expected_tables: list[str] = field(default_factory=list)
     # the config's [[silence]] entries ({id, reason[, object]}), so a replay reports what the run did
     silence: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ImageFacts:
+    """Where the Dockerfile's WORKDIR and COPY/ADD put the checkout's files in the image."""
+
+    dockerfile: str  # repo-relative path of the Dockerfile read
+    context: str = "."  # the build context, repo-relative
+    workdir: str = ""  # the final stage's WORKDIR ("": none set, the base image's, usually /)
+    # the final stage's copies in order: [image path, repo path]; repo path "" = from another image
+    # (its content unknown). An image path equal to or under the first is the repo path (+ the rest).
+    copies: list[list[str]] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)  # exec form words; shell form as [sh, -c, TEXT]
+    cmd: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be read (the layout may be partial)
+    error: str | None = None  # the Dockerfile could not be read at all: the layout is unknown
 
 
 @dataclass
