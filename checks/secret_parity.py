@@ -88,10 +88,13 @@ def _unresolvable(facts: Facts) -> list[Finding]:
     users: dict[str, list[str]] = {}
     refs: dict[str, SecretRef] = {}
     for w in (facts.service, facts.job):
-        for var in w.main.env:
-            if var.secret is not None:
-                refs.setdefault(var.secret.key, var.secret)
-                users.setdefault(var.secret.key, []).append(f"{w.kind} {var.name}")
+        main = w.main
+        for c in w.containers:  # sidecars' secrets must resolve too, or the revision does not start
+            side = "" if c is main else f" (sidecar {c.name or c.image})"
+            for var in c.env:
+                if var.secret is not None:
+                    refs.setdefault(var.secret.key, var.secret)
+                    users.setdefault(var.secret.key, []).append(f"{w.kind} {var.name}{side}")
     if not refs or facts.secrets is None:
         return []
     out = []

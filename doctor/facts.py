@@ -56,6 +56,7 @@ class Container:
     env: list[EnvVar] = field(default_factory=list)
     volume_mounts: list[VolumeMount] = field(default_factory=list)
     working_dir: str = ""
+    ports: list[int] = field(default_factory=list)  # container ports; the service's ingress container has one
 
 
 @dataclass
@@ -81,10 +82,26 @@ class Workload:
     conditions: list[Condition] = field(default_factory=list)
     latest_revision: str = ""  # service: latest ready revision; job: latest created execution
     source_format: str = ""  # "v1-yaml" | "v2-json" | "v2-api"
+    # Cloud SQL instances a Cloud SQL Auth Proxy serves to this workload: a sidecar container, or
+    # `cloud-sql-proxy` started by the job's own command ([instance, "tcp:PORT" | "unix:DIR"])
+    proxies: list[list[str]] = field(default_factory=list)
 
     @property
     def main(self) -> Container:
-        return self.containers[0] if self.containers else Container()
+        """The application's container: the one that serves the port (the ingress container), else the
+        first that is no Cloud SQL Auth Proxy; the others are sidecars."""
+        if not self.containers:
+            return Container()
+        serving = [c for c in self.containers if c.ports]
+        if serving:
+            return serving[0]
+        apps = [c for c in self.containers if not is_proxy_image(c.image)]
+        return (apps or self.containers)[0]
+
+    @property
+    def sidecars(self) -> list[Container]:
+        main = self.main
+        return [c for c in self.containers if c is not main]
 
     @property
     def image(self) -> str:
@@ -93,6 +110,15 @@ class Workload:
     def env(self) -> dict[str, EnvVar]:
         """Env vars of the main container by name (the last definition wins, as in Kubernetes)."""
         return {e.name: e for e in self.main.env}
+
+
+PROXY_IMAGES = ("cloud-sql-proxy", "cloudsql-proxy", "cloud_sql_proxy", "gce-proxy")
+
+
+def is_proxy_image(image: str) -> bool:
+    """gcr.io/cloud-sql-connectors/cloud-sql-proxy, gcr.io/cloudsql-docker/gce-proxy (v1) and mirrors."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return name in PROXY_IMAGES
 
 
 @dataclass
@@ -112,6 +138,7 @@ class ServingRevision:
     created: str = ""
     ready: str = ""  # condition status "True" | "False" | "Unknown" | ""
     message: str = ""
+    images: list[str] = field(default_factory=list)  # every container's image, the app's first
 
 
 @dataclass

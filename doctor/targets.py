@@ -106,6 +106,13 @@ def resolve_target(
     target.problems[:0] = [_unresolved(env, names, reason) for reason, names in unresolved.items()]
     if target.host and target.host.startswith(CLOUDSQL_PREFIX):
         target.instance = target.host[len(CLOUDSQL_PREFIX):].rstrip("/")
+    else:
+        from doctor.containers import proxy_instance
+
+        served = proxy_instance(workload, target.host, target.port)
+        if served:  # localhost:PORT of a Cloud SQL Auth Proxy sidecar (or one the job's command starts)
+            target.instance = served
+            target.origin["instance"] = f"Cloud SQL Auth Proxy at {target.host}:{target.port or 5432}"
     if password is not None:
         remember(password)
         target.password_fingerprint = fingerprint(password)

@@ -126,5 +126,6 @@ def _serving(run: _Run, service: Workload | None, future: Future | None) -> None
             run.fail(exc, f"read revision {service.latest_revision}")
             return
         serving.image = revision.image or serving.image
+        serving.images = revision.images or serving.images
         serving.created = revision.created
     run.ctx.facts.serving_revision = serving

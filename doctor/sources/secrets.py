@@ -18,7 +18,7 @@ def _refs(ctx: Context) -> dict[str, SecretRef]:
     for workload in (ctx.facts.service, ctx.facts.job):
         if workload is None:
             continue
-        for var in workload.main.env:
+        for var in (v for c in workload.containers for v in c.env):  # every container, sidecars too
             if var.secret:
                 refs.setdefault(var.secret.key, var.secret)
     return refs
@@ -31,9 +31,11 @@ def _shown_refs(ctx: Context) -> set[str]:
     shown: set[str] = set()
     hidden: set[str] = set()
     for workload in (ctx.facts.service, ctx.facts.job):
-        for var in workload.main.env if workload else ():
-            if var.secret:
-                (shown if var.name in public else hidden).add(var.secret.key)
+        main = workload.main if workload else None
+        for c in workload.containers if workload else ():
+            for var in c.env:
+                if var.secret:
+                    (shown if var.name in public and c is main else hidden).add(var.secret.key)
     return shown - hidden
 
 
