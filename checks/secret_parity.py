@@ -217,8 +217,8 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
     if not (ts.instance or ts.host) and not (tj.instance or tj.host):
         return [not_applicable("neither the service nor the job names a database host", evidence=refs)]
     out: list[Finding] = []
-    if ts.identity() != tj.identity():
-        what = [f for f in differ if f not in ("options", "password")]
+    if place(ts) != place(tj):
+        what = [f for f in differ if f not in ("options", "password", "user")]
         out.append(fail(
             f"the job reaches {tj.where()} as {tj.user or '?'}, the service {ts.where()} as {ts.user or '?'} "
             f"({', '.join(what)} {'differs' if len(what) == 1 else 'differ'})", DIFFERENT_DB, obj="job",
@@ -226,9 +226,15 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
             fix_vars={"secret_pairs": secret_pairs(facts.service, list(facts.target.secret_envs.values()))},
         ))
         return out
-    out.append(ok(f"the job and the service reach the same database: {ts.where()} as {ts.user or '?'}",
-                  DIFFERENT_DB, evidence=evidence))
-    if "password" in differ:
+    if ts.user != tj.user:
+        # a least-privilege migration role is one database reached as two roles: the grants and default
+        # privileges (tables, default-privileges checks) say whether the service can use what it creates
+        out.append(ok(f"the job and the service reach the same database {ts.where()}: the job migrates as "
+                      f"{tj.user or '?'}, the service runs as {ts.user or '?'}", DIFFERENT_DB, evidence=evidence))
+    else:
+        out.append(ok(f"the job and the service reach the same database: {ts.where()} as {ts.user or '?'}",
+                      DIFFERENT_DB, evidence=evidence))
+    if "password" in differ and ts.user == tj.user:
         out.append(warn(
             f"the job and the service log in as {ts.user or '?'} with different passwords: one of them is "
             "rejected", obj="password", evidence=[lines[0], *(line for line in lines if "password" in line)],
@@ -237,6 +243,12 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
         out.append(warn("the job and the service connect with different options (search_path, sslmode ...)",
                         obj="options", evidence=[lines[0], *(line for line in lines if "options" in line)]))
     return out
+
+
+def place(t: DbTarget) -> tuple:
+    """What makes two targets the same database, whichever role reaches it: instance or host and port,
+    and the database name."""
+    return (t.instance or t.host, t.port if not t.instance else None, t.database)
 
 
 @check(

@@ -231,6 +231,16 @@ _ALL = [
         "# then set {kind}, region or project under [environments.{environment}] in netra-doctor.toml "
         "(or pass --project)",
     ),
+    _c(
+        "default-privileges-missing",
+        "Tables the migration role creates next will not be granted to the service's role",
+        "warn", 0.6, 62,
+        """The job migrates as its own role and the service runs as another, on one database. Tables
+        the migration role creates are owned by it; unless its default privileges (ALTER DEFAULT
+        PRIVILEGES FOR ROLE, pg_default_acl) grant them to the service's role, every table a future
+        revision creates is invisible to the service until someone grants it by hand.""",
+        Sql("{default_privileges}"),
+    ),
 ]
 
 CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}

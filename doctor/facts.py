@@ -217,6 +217,11 @@ class DatabaseFacts:
     # tables seen in the instance's other databases (db name -> "schema.table" names), where reachable
     other_databases: dict[str, list[str]] = field(default_factory=dict)
     other_database_errors: dict[str, str] = field(default_factory=dict)  # db name -> why it was not read
+    # pg_default_acl: what tables (and sequences) roles create will be granted to (None: not read)
+    default_privileges: list[DefaultPrivilege] | None = None
+    # roles whose privileges the connecting role has (pg_has_role USAGE, itself included; None: not read)
+    member_of: list[str] | None = None
+    superuser: bool = False
 
 
 @dataclass
@@ -309,6 +314,18 @@ class ImageFacts:
     cmd: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be read (the layout may be partial)
     error: str | None = None  # the Dockerfile could not be read at all: the layout is unknown
+
+
+@dataclass
+class DefaultPrivilege:
+    """One grant of pg_default_acl: objects ``owner`` creates (in ``schema``; "" = every schema) are
+    granted ``privileges`` to ``grantee`` ("PUBLIC" for everyone)."""
+
+    owner: str
+    schema: str
+    object_type: str  # "r" tables, "S" sequences, "f" functions, "T" types, "n" schemas
+    grantee: str
+    privileges: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -31,11 +31,10 @@ def _shown_refs(ctx: Context) -> set[str]:
     shown: set[str] = set()
     hidden: set[str] = set()
     for workload in (ctx.facts.service, ctx.facts.job):
-        main = workload.main if workload else None
-        for c in workload.containers if workload else ():
+        for c in workload.containers if workload else ():  # a sidecar's use of a secret counts too
             for var in c.env:
                 if var.secret:
-                    (shown if var.name in public and c is main else hidden).add(var.secret.key)
+                    (shown if var.name in public else hidden).add(var.secret.key)
     return shown - hidden
 
 
