@@ -7,15 +7,12 @@ default privileges (pg_default_acl) grant without someone running GRANT by hand 
 from __future__ import annotations
 
 from doctor.checking import Finding, check, not_applicable, ok, skip, warn
-from doctor.facts import DatabaseFacts, DbTarget, DefaultPrivilege, Facts
+from doctor.facts import DatabaseFacts, DefaultPrivilege, Facts
+from doctor.poolers import place, role
 from doctor.sqlident import quote_ident
 
 CAUSE = "default-privileges-missing"
 NEEDED = ("SELECT", "INSERT", "UPDATE", "DELETE")
-
-
-def _place(t: DbTarget) -> tuple:
-    return (t.instance or t.host, t.port if not t.instance else None, t.database)
 
 
 def _reached(db: DatabaseFacts | None) -> DatabaseFacts | None:
@@ -48,11 +45,11 @@ def default_privileges(facts: Facts) -> list[Finding]:
     ts, tj = facts.targets.get("service"), facts.targets.get("job")
     if ts is None or tj is None:
         return [not_applicable("the database target of the service or the job is unknown")]
-    if _place(ts) != _place(tj) or not (ts.instance or ts.host):
+    if place(ts) != place(tj) or not (ts.instance or ts.host):
         return [not_applicable("the job and the service do not reach one known database")]
     sdb, jdb = _reached(facts.databases.get("service")), _reached(facts.databases.get("job"))
-    app = (sdb.current_user if sdb else "") or ts.user or ""
-    migrator = (jdb.current_user if jdb else "") or tj.user or ""
+    app = (sdb.current_user if sdb else "") or role(ts) or ""
+    migrator = (jdb.current_user if jdb else "") or role(tj) or ""
     if not app or not migrator:
         return [not_applicable("the role of the service or the job is unknown")]
     if app == migrator:

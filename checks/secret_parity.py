@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.facts import DbTarget, EnvVar, Facts, SecretRef, SecretValue, Workload
+from doctor.poolers import endpoint, place, role
+from doctor.targets import URL_NAME
 
 DIFFERENT_DB = "job-service-different-database"
 DRIFT = "secret-version-drift"
@@ -73,9 +75,13 @@ def _ref_line(facts: Facts, name: str, s: EnvVar | None, j: EnvVar | None) -> st
 
 
 def _names(facts: Facts) -> list[str]:
-    """The database env names either side sets, then every other secret-backed name both set."""
+    """The database env names either side sets (every name config gives a role, and any other variable
+    named like a database URL), then every other secret-backed name both set."""
     senv, jenv = facts.service.env(), facts.job.env()
-    db = [n for n in dict.fromkeys(facts.target.secret_envs.values()) if n in senv or n in jenv]
+    configured = [*facts.target.secret_envs.values(),
+                  *(n for roles in facts.target.db_envs.values() for names in roles.values() for n in names)]
+    urls = sorted(n for n in senv.keys() | jenv.keys() if URL_NAME.search(n))
+    db = [n for n in dict.fromkeys([*configured, *urls]) if n in senv or n in jenv]
     shared = sorted(n for n in senv.keys() & jenv.keys()
                     if n not in db and (senv[n].secret is not None or jenv[n].secret is not None))
     return db + shared
@@ -216,6 +222,13 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
         return [skip(f"cannot tell which database each side reaches: {unresolved[0]}", evidence=evidence)]
     if not (ts.instance or ts.host) and not (tj.instance or tj.host):
         return [not_applicable("neither the service nor the job names a database host", evidence=refs)]
+    blind = [t for t in (ts, tj) if not (t.instance or t.host) and not t.origin.keys() & {"host", "url"}]
+    if blind:
+        # it reads its database from variables the config does not name: unknown, not another database
+        kind = blind[0].workload
+        return [skip(f"the {kind} sets none of the database variables the config names (and no one variable "
+                     f"named like a database URL): which database it reaches is unknown; name its variable in "
+                     f"[db_env.{kind}] (url = \"...\")", evidence=evidence)]
     out: list[Finding] = []
     if place(ts) != place(tj):
         what = [f for f in differ if f not in ("options", "password", "user")]
@@ -226,15 +239,22 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
             fix_vars={"secret_pairs": secret_pairs(facts.service, list(facts.target.secret_envs.values()))},
         ))
         return out
-    if ts.user != tj.user:
+    pooled = [f"the {t.workload} reaches it through the {endpoint(t).pooler}" for t in (ts, tj) if endpoint(t).pooler]
+    evidence = [*pooled, *evidence]
+    if role(ts) != role(tj):
         # a least-privilege migration role is one database reached as two roles: the grants and default
         # privileges (tables, default-privileges checks) say whether the service can use what it creates
         out.append(ok(f"the job and the service reach the same database {ts.where()}: the job migrates as "
-                      f"{tj.user or '?'}, the service runs as {ts.user or '?'}", DIFFERENT_DB, evidence=evidence))
+                      f"{role(tj) or '?'}, the service runs as {role(ts) or '?'}", DIFFERENT_DB, evidence=evidence))
+    elif pooled:
+        e = endpoint(tj if not endpoint(tj).pooler else ts)
+        out.append(ok(f"the job and the service reach the same database {e.host}:{e.port}/{ts.database or '?'} as "
+                      f"{role(ts) or '?'}, {' and '.join(p.split(' reaches it')[0] for p in pooled)} through a "
+                      "connection pooler", DIFFERENT_DB, evidence=evidence))
     else:
         out.append(ok(f"the job and the service reach the same database: {ts.where()} as {ts.user or '?'}",
                       DIFFERENT_DB, evidence=evidence))
-    if "password" in differ and ts.user == tj.user:
+    if "password" in differ and role(ts) == role(tj):
         out.append(warn(
             f"the job and the service log in as {ts.user or '?'} with different passwords: one of them is "
             "rejected", obj="password", evidence=[lines[0], *(line for line in lines if "password" in line)],
@@ -243,12 +263,6 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
         out.append(warn("the job and the service connect with different options (search_path, sslmode ...)",
                         obj="options", evidence=[lines[0], *(line for line in lines if "options" in line)]))
     return out
-
-
-def place(t: DbTarget) -> tuple:
-    """What makes two targets the same database, whichever role reaches it: instance or host and port,
-    and the database name."""
-    return (t.instance or t.host, t.port if not t.instance else None, t.database)
 
 
 @check(

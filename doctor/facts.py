@@ -298,6 +298,8 @@ class TargetInfo:
     expected_tables: list[str] = field(default_factory=list)
     # the config's [[silence]] entries ({id, reason[, object]}), so a replay reports what the run did
     silence: list[dict[str, str]] = field(default_factory=list)
+    # per workload: role -> every env name that may carry it, in order (config db_env, [db_env.job] ...)
+    db_envs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 @dataclass
