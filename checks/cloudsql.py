@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from doctor import containers
 from doctor.checking import Finding, check, fail, not_applicable, ok
 from doctor.config import is_instance_name
 from doctor.facts import DbTarget, Facts, Workload
@@ -14,7 +15,8 @@ def _attached(w: Workload) -> str:
     line = f"{w.kind} {w.name} attaches {', '.join(w.cloudsql_instances) or 'no instance'} ({form})"
     for instance, route in w.proxies:
         line += f"; a Cloud SQL Auth Proxy serves {instance} at {route}"
-    return line
+    described = containers.describe(w)
+    return f"{line} ({described})" if described and w.proxies else line
 
 
 def _reached(w: Workload) -> list[str]:

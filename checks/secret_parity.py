@@ -9,6 +9,7 @@ password only as a fingerprint.
 
 from __future__ import annotations
 
+from doctor import containers
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.facts import DbTarget, EnvVar, Facts, SecretRef, SecretValue, Workload
 from doctor.poolers import endpoint, place, role
@@ -216,7 +217,8 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
     if ts is None or tj is None:
         return [skip("the effective database target of each side was not resolved", evidence=refs)]
     lines, differ = side_by_side(ts, tj)
-    evidence = [*lines, *refs]
+    # the target is read from the app container; say which one it is when there are several
+    evidence = [*lines, *refs, *(d for d in (containers.describe(facts.service), containers.describe(facts.job)) if d)]
     unresolved = [f"{t.workload}: {p}" for t in (ts, tj) for p in t.problems if "could not be resolved" in p]
     if unresolved:
         return [skip(f"cannot tell which database each side reaches: {unresolved[0]}", evidence=evidence)]

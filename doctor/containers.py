@@ -116,11 +116,12 @@ def proxy_instance(w: Workload, host: str | None, port: int | None) -> str | Non
 
 
 def describe(w: Workload) -> str:
-    """`service S runs 3 containers: app api (port 8080); sidecars admin, proxy (Cloud SQL Auth Proxy)`."""
+    """`service S runs 3 containers: the app is api (serving port 8080); sidecars db, proxy (Cloud SQL Auth
+    Proxy)`: which container the target, image and secrets were read from."""
     if len(w.containers) <= 1:
         return ""
     main = w.main
-    why = f"port {main.ports[0]}" if main.ports else "the first that is no proxy"
+    why = f"serving port {main.ports[0]}" if main.ports else "the first that is no Cloud SQL Auth Proxy"
     parts = []
     for c in w.sidecars:
         tag = " (Cloud SQL Auth Proxy)" if container_proxies(c) or is_proxy_image(c.image) else ""

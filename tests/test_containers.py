@@ -89,6 +89,8 @@ def test_a_database_sidecar_listed_first_does_not_stand_for_the_app(exports: Exp
     assert code == 0 and not cause_ids(report), report["causes"]
     assert "job-service-different-database" in ruled_out_ids(report)
     assert any("netra_app" in e for e in evidence(report, "job-service-different-database"))
+    assert any(e.strip() == f"service netra-backend-staging runs 2 containers: the app is {APP_IMAGE} (serving port "
+               "8000); sidecars db" for e in evidence(report, "job-service-different-database"))
     assert any("runs " + APP_IMAGE in e for e in evidence(report, "job-image-differs"))
 
 
@@ -175,3 +177,34 @@ def test_a_proxy_in_a_script_is_found_and_other_commands_are_not():
     c = Container(command=["/bin/sh"], args=["-c", f"/usr/local/bin/cloud-sql-proxy {INSTANCE} & alembic upgrade head"])
     assert command_proxies(c) == [[INSTANCE, "tcp:5432"]]
     assert command_proxies(Container(command=["alembic"], args=["upgrade", "head"])) == []
+
+
+# --- live: the API's proto form reads the same containers --------------------------------------
+
+
+def test_live_reads_every_container_as_the_offline_export_does(tmp_path: Path, repo: Path,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    """A database sidecar first and a Cloud SQL Auth Proxy last, served by the fake Cloud Run API: the
+    live facts (proto -> v2 form) pick the same app, sidecars, proxy and images as the v1 export."""
+    from doctor import engine
+    from doctor.config import load_target
+    from doctor.gcp import ENDPOINT_ENV
+    from tests.fakegcp import FakeGCP
+
+    ex = Exports(tmp_path / "exports", "v1")
+    add_container(ex, "service", db_sidecar(ex))
+    add_container(ex, "service", proxy_sidecar("--port", "5432", INSTANCE), first=False)
+    ex.add_secret_value("sidecar-db-password", "1", "local-only-Pw-2")
+    target = load_target("staging", start=repo)
+    offline = engine.run(target, ex.folder).facts
+    with FakeGCP().add_environment(ex.folder) as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        online = engine.run(load_target("staging", start=repo)).facts
+    assert online.mode == "live"
+    for facts in (offline, online):
+        service = facts.service
+        assert (service.main.image, [c.name for c in service.sidecars]) == (APP_IMAGE, ["db", "cloud-sql-proxy"])
+        assert service.proxies == [[INSTANCE, "tcp:5432"]]
+        assert facts.serving_revision.images == [APP_IMAGE, "postgres:16", PROXY_IMAGE]
+        assert facts.targets["service"].user == "netra_app"
+    assert online.secrets.keys() == offline.secrets.keys()
