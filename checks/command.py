@@ -336,8 +336,10 @@ class _Walker:
         call.missing = True
         runs_in = posixpath.normpath(posixpath.join(wd, call.cwd or "."))
         where = f"{runs_in} (the image's WORKDIR)" if runs_in == wd else runs_in
-        why = (f"{image.dockerfile} copies {rel} there, which the checkout does not hold" if state == "absent"
-               else f"no COPY or ADD of {image.dockerfile} puts a file there")
+        whys = {"absent": f"{image.dockerfile} copies {rel} there, which the checkout does not hold",
+                "dockerignored": f"{image.dockerfile} would copy {rel} there, but .dockerignore keeps it out of "
+                                 "the build context"}
+        why = whys.get(state, f"no COPY or ADD of {image.dockerfile} puts a file there")
         inis = [f for f in self.repo.files if f.endswith(".ini")]
         held = [f"{f} (image: {dockerfile.to_image(image, f) or 'not copied'})" for f in inis[:8]]
         given = "its default " if default else ""

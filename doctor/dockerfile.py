@@ -97,6 +97,7 @@ def read(root: Path, rel: str, context: str | None = None) -> ImageFacts:
     best: tuple[int, ImageFacts] | None = None
     for ctx in candidates:
         laid = _lay_out(root, rel, ctx, commands)
+        laid.dockerignore = _dockerignore(root, ctx, rel)
         missing = sum(1 for n in laid.notes if n.startswith("COPY source") or n.startswith("ADD source"))
         if best is None or missing < best[0]:
             best = (missing, laid)
@@ -290,13 +291,68 @@ def _expand(text: str, scope: dict[str, str]) -> str:
     return _VAR.sub(sub, text)
 
 
+def _dockerignore(root: Path, context: str, rel: str) -> list[str]:
+    """The patterns of ``Dockerfile.dockerignore`` beside it (BuildKit prefers it), else the context's
+    ``.dockerignore``: comments and blank lines dropped, ``!`` exceptions kept."""
+    for path in (root / f"{rel}.dockerignore", root / context / ".dockerignore"):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return []
+
+
+def ignored(image: ImageFacts, repo_path: str) -> bool:
+    """Does the context's .dockerignore keep ``repo_path`` out of the build? Docker's rules: patterns
+    are relative to the context, ``*`` stays within a folder, ``**`` spans folders, a pattern that
+    matches a folder excludes what is under it, and the last matching pattern (``!`` re-includes) wins."""
+    if not image.dockerignore:
+        return False
+    ctx = image.context.strip("/")
+    rel = posixpath.normpath(repo_path)
+    if ctx not in ("", "."):
+        if not rel.startswith(ctx + "/"):
+            return False
+        rel = rel[len(ctx) + 1:]
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    result = False
+    for raw in image.dockerignore:
+        negate = raw.startswith("!")
+        pattern = posixpath.normpath(raw[1:] if negate else raw).lstrip("/")
+        regex = _ignore_regex(pattern)
+        if any(regex.match(p) for p in prefixes):
+            result = not negate
+    return result
+
+
+def _ignore_regex(pattern: str) -> re.Pattern[str]:
+    out = ""
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+            continue
+        out += {"*": "[^/]*", "?": "[^/]"}.get(ch, re.escape(ch))
+        i += 1
+    return re.compile(f"^{out}$")
+
+
 # --- using it (pure) -------------------------------------------------------------------
 
 
 def to_repo(image: ImageFacts, path: str, files: list[str]) -> tuple[str | None, str]:
     """Which checkout file the image holds at ``path`` (absolute): ``(repo path, "found")``, the file
-    the copies would put there but the checkout lacks ``(repo path, "absent")``, ``(None,
-    "other-image")`` when only another image's content covers it, ``(None, "not-copied")``."""
+    the copies would put there but the checkout lacks ``(repo path, "absent")``, or that .dockerignore
+    keeps out ``(repo path, "dockerignored")``, ``(None, "other-image")`` when only another image's
+    content covers it, ``(None, "not-copied")``."""
     known = set(files)
     path = posixpath.normpath(path)
     fallback: tuple[str | None, str] = (None, "not-copied")
@@ -308,6 +364,9 @@ def to_repo(image: ImageFacts, path: str, files: list[str]) -> tuple[str | None,
                 fallback = (None, "other-image")
             continue
         rel = posixpath.normpath(posixpath.join(repo_path, posixpath.relpath(path, image_path)))
+        if rel in known and ignored(image, rel):
+            fallback = (rel, "dockerignored") if fallback[1] == "not-copied" else fallback
+            continue
         if rel in known:
             return rel, "found"
         if fallback[1] == "not-copied":
@@ -318,6 +377,8 @@ def to_repo(image: ImageFacts, path: str, files: list[str]) -> tuple[str | None,
 def to_image(image: ImageFacts, repo_path: str) -> str | None:
     """Where the image holds the checkout's ``repo_path`` (the last copy that puts it there)."""
     repo_path = posixpath.normpath(repo_path)
+    if ignored(image, repo_path):
+        return None
     for image_path, src in reversed(image.copies):
         if not src:
             continue

@@ -316,6 +316,7 @@ class ImageFacts:
     cmd: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be read (the layout may be partial)
     error: str | None = None  # the Dockerfile could not be read at all: the layout is unknown
+    dockerignore: list[str] = field(default_factory=list)  # the context's .dockerignore patterns, in order
 
 
 @dataclass

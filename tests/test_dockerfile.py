@@ -218,3 +218,28 @@ def test_the_fix_quotes_the_images_path(tmp_path: Path):
     """A fix naming an image path with a space is still one shell word."""
     image = ImageFacts("Dockerfile", workdir="/app", copies=[["/my app", "."]])
     assert shlex.split(shlex.quote(dockerfile.to_image(image, "alembic.ini"))) == ["/my app/alembic.ini"]
+
+
+@pytest.mark.parametrize(("patterns", "kept"), [
+    ("*.ini\n", False),  # the context's root level
+    ("**/*.ini\n!alembic.ini\n", True),  # the last matching pattern wins
+    ("# comment\nalembic\n", True),  # another folder
+    ("docs/*.ini\n", True),
+])
+def test_dockerignore_keeps_files_out_of_the_image(tmp_path: Path, patterns: str, kept: bool):
+    write(tmp_path, {"alembic.ini": "", "alembic/env.py": "", ".dockerignore": patterns,
+                     "Dockerfile": "FROM python:3.12\nWORKDIR /app\nCOPY . .\n"})
+    image = dockerfile.read(tmp_path, "Dockerfile")
+    state = dockerfile.to_repo(image, "/app/alembic.ini", ["alembic.ini"])[1]
+    assert state == ("found" if kept else "dockerignored")
+    assert (dockerfile.to_image(image, "alembic.ini") is not None) == kept
+
+
+def test_a_dockerignored_ini_is_a_cause_that_says_so(exports: Exports, tmp_path: Path):
+    app = write(tmp_path / "app", {"alembic.ini": "[alembic]\n", "migrations/env.py": "", ".dockerignore": "*.ini\n",
+                                   "Dockerfile": "FROM python:3.12\nWORKDIR /app\nCOPY . .\n",
+                                   "netra-doctor.toml": 'alembic_ini = "alembic.ini"\n'})
+    exports.set_command(["alembic"], ["upgrade", "head"])
+    report, code = run(exports, app)
+    assert code == 1 and cause_ids(report) == ["job-command-invalid"]
+    assert any(".dockerignore keeps it out of the build context" in e for e in evidence(report, "job-command-invalid"))
