@@ -78,6 +78,7 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     calls: list[AlembicCall] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # parts that could not be verified
+    verified: list[str] = field(default_factory=list)  # paths found where the container looks
     intended: tuple[str, list[str]] | None = None  # (program, args) the job was meant to run
     app_root: str | None = None  # where the checkout sits in the image: WORKDIR or the first `cd /abs`
     alembic_in_python: bool = False
@@ -328,6 +329,8 @@ class _Walker:
             full = posixpath.normpath(posixpath.join(wd, call.cwd, path))
         rel, state = dockerfile.to_repo(image, full, self.repo.files)
         if state == "found":
+            self.out.verified.append(f"alembic reads {full} in the image: the checkout's {rel}, copied by "
+                                     f"{image.dockerfile} (context {image.context})")
             return
         if state == "other-image":
             self.out.notes.append(f"alembic -c {path}: {full} comes from another image ({image.dockerfile} "
@@ -611,7 +614,7 @@ def job_command(facts: Facts) -> list[Finding]:
                      obj="job", evidence=[*evidence, *notes])]
     upgrade = next(call for call in analysis.calls if call.upgrades)
     return [ok(f"the job's command parses and runs `{upgrade.text()}`", CAUSE, obj="job",
-               evidence=[*evidence, *notes])]
+               evidence=[*evidence, *analysis.verified, *notes])]
 
 
 def _no_upgrade(calls: list[AlembicCall]) -> Problem:

@@ -53,8 +53,10 @@ def find(root: Path, alembic_ini: str, configured: str | None) -> tuple[str | No
         if rel is None or not (root / rel).is_file():
             return None, f"the configured dockerfile {configured} is not a file in {root}"
         return rel, None
-    ini = _inside(root, alembic_ini) or alembic_ini
-    folder = posixpath.dirname(posixpath.normpath(ini))
+    ini = _inside(root, alembic_ini)
+    if ini is None or ini.startswith(".."):
+        ini = "alembic.ini"  # scripts outside the repository: only its root is looked at
+    folder = posixpath.dirname(ini)
     while True:
         for name in NAMES:
             rel = posixpath.normpath(posixpath.join(folder, name))

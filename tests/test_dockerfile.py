@@ -138,6 +138,8 @@ def test_bare_alembic_runs_in_the_workdir_the_dockerfile_copies_the_ini_to(expor
     report, code = run(exports, app)
     assert code == 0 and "job-command-invalid" in ruled_out_ids(report)
     assert check_status(report, "job-command") == "pass"
+    assert any("alembic reads /app/alembic.ini in the image: the checkout's backend/alembic.ini, copied by "
+               "backend/Dockerfile (context backend)" in e for e in evidence(report, "job-command-invalid"))
 
 
 @pytest.mark.parametrize("shell", [["/bin/sh", "-lc"], ["bash", "-ec"]])
@@ -243,3 +245,10 @@ def test_a_dockerignored_ini_is_a_cause_that_says_so(exports: Exports, tmp_path:
     report, code = run(exports, app)
     assert code == 1 and cause_ids(report) == ["job-command-invalid"]
     assert any(".dockerignore keeps it out of the build context" in e for e in evidence(report, "job-command-invalid"))
+
+
+def test_scripts_outside_the_repository_never_lead_to_a_dockerfile_outside_it(tmp_path: Path):
+    write(tmp_path, {"outside/Dockerfile": "FROM x\n", "outside/scripts/alembic.ini": "", "repo/app.py": ""})
+    root = tmp_path / "repo"
+    assert dockerfile.find(root, str(tmp_path / "outside" / "scripts" / "alembic.ini"), None)[0] is None
+    assert dockerfile.find(root, "../outside/scripts/alembic.ini", None)[0] is None
