@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from doctor import containers
 from doctor.checking import Finding, check, fail, not_applicable, ok
 from doctor.config import is_instance_name
 from doctor.facts import DbTarget, Facts, Workload
@@ -11,7 +12,16 @@ KINDS = ("service", "job")
 
 def _attached(w: Workload) -> str:
     form = "cloud_sql_instance volume" if w.source_format.startswith("v2") else "run.googleapis.com/cloudsql-instances"
-    return f"{w.kind} {w.name} attaches {', '.join(w.cloudsql_instances) or 'no instance'} ({form})"
+    line = f"{w.kind} {w.name} attaches {', '.join(w.cloudsql_instances) or 'no instance'} ({form})"
+    for instance, route in w.proxies:
+        line += f"; a Cloud SQL Auth Proxy serves {instance} at {route}"
+    described = containers.describe(w)
+    return f"{line} ({described})" if described and w.proxies else line
+
+
+def _reached(w: Workload) -> list[str]:
+    """Instances the workload can reach: attached (connector), or served by a Cloud SQL Auth Proxy."""
+    return list(dict.fromkeys([*w.cloudsql_instances, *(i for i, _ in w.proxies)]))
 
 
 def attach_value(w: Workload | None, instance: str) -> str:
@@ -35,7 +45,7 @@ def _workload_findings(w: Workload, target: DbTarget | None) -> list[Finding]:
     if target is None or not target.instance:
         return out
     host = f"{w.kind} database host is /cloudsql/{target.instance} ({target.origin.get('host', 'env')})"
-    if target.instance not in w.cloudsql_instances:
+    if target.instance not in _reached(w):
         out.append(fail(
             f"{w.kind} {w.name} connects to /cloudsql/{target.instance} but does not attach that instance",
             "cloudsql-connector-missing", obj=w.kind, evidence=[host, _attached(w)],
@@ -43,7 +53,7 @@ def _workload_findings(w: Workload, target: DbTarget | None) -> list[Finding]:
         ))
         return out
     bad_mounts = [m for m in w.cloudsql_mounts if m.rstrip("/") != "/cloudsql"]
-    if bad_mounts and "/cloudsql" not in w.cloudsql_mounts:
+    if bad_mounts and "/cloudsql" not in w.cloudsql_mounts and target.instance in w.cloudsql_instances:
         out.append(fail(
             f"{w.kind} mounts its Cloud SQL volume at {bad_mounts[0]}, but its host is under /cloudsql",
             "cloudsql-connector-missing", obj=w.kind, evidence=[host, _attached(w)],
@@ -71,14 +81,14 @@ def cloudsql_connector(facts: Facts) -> list[Finding]:
     findings = [f for w in workloads for f in _workload_findings(w, targets.get(w.kind))]
 
     service, job = facts.service, facts.job
-    uses_cloudsql = any(w.cloudsql_instances for w in workloads) or any(t.instance for t in targets.values())
+    uses_cloudsql = any(_reached(w) for w in workloads) or any(t.instance for t in targets.values())
     if not uses_cloudsql:
         return findings or [not_applicable("neither workload uses Cloud SQL (no /cloudsql host, none attached)")]
 
     # what each side really reaches: the host's instance when known, else what it attaches
     def reach(w: Workload) -> set[str]:
         t = targets.get(w.kind)
-        return {t.instance} if t and t.instance else set(w.cloudsql_instances)
+        return {t.instance} if t and t.instance else set(_reached(w))
 
     evidence = [_attached(service), _attached(job)]
     s_reach, j_reach = reach(service), reach(job)

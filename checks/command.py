@@ -13,8 +13,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from doctor import dockerfile
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
-from doctor.facts import Facts, RepoFacts, Workload
+from doctor.facts import Facts, ImageFacts, RepoFacts, Workload
 from doctor.shellcmd import (
     Script,
     ShellSyntaxError,
@@ -42,6 +43,7 @@ class Problem:
     evidence: list[str] = field(default_factory=list)
     confidence: float | None = None
     kind: str = "invalid"  # "ini-missing" is repaired in place; anything else gets the canonical script
+    severity: str = "fail"  # "warn" when the evidence cannot be sure
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     calls: list[AlembicCall] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # parts that could not be verified
+    verified: list[str] = field(default_factory=list)  # paths found where the container looks
     intended: tuple[str, list[str]] | None = None  # (program, args) the job was meant to run
     app_root: str | None = None  # where the checkout sits in the image: WORKDIR or the first `cd /abs`
     alembic_in_python: bool = False
@@ -85,7 +88,7 @@ class _Walker:
     """Follows an argv through shells and Python to every alembic call, tracking `cd`."""
 
     def __init__(self, repo: RepoFacts | None, checkout: bool, working_dir: str, env: dict[str, str]):
-        self.repo, self.checkout, self.env = repo, checkout, env
+        self.repo, self.checkout, self.env, self.working_dir = repo, checkout, env, working_dir
         self.cwd: str | None = working_dir or "."
         self.out = Analysis(app_root=working_dir or None)
 
@@ -278,31 +281,79 @@ class _Walker:
         elif call.config_index is not None and not literal[call.config_index]:
             self.out.notes.append(f"alembic -c {path}: computed at run time")
             return
-        if self.repo is None:
+        repo = self.repo
+        if repo is None:
             self.out.notes.append(f"alembic -c {path}: the checkout was not listed")
             return
         if not self.checkout:
+            if repo.checkout:  # a checkout with no Alembic project: alembic has nothing to read
+                sure = repo.checkout in ("files", "git")
+                what = {"files": "holds no Alembic project (no alembic.ini, no migrations env.py)",
+                        "git": "is a git checkout with no Alembic project (no alembic.ini, no migrations env.py)",
+                        }.get(repo.checkout, "holds the doctor's config and no Alembic project (no alembic.ini)")
+                self.out.problems.append(Problem(
+                    f"the job runs alembic, but the repository {what}: alembic stops with "
+                    f"`No config file {path!r} found, or file has no '[alembic]' section`",
+                    [f"`{call.text()}` reads {'its default ' if default else ''}{path}",
+                     f"ini files in {repo.root}: {', '.join(repo.files[:8]) or 'none'}",
+                     *([] if sure else ["only the config marks this folder as the application's repository: "
+                                        "run netra-doctor from the checkout the image is built from"])],
+                    confidence=0.8 if sure else 0.55, kind="no-project", severity="fail" if sure else "warn",
+                ))
+                return
             self.out.notes.append(
-                f"alembic -c {path}: {self.repo.root} holds no alembic.ini "
+                f"alembic -c {path}: {repo.root} holds no alembic.ini "
                 "(run netra-doctor from the application's checkout to check it)")
             return
-        root = _root_of(self.out.app_root, self.repo.files)
-        found = _exists(path, call.cwd, self.repo.files, root)
-        if found is None:
+        image = repo.image
+        if image is not None and image.error is None:
+            self._against_image(call, path, default, image)
+            return
+        why = image.error if image is not None else "no Dockerfile found beside the Alembic project"
+        root = _root_of(self.out.app_root, repo.files)
+        found = _exists(path, call.cwd, repo.files, root)
+        held = "the checkout holds it there" if found else "the checkout does not hold it there"
+        self.out.notes.append(
+            f"alembic -c {path}: the image's layout is unknown ({why}); with the image's WORKDIR taken "
+            f"to be the checkout's root, {held}")
+
+    def _against_image(self, call: AlembicCall, path: str, default: bool, image: ImageFacts) -> None:
+        """Judge the path where the container sees it: the Dockerfile's WORKDIR and COPY lines."""
+        wd = dockerfile.workdir(image, self.working_dir)
+        if path.startswith("/"):
+            full = posixpath.normpath(path)
+        elif call.cwd is None:
             self.out.notes.append(f"alembic -c {path}: the directory it runs in is unknown")
-        elif not found:
-            call.missing = True
-            where = ("the image's WORKDIR, taken to be the checkout's root" if call.cwd == "." else
-                     f"{call.cwd}" + (f", with the checkout taken to sit at {root}" if root else ""))
-            given = "its default " if default else ""
-            inis = [f for f in self.repo.files if f.endswith(".ini")]
-            self.out.problems.append(Problem(
-                f"alembic reads {given}{path}, which is not in the repository: alembic stops with "
-                f"`No config file {path!r} found, or file has no '[alembic]' section`",
-                [f"`{call.text()}` runs in {where}",
-                 f"ini files in {self.repo.root}: {', '.join(inis[:8]) or 'none'}"],
-                confidence=0.85, kind="ini-missing",
-            ))
+            return
+        else:
+            full = posixpath.normpath(posixpath.join(wd, call.cwd, path))
+        rel, state = dockerfile.to_repo(image, full, self.repo.files)
+        if state == "found":
+            self.out.verified.append(f"alembic reads {full} in the image: the checkout's {rel}, copied by "
+                                     f"{image.dockerfile} (context {image.context})")
+            return
+        if state == "other-image":
+            self.out.notes.append(f"alembic -c {path}: {full} comes from another image ({image.dockerfile} "
+                                  "copies it with COPY --from), whose content is not known")
+            return
+        call.missing = True
+        runs_in = posixpath.normpath(posixpath.join(wd, call.cwd or "."))
+        where = f"{runs_in} (the image's WORKDIR)" if runs_in == wd else runs_in
+        whys = {"absent": f"{image.dockerfile} copies {rel} there, which the checkout does not hold",
+                "dockerignored": f"{image.dockerfile} would copy {rel} there, but .dockerignore keeps it out of "
+                                 "the build context"}
+        why = whys.get(state, f"no COPY or ADD of {image.dockerfile} puts a file there")
+        inis = [f for f in self.repo.files if f.endswith(".ini")]
+        held = [f"{f} (image: {dockerfile.to_image(image, f) or 'not copied'})" for f in inis[:8]]
+        given = "its default " if default else ""
+        self.out.problems.append(Problem(
+            f"alembic reads {given}{path}, which is not in the image: alembic stops with "
+            f"`No config file {path!r} found, or file has no '[alembic]' section`",
+            [f"`{call.text()}` runs in {where}, so it reads {full}: {why}",
+             f"the image's layout: {dockerfile.describe(image)}",
+             f"ini files in {self.repo.root}: {', '.join(held) or 'none'}"],
+            confidence=0.85, kind="ini-missing",
+        ))
 
 
 def _wrapped(words: list[str]) -> int:
@@ -444,7 +495,7 @@ def repaired(facts: Facts, job: Workload, intended: tuple[str, list[str]]) -> tu
     repairable = all(p.kind == "ini-missing" for p in out.problems) and all(
         c.depth == 1 and c.span is not None for c in calls if c.missing)
     if not repairable:
-        return program, [*items[:-1], _canonical(facts, out, script)]
+        return program, [*items[:-1], _canonical(facts, out, script, job.main.working_dir)]
     upgrading = any(c.upgrades for c in calls)
     edits: list[tuple[tuple[int, int], str]] = []
     for n, call in enumerate(calls):
@@ -453,14 +504,16 @@ def repaired(facts: Facts, job: Workload, intended: tuple[str, list[str]]) -> tu
             keep = call.target if call.subcommand == "upgrade" and call.target else "head"
             words[call.sub_index:] = ["upgrade", keep]
         if call.missing:
-            ini = _ini_for(facts, call.cwd, out.app_root)
+            ini = _ini_for(facts, call.cwd, out.app_root, job.main.working_dir)
+            if ini is None:
+                raise _NoFix
             if call.config_index is not None:
                 words[call.config_index] = ini
             else:
                 words[call.start:call.start] = ["-c", ini]
         if words != call.words:
             if call.depth != 1 or call.span is None:
-                return program, [*items[:-1], _canonical(facts, out, script)]
+                return program, [*items[:-1], _canonical(facts, out, script, job.main.working_dir)]
             assigns = [f"{k}={shlex.quote(v)}" for k, v in call.assignments.items()]
             edits.append((call.span, shlex.join([*assigns, *call.lead, *words])))
     for (start, end), text in sorted(edits, reverse=True):
@@ -468,22 +521,39 @@ def repaired(facts: Facts, job: Workload, intended: tuple[str, list[str]]) -> tu
     return program, [*items[:-1], script]
 
 
-def _canonical(facts: Facts, out: Analysis, script: str) -> str:
+class _NoFix(Exception):
+    """No command can repair it (the image holds no alembic.ini): the fix is in the Dockerfile."""
+
+
+def _canonical(facts: Facts, out: Analysis, script: str, working_dir: str = "") -> str:
     """`cd ROOT && python -m alembic -c INI upgrade head`, ROOT from the script even when it
     does not parse (the `cd /abs` it starts with)."""
-    ini = _ini_for(facts, ".", None)
     m = re.search(r"(?:^|[;&|(]\s*)cd\s+(/[\w./-]*)", script)
     root = out.app_root or (posixpath.normpath(m.group(1)) if m else None)
+    ini = _ini_for(facts, root or ".", None, working_dir)
+    if ini is None:
+        raise _NoFix
     cd = f"cd {shlex.quote(root)} && " if root else ""
     return f"{cd}python -m alembic -c {shlex.quote(ini)} upgrade head"
 
 
-def _ini_for(facts: Facts, cwd: str | None, app_root: str | None) -> str:
-    """The alembic.ini the fix should name, as seen from the call's directory."""
+def _ini_for(facts: Facts, cwd: str | None, app_root: str | None, working_dir: str = "") -> str | None:
+    """The alembic.ini the fix should name, as seen from the call's directory (None: the image holds
+    no alembic.ini, so no command can name one)."""
     files = facts.repo.files if facts.repo else []
     configured = _repo_ini(facts)
     named = sorted((f for f in files if posixpath.basename(f) == "alembic.ini"), key=lambda f: (f.count("/"), f))
     ini = configured if configured in files or not named else named[0]
+    image = facts.repo.image if facts.repo else None
+    if image is not None and image.error is None:
+        held = [p for p in (dockerfile.to_image(image, f) for f in [ini, *named]) if p]
+        if not held:
+            return None
+        wd = dockerfile.workdir(image, working_dir)
+        runs_in = posixpath.normpath(posixpath.join(wd, cwd or "."))
+        if runs_in == wd and (held[0] + "/").startswith(wd.rstrip("/") + "/"):
+            return posixpath.relpath(held[0], wd)
+        return held[0]
     root = _root_of(app_root, files)
     if cwd in (".", None) or root is None or cwd == root:
         return ini
@@ -493,9 +563,12 @@ def _ini_for(facts: Facts, cwd: str | None, app_root: str | None) -> str:
 def fix_vars(facts: Facts, job: Workload, analysis: Analysis) -> dict[str, str]:
     """`--command=PROGRAM --args=VALUE` for the cause's fix, quoted for a shell; VALUE uses
     ``^DELIM^`` when the script holds a comma, and is checked against gcloud's own split."""
-    if analysis.intended is None:
+    if analysis.intended is None or any(p.kind == "no-project" for p in analysis.problems):
         return {}
-    program, items = repaired(facts, job, analysis.intended)
+    try:
+        program, items = repaired(facts, job, analysis.intended)
+    except _NoFix:
+        return {}
     value = gcloud_join(items)
     if gcloud_split(value) != items:  # never print a fix gcloud would read differently
         return {}
@@ -529,8 +602,8 @@ def job_command(facts: Facts) -> list[Finding]:
     if problems:
         fix = fix_vars(facts, job, analysis)
         return [
-            fail(p.message, CAUSE, obj="job", evidence=[*evidence, *p.evidence], fix_vars=fix,
-                 confidence=p.confidence)
+            (fail if p.severity == "fail" else warn)(p.message, CAUSE, obj="job", evidence=[*evidence, *p.evidence],
+                                                     fix_vars=fix, confidence=p.confidence)
             for p in problems
         ]
     notes = [f"not verified: {n}" for n in analysis.notes]
@@ -541,7 +614,7 @@ def job_command(facts: Facts) -> list[Finding]:
                      obj="job", evidence=[*evidence, *notes])]
     upgrade = next(call for call in analysis.calls if call.upgrades)
     return [ok(f"the job's command parses and runs `{upgrade.text()}`", CAUSE, obj="job",
-               evidence=[*evidence, *notes])]
+               evidence=[*evidence, *analysis.verified, *notes])]
 
 
 def _no_upgrade(calls: list[AlembicCall]) -> Problem:

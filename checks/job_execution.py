@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from doctor import logparse, serving
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
-from doctor.facts import Execution, Facts, LogEntry
+from doctor.facts import Execution, Facts, LogEntry, is_proxy_image
 
 NOOP_CONFIDENCE = 0.92  # a no-op upgrade while the service names missing tables, and no revision creates them
 NOOP_CONFIDENCE_UNKNOWN_SCRIPTS = 0.75  # the same, but the migration scripts could not be read
@@ -100,6 +100,13 @@ def job_image(facts: Facts) -> list[Finding]:
         return [not_applicable("an image is unknown (the service's or the job's)")]
     evidence = [f"service revision {facts.serving_revision.name or '?'} runs {served}",
                 f"job {job.name} runs {job.image}"]
+    others = [i for i in facts.serving_revision.images[1:] if i and not is_proxy_image(i)]
+    if job.image != served and job.image in others:
+        # the code the job migrates for may live in a container behind the ingress one (a proxy in front)
+        names = [c.name for c in (facts.service.containers if facts.service else []) if c.image == job.image]
+        evidence.append(f"the service's container {names[0] if names else '?'} (a sidecar of the ingress "
+                        f"container) runs {job.image}")
+        served = job.image
     latest = (facts.executions or [None])[0]
     ran = latest.image if latest and latest.image else ""
     if ran:
@@ -117,7 +124,8 @@ def job_image(facts: Facts) -> list[Finding]:
         return [warn(f"the job now names the service's image, but its latest execution ran {ran}: "
                      "the revisions it applied came from that older image",
                      "job-image-differs", obj="job", evidence=evidence, fix_vars=fix)]
-    return [ok("the job runs the service's image", "job-image-differs", obj="job", evidence=evidence)]
+    what = "the service's image" if served == facts.serving_revision.image else "the image of a service container"
+    return [ok(f"the job runs {what}", "job-image-differs", obj="job", evidence=evidence)]
 
 
 def _creators(facts: Facts, tables: set[str]) -> dict[str, list[str]]:

@@ -9,9 +9,12 @@ password only as a fingerprint.
 
 from __future__ import annotations
 
+from doctor import containers
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.facts import DbTarget, EnvVar, Facts, SecretRef, SecretValue, Workload
+from doctor.poolers import endpoint, place, role
 from doctor.shellcmd import gcloud_join
+from doctor.targets import URL_NAME
 
 DIFFERENT_DB = "job-service-different-database"
 DRIFT = "secret-version-drift"
@@ -74,9 +77,13 @@ def _ref_line(facts: Facts, name: str, s: EnvVar | None, j: EnvVar | None) -> st
 
 
 def _names(facts: Facts) -> list[str]:
-    """The database env names either side sets, then every other secret-backed name both set."""
+    """The database env names either side sets (every name config gives a role, and any other variable
+    named like a database URL), then every other secret-backed name both set."""
     senv, jenv = facts.service.env(), facts.job.env()
-    db = [n for n in dict.fromkeys(facts.target.secret_envs.values()) if n in senv or n in jenv]
+    configured = [*facts.target.secret_envs.values(),
+                  *(n for roles in facts.target.db_envs.values() for names in roles.values() for n in names)]
+    urls = sorted(n for n in senv.keys() | jenv.keys() if URL_NAME.search(n))
+    db = [n for n in dict.fromkeys([*configured, *urls]) if n in senv or n in jenv]
     shared = sorted(n for n in senv.keys() & jenv.keys()
                     if n not in db and (senv[n].secret is not None or jenv[n].secret is not None))
     return db + shared
@@ -89,10 +96,13 @@ def _unresolvable(facts: Facts) -> list[Finding]:
     users: dict[str, list[str]] = {}
     refs: dict[str, SecretRef] = {}
     for w in (facts.service, facts.job):
-        for var in w.main.env:
-            if var.secret is not None:
-                refs.setdefault(var.secret.key, var.secret)
-                users.setdefault(var.secret.key, []).append(f"{w.kind} {var.name}")
+        main = w.main
+        for c in w.containers:  # sidecars' secrets must resolve too, or the revision does not start
+            side = "" if c is main else f" (sidecar {c.name or c.image})"
+            for var in c.env:
+                if var.secret is not None:
+                    refs.setdefault(var.secret.key, var.secret)
+                    users.setdefault(var.secret.key, []).append(f"{w.kind} {var.name}{side}")
     if not refs or facts.secrets is None:
         return []
     out = []
@@ -208,15 +218,23 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
     if ts is None or tj is None:
         return [skip("the effective database target of each side was not resolved", evidence=refs)]
     lines, differ = side_by_side(ts, tj)
-    evidence = [*lines, *refs]
+    # the target is read from the app container; say which one it is when there are several
+    evidence = [*lines, *refs, *(d for d in (containers.describe(facts.service), containers.describe(facts.job)) if d)]
     unresolved = [f"{t.workload}: {p}" for t in (ts, tj) for p in t.problems if "could not be resolved" in p]
     if unresolved:
         return [skip(f"cannot tell which database each side reaches: {unresolved[0]}", evidence=evidence)]
     if not (ts.instance or ts.host) and not (tj.instance or tj.host):
         return [not_applicable("neither the service nor the job names a database host", evidence=refs)]
+    blind = [t for t in (ts, tj) if not (t.instance or t.host) and not t.origin.keys() & {"host", "url"}]
+    if blind:
+        # it reads its database from variables the config does not name: unknown, not another database
+        kind = blind[0].workload
+        return [skip(f"the {kind} sets none of the database variables the config names (and no one variable "
+                     f"named like a database URL): which database it reaches is unknown; name its variable in "
+                     f"[db_env.{kind}] (url = \"...\")", evidence=evidence)]
     out: list[Finding] = []
-    if ts.identity() != tj.identity():
-        what = [f for f in differ if f not in ("options", "password")]
+    if place(ts) != place(tj):
+        what = [f for f in differ if f not in ("options", "password", "user")]
         out.append(fail(
             f"the job reaches {tj.where()} as {tj.user or '?'}, the service {ts.where()} as {ts.user or '?'} "
             f"({', '.join(what)} {'differs' if len(what) == 1 else 'differ'})", DIFFERENT_DB, obj="job",
@@ -224,9 +242,22 @@ def _targets(facts: Facts, names: list[str]) -> list[Finding]:
             fix_vars={"secret_pairs": secret_pairs(facts.service, list(facts.target.secret_envs.values()))},
         ))
         return out
-    out.append(ok(f"the job and the service reach the same database: {ts.where()} as {ts.user or '?'}",
-                  DIFFERENT_DB, evidence=evidence))
-    if "password" in differ:
+    pooled = [f"the {t.workload} reaches it through the {endpoint(t).pooler}" for t in (ts, tj) if endpoint(t).pooler]
+    evidence = [*pooled, *evidence]
+    if role(ts) != role(tj):
+        # a least-privilege migration role is one database reached as two roles: the grants and default
+        # privileges (tables, default-privileges checks) say whether the service can use what it creates
+        out.append(ok(f"the job and the service reach the same database {ts.where()}: the job migrates as "
+                      f"{role(tj) or '?'}, the service runs as {role(ts) or '?'}", DIFFERENT_DB, evidence=evidence))
+    elif pooled:
+        e = endpoint(tj if not endpoint(tj).pooler else ts)
+        out.append(ok(f"the job and the service reach the same database {e.host}:{e.port}/{ts.database or '?'} as "
+                      f"{role(ts) or '?'}, {' and '.join(p.split(' reaches it')[0] for p in pooled)} through a "
+                      "connection pooler", DIFFERENT_DB, evidence=evidence))
+    else:
+        out.append(ok(f"the job and the service reach the same database: {ts.where()} as {ts.user or '?'}",
+                      DIFFERENT_DB, evidence=evidence))
+    if "password" in differ and role(ts) == role(tj):
         out.append(warn(
             f"the job and the service log in as {ts.user or '?'} with different passwords: one of them is "
             "rejected", obj="password", evidence=[lines[0], *(line for line in lines if "password" in line)],

@@ -280,6 +280,16 @@ _ALL = [
         Step("review {revision_file}: remove the drop unless the data is meant to go"),
         "gcloud sql backups create --instance {instance_name} --project {project}",
     ),
+    _c(
+        "default-privileges-missing",
+        "Tables the migration role creates next will not be granted to the service's role",
+        "warn", 0.6, 62,
+        """The job migrates as its own role and the service runs as another, on one database. Tables
+        the migration role creates are owned by it; unless its default privileges (ALTER DEFAULT
+        PRIVILEGES FOR ROLE, pg_default_acl) grant them to the service's role, every table a future
+        revision creates is invisible to the service until someone grants it by hand.""",
+        Sql("{default_privileges}"),
+    ),
 ]
 
 # the models (the checkout) and the tables/logs (the database, the job) see the same missing revision

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "models_import": None,  # opt-in "pkg.module:Base.metadata": import the app in a subprocess
     "pre_deploy": False,  # the checkout is about to ship: pending revisions are the plan
     "image": None,  # the image about to be deployed (--image, $NETRA_DOCTOR_IMAGE)
+    "dockerfile": None,  # the Dockerfile that builds the image (default: found beside the Alembic project)
+    "docker_context": None,  # its build context (default: its folder or the root, whichever holds its sources)
 }
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -89,6 +91,10 @@ class Target:
     pre_deploy: bool = False
     repo_only: bool = False  # --repo-only: gather the checkout only
     image: str = ""
+    dockerfile: str | None = None  # repo-relative; None: look beside the Alembic project
+    # per workload ("service", "job"): role -> env names tried in order (db_env, then [db_env.service] ...)
+    db_envs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    docker_context: str | None = None
 
 
 VCS_MARKERS = (".git", ".hg", ".svn", ".jj")
@@ -182,13 +188,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         except (KeyError, IndexError, ValueError):
             raise ConfigError(f"{where}: {key} = {value!r}: only {{env}} may be substituted") from None
 
-    db_env = dict(DEFAULT_DB_ENV)
-    for layer in (data, own):
-        extra = layer.get("db_env", {})
-        if not isinstance(extra, dict) or not all(isinstance(v, str) for v in extra.values()):
-            raise ConfigError(f"{where}: db_env must map roles to env var names")
-        _no_unknown_keys(extra, set(DEFAULT_DB_ENV), f"{where} db_env")
-        db_env.update(extra)
+    db_env, db_envs = read_db_env([data, own], where)
 
     tables = merged["expected_tables"]
     if not isinstance(tables, list) or not all(isinstance(t, str) and t for t in tables):
@@ -204,6 +204,9 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
     dsn = merged["dsn"]
     if dsn is not None and not isinstance(dsn, str):
         raise ConfigError(f"{where}: dsn must be a string")
+    for key in ("dockerfile", "docker_context"):
+        if merged[key] is not None and (not isinstance(merged[key], str) or not merged[key].strip()):
+            raise ConfigError(f"{where}: {key} must be a path relative to the repository")
 
     gate = _gate_settings(merged, where)
 
@@ -232,12 +235,15 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         alembic_ini=text("alembic_ini"),
         root=path.parent if path else repository_root(start),
         db_env=db_env,
+        db_envs=db_envs,
         expected_tables=list(tables),
         proxies={str(k): str(v) for k, v in proxies.items()},
         dsn=dsn,
         timeout=float(timeout),
         silence=silences,
         config_file=path,
+        dockerfile=merged["dockerfile"],
+        docker_context=merged["docker_context"],
         **gate,
     )
 
@@ -256,6 +262,37 @@ def _gate_settings(merged: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(image, str):
         raise ConfigError(f"{where}: image must be a string")
     return {"models": list(models), "models_import": spec, "pre_deploy": merged["pre_deploy"], "image": image}
+
+
+def read_db_env(layers: list[dict[str, Any]], where: str) -> tuple[dict[str, str], dict[str, dict[str, list[str]]]]:
+    """``db_env`` maps a role to an env name or a list of them (several URL variables, tried in order);
+    ``[db_env.service]`` and ``[db_env.job]`` override it per workload (the service's pooled URL, the
+    job's direct one). Returns the shared role -> first name map and the per-workload lists."""
+    shared: dict[str, list[str]] = {k: [v] for k, v in DEFAULT_DB_ENV.items()}
+    per: dict[str, dict[str, list[str]]] = {"service": {}, "job": {}}
+
+    def names(value: Any, label: str) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(v, str) and v for v in items):
+            raise ConfigError(f"{where}: db_env must map roles to env var names ({label}: a name or a list of names)")
+        return list(items)
+
+    for layer in layers:
+        extra = layer.get("db_env", {})
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{where}: db_env must map roles to env var names")
+        _no_unknown_keys(extra, {*DEFAULT_DB_ENV, "service", "job"}, f"{where} db_env")
+        for role, value in extra.items():
+            if role in per:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{where}: db_env.{role} must be a table of roles")
+                _no_unknown_keys(value, set(DEFAULT_DB_ENV), f"{where} db_env.{role}")
+                per[role].update({r: names(v, f"db_env.{role}.{r}") for r, v in value.items()})
+            else:
+                shared[role] = names(value, f"db_env.{role}")
+    by_kind = {kind: {**shared, **own} for kind, own in per.items()}
+    return {role: values[0] for role, values in shared.items()}, by_kind
+
 
 
 def gcloud_env() -> dict[str, str]:

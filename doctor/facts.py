@@ -57,6 +57,7 @@ class Container:
     env: list[EnvVar] = field(default_factory=list)
     volume_mounts: list[VolumeMount] = field(default_factory=list)
     working_dir: str = ""
+    ports: list[int] = field(default_factory=list)  # container ports; the service's ingress container has one
 
 
 @dataclass
@@ -86,10 +87,26 @@ class Workload:
     # service: the latest created revision, the one its Ready condition reports on (newer than
     # latest_revision while a deploy is failing)
     latest_created: str = ""
+    # Cloud SQL instances a Cloud SQL Auth Proxy serves to this workload: a sidecar container, or
+    # `cloud-sql-proxy` started by the job's own command ([instance, "tcp:PORT" | "unix:DIR"])
+    proxies: list[list[str]] = field(default_factory=list)
 
     @property
     def main(self) -> Container:
-        return self.containers[0] if self.containers else Container()
+        """The application's container: the one that serves the port (the ingress container), else the
+        first that is no Cloud SQL Auth Proxy; the others are sidecars."""
+        if not self.containers:
+            return Container()
+        serving = [c for c in self.containers if c.ports]
+        if serving:
+            return serving[0]
+        apps = [c for c in self.containers if not is_proxy_image(c.image)]
+        return (apps or self.containers)[0]
+
+    @property
+    def sidecars(self) -> list[Container]:
+        main = self.main
+        return [c for c in self.containers if c is not main]
 
     @property
     def image(self) -> str:
@@ -98,6 +115,15 @@ class Workload:
     def env(self) -> dict[str, EnvVar]:
         """Env vars of the main container by name (the last definition wins, as in Kubernetes)."""
         return {e.name: e for e in self.main.env}
+
+
+PROXY_IMAGES = ("cloud-sql-proxy", "cloudsql-proxy", "cloud_sql_proxy", "gce-proxy")
+
+
+def is_proxy_image(image: str) -> bool:
+    """gcr.io/cloud-sql-connectors/cloud-sql-proxy, gcr.io/cloudsql-docker/gce-proxy (v1) and mirrors."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return name in PROXY_IMAGES
 
 
 @dataclass
@@ -122,6 +148,7 @@ class ServingRevision:
     latest_created: str = ""
     latest_created_at: str = ""
     ready_since: str = ""  # the Ready condition's last transition (a Ready=False: when it failed)
+    images: list[str] = field(default_factory=list)  # every container's image, the app's first
 
 
 @dataclass
@@ -200,6 +227,11 @@ class DatabaseFacts:
     # tables seen in the instance's other databases (db name -> "schema.table" names), where reachable
     other_databases: dict[str, list[str]] = field(default_factory=dict)
     other_database_errors: dict[str, str] = field(default_factory=dict)  # db name -> why it was not read
+    # pg_default_acl: what tables (and sequences) roles create will be granted to (None: not read)
+    default_privileges: list[DefaultPrivilege] | None = None
+    # roles whose privileges the connecting role has (pg_has_role USAGE, itself included; None: not read)
+    member_of: list[str] | None = None
+    superuser: bool = False
 
 
 @dataclass
@@ -277,6 +309,12 @@ class RepoFacts:
     files: list[str] = field(default_factory=list)  # repo-relative paths of *.ini and alembic env.py files
     # the SQLAlchemy models the checkout declares (None: not read, see the repo source's status)
     models: ModelFacts | None = None
+    # how the Dockerfile that builds the image lays the checkout out (None: no Dockerfile found)
+    image: ImageFacts | None = None
+    # is the root an application's checkout: "files" (it holds files the listing looks for), "git"
+    # (a git work tree), "config" (only the doctor's config says so), "" (an empty folder); None in
+    # snapshots saved before this was recorded
+    checkout: str | None = None
 
 
 @dataclass
@@ -305,6 +343,8 @@ class TargetInfo:
     pre_deploy: bool = False
     repo_only: bool = False  # only the checkout was gathered (no cloud, no database)
     image: str = ""  # the image about to be deployed (--image / NETRA_DOCTOR_IMAGE)
+    # per workload: role -> every env name that may carry it, in order (config db_env, [db_env.job] ...)
+    db_envs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -322,6 +362,35 @@ class TableUsage:
     live_rows: int = 0  # n_live_tup
     stats_reset: str = ""  # when the database's statistics were last reset ("" = never, or not known)
     indexes: int = 0  # building each index scans the table once: that many seq_scan are no use
+
+
+@dataclass
+class ImageFacts:
+    """Where the Dockerfile's WORKDIR and COPY/ADD put the checkout's files in the image."""
+
+    dockerfile: str  # repo-relative path of the Dockerfile read
+    context: str = "."  # the build context, repo-relative
+    workdir: str = ""  # the final stage's WORKDIR ("": none set, the base image's, usually /)
+    # the final stage's copies in order: [image path, repo path]; repo path "" = from another image
+    # (its content unknown). An image path equal to or under the first is the repo path (+ the rest).
+    copies: list[list[str]] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)  # exec form words; shell form as [sh, -c, TEXT]
+    cmd: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be read (the layout may be partial)
+    error: str | None = None  # the Dockerfile could not be read at all: the layout is unknown
+    dockerignore: list[str] = field(default_factory=list)  # the context's .dockerignore patterns, in order
+
+
+@dataclass
+class DefaultPrivilege:
+    """One grant of pg_default_acl: objects ``owner`` creates (in ``schema``; "" = every schema) are
+    granted ``privileges`` to ``grantee`` ("PUBLIC" for everyone)."""
+
+    owner: str
+    schema: str
+    object_type: str  # "r" tables, "S" sequences, "f" functions, "T" types, "n" schemas
+    grantee: str
+    privileges: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -82,6 +82,7 @@ def _container(c: Container) -> dict[str, Any]:
     return _drop_empty({
         "name": c.name, "image": c.image, "command": c.command, "args": c.args, "workingDir": c.working_dir,
         "env": env, "volumeMounts": [{"name": m.name, "mountPath": m.mount_path} for m in c.volume_mounts],
+        "ports": [{"containerPort": p} for p in c.ports],
     })
 
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks.command import job_command
-from doctor.facts import Container, Facts, RepoFacts, TargetInfo, Workload
+from doctor.facts import Container, Facts, ImageFacts, RepoFacts, TargetInfo, Workload
 from doctor.shellcmd import (
     GcloudListError,
     ShellSyntaxError,
@@ -37,10 +37,19 @@ def exports(request, tmp_path: Path) -> Exports:
     return Exports(tmp_path / "exports", request.param)
 
 
+SEED_DOCKERFILE = (
+    "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nCOPY . .\nCMD [\"python\", \"-m\", \"app\"]\n"
+)
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
-    """The application's checkout: where the job's `-c netra_backend/alembic.ini` must exist."""
-    return checkout(tmp_path / "app", "netra_backend/alembic.ini", "netra_backend/migrations/env.py")
+    """The application's checkout: where the job's `-c netra_backend/alembic.ini` must exist, with the
+    Dockerfile that copies it to the image's WORKDIR /app."""
+    root = checkout(tmp_path / "app", "netra_backend/alembic.ini", "netra_backend/migrations/env.py",
+                    "requirements.txt")
+    (root / "Dockerfile").write_text(SEED_DOCKERFILE)
+    return root
 
 
 def run(exports: Exports, cwd: Path) -> tuple[dict, int]:
@@ -246,7 +255,8 @@ def test_alembic_ini_missing_from_the_checkout(exports: Exports, app: Path):
     report, code = run(exports, app)
     cause = top(report)
     assert code == 1 and cause["id"] == "job-command-invalid"
-    assert any("alembic reads alembic.ini, which is not in the repository" in e for e in cause["evidence"])
+    assert any("alembic reads alembic.ini, which is not in the image" in e for e in cause["evidence"])
+    assert any("runs in /app (the image's WORKDIR), so it reads /app/alembic.ini" in e for e in cause["evidence"])
     assert any("netra_backend/alembic.ini" in e for e in cause["evidence"])  # what the checkout does hold
     assert fix_argv(cause["fix"][0]) == ("sh", ["-c", "cd /app && alembic -c netra_backend/alembic.ini upgrade head"])
 
@@ -267,7 +277,7 @@ def test_ini_path_is_resolved_from_the_directory_the_script_cd_s_into(exports: E
     relative to it: /app/netra_backend/INI, which the checkout does not hold."""
     exports.set_command(["sh"], ["-c", f"cd /app/netra_backend && python -m alembic -c {ini} upgrade head"])
     report, _ = run(exports, app)
-    assert any("not in the repository" in e and "/app/netra_backend" in " ".join(top(report)["evidence"])
+    assert any("not in the image" in e and "/app/netra_backend" in " ".join(top(report)["evidence"])
                for e in top(report)["evidence"])
     fixed = fix_argv(top(report)["fix"][0])[1][-1]
     assert fixed == "cd /app/netra_backend && python -m alembic -c /app/netra_backend/alembic.ini upgrade head"
@@ -344,7 +354,10 @@ def test_check_works_on_plain_facts_without_any_io():
                   repo=RepoFacts("/src", ["alembic.ini", "migrations/env.py"]))
     (finding,) = job_command(facts)
     assert finding.status == "pass" and finding.cause == "job-command-invalid"
-    facts.repo = RepoFacts("/src", ["app/alembic.ini"])
+    facts.repo = RepoFacts("/src", ["app/alembic.ini"], checkout=True)
+    (finding,) = job_command(facts)  # no Dockerfile: where the image holds it is unknown, so not a cause
+    assert finding.status == "pass" and any("not verified" in e and "layout is unknown" in e for e in finding.evidence)
+    facts.repo.image = ImageFacts("Dockerfile", workdir="/srv", copies=[["/srv", "."]])
     (finding,) = job_command(facts)
     assert finding.status == "fail" and "alembic.ini" in finding.message
     assert finding.fix_vars["args"] == "'-c,alembic -c app/alembic.ini upgrade head'"

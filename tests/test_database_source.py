@@ -227,6 +227,8 @@ def test_a_server_that_never_answers_times_out_within_the_deadline():
 def test_a_black_holed_database_ends_the_run_at_the_configured_deadline_and_the_rest_stands(seed, repo):
     """A proxy that accepts and never answers costs one deadline (timeout = 2 s in the config), not a hang."""
     (repo / "netra-doctor.toml").write_text("timeout = 2\n")
+    (repo / "netra_backend").mkdir()
+    (repo / "netra_backend" / "alembic.ini").write_text("[alembic]\n")  # the checkout the job's -c names
     write_db_secrets(seed, "netra_staging", "netra_app", APP_PW)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

@@ -14,9 +14,10 @@ _SENSITIVE = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_?K
 
 def redact(workload: Workload, ctx: Context) -> None:
     """Move literal secret-bearing env values into the vault; Facts keep a fingerprint or a scrubbed URL."""
+    main = workload.main
     for container in workload.containers:
         for var in container.env:
-            if var.secret is None:
+            if var.secret is None and container is main:  # the app's values resolve its database target
                 ctx.vault[f"{workload.kind}:{var.name}"] = var.value
             if var.value and _SENSITIVE.search(var.name):
                 _hide(var)
@@ -47,6 +48,7 @@ def serving_from_service(service: Workload) -> ServingRevision:
         ready=ready.status if ready else "", message=ready.message if ready else "",
         latest_created=service.latest_created or service.latest_revision,
         ready_since=ready.last_transition if ready else "",
+        images=[service.image, *(c.image for c in service.sidecars)] if service.containers else [],
     )
 
 

@@ -11,7 +11,17 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from doctor.facts import Condition, Container, EnvVar, Execution, SecretRef, ServingRevision, VolumeMount, Workload
+from doctor.facts import (
+    Condition,
+    Container,
+    EnvVar,
+    Execution,
+    SecretRef,
+    ServingRevision,
+    VolumeMount,
+    Workload,
+    is_proxy_image,
+)
 
 CLOUDSQL_ANNOTATION = "run.googleapis.com/cloudsql-instances"
 SECRETS_ANNOTATION = "run.googleapis.com/secrets"
@@ -124,7 +134,24 @@ def _v1_container(c: Any, aliases: dict[str, SecretRef], i: int) -> Container:
         name=_str(c.get("name")), image=_str(c.get("image")),
         command=_strs(c.get("command"), "command"), args=_strs(c.get("args"), "args"),
         env=env, volume_mounts=mounts, working_dir=_str(c.get("workingDir")),
+        ports=_ports(c.get("ports"), "containerPort"),
     )
+
+
+def _ports(value: Any, key: str) -> list[int]:
+    """Container ports; a port entry without a number is Cloud Run's default 8080."""
+    out = []
+    for p in _list(value, "ports"):
+        number = _obj(p, "ports").get(key)
+        out.append(_int(number) or 8080)
+    return out
+
+
+def _with_proxies(w: Workload) -> Workload:
+    from doctor.containers import workload_proxies
+
+    w.proxies = workload_proxies(w.containers, w.main)
+    return w
 
 
 def _v1_conditions(status: dict[str, Any]) -> list[Condition]:
@@ -154,7 +181,7 @@ def from_v1(doc: Any, kind: str) -> Workload:
         latest = _str(status.get("latestReadyRevisionName"))
     else:
         latest = _str(_obj(status.get("latestCreatedExecution"), "latestCreatedExecution").get("name"))
-    return Workload(
+    return _with_proxies(Workload(
         kind=kind,
         name=_str(meta.get("name")),
         project=_str(meta.get("namespace")),
@@ -166,7 +193,7 @@ def from_v1(doc: Any, kind: str) -> Workload:
         latest_revision=latest,
         source_format="v1-yaml",
         latest_created=_str(status.get("latestCreatedRevisionName")) if kind == "service" else "",
-    )
+    ))
 
 
 # --- v2: the API form (JSON export, or the live client's to_dict) -----------------------
@@ -205,6 +232,7 @@ def _v2_container(c: Any, i: int) -> Container:
         name=_str(c.get("name")), image=_str(c.get("image")),
         command=_strs(c.get("command"), "command"), args=_strs(c.get("args"), "args"),
         env=env, volume_mounts=mounts, working_dir=_str(c.get("working_dir")),
+        ports=_ports(c.get("ports"), "container_port"),
     )
 
 
@@ -237,7 +265,7 @@ def from_v2(doc: Any, kind: str) -> Workload:
         latest = _str(doc.get("latest_ready_revision"))
     else:
         latest = _str(_obj(doc.get("latest_created_execution"), "latest_created_execution").get("name"))
-    return Workload(
+    return _with_proxies(Workload(
         kind=kind,
         name=parts.get("services" if kind == "service" else "jobs", name),
         project=parts.get("projects", ""),
@@ -250,7 +278,7 @@ def from_v2(doc: Any, kind: str) -> Workload:
         latest_revision=latest.rsplit("/", 1)[-1],
         source_format="v2-json",
         latest_created=_str(doc.get("latest_created_revision")).rsplit("/", 1)[-1] if kind == "service" else "",
-    )
+    ))
 
 
 # --- executions and revisions -----------------------------------------------------------
@@ -261,8 +289,7 @@ def execution_from_v1(doc: Any) -> Execution:
     meta = _obj(doc.get("metadata"), "metadata")
     status = _obj(doc.get("status"), "status")
     spec = _obj(_obj(_obj(doc.get("spec"), "spec").get("template"), "template").get("spec"), "spec")
-    containers = _list(spec.get("containers"), "containers")
-    image = _str(_obj(containers[0], "container").get("image")) if containers else ""
+    image = _app_image(_list(spec.get("containers"), "containers"))
     conds = {c.type: c for c in _v1_conditions(status)}
     completed = conds.get("Completed")
     if _int(status.get("succeededCount")) > 0 or (completed and completed.status == "True"):
@@ -284,8 +311,7 @@ def execution_from_v1(doc: Any) -> Execution:
 def execution_from_v2(doc: Any) -> Execution:
     doc = snake_keys(_obj(doc, "execution"))
     template = _obj(doc.get("template"), "template")
-    containers = _list(template.get("containers"), "containers")
-    image = _str(_obj(containers[0], "container").get("image")) if containers else ""
+    image = _app_image(_list(template.get("containers"), "containers"))
     conds = [_v2_condition(c) for c in _list(doc.get("conditions"), "conditions")]
     completed = next((c for c in conds if c.type == "Completed"), None)
     if _int(doc.get("succeeded_count")) > 0 or (completed and completed.status == "True"):
@@ -340,16 +366,25 @@ def latest_execution(doc: Any) -> Execution | None:
 
 def revision_from_v2(doc: Any) -> ServingRevision:
     doc = snake_keys(_obj(doc, "revision"))
-    containers = _list(doc.get("containers"), "containers")
+    containers = [_v2_container(c, i) for i, c in enumerate(_list(doc.get("containers"), "containers"))]
+    app = Workload("service", "", containers=containers).main
     ready = next((c for c in (_v2_condition(c) for c in _list(doc.get("conditions"), "conditions"))
                   if c.type == "Ready"), None)
     return ServingRevision(
         name=_str(doc.get("name")).rsplit("/", 1)[-1],
-        image=_str(_obj(containers[0], "container").get("image")) if containers else "",
+        image=app.image,
         created=_str(doc.get("create_time")),
         ready=ready.status if ready else "",
         message=ready.message if ready else "",
+        images=[app.image, *(c.image for c in containers if c is not app)] if containers else [],
     )
+
+
+def _app_image(containers: list[Any]) -> str:
+    """The image of an execution's task container: the first that is no Cloud SQL Auth Proxy."""
+    images = [_str(_obj(c, "container").get("image")) for c in containers]
+    apps = [i for i in images if not is_proxy_image(i)]
+    return (apps or images or [""])[0]
 
 
 def _int(value: Any) -> int:

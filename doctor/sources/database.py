@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, TableInfo, TableUsage
+from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, DefaultPrivilege, TableInfo, TableUsage
 from doctor.secrecy import fingerprint, remember, scrub
 from doctor.sources import Context, Skipped, SourceError
 from doctor.targets import DsnError, parse_dsn
@@ -272,6 +272,39 @@ def read_catalog(conn: psycopg.Connection, facts: DatabaseFacts) -> list[str]:
     return others
 
 
+DEFAULT_ACL_SQL = """
+SELECT pg_catalog.pg_get_userbyid(d.defaclrole), coalesce(n.nspname, ''), d.defaclobjtype::text,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END, a.privilege_type
+FROM pg_catalog.pg_default_acl d
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
+CROSS JOIN LATERAL pg_catalog.aclexplode(d.defaclacl) a
+ORDER BY 1, 2, 3, 4, 5
+"""
+MEMBER_OF_SQL = """
+SELECT r.rolname FROM pg_catalog.pg_roles r
+WHERE r.rolname NOT LIKE 'pg\\_%' AND pg_catalog.pg_has_role(current_user, r.oid, 'USAGE') ORDER BY 1
+"""
+
+
+def read_default_privileges(conn: psycopg.Connection, facts: DatabaseFacts) -> None:
+    """pg_default_acl (readable by every role) and the roles whose rights the connecting role has: whether
+    tables a migration role creates later will be usable by the service's role. A refusal leaves them None."""
+    from psycopg import errors
+
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            grouped: dict[tuple[str, str, str, str], list[str]] = {}
+            for owner, schema, objtype, grantee, privilege in cur.execute(DEFAULT_ACL_SQL):
+                grouped.setdefault((owner, schema, objtype, grantee), []).append(privilege)
+            members = [r[0] for r in cur.execute(MEMBER_OF_SQL)]
+            (superuser,) = cur.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user"
+                                       ).fetchone() or (False,)
+    except (errors.InsufficientPrivilege, errors.QueryCanceled, errors.UndefinedFunction):
+        return
+    facts.default_privileges = [DefaultPrivilege(*key, privileges=sorted(set(p))) for key, p in grouped.items()]
+    facts.member_of, facts.superuser = members, bool(superuser)
+
+
 def _tables_of(route: Route, timeout: float, dbname: str, deadline: float) -> list[str] | str:
     """Tables of another database as "schema.table", or why they could not be listed."""
     import psycopg
@@ -313,6 +346,7 @@ def probe(route: Route, kind: str, timeout: float) -> DatabaseFacts:
     try:
         with connect(route, timeout) as conn:
             others = read_catalog(conn, facts)
+            read_default_privileges(conn, facts)
     except psycopg.Error as exc:
         return _failed(kind, route.where, route.via, error_kind(exc), describe(exc))
     except CatalogTooLarge as exc:

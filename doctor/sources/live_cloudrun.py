@@ -139,6 +139,7 @@ def _serving(run: _Run, service: Workload | None, pending: dict[str, Future]) ->
         return
     if ready is not None:
         serving.image = ready.image or serving.image
+        serving.images = ready.images or serving.images
         serving.created = ready.created
     created = found.get("latest_created_revision")
     if created is not None:

@@ -1,7 +1,8 @@
-"""The checkout being diagnosed: which ini files and alembic env.py files it holds.
+"""The checkout being diagnosed: which ini files and alembic env.py files it holds, and how the
+Dockerfile that builds the image lays them out.
 
-The command check needs to know whether the job's ``alembic -c PATH`` exists in the
-repository; listing is done here so that the check stays pure.
+The command check needs to know whether the job's ``alembic -c PATH`` exists in the image;
+listing and reading are done here so that the check stays pure.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from pathlib import Path
 
 from doctor.config import VCS_MARKERS
-from doctor.facts import RepoFacts
+from doctor.facts import ImageFacts, RepoFacts
 from doctor.sources import Context, Skipped
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", "site-packages"}
@@ -50,7 +51,27 @@ def gather(ctx: Context) -> None:
     if why:
         raise Skipped(why)
     root = str(ctx.target.root)
-    ctx.facts.repo = RepoFacts(root=root, files=list_files(root))
+    files = list_files(root)
+    # the application's checkout: it holds files the listing looks for, is a git work tree, or keeps
+    # the doctor's config (whose paths are relative to it); an empty folder is none of these
+    checkout = ("files" if files else "git" if os.path.exists(os.path.join(root, ".git"))
+                else "config" if ctx.target.config_file is not None else "")
+    ctx.facts.repo = RepoFacts(root=root, files=files, image=read_image(ctx), checkout=checkout)
+
     from doctor.gate import gather_models  # the models the checkout declares (doctor/models.py)
 
     ctx.facts.repo.models = gather_models(ctx.target)
+
+
+def read_image(ctx: Context) -> ImageFacts | None:
+    """The Dockerfile's layout of the checkout in the image (None when there is no Dockerfile)."""
+    from doctor import dockerfile
+
+    t = ctx.target
+    root = Path(t.root)
+    rel, why = dockerfile.find(root, t.alembic_ini, t.dockerfile)
+    if rel is None:
+        if t.dockerfile:
+            return ImageFacts(dockerfile=t.dockerfile, error=why)
+        return None
+    return dockerfile.read(root, rel, t.docker_context)

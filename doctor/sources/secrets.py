@@ -18,7 +18,7 @@ def _refs(ctx: Context) -> dict[str, SecretRef]:
     for workload in (ctx.facts.service, ctx.facts.job):
         if workload is None:
             continue
-        for var in workload.main.env:
+        for var in (v for c in workload.containers for v in c.env):  # every container, sidecars too
             if var.secret:
                 refs.setdefault(var.secret.key, var.secret)
     return refs
@@ -27,13 +27,16 @@ def _refs(ctx: Context) -> dict[str, SecretRef]:
 def _shown_refs(ctx: Context) -> set[str]:
     """Secrets that only ever carry the host, port, database or user: the report shows those
     (they are the effective target); every other secret value is scrubbed from all output."""
-    public = {ctx.target.db_env[r] for r in ("host", "port", "database", "user") if r in ctx.target.db_env}
+    roles = ("host", "port", "database", "user")
+    public = {ctx.target.db_env[r] for r in roles if r in ctx.target.db_env}
+    public |= {n for by_role in ctx.target.db_envs.values() for r in roles for n in by_role.get(r, [])}
     shown: set[str] = set()
     hidden: set[str] = set()
     for workload in (ctx.facts.service, ctx.facts.job):
-        for var in workload.main.env if workload else ():
-            if var.secret:
-                (shown if var.name in public else hidden).add(var.secret.key)
+        for c in workload.containers if workload else ():  # a sidecar's use of a secret counts too
+            for var in c.env:
+                if var.secret:
+                    (shown if var.name in public else hidden).add(var.secret.key)
     return shown - hidden
 
 
@@ -91,7 +94,8 @@ def gather(ctx: Context) -> None:
                     why[var.name] = values[var.secret.key].error or "not resolved"
             else:
                 env_values[var.name] = ctx.vault.get(f"{workload.kind}:{var.name}", var.value)
-        target, password = resolve_target(workload, ctx.target.db_env, env_values, why)
+        db_env = ctx.target.db_envs.get(workload.kind) or ctx.target.db_env
+        target, password = resolve_target(workload, db_env, env_values, why)
         targets[workload.kind] = target
         ctx.passwords[workload.kind] = password
     facts.targets = None if unknown_offline else targets
