@@ -186,10 +186,9 @@ def test_live_reads_every_container_as_the_offline_export_does(tmp_path: Path, r
                                                                 monkeypatch: pytest.MonkeyPatch):
     """A database sidecar first and a Cloud SQL Auth Proxy last, served by the fake Cloud Run API: the
     live facts (proto -> v2 form) pick the same app, sidecars, proxy and images as the v1 export."""
-    from doctor.sources.live_api import ENDPOINT_ENV
-
     from doctor import engine
     from doctor.config import load_target
+    from doctor.sources.live_api import ENDPOINT_ENV
     from tests.fakegcp import FakeGCP
 
     ex = Exports(tmp_path / "exports", "v1")
