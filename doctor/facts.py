@@ -205,6 +205,16 @@ class RevisionFacts:
     # the table operations above in upgrade()'s order: ["create", t], ["rename", old, new], ["drop", t]
     # (within one revision, `rename a -> b` then `create a` leaves both; `drop t` then `create t` leaves t)
     ops: list[list[str]] = field(default_factory=list)
+    # where each entry of ``ops`` stands in its file (1-based line; 0 when not known)
+    op_lines: list[int] = field(default_factory=list)
+    # columns this revision creates: [table, column] for each create_table column and add_column
+    adds_columns: list[list[str]] = field(default_factory=list)
+    # why what this revision does to tables could not be fully read (empty: fully read)
+    opaque: list[str] = field(default_factory=list)
+    # the revision's branch_labels (a job may upgrade `label@head` for each branch)
+    branch_labels: list[str] = field(default_factory=list)
+    # revisions it depends_on (ordered after them, not a parent in the history)
+    depends_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -216,6 +226,9 @@ class MigrationFacts:
     # what could not be read as Alembic would (e.g. a revision file whose imports fail, so the
     # graph was read from the files' source instead); the facts above are still usable
     problems: list[str] = field(default_factory=list)
+    # what makes the reading itself doubtful: a script_location outside the checkout, a version folder
+    # that does not exist (the revision check shows each as a warning)
+    warnings: list[str] = field(default_factory=list)
 
     def by_id(self) -> dict[str, RevisionFacts]:
         return {r.revision: r for r in self.revisions}

@@ -1,0 +1,323 @@
+"""Real Alembic projects' constructs, read from source only and checked against a real `alembic upgrade`.
+
+Each project here is our own minimal reproduction of something real projects do: revision ids and
+upgrade() imported from helper modules, a ``package:path`` script_location found through
+``prepend_sys_path``, several version_locations, raw SQL renames and ``DO`` blocks, and revision
+files whose module-level code must never run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from doctor.expected import tables_at
+from doctor.sources import SourceError
+from doctor.sources.migrations import read_migrations
+from tests.alembic_projects import alembic, ini, scripts_folder, upgrade_each, write
+from tests.helpers import DATA, copy_seed
+
+# --- a project that keeps its revision ids and its upgrade() in helper modules ---------------------
+
+HELPERS = {
+    "app/__init__.py": "",
+    "app/alembic.ini": ini("app/migrations"),  # relative: to the directory alembic runs in
+    **scripts_folder("app/migrations"),
+    "app/migrations/__init__.py": "",
+    "app/migrations/helpers/__init__.py": "",
+    "app/migrations/helpers/meta.py": """
+        from typing import Sequence, Union
+
+        revision: str = "a1b2c3d4e5f6"
+        down_revision: Union[str, Sequence[str], None] = None
+        branch_labels: Union[str, Sequence[str], None] = None
+        depends_on: Union[str, Sequence[str], None] = None
+    """,
+    "app/migrations/helpers/tables.py": """
+        import sqlalchemy as sa
+        from alembic import op
+
+        BILLING = ("plans", "invoices")
+
+
+        def _create_users():
+            op.create_table("users", sa.Column("id", sa.Integer, primary_key=True), sa.Column("email", sa.String))
+
+
+        def create_simple(name, schema=None):
+            op.create_table(name, sa.Column("id", sa.Integer, primary_key=True), schema=schema)
+
+
+        def create_billing():
+            for name in BILLING:
+                create_simple(name)
+    """,
+    "app/migrations/helpers/workflow.py": """
+        from app.migrations.helpers import tables as t
+        from app.migrations.helpers.tables import _create_users, create_billing
+
+
+        def upgrade() -> None:
+            _create_users()
+            create_billing()
+            t.create_simple("block_data")
+    """,
+    "app/migrations/versions/a1b2c3d4e5f6_initial.py": '''
+        """initial schema, from helper modules"""
+        from app.migrations.helpers.meta import branch_labels, depends_on, down_revision, revision
+        from app.migrations.helpers.workflow import upgrade
+
+        __all__ = ["revision", "down_revision", "branch_labels", "depends_on", "upgrade", "downgrade"]
+
+
+        def downgrade() -> None:
+            pass
+    ''',
+    "app/migrations/versions/raw_sql_002.py": '''
+        """raw SQL"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        from app.migrations.helpers import meta
+
+        revision = "raw_sql_002"
+        down_revision = meta.revision
+        OLD = "block_data"
+
+
+        def upgrade() -> None:
+            op.execute("ALTER TABLE block_data RENAME TO block;")
+            op.execute(sa.text('CREATE SCHEMA archive; CREATE TABLE IF NOT EXISTS "Audit Log" (id int); '
+                               "ALTER TABLE invoices SET SCHEMA archive"))
+            op.execute(f"CREATE TABLE {OLD}_copy AS SELECT * FROM block")
+            op.execute("CREATE TABLE tmp_a (id int); CREATE TABLE tmp_b (id int); DROP TABLE IF EXISTS tmp_a, tmp_b")
+            op.execute(sa.text("UPDATE users SET email = :e WHERE email IS NULL").bindparams(e="x"))
+
+
+        def downgrade() -> None:
+            pass
+    ''',
+    "app/migrations/versions/rel_003.py": '''
+        """constants and a DO block"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        PREFIX = "rel"
+        revision = PREFIX + "_003"
+        down_revision = ("raw_sql" + "_002",)
+
+
+        def upgrade() -> None:
+            op.create_table("events", sa.Column("id", sa.Integer, primary_key=True))
+            op.execute("""
+                DO $$ BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'extras') THEN
+                        CREATE TABLE extras (id int);
+                    END IF;
+                END $$;
+            """)
+
+
+        def downgrade() -> None:
+            pass
+    ''',
+}
+
+
+@pytest.fixture
+def helpers_project(tmp_path: Path) -> Path:
+    return write(tmp_path / "helpers", HELPERS)
+
+
+def test_revision_ids_and_upgrade_from_helper_modules_are_read(helpers_project):
+    m = read_migrations(helpers_project / "app" / "alembic.ini", cwd=helpers_project)
+    assert m.heads == ["rel_003"]
+    first, raw, rel = m.revisions
+    assert (first.revision, first.down_revisions, first.message) == ("a1b2c3d4e5f6", [], "initial schema, from helper "
+                                                                     "modules")
+    assert first.ops == [["create", "users"], ["create", "plans"], ["create", "invoices"], ["create", "block_data"]]
+    assert ["users", "email"] in first.adds_columns
+    assert first.opaque == []
+    assert raw.down_revisions == ["a1b2c3d4e5f6"]
+    assert raw.ops == [["rename", "block_data", "block"], ["create", "Audit Log"], ["rename", "invoices",
+                       "archive.invoices"], ["create", "block_data_copy"], ["create", "tmp_a"], ["create", "tmp_b"],
+                       ["drop", "tmp_a"], ["drop", "tmp_b"]]
+    assert raw.op_lines[0] == 13 and raw.opaque == []
+    assert rel.revision == "rel_003" and rel.down_revisions == ["raw_sql_002"]
+    assert rel.creates == ["events"]
+    assert len(rel.opaque) == 1 and "rel_003.py:12: a DO block" in rel.opaque[0]
+    assert m.problems == [] and m.warnings == []
+
+
+def test_helper_project_tables_equal_a_real_upgrade_table_for_table(helpers_project, pg):
+    m = read_migrations(helpers_project / "app" / "alembic.ini", cwd=helpers_project)
+    heads = alembic(helpers_project, "-c", "app/alembic.ini", "heads")
+    assert heads.returncode == 0, heads.stderr
+    assert heads.stdout.split()[0] == m.heads[0]  # what Alembic itself says
+    after = upgrade_each(helpers_project, "app/alembic.ini", pg.dsn(), [r.revision for r in m.revisions])
+    predicted = {r.revision: sorted(tables_at(m, [r.revision])) for r in m.revisions}
+    assert after["a1b2c3d4e5f6"] == predicted["a1b2c3d4e5f6"] == ["block_data", "invoices", "plans", "users"]
+    assert after["raw_sql_002"] == predicted["raw_sql_002"]
+    # the DO block's table is the only difference, and the revision says it is opaque
+    assert set(after["rel_003"]) - set(predicted["rel_003"]) == {"extras"}
+    assert set(predicted["rel_003"]) <= set(after["rel_003"])
+
+
+# --- prepend_sys_path, a package:path script_location and two version locations ------------------
+
+PACKAGED = {
+    "alembic.ini": ini("dbpkg:migrations", prepend_sys_path="src", path_separator="os",
+                       version_locations="%(here)s/src/dbpkg/migrations/versions:%(here)s/extra_versions"),
+    **scripts_folder("src/dbpkg/migrations"),
+    "src/dbpkg/__init__.py": "",
+    "src/dbpkg/names.py": """
+        TABLES = ["tenants", "projects"]
+        SCHEMA = "analytics"
+    """,
+    "src/dbpkg/migrations/versions/p1.py": '''
+        """tables named in the package"""
+        import sqlalchemy as sa
+        from alembic import op
+        from dbpkg.names import TABLES
+
+        revision = "p1"
+        down_revision = None
+
+
+        def upgrade():
+            for name in TABLES:
+                op.create_table(name, sa.Column("id", sa.Integer, primary_key=True))
+    ''',
+    "extra_versions/p2.py": '''
+        """a second folder"""
+        import sqlalchemy as sa
+        from alembic import op
+        from dbpkg import names
+
+        revision = "p2"
+        down_revision = "p1"
+
+
+        def upgrade():
+            op.execute(f"CREATE SCHEMA IF NOT EXISTS {names.SCHEMA}")
+            op.create_table("reports", sa.Column("id", sa.Integer, primary_key=True), schema=names.SCHEMA)
+            with op.batch_alter_table("projects") as batch:
+                batch.add_column(sa.Column("tenant_id", sa.Integer))
+    ''',
+}
+
+
+def test_prepend_sys_path_package_location_and_version_locations(tmp_path, pg):
+    root = write(tmp_path / "packaged", PACKAGED)
+    m = read_migrations(root / "alembic.ini", cwd=root)
+    assert m.script_location == str(root / "src" / "dbpkg" / "migrations")
+    assert [r.revision for r in m.revisions] == ["p1", "p2"] and m.heads == ["p2"]
+    assert m.revisions[0].creates == ["tenants", "projects"]
+    assert m.revisions[1].creates == ["analytics.reports"]
+    assert ["projects", "tenant_id"] in m.revisions[1].adds_columns
+    after = upgrade_each(root, "alembic.ini", pg.dsn(), ["p1", "p2"])
+    assert after == {r.revision: sorted(tables_at(m, [r.revision])) for r in m.revisions}
+
+
+def test_a_name_imported_from_outside_the_checkout_is_said_not_guessed(tmp_path):
+    files = dict(HELPERS)
+    files["app/migrations/versions/a1b2c3d4e5f6_initial.py"] = files[
+        "app/migrations/versions/a1b2c3d4e5f6_initial.py"].replace("app.migrations.helpers.meta", "installed_pkg.meta")
+    root = write(tmp_path / "p", files)
+    with pytest.raises(SourceError, match=r"`revision` is imported from installed_pkg.meta, which is not a module of "
+                                          "the checkout"):
+        read_migrations(root / "app" / "alembic.ini", cwd=root)
+
+
+def test_upgrade_calling_into_a_module_outside_the_checkout_is_opaque(tmp_path):
+    files = dict(HELPERS)
+    files["app/migrations/helpers/workflow.py"] = files["app/migrations/helpers/workflow.py"].replace(
+        "from app.migrations.helpers import tables as t", "from vendor_tool import migrate_all").replace(
+        "t.create_simple(\"block_data\")", "migrate_all(op=None)")
+    root = write(tmp_path / "p", files)
+    first = read_migrations(root / "app" / "alembic.ini", cwd=root).revisions[0]
+    assert first.creates == ["users", "plans", "invoices"]
+    assert first.opaque == ["../helpers/workflow.py:8: calls migrate_all() from vendor_tool, outside the checkout "
+                            "(its code is not read)"]
+
+
+# --- where the scripts are -------------------------------------------------------------------------
+
+
+def test_script_location_outside_the_checkout_is_a_warning_that_names_it(tmp_path):
+    outside = write(tmp_path / "elsewhere", {**scripts_folder("migrations"), "migrations/versions/.keep": ""})
+    checkout = tmp_path / "checkout"
+    write(checkout, {"alembic.ini": ini(str(outside / "migrations"))})
+    m = read_migrations(checkout / "alembic.ini", cwd=checkout)
+    assert m.warnings == [f"script_location {outside / 'migrations'} (from alembic.ini) is outside the checkout "
+                          f"{checkout}: the revisions read are not the ones this repository ships"]
+
+
+def test_script_location_root_gives_no_revisions_and_says_why(tmp_path):
+    checkout = write(tmp_path / "checkout", {"alembic.ini": ini("/")})
+    m = read_migrations(checkout / "alembic.ini", cwd=checkout)
+    assert m.revisions == []
+    assert "script_location / (from alembic.ini) is outside the checkout" in m.warnings[0]
+    assert m.warnings[1] == "the revision folder /versions does not exist: Alembic finds no revisions there"
+
+
+# --- revision files are never run ------------------------------------------------------------------
+
+HOSTILE = {
+    "writes": "open({marker!r}, 'w').write('ran')\n",
+    "exits": "import sys\nsys.exit(0)\n",
+    "loops": "while True:\n    pass\n",
+    "interrupts": "raise KeyboardInterrupt\n",
+}
+
+
+def _hostile_project(root: Path, marker: Path, hostile: bool) -> Path:
+    """The linear project plus one revision per hostile construct, in a chain."""
+    import shutil
+
+    shutil.copytree(DATA / "alembic" / "linear", root)
+    down = "dc4fa32fd495"
+    for n, (name, code) in enumerate(HOSTILE.items()):
+        rev = f"h{n}_{name}"
+        body = code.format(marker=str(marker)) if hostile else ""
+        (root / "migrations" / "versions" / f"{rev}.py").write_text(
+            f'"""{name}"""\nfrom alembic import op\nimport sqlalchemy as sa\n{body}\n'
+            f"revision = {rev!r}\ndown_revision = {down!r}\n\n\ndef upgrade():\n"
+            f"    op.create_table({name!r}, sa.Column('id', sa.Integer))\n")
+        down = rev
+    return root
+
+
+def _run(project: Path, exports: Path, save: Path) -> tuple[int, dict]:
+    result = subprocess.run(
+        [sys.executable, "-m", "doctor.cli", "staging", "--from", str(exports), "--alembic-ini",
+         str(project / "alembic.ini"), "--fail-on", "warn", "--format", "json", "--save", str(save)],
+        capture_output=True, text=True, cwd=project, timeout=90,
+    )
+    report = json.loads(result.stdout)
+    for item in [*report["checks"], *report["sources"]]:
+        item.pop("duration_ms", None)
+    # fingerprints are salted per run: compare their places, not their values
+    return result.returncode, json.loads(re.sub(r"fp:[0-9a-f]+", "fp:*", json.dumps(report)))
+
+
+def test_hostile_module_level_code_in_revision_files_changes_nothing(tmp_path):
+    exports = copy_seed(tmp_path / "exports")
+    marker = tmp_path / "marker"
+    plain = _hostile_project(tmp_path / "plain", marker, hostile=False)
+    hostile = _hostile_project(tmp_path / "hostile", marker, hostile=True)
+    code_plain, report_plain = _run(plain, exports, tmp_path / "plain.json")
+    code_hostile, report_hostile = _run(hostile, exports, tmp_path / "hostile.json")
+    assert not marker.exists()
+    assert (tmp_path / "hostile.json").is_file()
+    assert code_hostile == code_plain
+    assert json.dumps(report_hostile).replace(str(hostile), str(plain)) == json.dumps(report_plain)
+    facts = json.loads((tmp_path / "hostile.json").read_text())["migrations"]
+    assert facts["heads"] == ["h3_interrupts"]
+    assert [r["creates"] for r in facts["revisions"]][-4:] == [["writes"], ["exits"], ["loops"], ["interrupts"]]
+    assert not list(hostile.rglob("__pycache__"))
