@@ -143,7 +143,7 @@ _ALL = [
     _c(
         "revision-unknown-to-code",
         "The database records a revision the migration scripts do not know",
-        "error", 0.8, 78,
+        "error", 0.88, 81,
         """alembic_version holds a revision id that is not in the scripts: the database was
         migrated by a newer (or another branch of the) code, or a revision file was deleted.""",
         Step("find which image created revision {revision}; deploy the job with that code, or "
@@ -182,8 +182,11 @@ _ALL = [
         "error", 0.8, 77,
         """The recorded revision says tables were created that do not exist: the database was
         `alembic stamp`ed, or tables were dropped by hand after migrating.""",
-        "alembic -c {alembic_ini} stamp {before}   # the last revision whose schema is really there",
-        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+        # printed only when the evidence is complete (doctor.stamping); else the Step says what to look at
+        Sql("{stamp_guard}"),
+        "alembic -c {alembic_ini} stamp {before}   # {rerun}",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait   # {rerun}",
+        Step("{look_at}"),
     ),
     _c(
         "database-auth-failed",
@@ -241,9 +244,14 @@ class _Defaults(dict):
         return f"<{key}>"
 
 
+# a fix variable set to this leaves out every fix line that uses it (a guarded fix whose guard failed)
+OMIT = "\x00omit"
+
+
 def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[str]:
     values = _Defaults({**names, **{k: v for k, v in fix_vars.items() if v}})
-    return [type(line)(line.format_map(values)) for line in spec.fix]
+    lines = [type(line)(line.format_map(values)) for line in spec.fix]
+    return [line for line in lines if OMIT not in line]
 
 
 def unknown(cause_id: str) -> CauseSpec:

@@ -97,7 +97,40 @@ def _statement(st, out: SqlEffect) -> None:
             elif sub == "AT_AddColumn" and cmd.def_ is not None:
                 out.ops.append(["add_column", table, cmd.def_.colname])
     elif kind == "DoStmt":
-        out.opaque.append("a DO block (procedural code: what it does to tables is decided when it runs)")
+        reason = _do_block(st)
+        if reason:
+            out.opaque.append(reason)
+
+
+# tokens through which procedural code can create, rename or drop a table (directly, with dynamic SQL,
+# or by calling a routine); PL/pgSQL's SELECT ... INTO assigns variables, it makes no table
+_DDL_TOKENS = frozenset({"CREATE", "DROP", "RENAME", "SCHEMA", "EXECUTE", "CALL", "IMPORT_P"})
+_DDL_WORDS = frozenset({"perform"})
+
+
+def _do_block(st) -> str | None:
+    """Why a DO block is opaque, or None when none of its statements can touch a table's existence
+    (the common idempotent ``ALTER COLUMN ... TYPE`` or ``UPDATE`` blocks)."""
+    body, language = None, "plpgsql"
+    for arg in st.args or ():
+        if arg.defname == "as":
+            body = arg.arg.sval
+        elif arg.defname == "language":
+            language = arg.arg.sval.lower()
+    if body is None or language != "plpgsql":
+        return f"a DO block in {language} (procedural code: what it does to tables is decided when it runs)"
+    try:
+        from pglast.parser import scan
+
+        tokens = scan(body)
+    except Exception:  # unreadable body: opaque, never a crash
+        return "a DO block the scanner cannot read (procedural code)"
+    found = sorted({t.name for t in tokens if t.name in _DDL_TOKENS}
+                   | {body[t.start:t.end + 1].lower() for t in tokens if t.name == "IDENT"} & _DDL_WORDS)
+    if not found:
+        return None
+    shown = ", ".join(w.removesuffix("_P") for w in found)
+    return f"a DO block using {shown} (procedural code: what it does to tables is decided when it runs)"
 
 
 def _objtype(value) -> str:

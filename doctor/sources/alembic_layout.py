@@ -36,6 +36,7 @@ class Layout:
     sourceless: bool = False
     search_path: list[Path] = field(default_factory=list)  # where `import x` finds the checkout's modules
     problems: list[str] = field(default_factory=list)
+    cwd: Path = Path()  # the directory relative locations were resolved against
 
 
 def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
@@ -71,7 +72,7 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
     return Layout(
         ini=ini, script_dir=script_dir, version_dirs=version_dirs,
         recursive=option("recursive_version_locations") == "true",
-        sourceless=option("sourceless") == "true", search_path=search, problems=problems,
+        sourceless=option("sourceless") == "true", search_path=search, problems=problems, cwd=cwd,
     )
 
 

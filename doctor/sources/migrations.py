@@ -32,7 +32,10 @@ _LEGACY_REV = re.compile(r"([a-f0-9]+)\.py$")
 
 def gather(ctx: Context) -> None:
     ini, cwd = ini_and_cwd(ctx.target.alembic_ini, ctx.target.root)
-    ctx.facts.migrations = read_migrations(ini, cwd=cwd, checkout=ctx.target.root)
+    root = ctx.target.root.absolute()
+    inside = ini.absolute().is_relative_to(root)
+    # an alembic.ini given from outside the repository (--alembic-ini elsewhere) brings its own project
+    ctx.facts.migrations = read_migrations(ini, cwd=cwd if inside else None, checkout=root if inside else None)
 
 
 def ini_path(alembic_ini: str, root: Path) -> Path:
@@ -57,14 +60,14 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
     """Heads and every revision (base first) of the scripts that ``ini`` points at.
 
     ``cwd``: the directory alembic runs in (relative locations resolve against it; default the
-    ini's folder); ``checkout``: the repository being diagnosed (default ``cwd``), the only place
-    modules are read from."""
+    ini's folder); ``checkout``: the repository being diagnosed (default: the directory relative
+    locations resolved against), the only place modules are read from."""
     if not ini.is_file():
         raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)")
     ini = ini.absolute()
     cwd = (cwd or ini.parent).absolute()
-    checkout = (checkout or cwd).absolute()
     layout = _layout(ini, cwd)
+    checkout = (checkout or layout.cwd).absolute()
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(layout.script_dir), problems=layout.problems)
     _where(layout, checkout, facts)
     modules = Modules(layout.search_path, checkout)
