@@ -227,6 +227,7 @@ def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Findi
         ))
     unknown = [v for v in recorded if v not in m.by_id()]
     opaque_done, pos = opaque_applied(m, applied), positions(m)
+    stamp: dict[str, str] | None = None  # computed once, for the first stamped table
     for p in places:
         if p in missing or (opaque and p.name not in standing and split_name(p.name)[1] not in standing):
             continue
@@ -243,11 +244,12 @@ def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Findi
                             "creates it; later revisions that could not be fully read may have renamed or dropped it",
                             obj=p.name, evidence=[*evidence, *(opaque_note(r) for r in doubt)]))
         elif rev.revision in applied:
-            rec = recorded_table(db)
+            if stamp is None:
+                rec = recorded_table(db)
+                stamp = stamp_fix(m, Catalog(db), rec.versions, rec.table.schema) if rec else {}
             out.append(fail(
                 f"{p.name} is missing although the recorded revision includes {rev.revision}, which creates it",
-                "revision-stamped-without-schema", obj=p.name, evidence=evidence,
-                fix_vars=stamp_fix(m, Catalog(db), rec.versions, rec.table.schema) if rec else {},
+                "revision-stamped-without-schema", obj=p.name, evidence=evidence, fix_vars=stamp,
             ))
         else:
             out.append(fail(f"{p.name} is missing: revision {rev.revision} creates it but was not applied here",

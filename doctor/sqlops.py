@@ -9,16 +9,13 @@ and every result says so.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass, field
 
-try:  # a C extension: a platform without a wheel falls back to patterns
-    from pglast import parse_sql as _parse_sql
-    from pglast.parser import ParseError as _ParseError
-
-    PGLAST = True
-except ImportError:  # pragma: no cover - exercised where pglast cannot be installed
-    PGLAST = False
+# a C extension: a platform without a wheel falls back to patterns; imported on the first SQL string
+# (20-110 ms), so a history without op.execute never pays for it
+PGLAST = importlib.util.find_spec("pglast") is not None
 
 FALLBACK_NOTE = "pglast (PostgreSQL's parser) is not installed: SQL in op.execute was read with patterns"
 
@@ -48,10 +45,13 @@ def _name(schema: str | None, table: str) -> str:
 def read_sql(sql: str) -> SqlEffect:
     if not PGLAST:
         return _read_with_patterns(sql)
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+
     out = SqlEffect()
     try:
-        statements = _parse_sql(sql)
-    except _ParseError as exc:
+        statements = parse_sql(sql)
+    except ParseError as exc:
         out.opaque.append(f"SQL PostgreSQL's grammar rejects ({exc}): {_short(sql)}")
         return out
     except Exception as exc:

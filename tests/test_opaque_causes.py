@@ -44,3 +44,22 @@ def test_the_revision_check_lists_opaque_revisions_and_where_the_scripts_are_dou
     listed = got["3 revisions read from source; what 1 of them do to tables could not be fully read (causes resting "
                  "on them carry less confidence)"]
     assert listed.evidence == [f"revision dc4fa32fd495 could not be fully read ({DO_BLOCK})"]
+
+
+def test_a_noop_upgrade_blames_no_missing_migration_while_a_revision_is_opaque(seed, repo, tmp_path):
+    import shutil
+
+    from tests import logs_json as L
+    from tests.helpers import DATA, diagnose_json
+
+    project = tmp_path / "seed_project"
+    shutil.copytree(DATA / "alembic" / "seed", project)
+    (project / "migrations" / "versions" / "zz_opaque.py").write_text(
+        'from alembic import op\nrevision = "zz_opaque"\ndown_revision = "add_deleted_at_001"\n\n\ndef upgrade():\n'
+        '    op.execute("DO $$ BEGIN EXECUTE format(\'CREATE TABLE %I (id int)\', \'subscriptions\'); END $$")\n')
+    missing = "Failed to create tables: {'subscriptions', 'credit_transactions', 'agent_executions'}"
+    L.write(seed, [*L.alembic_noop(), L.service(f"DeterministicStartupError: {missing}", "2025-06-14T08:02:38Z")])
+    report, _ = diagnose_json(seed, "--only", "migration-log", "--alembic-ini", str(project / "alembic.ini"))
+    assert "migration-missing-for-tables" not in [c["id"] for c in report["causes"]]
+    check = next(c for c in report["checks"] if c["id"] == "migration-log")
+    assert check["status"] == "warn" and "1 revision(s) could not be fully read (zz_opaque)" in check["message"]

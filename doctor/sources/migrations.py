@@ -69,6 +69,9 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
     layout = _layout(ini, cwd)
     checkout = (checkout or layout.cwd).absolute()
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(layout.script_dir), problems=layout.problems)
+    if layout.sourceless:
+        facts.problems.append("sourceless = true: revisions kept only as .pyc files have no source to read and are "
+                              "not counted")
     _where(layout, checkout, facts)
     modules = Modules(layout.search_path, checkout)
     scripts = _scripts(layout, modules, facts.problems)

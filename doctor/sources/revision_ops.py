@@ -234,6 +234,8 @@ class _Reader:
             node = node.value
         if isinstance(node, ast.Call):
             self.call(frame, node, statement)
+            if self._leaf(frame, node.func):
+                return  # op.create_table(..., sa.Column(...)): its arguments build values, they act on nothing
             for child in [*node.args, *(k.value for k in node.keywords)]:
                 self.expr(frame, child)
             if isinstance(node.func, ast.Attribute):
@@ -244,6 +246,16 @@ class _Reader:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
                 self.expr(frame, child)
+
+    def _leaf(self, frame: _Frame, func: ast.expr) -> bool:
+        """A call whose arguments need no reading: alembic's op, or a module outside the checkout."""
+        if self._op_method(frame, func) is not None:
+            return True
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return (isinstance(root, ast.Name) and root.id not in frame.env
+                and is_external(self.modules, frame.module, root.id) is not None)
 
     def _batch(self, frame: _Frame, item: ast.withitem) -> None:
         call = item.context_expr
