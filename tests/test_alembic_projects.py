@@ -321,3 +321,31 @@ def test_hostile_module_level_code_in_revision_files_changes_nothing(tmp_path):
     assert facts["heads"] == ["h3_interrupts"]
     assert [r["creates"] for r in facts["revisions"]][-4:] == [["writes"], ["exits"], ["loops"], ["interrupts"]]
     assert not list(hostile.rglob("__pycache__"))
+
+
+def test_branches_for_other_databases_are_not_read_as_postgresql():
+    import ast
+    import textwrap
+
+    from doctor.sources.migrations import read_ops
+
+    found = read_ops(ast.parse(textwrap.dedent('''
+        from alembic import op
+
+        def upgrade():
+            bind = op.get_bind()
+            url = str(bind.engine.url)
+            if url.startswith("mysql"):
+                op.execute("SELECT `TABLE_NAME` FROM `information_schema`.`COLUMNS`")
+                op.create_table("mysql_only")
+            elif url.startswith("postgres"):
+                op.create_table("pg_only")
+            if bind.dialect.name != "sqlite":
+                op.execute("ALTER TABLE pg_only RENAME TO pg_renamed")
+            if op.get_context().dialect.name in ("mysql", "mssql"):
+                op.drop_table("pg_renamed")
+            if url.startswith("sqlite") is False:
+                op.create_table("not_sqlite")
+    ''')))
+    assert found.order == [["create", "pg_only"], ["rename", "pg_only", "pg_renamed"], ["create", "not_sqlite"]]
+    assert found.opaque == []

@@ -76,6 +76,7 @@ class _Frame:
     env: dict[str, Any] = field(default_factory=dict)  # local names bound to constants (Unresolved: unknown)
     batches: dict[str, str] = field(default_factory=dict)  # batch_op variable -> table
     depth: int = 0
+    dialect_names: set[str] = field(default_factory=set)  # locals holding the dialect's name or the URL
 
 
 def read_revision_ops(modules: Modules, mod: Module) -> TableOps:
@@ -200,10 +201,18 @@ class _Reader:
             return
         if isinstance(node, ast.Assign):
             self.expr(frame, node.value, statement=True)
+            dialect = _mentions_dialect(node.value, frame.dialect_names)
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     frame.env[target.id] = self._try(frame, node.value)
+                    if dialect:
+                        frame.dialect_names.add(target.id)
             return
+        if isinstance(node, ast.If):
+            verdict = _on_postgresql(node.test, frame.dialect_names)
+            if verdict is not None:  # `if bind.dialect.name == "mysql":` and the like: PostgreSQL takes one way
+                self.body(frame, node.body if verdict else node.orelse)
+                return
         if isinstance(node, ast.Expr):
             self.expr(frame, node.value, statement=True)
             return
@@ -449,6 +458,52 @@ class _Reader:
         except Unresolved:
             return None
         return name if isinstance(name, str) else None
+
+
+_DIALECT_HINTS = ("dialect.name", "engine.name", ".url", "dialect_name")
+_POSTGRESQL = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg", "postgresql+asyncpg", "postgres")
+
+
+def _mentions_dialect(expr: ast.expr, names: set[str]) -> bool:
+    text = ast.unparse(expr)
+    return any(h in text for h in _DIALECT_HINTS) or any(
+        isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr))
+
+
+def _on_postgresql(test: ast.expr, names: set[str]) -> bool | None:
+    """Whether ``test`` holds on PostgreSQL, when it only asks which database it runs on; None otherwise."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _on_postgresql(test.operand, names)
+        return None if inner is None else not inner
+    if isinstance(test, ast.BoolOp):
+        parts = [_on_postgresql(v, names) for v in test.values]
+        if None in parts:
+            return None
+        return all(parts) if isinstance(test.op, ast.And) else any(parts)
+    if (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith"
+            and len(test.args) == 1 and isinstance(test.args[0], ast.Constant) and isinstance(test.args[0].value, str)
+            and _mentions_dialect(test.func.value, names)):
+        return any(d.startswith(test.args[0].value) for d in _POSTGRESQL)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, op, right = test.left, test.ops[0], test.comparators[0]
+        if isinstance(op, (ast.Is, ast.IsNot)) and isinstance(right, ast.Constant) and isinstance(right.value, bool):
+            inner = _on_postgresql(left, names)
+            return None if inner is None else (inner == right.value) == isinstance(op, ast.Is)
+        if not _mentions_dialect(left, names):
+            return None
+        try:
+            value = ast.literal_eval(right)
+        except (ValueError, SyntaxError, TypeError):
+            return None
+        values = {value} if isinstance(value, str) else set(value) if isinstance(value, (tuple, list, set)) else None
+        if values is None:
+            return None
+        hit = "postgresql" in values or "postgres" in values
+        if isinstance(op, (ast.Eq, ast.In)):
+            return hit
+        if isinstance(op, (ast.NotEq, ast.NotIn)):
+            return not hit
+    return None
 
 
 def _qualified(schema: str | None, table: str) -> str:
