@@ -181,7 +181,11 @@ _ALL = [
         "alembic_version claims revisions whose tables are not there",
         "error", 0.8, 77,
         """The recorded revision says tables were created that do not exist: the database was
-        `alembic stamp`ed, or tables were dropped by hand after migrating.""",
+        `alembic stamp`ed, or tables were dropped by hand after migrating. Stamping back makes the
+        next upgrade rerun revisions, so the stamp is printed only when the evidence is complete
+        (every revision it reruns was fully read and creates only tables that are absent), after a
+        psql guard query that must return the recorded revision and 0; otherwise the fix says what
+        to look at instead.""",
         # printed only when the evidence is complete (doctor.stamping); else the Step says what to look at
         Sql("{stamp_guard}"),
         "alembic -c {alembic_ini} stamp {before}   # {rerun}",

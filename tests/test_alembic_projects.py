@@ -349,3 +349,32 @@ def test_branches_for_other_databases_are_not_read_as_postgresql():
     ''')))
     assert found.order == [["create", "pg_only"], ["rename", "pg_only", "pg_renamed"], ["create", "not_sqlite"]]
     assert found.opaque == []
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ({"version_locations": "%(here)s/a %(here)s/b,%(here)s/c"}, ["a", "b", "c"]),  # legacy: spaces and commas
+    ({"version_locations": "%(here)s/a;%(here)s/b c", "version_path_separator": ";"}, ["a", "b c"]),
+    ({"version_locations": "%(here)s/a\n%(here)s/b", "path_separator": "newline"}, ["a", "b"]),
+])
+def test_version_locations_split_as_alembic_splits_them(tmp_path, options, expected):
+    from doctor.sources.alembic_layout import read_layout
+
+    root = write(tmp_path / "p", {"alembic.ini": ini("%(here)s", **{k: v.replace("\n", "\n    ")
+                                                                     for k, v in options.items()})})
+    layout = read_layout(root / "alembic.ini", root)
+    assert [p.name for p in layout.version_dirs] == expected
+
+
+def test_a_relative_script_location_is_found_when_the_doctor_runs_elsewhere(helpers_project, tmp_path, seed):
+    from tests.helpers import run_cli
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    snapshot = tmp_path / "s.json"
+    run_cli("staging", "--from", str(seed), "--format", "json", "--only", "revision", "--save", str(snapshot),
+            "--alembic-ini", str(helpers_project / "app" / "alembic.ini"), cwd=elsewhere)
+    m = json.loads(snapshot.read_text())["migrations"]
+    assert m["heads"] == ["rel_003"] and len(m["revisions"]) == 3
+    assert m["problems"] == [f"script_location is relative to the directory alembic runs in; it is not under "
+                             f"{helpers_project / 'app'} but under {helpers_project}, which was used"]
+    assert m["warnings"] == []

@@ -96,7 +96,9 @@ def _layout(ini: Path, cwd: Path) -> Layout:
     except SourceError as first:
         if "Path doesn't exist" not in str(first):
             raise
-        for base in ini.parent.parents if ini.parent != cwd else ():
+        for base in [ini.parent, *ini.parent.parents]:
+            if base == cwd:
+                continue
             try:
                 layout = read_layout(ini, base)
             except SourceError:
