@@ -189,7 +189,7 @@ _ALL = [
         # printed only when the evidence is complete (doctor.stamping); else the Step says what to look at
         Sql("{stamp_guard}"),
         "alembic -c {alembic_ini} stamp {before}   # {rerun}",
-        "gcloud run jobs execute {job} --region {region} --project {project} --wait   # {rerun}",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait   # {recreates}",
         Step("{look_at}"),
     ),
     _c(

@@ -140,7 +140,7 @@ def stamp_fix(m: MigrationFacts, catalog: Catalog, versions: list[str], version_
             reasons.append(f"{r.revision} adds columns to tables it does not create (the catalog read has no columns)")
     if reasons:
         shown = "; ".join(reasons[:3]) + (f"; {len(reasons) - 3} more" if len(reasons) > 3 else "")
-        return {"before": OMIT, "stamp_guard": OMIT, "rerun": OMIT,
+        return {"before": OMIT, "stamp_guard": OMIT, "rerun": OMIT, "recreates": OMIT,
                 "look_at": f"do not stamp on this evidence ({shown}); compare the revisions after {before} with the "
                            "database by hand and create what is missing, or restore it from a backup"}
     absent = sorted({t for r in marked for t in made(r)})
@@ -149,4 +149,5 @@ def stamp_fix(m: MigrationFacts, catalog: Catalog, versions: list[str], version_
         "before": before, "look_at": OMIT,
         "stamp_guard": guard_query(version_schema, versions[0], absent),
         "rerun": f"the next upgrade reruns {len(marked)} revision(s): {ids}",
+        "recreates": f"the upgrade creates {', '.join(absent)} again",
     }

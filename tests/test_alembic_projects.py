@@ -242,8 +242,8 @@ def test_upgrade_calling_into_a_module_outside_the_checkout_is_opaque(tmp_path):
     root = write(tmp_path / "p", files)
     first = read_migrations(root / "app" / "alembic.ini", cwd=root).revisions[0]
     assert first.creates == ["users", "plans", "invoices"]
-    assert first.opaque == ["../helpers/workflow.py:8: calls migrate_all() from vendor_tool, outside the checkout "
-                            "(its code is not read)"]
+    assert first.opaque == ["app/migrations/helpers/workflow.py:8: calls migrate_all() from vendor_tool, outside the "
+                            "checkout (its code is not read)"]
 
 
 # --- where the scripts are -------------------------------------------------------------------------
@@ -378,3 +378,36 @@ def test_a_relative_script_location_is_found_when_the_doctor_runs_elsewhere(help
     assert m["problems"] == [f"script_location is relative to the directory alembic runs in; it is not under "
                              f"{helpers_project / 'app'} but under {helpers_project}, which was used"]
     assert m["warnings"] == []
+
+
+def test_a_named_section_and_a_src_layout_package_location(tmp_path):
+    """`alembic -n tenant` with `script_location = pkg:db/tenant`, the package installed from src/."""
+    root = write(tmp_path / "p", {
+        "src/pkg/alembic.ini": "[alembic]\n[tenant]\nscript_location = pkg:db/tenant\n",
+        "src/pkg/__init__.py": "",
+        "src/pkg/search.py": '''
+            from alembic import op
+
+            def sync(table):
+                op.execute(f"CREATE TABLE {table}_index (id int)")
+        ''',
+        "src/pkg/db/tenant/versions/t1.py": '''
+            from alembic import op
+            from slugify import slugify
+            from pkg.search import sync
+
+            revision = "t1"
+            down_revision = None
+
+
+            def upgrade():
+                name = slugify("Events")  # a value computed outside the checkout: it acts on nothing
+                op.create_table("events")
+                sync("events")
+                op.get_bind().execute(f"UPDATE events SET name = '{name}'")  # rows only
+        ''',
+    })
+    m = read_migrations(root / "src" / "pkg" / "alembic.ini", cwd=root, section="tenant")
+    assert m.script_location == str(root / "src" / "pkg" / "db" / "tenant")
+    (t1,) = m.revisions
+    assert t1.creates == ["events", "events_index"] and t1.opaque == []

@@ -62,6 +62,8 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
     # `python -m alembic` (and an installed console script run from the project) import from the cwd
     search = [*sys_paths, cwd]
     script_dir = _location(location, cwd, search, ini, "script_location")
+    if (cwd / "src") not in search and script_dir.is_relative_to(cwd / "src"):
+        search.append(cwd / "src")  # the package was found in a src layout: its modules import from there
     if not script_dir.exists():
         raise SourceError(f"{ini}: Path doesn't exist: {script_dir}.  Please use the 'init' command to create a new "
                           "scripts folder.")
@@ -100,7 +102,8 @@ def _location(value: str, cwd: Path, search: list[Path], ini: Path, name: str) -
     if not os.path.isabs(value) and ":" in value:
         package, *rest = value.split(":")
         parts = package.split(".")
-        for base in search:
+        # an installed src-layout package of the checkout sits under src/ (Alembic imports it from site-packages)
+        for base in [*search, cwd / "src"]:
             folder = base.joinpath(*parts)
             if folder.is_dir():
                 return folder.joinpath(*rest)

@@ -56,17 +56,19 @@ def ini_and_cwd(alembic_ini: str, root: Path) -> tuple[Path, Path]:
     return root / path, root
 
 
-def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = None) -> MigrationFacts:
+def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = None,
+                    section: str = "alembic") -> MigrationFacts:
     """Heads and every revision (base first) of the scripts that ``ini`` points at.
 
     ``cwd``: the directory alembic runs in (relative locations resolve against it; default the
     ini's folder); ``checkout``: the repository being diagnosed (default: the directory relative
-    locations resolved against), the only place modules are read from."""
+    locations resolved against), the only place modules are read from; ``section``: the ini's
+    section (`alembic -n NAME`)."""
     if not ini.is_file():
         raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)")
     ini = ini.absolute()
     cwd = (cwd or ini.parent).absolute()
-    layout = _layout(ini, cwd)
+    layout = _layout(ini, cwd, section)
     checkout = (checkout or layout.cwd).absolute()
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(layout.script_dir), problems=layout.problems)
     if layout.sourceless:
@@ -88,11 +90,11 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
     return facts
 
 
-def _layout(ini: Path, cwd: Path) -> Layout:
+def _layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
     """Alembic resolves a relative script_location against the directory it runs in; when the doctor
     is started elsewhere, the first folder above the ini that holds it is used, and said."""
     try:
-        return read_layout(ini, cwd)
+        return read_layout(ini, cwd, section)
     except SourceError as first:
         if "Path doesn't exist" not in str(first):
             raise
@@ -100,7 +102,7 @@ def _layout(ini: Path, cwd: Path) -> Layout:
             if base == cwd:
                 continue
             try:
-                layout = read_layout(ini, base)
+                layout = read_layout(ini, base, section)
             except SourceError:
                 continue
             layout.problems.append(f"script_location is relative to the directory alembic runs in; it is not under "

@@ -106,7 +106,7 @@ class _Reader:
 
     def where(self, frame: _Frame, node: ast.AST) -> str:
         path = frame.module.path
-        name = path.name if frame.module is self.revision else os.path.relpath(path, self.revision.path.parent)
+        name = path.name if frame.module is self.revision else _shown(path, self.modules.checkout)
         return f"{name}:{getattr(node, 'lineno', 0)}"
 
     def line_of(self, frame: _Frame, node: ast.AST) -> int:
@@ -200,7 +200,7 @@ class _Reader:
             self.body(frame, node.body)
             return
         if isinstance(node, ast.Assign):
-            self.expr(frame, node.value, statement=True)
+            self.expr(frame, node.value)  # `x = f(...)` computes a value: only a bare call acts on its own
             dialect = _mentions_dialect(node.value, frame.dialect_names)
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -397,6 +397,8 @@ class _Reader:
         except Unresolved:
             if connection and not isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)):
                 return
+            if _rows_only(arg):
+                return  # f"UPDATE t SET ... {value}": built at run time, but it changes rows, not tables
             self.ops.why(f"{self.where(frame, node)}: runs SQL built at run time ({_short(ast.unparse(arg))})")
             return
         if not isinstance(text, str):
@@ -460,6 +462,32 @@ class _Reader:
         return name if isinstance(name, str) else None
 
 
+_DML = ("update ", "insert ", "delete ")
+
+
+def _rows_only(expr: ast.expr) -> bool:
+    """SQL built at run time whose fixed text shows a single UPDATE/INSERT/DELETE statement."""
+    parts: list[str] = []
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            parts.append(node.value)
+    head = _leading_text(expr)
+    return (head is not None and head.lstrip().lower().startswith(_DML)
+            and not any(";" in p.rstrip().rstrip(";") for p in parts))
+
+
+def _leading_text(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value
+    if isinstance(expr, ast.JoinedStr) and expr.values and isinstance(expr.values[0], ast.Constant):
+        return str(expr.values[0].value)
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Mod)):
+        return _leading_text(expr.left)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format":
+        return _leading_text(expr.func.value)
+    return None
+
+
 _DIALECT_HINTS = ("dialect.name", "engine.name", ".url", "dialect_name")
 _POSTGRESQL = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg", "postgresql+asyncpg", "postgres")
 
@@ -504,6 +532,14 @@ def _on_postgresql(test: ast.expr, names: set[str]) -> bool | None:
         if isinstance(op, (ast.NotEq, ast.NotIn)):
             return not hit
     return None
+
+
+def _shown(path, checkout) -> str:
+    """A helper module as the checkout names it (its path from the repository root)."""
+    try:
+        return str(path.resolve().relative_to(checkout))
+    except ValueError:
+        return os.path.basename(str(path))
 
 
 def _qualified(schema: str | None, table: str) -> str:
