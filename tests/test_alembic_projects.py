@@ -411,3 +411,26 @@ def test_a_named_section_and_a_src_layout_package_location(tmp_path):
     assert m.script_location == str(root / "src" / "pkg" / "db" / "tenant")
     (t1,) = m.revisions
     assert t1.creates == ["events", "events_index"] and t1.opaque == []
+
+
+def test_branch_labels_and_depends_on_order_revisions_as_alembic_does(tmp_path, pg):
+    def rev(rid: str, down: str | None, extra: str = "", table: str = "") -> str:
+        return (f"import sqlalchemy as sa\nfrom alembic import op\nrevision = {rid!r}\ndown_revision = {down!r}\n"
+                f"{extra}\n\ndef upgrade():\n    op.create_table({table or rid!r}, sa.Column('id', sa.Integer))\n")
+
+    root = write(tmp_path / "deps", {
+        "alembic.ini": ini("%(here)s/migrations"), **scripts_folder("migrations"),
+        # file order puts the dependent revision first: only the dependency orders it after plans
+        "migrations/versions/a_orders.py": rev("orders", None, "depends_on = 'billing'"),
+        "migrations/versions/b_plans.py": rev("plans", None, "branch_labels = ('billing',)"),
+        "migrations/versions/c_invoices.py": rev("invoices", "plans"),
+    })
+    m = read_migrations(root / "alembic.ini", cwd=root)
+    assert sorted(m.heads) == ["invoices", "orders"]
+    order = [r.revision for r in m.revisions]
+    assert order.index("plans") < order.index("orders") and order.index("plans") < order.index("invoices")
+    assert m.by_id()["plans"].branch_labels == ["billing"]
+    assert m.by_id()["orders"].depends_on == ["billing"]
+    heads = alembic(root, "-c", "alembic.ini", "heads")
+    assert sorted(line.split()[0] for line in heads.stdout.splitlines()) == sorted(m.heads)
+    assert upgrade_each(root, "alembic.ini", pg.dsn(), ["heads"])["heads"] == sorted(tables_at(m, m.heads))

@@ -235,7 +235,7 @@ def _graph(scripts: dict[str, _Script], ini: Path) -> tuple[Any, list[str]]:
             if down not in scripts:
                 raise SourceError(f"{ini}: the revision graph is broken: {Path(rev.path).name} revises "
                                   f"{down}, which no revision file defines")
-        for dep in rev.dependencies or ():
+        for dep in _down(rev.dependencies):
             if dep not in scripts and dep not in labels:
                 raise SourceError(f"{ini}: the revision graph is broken: {Path(rev.path).name} depends on "
                                   f"{dep}, which no revision file defines")
@@ -275,7 +275,7 @@ def _all_down(rev: Any) -> tuple[str, ...]:
     try:
         return tuple(rev._all_down_revisions)
     except AttributeError:
-        return (*_down(rev.down_revision), *(rev.dependencies or ()))
+        return (*_down(rev.down_revision), *_down(rev.dependencies))
 
 
 def _down(value: Any) -> list[str]:
@@ -302,7 +302,7 @@ def _revision_facts(script: _Script, ops: TableOps) -> RevisionFacts:
         opaque=ops.opaque,
         branch_labels=sorted(rev._orig_branch_labels or ()) if hasattr(rev, "_orig_branch_labels")
         else sorted(rev.branch_labels or ()),
-        depends_on=list(rev.dependencies or ()),
+        depends_on=_down(rev.dependencies),
     )
 
 
