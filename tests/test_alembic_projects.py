@@ -434,3 +434,25 @@ def test_branch_labels_and_depends_on_order_revisions_as_alembic_does(tmp_path, 
     heads = alembic(root, "-c", "alembic.ini", "heads")
     assert sorted(line.split()[0] for line in heads.stdout.splitlines()) == sorted(m.heads)
     assert upgrade_each(root, "alembic.ini", pg.dsn(), ["heads"])["heads"] == sorted(tables_at(m, m.heads))
+
+
+def test_pyproject_tool_alembic_answers_what_the_ini_does_not(tmp_path, pg):
+    root = write(tmp_path / "toml", {
+        "alembic.ini": ini("%(here)s/unused").replace("script_location = %(here)s/unused\n", ""),
+        "pyproject.toml": '[tool.alembic]\nscript_location = "%(here)s/db"\n'
+                          'version_locations = ["%(here)s/db/versions", "%(here)s/more"]\n',
+        **scripts_folder("db"),
+        "db/versions/r1.py": "from alembic import op\nrevision = 'r1'\ndown_revision = None\n\n\ndef upgrade():\n"
+                             "    op.execute('CREATE TABLE one (id int)')\n",
+        "more/r2.py": "from alembic import op\nrevision = 'r2'\ndown_revision = 'r1'\n\n\ndef upgrade():\n"
+                      "    op.execute('CREATE TABLE two (id int)')\n",
+    })
+    m = read_migrations(root / "alembic.ini", cwd=root)
+    assert m.heads == ["r2"] and [r.creates for r in m.revisions] == [["one"], ["two"]]
+    # the real alembic CLI, run from the same folder, agrees
+    result = alembic(root, "-c", "alembic.ini", "upgrade", "head", dsn=pg.dsn())
+    assert result.returncode == 0, result.stderr
+    with __import__("psycopg").connect(pg.dsn()) as conn:
+        real = sorted(r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                                 "AND tablename <> 'alembic_version'"))
+    assert real == sorted(tables_at(m, m.heads))

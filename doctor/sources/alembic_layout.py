@@ -53,12 +53,15 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
         except (configparser.Error, ValueError) as exc:  # a bad %(interpolation)
             raise SourceError(f"{ini}: {name}: {' '.join(str(exc).split())}") from None
 
+    toml = _toml(cwd / "pyproject.toml")  # Alembic 1.16+: [tool.alembic] answers what the ini does not
     location = option("script_location")
+    if location is None and isinstance(toml.get("script_location"), str):
+        location = toml["script_location"]
     if location is None:
         raise SourceError(f"{ini}: No 'script_location' key found in configuration.")
     problems: list[str] = []
     sys_paths = [_absolute(p, cwd) for p in _split(option, "prepend_sys_path", ("path_separator",),
-                                                   _LEGACY_SYS_PATH, problems)]
+                                                   _LEGACY_SYS_PATH, problems) or _list(toml, "prepend_sys_path")]
     # `python -m alembic` (and an installed console script run from the project) import from the cwd
     search = [*sys_paths, cwd]
     script_dir = _location(location, cwd, search, ini, "script_location")
@@ -68,14 +71,45 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
         raise SourceError(f"{ini}: Path doesn't exist: {script_dir}.  Please use the 'init' command to create a new "
                           "scripts folder.")
     versions = _split(option, "version_locations", ("path_separator", "version_path_separator"),
-                      _LEGACY_VERSIONS, problems)
+                      _LEGACY_VERSIONS, problems) or _list(toml, "version_locations")
     version_dirs = ([_location(v, cwd, search, ini, "version_locations") for v in versions]
                     if versions else [script_dir / "versions"])
+    recursive = option("recursive_version_locations")
     return Layout(
         ini=ini, script_dir=script_dir, version_dirs=version_dirs,
-        recursive=option("recursive_version_locations") == "true",
+        recursive=recursive == "true" if recursive is not None else toml.get("recursive_version_locations") is True,
         sourceless=option("sourceless") == "true", search_path=search, problems=problems, cwd=cwd,
     )
+
+
+def _toml(path: Path) -> dict:
+    """[tool.alembic] of the pyproject.toml alembic would read, with ``%(here)s`` filled in."""
+    if not path.is_file():
+        return {}
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("alembic", {})
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        return {}
+    here = {"here": path.absolute().parent.as_posix()}
+
+    def fill(value):
+        if isinstance(value, str):
+            try:
+                return value % here
+            except (KeyError, ValueError, TypeError):
+                return value
+        return [fill(v) for v in value] if isinstance(value, list) else value
+
+    return {k: fill(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _list(toml: dict, name: str) -> list[str]:
+    value = toml.get(name)
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _split(option, name: str, separators: tuple[str, ...], legacy: re.Pattern[str], problems: list[str]) -> list[str]:
