@@ -97,6 +97,7 @@ HELPERS = {
             op.execute(f"CREATE TABLE {OLD}_copy AS SELECT * FROM block")
             op.execute("CREATE TABLE tmp_a (id int); CREATE TABLE tmp_b (id int); DROP TABLE IF EXISTS tmp_a, tmp_b")
             op.execute(sa.text("UPDATE users SET email = :e WHERE email IS NULL").bindparams(e="x"))
+            op.execute(sa.text("CREATE TABLE tmp_c (id int); DROP TABLE tmp_c").execution_options(x=1))
 
 
         def downgrade() -> None:
@@ -146,7 +147,7 @@ def test_revision_ids_and_upgrade_from_helper_modules_are_read(helpers_project):
     assert raw.down_revisions == ["a1b2c3d4e5f6"]
     assert raw.ops == [["rename", "block_data", "block"], ["create", "Audit Log"], ["rename", "invoices",
                        "archive.invoices"], ["create", "block_data_copy"], ["create", "tmp_a"], ["create", "tmp_b"],
-                       ["drop", "tmp_a"], ["drop", "tmp_b"]]
+                       ["drop", "tmp_a"], ["drop", "tmp_b"], ["create", "tmp_c"], ["drop", "tmp_c"]]
     assert raw.op_lines[0] == 13 and raw.opaque == []
     assert rel.revision == "rel_003" and rel.down_revisions == ["raw_sql_002"]
     assert rel.creates == ["events"]

@@ -385,6 +385,9 @@ class _Reader:
             self._unknown(frame, node, exc)
 
     def sql(self, frame: _Frame, node: ast.Call, arg: ast.expr, line: int, connection: bool = False) -> None:
+        while (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute)
+               and arg.func.attr in ("bindparams", "execution_options", "columns")):
+            arg = arg.func.value  # text("...").bindparams(...): the SQL is the text's
         if isinstance(arg, ast.Call):
             name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
             if name not in _TEXT_FUNCS:
