@@ -185,6 +185,11 @@ def migration_log(facts: Facts) -> list[Finding]:
         return [warn(f"the job's upgrade was a no-op, yet revisions create tables the service misses ({listed}): "
                      "the job's database already records head without them", obj="job", evidence=evidence)]
     heads = ", ".join(facts.migrations.heads) or "?"
+    opaque = [r for r in facts.migrations.revisions if r.opaque]
+    if opaque:  # a revision that could not be fully read may create them: claim nothing, say what to read
+        return [warn(f"the job's upgrade was a no-op and no revision that could be read creates {tables}, but "
+                     f"{len(opaque)} revision(s) could not be fully read ({', '.join(r.revision for r in opaque[:5])})",
+                     obj="job", evidence=evidence)]
     evidence.append(f"none of the {len(facts.migrations.revisions)} revisions up to head {heads} creates {tables}")
     return [fail(f"the job's upgrade was a no-op and no revision creates {tables}",
                  "migration-missing-for-tables", obj="job", evidence=evidence, fix_vars=fix,

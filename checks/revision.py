@@ -1,105 +1,70 @@
-"""Revision: the database's alembic_version against the migration scripts' single head.
-
-Also holds what the schema and pending checks share: which database facts to read and which
-``alembic_version`` the recorded revision comes from.
-"""
+"""Revision: the database's alembic_version against the migration scripts' single head."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import ancestors, split_name, tables_at
-from doctor.facts import AlembicVersion, DatabaseFacts, Facts, MigrationFacts, RevisionFacts
+from doctor.facts import DatabaseFacts, Facts, MigrationFacts
+from doctor.recorded import (  # noqa: F401 -- re-exported for plug-ins that imported them from here
+    Recorded,
+    job_elsewhere,
+    label,
+    pending,
+    recorded,
+    service_database,
+    shown_path,
+)
+from doctor.stamping import opaque_note
+from doctor.upgrade_targets import upgrade_targets
 
 
-def service_database(facts: Facts) -> DatabaseFacts | Finding:
-    """The service's database facts, or the skip that says why they are missing."""
-    db = (facts.databases or {}).get("service")
-    if db is None:
-        return skip("the service's database was not examined (its target could not be resolved)")
-    if not db.reached:
-        if db.error_kind in ("no-route", "unresolved"):
-            return skip(db.error or "the service's database was not reached")
-        return skip(f"could not read the service's database ({db.error_kind}): {db.error}")
-    return db
+def _heads(facts: Facts, m: MigrationFacts, versions: list[str] | None) -> list[Finding]:
+    """Several heads are a cause only when the job's `alembic upgrade` does not reach each of them."""
+    if len(m.heads) <= 1:
+        return [ok(f"the migration scripts have a single head, {m.heads[0]}", "multiple-heads", obj="scripts")
+                ] if m.heads else []
+    by_id = m.by_id()
+    evidence = [f"head {label(by_id[h])}" if h in by_id else f"head {h}" for h in m.heads]
+    heads = ", ".join(m.heads)
+    targets = upgrade_targets(facts.job)
+    runs = ", ".join(f"`alembic upgrade {t}`" for t in targets or ())
+    covered = _covered(m, targets or [])
+    if targets and covered >= set(m.heads):
+        every = versions is not None and set(m.heads) <= set(versions)
+        return [ok(f"the migration scripts have {len(m.heads)} heads by design: the job runs {runs}, which upgrades "
+                   f"each{'; the database records every head' if every else ''}", "multiple-heads", obj="scripts",
+                   evidence=[*evidence, f"the job's command runs {runs}"])]
+    fix = {"heads": " ".join(m.heads)}
+    if targets:
+        left = [h for h in m.heads if h not in covered]
+        why = ("`alembic upgrade head` refuses to run when there are several heads" if "head" in targets
+               else f"it leaves {', '.join(left)} unapplied")
+        return [fail(f"the migration scripts have {len(m.heads)} heads ({heads}) and the job runs {runs}: {why}",
+                     "multiple-heads", obj="scripts", evidence=[*evidence, f"the job's command runs {runs}"],
+                     fix_vars=fix)]
+    unknown = "the job's command was not read" if facts.job is None else "the job's command names no readable target"
+    return [fail(
+        f"the migration scripts have {len(m.heads)} heads: {heads}; `alembic upgrade head` refuses to run "
+        f"({unknown}: unless it upgrades `heads` or each branch, the job fails)", "multiple-heads", obj="scripts",
+        evidence=evidence, fix_vars=fix,
+    )]
 
 
-@dataclass
-class Recorded:
-    """The alembic_version the service's database holds, as Alembic would find it."""
-
-    table: AlembicVersion
-    on_path: bool  # in a schema on the service role's effective search_path
-    others: list[AlembicVersion]  # further alembic_version tables in other schemas
-
-    @property
-    def versions(self) -> list[str]:
-        return self.table.versions
-
-    def describe(self, db: DatabaseFacts) -> str:
-        what = ", ".join(self.versions) or "no row (empty)"
-        return f"{db.current_database}.{self.table.schema}.alembic_version records {what}"
-
-
-def recorded(db: DatabaseFacts) -> Recorded | None:
-    """The first alembic_version on the role's search_path (what an unqualified name resolves
-    to), else the first one anywhere; None when the database has none."""
-    tables = db.alembic_versions
-    if not tables:
-        return None
-    order = {schema: i for i, schema in enumerate(db.search_path)}
-    chosen = min(tables, key=lambda a: (order.get(a.schema, len(order)), a.schema))
-    return Recorded(chosen, chosen.schema in order, [a for a in tables if a is not chosen])
-
-
-def pending(m: MigrationFacts, versions: list[str]) -> list[RevisionFacts]:
-    """Revisions not yet applied to a database at ``versions``, base first."""
-    applied = ancestors(m, versions)
-    return [r for r in m.revisions if r.revision not in applied]
-
-
-def label(r: RevisionFacts) -> str:
-    """``id (message, file)`` for evidence lines."""
-    extra = ", ".join(x for x in (r.message, os.path.basename(r.path)) if x)
-    return f"{r.revision} ({extra})" if extra else r.revision
-
-
-def shown_path(facts: Facts, r: RevisionFacts) -> str:
-    """The revision file as the user knows it: under the configured alembic.ini's folder."""
-    m = facts.migrations
-    if not r.path or m is None:
-        return r.revision
-    rel = os.path.relpath(r.path, os.path.dirname(m.alembic_ini) or ".")
-    if rel.startswith(".."):
-        return r.path
-    return os.path.normpath(os.path.join(os.path.dirname(facts.target.alembic_ini), rel))
-
-
-def job_elsewhere(facts: Facts, db: DatabaseFacts) -> list[str]:
-    """Evidence when the job's role reaches a different database from the service's."""
-    job = (facts.databases or {}).get("job")
-    if job is None or not job.reached or (job.target, job.current_database) == (db.target, db.current_database):
-        return []
-    found = "; ".join(
-        f"{a.schema}.alembic_version records {', '.join(a.versions) or 'nothing'}" for a in job.alembic_versions
-    ) or "no alembic_version table"
-    return [f"the job's role reaches another database, {job.current_database} on {job.target}, where {found}"]
-
-
-def _heads(m: MigrationFacts) -> list[Finding]:
-    if len(m.heads) > 1:
-        by_id = m.by_id()
-        return [fail(
-            f"the migration scripts have {len(m.heads)} heads: {', '.join(m.heads)}; `alembic upgrade head` "
-            "refuses to run", "multiple-heads", obj="scripts",
-            evidence=[f"head {label(by_id[h])}" if h in by_id else f"head {h}" for h in m.heads],
-            fix_vars={"heads": " ".join(m.heads)},
-        )]
-    if len(m.heads) == 1:
-        return [ok(f"the migration scripts have a single head, {m.heads[0]}", "multiple-heads", obj="scripts")]
-    return []
+def _covered(m: MigrationFacts, targets: list[str]) -> set[str]:
+    """The heads that `alembic upgrade T` for each of ``targets`` brings the database to."""
+    if "heads" in targets:
+        return set(m.heads)
+    labelled = {lab: r.revision for r in m.revisions for lab in r.branch_labels}
+    lines = {h: ancestors(m, [h]) for h in m.heads}
+    out: set[str] = set()
+    for t in targets:
+        base, _, rel = t.partition("@")
+        rev = labelled.get(base, base)
+        if rel == "head":
+            out |= {h for h, line in lines.items() if rev in line}
+        elif not rel and rev in lines:
+            out.add(rev)
+    return out
 
 
 def _other_schema(m: MigrationFacts, db: DatabaseFacts, rec: Recorded) -> Finding | None:
@@ -175,18 +140,32 @@ def _compare(facts: Facts, m: MigrationFacts, db: DatabaseFacts) -> list[Finding
     "The database's alembic_version is the migration scripts' single head",
     needs=("migrations", "databases"),
     causes=("migration-not-applied", "revision-unknown-to-code", "multiple-heads", "tables-in-other-schema"),
+    uses=("job",),
 )
 def revision(facts: Facts) -> list[Finding]:
     """Good: the scripts have one head, and the service's database holds an alembic_version (in a
     schema on its role's search_path) that records exactly that head."""
     m: MigrationFacts = facts.migrations  # type: ignore[assignment]
-    out = _heads(m)
     db = service_database(facts)
+    rec = recorded(db) if not isinstance(db, Finding) else None
+    out = [*_heads(facts, m, rec.versions if rec and not rec.table.error else None), *_read(m)]
     if isinstance(db, Finding):
         return [*out, db]
     if not m.revisions and not db.alembic_versions:
         return [*out, not_applicable("the migration scripts have no revisions and the database records none")]
     return _noted(m, [*out, *_compare(facts, m, db)])
+
+
+def _read(m: MigrationFacts) -> list[Finding]:
+    """How the scripts were read: doubts about where they are (warnings), revisions that could not
+    be fully read (their reasons, for -v and JSON)."""
+    out = [warn(w, obj="scripts") for w in m.warnings]
+    opaque = [r for r in m.revisions if r.opaque]
+    if opaque:
+        out.append(ok(f"{len(m.revisions)} revisions read from source; what {len(opaque)} of them do to tables could "
+                      "not be fully read (causes resting on them carry less confidence)", obj="scripts",
+                      evidence=[opaque_note(r) for r in opaque]))
+    return out
 
 
 def _noted(m: MigrationFacts, findings: list[Finding]) -> list[Finding]:

@@ -7,30 +7,11 @@ the missing tables.
 
 from __future__ import annotations
 
-from checks.revision import label, recorded, service_database
-from doctor.checking import Finding, check, fail, not_applicable, ok, skip
-from doctor.expected import ancestors, split_name, tables_at
-from doctor.facts import DatabaseFacts, Facts, MigrationFacts
-
-
-def present(db: DatabaseFacts, name: str) -> bool:
-    """In any schema of the database (``schema.table`` only in that schema): whether the role can
-    see it is the tables check's question, whether it was created at all is this one's."""
-    schema, table = split_name(name)
-    return any(t.name == table and (schema is None or t.schema == schema) for t in db.tables)
-
-
-def last_complete(m: MigrationFacts, db: DatabaseFacts, applied: set[str]) -> str:
-    """The last applied revision (base first) before the first whose schema is not all there:
-    what to ``alembic stamp`` so that `upgrade head` recreates the rest."""
-    before = "base"
-    for r in m.revisions:
-        if r.revision not in applied:
-            continue
-        if not all(present(db, name) for name in tables_at(m, [r.revision])):
-            return before
-        before = r.revision
-    return before
+from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from doctor.expected import ancestors, tables_at
+from doctor.facts import Facts, MigrationFacts
+from doctor.recorded import label, recorded, service_database
+from doctor.stamping import Catalog, opaque_after, opaque_applied, opaque_note, positions, stamp_fix
 
 
 @check(
@@ -51,7 +32,8 @@ def schema_revision(facts: Facts) -> list[Finding]:
         return [not_applicable("no revision recorded in the database: nothing claims a schema (see revision)")]
     if rec.table.error:
         return [skip(f"{rec.table.schema}.alembic_version could not be read by {db.current_user}: {rec.table.error}")]
-    unknown = [v for v in rec.versions if v not in m.by_id()]
+    by_id = m.by_id()
+    unknown = [v for v in rec.versions if v not in by_id]
     if unknown:
         return [not_applicable(f"recorded revision {', '.join(unknown)} is unknown to the scripts: which tables it "
                                "implies cannot be told (see the revision check)")]
@@ -59,19 +41,35 @@ def schema_revision(facts: Facts) -> list[Finding]:
     at = ", ".join(rec.versions)
     if not standing:
         return [not_applicable(f"the revisions up to {at} create no tables")]
-    missing = {name: rev for name, rev in standing.items() if not present(db, name)}
+    catalog = Catalog(db)
+    missing = {name: rev for name, rev in standing.items() if not catalog.present(name)}
     where = f"{db.current_database} on {db.target}"
     if not missing:
         return [ok(f"all {len(standing)} tables that the revisions up to {at} create exist in {where}",
                    "revision-stamped-without-schema", obj="service", evidence=[rec.describe(db)])]
-    before = last_complete(m, db, ancestors(m, rec.versions))
-    return [fail(
-        f"alembic_version records {at}, but {', '.join(sorted(missing))} (created by revisions it includes) "
-        f"{'is' if len(missing) == 1 else 'are'} not in {where}",
+    opaque, pos = opaque_applied(m, ancestors(m, rec.versions)), positions(m)
+    doubted = {name: opaque_after(rev, opaque, pos) for name, rev in missing.items()}
+    certain = {name: rev for name, rev in missing.items() if not doubted[name]}
+    out: list[Finding] = []
+    unsure = sorted(name for name in missing if doubted[name])
+    if unsure:
+        opaque = {r.revision: r for name in unsure for r in doubted[name]}
+        out.append(warn(
+            f"{', '.join(unsure)} (created by revisions up to {at}) {'is' if len(unsure) == 1 else 'are'} not in "
+            f"{where}, but later revisions that could not be fully read may have renamed or dropped "
+            f"{'it' if len(unsure) == 1 else 'them'}: look at those revisions before concluding anything",
+            obj="service",
+            evidence=[rec.describe(db), *(f"{name}: created by {label(missing[name])}" for name in unsure),
+                      *(opaque_note(r) for r in opaque.values())],
+        ))
+    if not certain:
+        return out
+    return [*out, fail(
+        f"alembic_version records {at}, but {', '.join(sorted(certain))} (created by revisions it includes) "
+        f"{'is' if len(certain) == 1 else 'are'} not in {where}",
         "revision-stamped-without-schema", obj="service",
         evidence=[rec.describe(db), *(f"{name}: created by {label(rev)}, in no schema of {db.current_database}"
-                                      for name, rev in sorted(missing.items())),
-                  f"{len(standing) - len(missing)} of the {len(standing)} tables those revisions create exist; "
-                  f"last revision whose tables all exist: {before}"],
-        fix_vars={"before": before},
+                                      for name, rev in sorted(certain.items())),
+                  f"{len(standing) - len(missing)} of the {len(standing)} tables those revisions create exist"],
+        fix_vars=stamp_fix(m, catalog, rec.versions, rec.table.schema),
     )]

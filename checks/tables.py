@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import ancestors, expectation_known, expected_tables, split_name, tables_at_head
 from doctor.facts import DatabaseFacts, Facts, MigrationFacts, TableInfo
+from doctor.recorded import recorded as recorded_table
 from doctor.shellcmd import gcloud_join
+from doctor.stamping import Catalog as StampCatalog
+from doctor.stamping import opaque_after, opaque_applied, opaque_note, positions, stamp_fix
 
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 # reserved words that cannot stand unquoted as a schema or role name
@@ -230,6 +233,15 @@ def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Findi
     missing = [p for p in places if p.name not in standing and split_name(p.name)[1] not in standing]
     missing_names = {p.name for p in missing}
     out: list[Finding] = []
+    opaque = [r for r in m.revisions if r.opaque]
+    if missing and opaque:  # an unreadable revision may create them: say what to read, claim nothing
+        out.append(warn(
+            f"{_names(missing)} exist nowhere on the server and no revision that could be read creates them, but "
+            f"{len(opaque)} revision(s) could not be fully read and may: look at them",
+            obj=_names(missing), evidence=[f"{p.name}: {p.origin}; {where}" for p in missing]
+            + [opaque_note(r) for r in opaque[:5]],
+        ))
+        missing = []
     if missing:
         evidence = [f"{p.name}: {p.origin}; {where}" for p in missing]
         scripts = m.script_location or m.alembic_ini
@@ -240,17 +252,31 @@ def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Findi
             "migration-missing-for-tables", obj=_names(missing), evidence=evidence,
             fix_vars={"tables": ", ".join(p.name for p in missing)},
         ))
+    unknown = [v for v in recorded if v not in m.by_id()]
+    opaque_done, pos = opaque_applied(m, applied), positions(m)
+    stamp: dict[str, str] | None = None  # computed once, for the first stamped table
     for p in places:
-        if p.name in missing_names:
+        if p.name in missing_names or (opaque and p.name not in standing and split_name(p.name)[1] not in standing):
             continue
         rev = standing.get(p.name) or standing[split_name(p.name)[1]]
         evidence = [f"revision {rev.revision} creates {p.name}; {where}",
                     f"{db.current_database} records {', '.join(recorded) or 'no alembic_version'}"]
-        if rev.revision in applied:
+        doubt = opaque_after(rev, opaque_done, pos)
+        if unknown:  # what was applied follows from the recorded revision, which the scripts do not know
+            out.append(warn(f"{p.name} is missing; revision {rev.revision} creates it, but the database records "
+                            f"{', '.join(unknown)}, unknown to the scripts (see the revision check)", obj=p.name,
+                            evidence=evidence))
+        elif rev.revision in applied and doubt:
+            out.append(warn(f"{p.name} is missing although the recorded revision includes {rev.revision}, which "
+                            "creates it; later revisions that could not be fully read may have renamed or dropped it",
+                            obj=p.name, evidence=[*evidence, *(opaque_note(r) for r in doubt)]))
+        elif rev.revision in applied:
+            if stamp is None:
+                rec = recorded_table(db)
+                stamp = stamp_fix(m, StampCatalog(db), rec.versions, rec.table.schema) if rec else {}
             out.append(fail(
                 f"{p.name} is missing although the recorded revision includes {rev.revision}, which creates it",
-                "revision-stamped-without-schema", obj=p.name, evidence=evidence,
-                fix_vars={"before": rev.down_revisions[0] if rev.down_revisions else "base"},
+                "revision-stamped-without-schema", obj=p.name, evidence=evidence, fix_vars=stamp,
             ))
         else:
             out.append(fail(f"{p.name} is missing: revision {rev.revision} creates it but was not applied here",

@@ -9,6 +9,7 @@ Fix steps are templates rendered with the environment's real names ({project},
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 
@@ -148,7 +149,7 @@ _ALL = [
     _c(
         "revision-unknown-to-code",
         "The database records a revision the migration scripts do not know",
-        "error", 0.8, 78,
+        "error", 0.88, 81,
         """alembic_version holds a revision id that is not in the scripts: the database was
         migrated by a newer (or another branch of the) code, or a revision file was deleted.""",
         Step("find which image created revision {revision}; deploy the job with that code, or "
@@ -186,9 +187,16 @@ _ALL = [
         "alembic_version claims revisions whose tables are not there",
         "error", 0.8, 77,
         """The recorded revision says tables were created that do not exist: the database was
-        `alembic stamp`ed, or tables were dropped by hand after migrating.""",
-        "alembic -c {alembic_ini} stamp {before}   # the last revision whose schema is really there",
-        "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+        `alembic stamp`ed, or tables were dropped by hand after migrating. Stamping back makes the
+        next upgrade rerun revisions, so the stamp is printed only when the evidence is complete
+        (every revision it reruns was fully read and creates only tables that are absent), after a
+        psql guard query that must return the recorded revision and 0; otherwise the fix says what
+        to look at instead.""",
+        # printed only when the evidence is complete (doctor.stamping); else the Step says what to look at
+        Sql("{stamp_guard}"),
+        "alembic -c {alembic_ini} stamp {before}   # {rerun}",
+        "gcloud run jobs execute {job} --region {region} --project {project} --wait   # {recreates}",
+        Step("{look_at}"),
     ),
     _c(
         "database-auth-failed",
@@ -302,6 +310,11 @@ CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}
 _PREQUOTED = ("command", "args")
 
 
+# a fix variable set to this leaves out every fix line that uses it (a guarded fix whose guard failed)
+OMIT = "\x00omit"
+_FIELDS = re.compile(r"\{(\w+)\}")
+
+
 def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[str]:
     """The cause's fix with real names: each name one shell word of a command (``shlex.quote``),
     an identifier in SQL (as PostgreSQL quotes it), escaped text in a step (doctor/untrusted.py)."""
@@ -318,7 +331,8 @@ def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str])
                 words = []
             values[key] = words[0] if len(words) == 1 else values[key]
     fill = {"step": fill_prose, "sql": fill_sql, "command": fill_command}
-    return [type(line)(fill[fix_kind(line)](line, values)) for line in spec.fix]
+    return [type(line)(fill[fix_kind(line)](line, values)) for line in spec.fix
+            if not any(values.get(key) == OMIT for key in _FIELDS.findall(line))]  # a guard said: leave it out
 
 
 def unknown(cause_id: str) -> CauseSpec:

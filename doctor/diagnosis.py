@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from doctor import doubt
 from doctor.causes import CAUSES, render_fix, unknown
 from doctor.checking import CheckResult, Finding
 from doctor.facts import Facts, SourceStatus
@@ -110,6 +111,7 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
         confidence = min(0.99, confidence + 0.03 * (len({f.check for f in found}) - 1))
         if contra:
             confidence *= 0.7
+        confidence, doubts = doubt.adjust(facts, cause_id, confidence)
         severity = "error" if any(f.status == "fail" for f in found) else "warn"
         severity = "warn" if spec.severity == "warn" and severity == "error" else severity
         fix: list[str] = []
@@ -119,7 +121,7 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
                     fix.append(line)
         causes.append(Cause(
             cause_id, 0, severity, round(confidence, 2), spec.title,
-            [line for f in found for line in _lines(f)],
+            [line for f in found for line in _lines(f)] + doubts,
             [line for f in contra for line in _lines(f)],
             fix,
             found,

@@ -253,6 +253,10 @@ class RevisionFacts:
     adds_columns: list[list[str]] = field(default_factory=list)
     # why what this revision does to tables could not be fully read (empty: fully read)
     opaque: list[str] = field(default_factory=list)
+    # the revision's branch_labels (a job may upgrade `label@head` for each branch)
+    branch_labels: list[str] = field(default_factory=list)
+    # revisions it depends_on (ordered after them, not a parent in the history)
+    depends_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -264,6 +268,9 @@ class MigrationFacts:
     # what could not be read as Alembic would (e.g. a revision file whose imports fail, so the
     # graph was read from the files' source instead); the facts above are still usable
     problems: list[str] = field(default_factory=list)
+    # what makes the reading itself doubtful: a script_location outside the checkout, a version folder
+    # that does not exist (the revision check shows each as a warning)
+    warnings: list[str] = field(default_factory=list)
 
     def by_id(self) -> dict[str, RevisionFacts]:
         return {r.revision: r for r in self.revisions}

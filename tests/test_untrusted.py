@@ -35,7 +35,10 @@ VARS = {"kind": "job", "name": "netra-migrations-staging", "instance": "netra-st
         "schema": "public", "owner": "migrator", "search_path": '"$user", public',
         "grants": "GRANT SELECT ON t TO netra_app;", "columns": "research_sessions.completed_at",
         "revision_file": "versions/abc123_create_users.py", "conflict": "creates users, which exists",
-        "default_privileges": "ALTER DEFAULT PRIVILEGES FOR ROLE migrator IN SCHEMA public GRANT SELECT ON TABLES TO app;"}
+        "stamp_guard": "SELECT version_num FROM public.alembic_version;", "rerun": "the next upgrade reruns 1",
+        "recreates": "the upgrade creates users again", "look_at": "compare the revisions by hand",
+        "default_privileges":
+            "ALTER DEFAULT PRIVILEGES FOR ROLE migrator IN SCHEMA public GRANT SELECT ON TABLES TO app;"}
 # bytes a terminal acts on: C0 but \t \n, DEL, C1, bidi and invisible reorderers
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 

@@ -1,0 +1,230 @@
+"""The checkout's Python modules read as source: names resolved without importing anything.
+
+A revision file may take ``revision`` from a helper module, or ``upgrade`` from another file;
+Python would import those modules. Here they are found on the search path Alembic gives
+(``prepend_sys_path``, then the working directory), parsed with ``ast`` once each, and a
+name is followed through ``from x import y`` (within the checkout only, to a depth limit,
+never around a cycle) to the literal or function that defines it.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_DEPTH = 12  # import hops followed for one name
+
+
+class Unresolved(Exception):
+    """A name or expression whose value cannot be known without running code."""
+
+
+@dataclass
+class Module:
+    path: Path
+    name: str  # dotted name, "" for a file loaded by path (a revision file)
+    tree: ast.Module
+    assigns: dict[str, ast.expr] = field(default_factory=dict)  # last module-level `name = expr`
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # local -> (module, attr|None)
+
+    @property
+    def package(self) -> str:
+        """The package relative imports start from."""
+        if self.path.name == "__init__.py":
+            return self.name
+        return self.name.rpartition(".")[0]
+
+
+def index(tree: ast.Module, path: Path, name: str) -> Module:
+    mod = Module(path, name, tree)
+    for node in tree.body:
+        _index_stmt(mod, node)
+    return mod
+
+
+def _index_stmt(mod: Module, node: ast.stmt) -> None:
+    if isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                mod.assigns[target.id] = node.value
+            elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(node.value, (ast.Tuple, ast.List)) \
+                    and len(target.elts) == len(node.value.elts):
+                for t, v in zip(target.elts, node.value.elts, strict=True):
+                    if isinstance(t, ast.Name):
+                        mod.assigns[t.id] = v
+    elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        mod.assigns[node.target.id] = node.value
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        mod.functions[node.name] = node
+        mod.assigns.pop(node.name, None)
+    elif isinstance(node, ast.ImportFrom):
+        base = _absolute_module(mod, node)
+        for alias in node.names:
+            if alias.name != "*":
+                mod.imports[alias.asname or alias.name] = (base, alias.name)
+    elif isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                mod.imports[alias.asname] = (alias.name, None)
+            else:
+                top = alias.name.split(".")[0]
+                mod.imports[top] = (top, None)
+    elif isinstance(node, ast.If):  # `if TYPE_CHECKING:` / try-import blocks: take what they define
+        for child in [*node.body, *node.orelse]:
+            _index_stmt(mod, child)
+    elif isinstance(node, ast.Try):
+        for child in node.body:
+            _index_stmt(mod, child)
+
+
+def _absolute_module(mod: Module, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    parts = mod.package.split(".") if mod.package else []
+    if node.level > 1:
+        parts = parts[: len(parts) - (node.level - 1)]
+    return ".".join([*parts, *([node.module] if node.module else [])])
+
+
+class Modules:
+    """The checkout's modules by dotted name, parsed on first use."""
+
+    def __init__(self, search_path: list[Path], checkout: Path):
+        self.search_path = [p.resolve() for p in search_path]
+        self.checkout = checkout.resolve()
+        self._cache: dict[str, Module | None] = {}
+        self.outside: set[str] = set()  # modules named but not in the checkout
+
+    def find(self, name: str) -> Module | None:
+        """The module ``name`` from the checkout, or None (not there, outside it, or not Python)."""
+        if name in self._cache:
+            return self._cache[name]
+        found: Module | None = None
+        if name:
+            parts = name.split(".")
+            for base in self.search_path:
+                for path in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
+                    if path.is_file():
+                        found = self._load(path, name)
+                        break
+                if found is not None:
+                    break
+        if found is None:
+            self.outside.add(name)
+        self._cache[name] = found
+        return found
+
+    def _load(self, path: Path, name: str) -> Module | None:
+        try:
+            real = path.resolve()
+            if not real.is_relative_to(self.checkout):
+                return None
+            tree = ast.parse(real.read_text(encoding="utf-8"), filename=str(path))
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        return index(tree, path, name)
+
+    def submodule_or_attr(self, module: str, attr: str) -> tuple[Module | None, str | None]:
+        """``from module import attr``: the submodule ``module.attr`` if it is one, else (module, attr)."""
+        sub = self.find(f"{module}.{attr}") if module else self.find(attr)
+        if sub is not None:
+            return sub, None
+        return self.find(module), attr
+
+
+@dataclass
+class Found:
+    """Where a name leads: an expression to evaluate, a function, or a module."""
+
+    module: Module
+    expr: ast.expr | None = None
+    function: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+    submodule: Module | None = None
+
+
+def lookup(modules: Modules, mod: Module, name: str, depth: int = 0, seen: frozenset = frozenset()) -> Found | None:
+    """What ``name`` means at the top level of ``mod`` (following imports within the checkout)."""
+    key = (str(mod.path), name)
+    if depth > MAX_DEPTH or key in seen:
+        return None
+    seen = seen | {key}
+    if name in mod.functions:
+        return Found(mod, function=mod.functions[name])
+    if name in mod.assigns:
+        return Found(mod, expr=mod.assigns[name])
+    if name in mod.imports:
+        source, attr = mod.imports[name]
+        if attr is None:
+            target = modules.find(source)
+            return Found(target, submodule=target) if target is not None else None
+        target, attr = modules.submodule_or_attr(source, attr)
+        if target is None:
+            return None
+        if attr is None:
+            return Found(target, submodule=target)
+        return lookup(modules, target, attr, depth + 1, seen)
+    return None
+
+
+def is_external(modules: Modules, mod: Module, name: str) -> str | None:
+    """The module outside the checkout that ``name`` is imported from, if it is one."""
+    if name not in mod.imports:
+        return None
+    source, attr = mod.imports[name]
+    if attr is None:
+        return source if modules.find(source) is None else None
+    target, attr = modules.submodule_or_attr(source, attr)
+    return source if target is None else None
+
+
+def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env: dict[str, Any] | None = None) -> Any:
+    """The value of a constant expression: literals, names bound to constants (here or imported from
+    the checkout), tuples/lists of them, ``+`` and f-strings over them. Else Unresolved."""
+    if depth > MAX_DEPTH * 4:
+        raise Unresolved("too deep")
+    if isinstance(expr, ast.Constant):
+        if expr.value is None or isinstance(expr.value, (str, int, bool)):
+            return expr.value
+        raise Unresolved(ast.unparse(expr))
+    if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
+        return tuple(evaluate(modules, mod, e, depth + 1, env) for e in expr.elts)
+    if isinstance(expr, ast.Name) and env is not None and expr.id in env:
+        value = env[expr.id]
+        if isinstance(value, Unresolved):
+            raise value
+        return value
+    if isinstance(expr, ast.Name):
+        found = lookup(modules, mod, expr.id)
+        if found is None or found.expr is None:
+            raise Unresolved(expr.id)
+        return evaluate(modules, found.module, found.expr, depth + 1)
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+        found = lookup(modules, mod, expr.value.id)
+        if found is not None and found.submodule is not None:
+            inner = lookup(modules, found.submodule, expr.attr)
+            if inner is not None and inner.expr is not None:
+                return evaluate(modules, inner.module, inner.expr, depth + 1)
+        raise Unresolved(ast.unparse(expr))
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        left = evaluate(modules, mod, expr.left, depth + 1, env)
+        right = evaluate(modules, mod, expr.right, depth + 1, env)
+        if type(left) is type(right) and isinstance(left, (str, tuple)):
+            return left + right
+        raise Unresolved(ast.unparse(expr))
+    if isinstance(expr, ast.JoinedStr):
+        out = []
+        for part in expr.values:
+            if isinstance(part, ast.Constant):
+                out.append(str(part.value))
+            elif isinstance(part, ast.FormattedValue) and part.conversion == -1 and part.format_spec is None:
+                value = evaluate(modules, mod, part.value, depth + 1, env)
+                if not isinstance(value, (str, int)) or isinstance(value, bool):
+                    raise Unresolved(ast.unparse(part.value))
+                out.append(str(value))
+            else:
+                raise Unresolved(ast.unparse(expr))
+        return "".join(out)
+    raise Unresolved(ast.unparse(expr))

@@ -1,0 +1,180 @@
+"""What a SQL string does to tables, read with PostgreSQL's own grammar.
+
+``pglast`` wraps libpg_query, the server's parser, so quoting, case folding, comments, dollar
+quoting and several statements in one string read exactly as PostgreSQL reads them. A ``DO``
+block (procedural code) or text the grammar rejects is *opaque*: its effect on tables is not
+known. Where pglast is not installed, a pattern reading of the common statements stands in,
+and every result says so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass, field
+
+# a C extension: a platform without a wheel falls back to patterns; imported on the first SQL string
+# (20-110 ms), so a history without op.execute never pays for it
+PGLAST = importlib.util.find_spec("pglast") is not None
+
+FALLBACK_NOTE = "pglast (PostgreSQL's parser) is not installed: SQL in op.execute was read with patterns"
+
+
+@dataclass
+class SqlEffect:
+    """Table operations in statement order: ["create", t] / ["rename", old, new] / ["drop", t] /
+    ["drop_column", t, c] / ["add_column", t, c]; ``opaque``: why some of it could not be read."""
+
+    ops: list[list[str]] = field(default_factory=list)
+    opaque: list[str] = field(default_factory=list)
+
+
+# SQLAlchemy's text() bind parameter syntax (op.execute wraps a plain string in text() too)
+_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
+
+
+def sql_text(sql: str) -> str:
+    """What the server receives from ``text(sql)``: ``:name`` binds become ``$n`` placeholders, ``\\:`` a colon."""
+    return _BIND.sub(lambda m: "$1", sql).replace("\\:", ":")
+
+
+def _name(schema: str | None, table: str) -> str:
+    return f"{schema}.{table}" if schema else table
+
+
+def read_sql(sql: str) -> SqlEffect:
+    if not PGLAST:
+        return _read_with_patterns(sql)
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+
+    out = SqlEffect()
+    try:
+        statements = parse_sql(sql)
+    except ParseError as exc:
+        out.opaque.append(f"SQL PostgreSQL's grammar rejects ({exc}): {_short(sql)}")
+        return out
+    except Exception as exc:
+        out.opaque.append(f"SQL the parser could not read ({type(exc).__name__}): {_short(sql)}")
+        return out
+    for raw in statements:
+        _statement(raw.stmt, out)
+    return out
+
+
+def _statement(st, out: SqlEffect) -> None:
+    kind = type(st).__name__
+    if kind == "CreateStmt":
+        rel = st.relation
+        if rel.relpersistence != "t":  # a temporary table is gone when the session ends
+            out.ops.append(["create", _name(rel.schemaname, rel.relname)])
+            for elt in st.tableElts or ():
+                if type(elt).__name__ == "ColumnDef":
+                    out.ops.append(["add_column", _name(rel.schemaname, rel.relname), elt.colname])
+    elif kind == "CreateTableAsStmt":
+        if _objtype(st.objtype) == "OBJECT_TABLE" and st.into.rel.relpersistence != "t":
+            out.ops.append(["create", _name(st.into.rel.schemaname, st.into.rel.relname)])
+    elif kind == "SelectStmt" and st.intoClause is not None:
+        rel = st.intoClause.rel
+        if rel.relpersistence != "t":
+            out.ops.append(["create", _name(rel.schemaname, rel.relname)])
+    elif kind == "RenameStmt" and _objtype(st.renameType) == "OBJECT_TABLE":
+        rel = st.relation
+        out.ops.append(["rename", _name(rel.schemaname, rel.relname), _name(rel.schemaname, st.newname)])
+    elif kind == "AlterObjectSchemaStmt" and _objtype(st.objectType) == "OBJECT_TABLE":
+        rel = st.relation
+        out.ops.append(["rename", _name(rel.schemaname, rel.relname), _name(st.newschema, rel.relname)])
+    elif kind == "DropStmt" and _objtype(st.removeType) == "OBJECT_TABLE":
+        for obj in st.objects or ():
+            parts = [p.sval for p in obj]
+            out.ops.append(["drop", ".".join(parts[-2:])])
+    elif kind == "AlterTableStmt" and _objtype(st.objtype) == "OBJECT_TABLE":
+        table = _name(st.relation.schemaname, st.relation.relname)
+        for cmd in st.cmds or ():
+            sub = getattr(cmd.subtype, "name", str(cmd.subtype))
+            if sub == "AT_DropColumn":
+                out.ops.append(["drop_column", table, cmd.name])
+            elif sub == "AT_AddColumn" and cmd.def_ is not None:
+                out.ops.append(["add_column", table, cmd.def_.colname])
+    elif kind == "DoStmt":
+        reason = _do_block(st)
+        if reason:
+            out.opaque.append(reason)
+
+
+# tokens through which procedural code can create, rename or drop a table (directly, with dynamic SQL,
+# or by calling a routine); PL/pgSQL's SELECT ... INTO assigns variables, it makes no table
+_DDL_TOKENS = frozenset({"CREATE", "DROP", "RENAME", "SCHEMA", "EXECUTE", "CALL", "IMPORT_P"})
+_DDL_WORDS = frozenset({"perform"})
+
+
+def _do_block(st) -> str | None:
+    """Why a DO block is opaque, or None when none of its statements can touch a table's existence
+    (the common idempotent ``ALTER COLUMN ... TYPE`` or ``UPDATE`` blocks)."""
+    body, language = None, "plpgsql"
+    for arg in st.args or ():
+        if arg.defname == "as":
+            body = arg.arg.sval
+        elif arg.defname == "language":
+            language = arg.arg.sval.lower()
+    if body is None or language != "plpgsql":
+        return f"a DO block in {language} (procedural code: what it does to tables is decided when it runs)"
+    try:
+        from pglast.parser import scan
+
+        tokens = scan(body)
+    except Exception:  # unreadable body: opaque, never a crash
+        return "a DO block the scanner cannot read (procedural code)"
+    found = sorted({t.name for t in tokens if t.name in _DDL_TOKENS}
+                   | {body[t.start:t.end + 1].lower() for t in tokens if t.name == "IDENT"} & _DDL_WORDS)
+    if not found:
+        return None
+    shown = ", ".join(w.removesuffix("_P") for w in found)
+    return f"a DO block using {shown} (procedural code: what it does to tables is decided when it runs)"
+
+
+def _objtype(value) -> str:
+    return getattr(value, "name", str(value))
+
+
+def _short(sql: str) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- without pglast ---------------------------------------------------------------------------
+
+_IDENT = r'(?:"[^"]+"|[\w$]+)(?:\s*\.\s*(?:"[^"]+"|[\w$]+))?'
+_PATTERNS = [
+    ("create", re.compile(rf"\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_IDENT})", re.I)),
+    ("rename", re.compile(rf"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?({_IDENT})\s+RENAME\s+TO\s+({_IDENT})",
+                          re.I)),
+    ("drop", re.compile(rf"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?({_IDENT}(?:\s*,\s*{_IDENT})*)", re.I)),
+    ("drop_column", re.compile(
+        rf"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?({_IDENT})\s+DROP\s+COLUMN\s+(?:IF\s+EXISTS\s+)?({_IDENT})",
+        re.I)),
+]
+_DO = re.compile(r"\bDO\s+(\$\w*\$|')", re.I)
+
+
+def _ident(name: str) -> str:
+    return ".".join(p.strip()[1:-1] if p.strip().startswith('"') else p.strip().lower() for p in name.split("."))
+
+
+def _read_with_patterns(sql: str) -> SqlEffect:
+    out = SqlEffect()
+    found: list[tuple[int, list[str]]] = []
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(sql):
+            if kind == "drop":
+                found += [(m.start(), ["drop", _ident(n)]) for n in m.group(1).split(",")]
+            elif kind == "rename":
+                old = _ident(m.group(1))
+                schema = old.rpartition(".")[0]
+                found.append((m.start(), ["rename", old, _name(schema or None, _ident(m.group(2)))]))
+            else:
+                found.append((m.start(), [kind, *(_ident(g) for g in m.groups())]))
+    out.ops = [op for _, op in sorted(found, key=lambda f: f[0])]
+    if _DO.search(sql):
+        out.opaque.append("a DO block (procedural code: what it does to tables is decided when it runs)")
+    return out
