@@ -480,3 +480,85 @@ def test_the_models_and_the_database_seeing_one_missing_revision_make_one_cause(
     evidence = "\n".join(report["causes"][0]["evidence"])
     assert "[models]" in evidence and "models_postgres.py" in evidence and "[migration-log]" in evidence
     assert "model-without-migration" not in {r["id"] for r in report["ruled_out"]}
+
+
+COLUMN_REVISIONS = {
+    "a1_research.py": '''
+        """create research_sessions"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "a1"
+        down_revision = None
+
+        def upgrade():
+            op.create_table("research_sessions", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("topic", sa.String(80)))
+    ''',
+    "b2_completed.py": '''
+        """add completed_at"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "b2"
+        down_revision = "a1"
+
+        def upgrade():
+            op.add_column("research_sessions", sa.Column("completed_at", sa.DateTime))
+    ''',
+    "c3_drop_topic.py": '''
+        """drop topic"""
+        from alembic import op
+
+        revision = "c3"
+        down_revision = "b2"
+
+        def upgrade():
+            with op.batch_alter_table("research_sessions") as batch:
+                batch.drop_column("topic")
+    ''',
+}
+
+RESEARCH_MODEL = """
+    from sqlalchemy import Column, DateTime, Integer, String
+    from netra_backend.app.db.base import Base
+
+    class ResearchSession(Base):
+        __tablename__ = "research_sessions"
+        id = Column(Integer, primary_key=True)
+        completed_at = Column(DateTime)
+        error_message = Column(String)
+"""
+
+
+def test_model_columns_on_a_real_checkout_match_what_a_real_upgrade_leaves(tmp_path, pg):
+    """The columns the reader says the revisions leave are the real upgrade's, and a model column none
+    of them adds (the seed repository's later "Missing columns in table research_sessions") fails the gate."""
+    import subprocess
+
+    root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
+                                        "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
+                                        "netra_backend/app/db/models_postgres.py": RESEARCH_MODEL})
+    versions = root / "netra_backend" / "migrations" / "versions"
+    shutil.rmtree(versions)
+    write(versions, COLUMN_REVISIONS)
+    env_py = (DATA / "alembic" / "linear" / "migrations" / "env.py").read_text()  # takes DATABASE_URL
+    (root / "netra_backend" / "migrations" / "env.py").write_text(env_py)
+    upgrade = subprocess.run([sys.executable, "-m", "alembic", "-c", "netra_backend/alembic.ini", "upgrade", "head"],
+                             cwd=root, env={**os.environ, "DATABASE_URL": pg.dsn(), "PYTHONDONTWRITEBYTECODE": "1"},
+                             capture_output=True, text=True, timeout=120)
+    assert upgrade.returncode == 0, upgrade.stderr
+    import psycopg
+
+    with psycopg.connect(pg.dsn()) as conn:
+        real = {row[0] for row in conn.execute("SELECT column_name FROM information_schema.columns "
+                                               "WHERE table_name = 'research_sessions'")}
+    assert real == {"id", "completed_at"}
+
+    result = _run(root, "--fail-on", "warn", "--format", "json", tmp_path=tmp_path)
+    report = json.loads(result.stdout)
+    cause = next(c for c in report["causes"] if c["id"] == "model-columns-without-migration")
+    evidence = "\n".join(cause["evidence"])
+    assert "error_message" in evidence and "models_postgres.py" in evidence, evidence
+    assert "leave research_sessions with completed_at, id" in evidence  # what the real upgrade left
+    assert result.returncode == 1
