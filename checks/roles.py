@@ -9,7 +9,7 @@ from __future__ import annotations
 from doctor.checking import Finding, check, not_applicable, ok, skip, warn
 from doctor.facts import DatabaseFacts, DefaultPrivilege, Facts
 from doctor.poolers import place, role
-from doctor.sqlident import quote_ident
+from doctor.untrusted import quote_ident
 
 CAUSE = "default-privileges-missing"
 NEEDED = ("SELECT", "INSERT", "UPDATE", "DELETE")

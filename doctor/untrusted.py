@@ -81,7 +81,11 @@ def sql_ident(name: str) -> str:
     """
     if _SQL_QUOTED.match(name):
         return name
-    name = clean_line(name, 0)
+    return quote_ident(clean_line(name, 0))
+
+
+def quote_ident(name: str) -> str:
+    """A name from the catalog as PostgreSQL's ``quote_ident`` writes it (the one rule, for every check)."""
     if _SQL_PLAIN.match(name) and name not in _SQL_RESERVED:
         return name
     return '"' + name.replace('"', '""') + '"'

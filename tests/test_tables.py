@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.tables import quote_ident, setting_schemas, tables
+from checks.tables import setting_schemas, tables
 from doctor import engine
 from doctor.config import load_target
 from doctor.expected import expected_tables, tables_at_head
@@ -25,6 +25,7 @@ from doctor.facts import (
     TableInfo,
     TargetInfo,
 )
+from doctor.untrusted import quote_ident
 from tests.helpers import DATA, INSTANCE, point_job_at, write_db_secrets
 
 APP_PW = "Rv2-tables-planted-PW-6a1f"
@@ -343,7 +344,7 @@ def test_search_path_setting_is_parsed_as_postgresql_reads_it(setting, user, sch
 
 @pytest.mark.parametrize(("name", "quoted"), [
     ("public", "public"), ("netra_app", "netra_app"), ("user", '"user"'), ("Mixed", '"Mixed"'),
-    ('a "b"', '"a ""b"""'), ("has space", '"has space"'),
+    ('a "b"', '"a ""b"""'), ("has space", '"has space"'), ("x$y", '"x$y"'), ("between", '"between"'),
 ])
 def test_quote_ident_matches_postgresql(name, quoted, pg):
     assert quote_ident(name) == quoted
