@@ -124,21 +124,7 @@ def fill_command(template: str, values: dict[str, str]) -> str:
         if c == "#":  # a comment to the end: prose, where only a line break could do harm
             out.append(fill_prose(template[i:], values))
             break
-        j, quote = i, None
-        while j < n:
-            ch = template[j]
-            if quote:
-                if ch == quote:
-                    quote = None
-                elif ch == "\\" and quote == '"':
-                    j += 1
-            elif ch in "'\"":
-                quote = ch
-            elif ch == "\\":
-                j += 1
-            elif ch.isspace():
-                break
-            j += 1
+        j = _word_end(template, i)
         out.append(_fill_word(template[i:j], values))
         i = j
     return "".join(out)
@@ -187,6 +173,31 @@ def fill_prose(template: str, values: dict[str, str]) -> str:
     return _FIELD.sub(lambda m: clean_line(values[m[1]], 0) if values.get(m[1]) else _missing(m[1]), template)
 
 
+def _word_end(text: str, i: int) -> int:
+    """Where the shell word starting at ``i`` ends: quotes, backslashes and ``$( )`` keep it whole."""
+    j, n, quote, depth = i, len(text), None, 0
+    while j < n:
+        ch = text[j]
+        if quote:
+            if ch == quote:
+                quote = None
+            elif ch == "\\" and quote == '"':
+                j += 1
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "\\":
+            j += 1
+        elif ch == "$" and text[j + 1:j + 2] == "(":
+            depth += 1
+            j += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif ch.isspace() and not depth:
+            break
+        j += 1
+    return j
+
+
 def shell_words(command: str) -> tuple[list[str], str]:
     """A printed command's words as written (quotes kept) and its trailing ``# comment``, if any."""
     words: list[str] = []
@@ -197,26 +208,7 @@ def shell_words(command: str) -> tuple[list[str], str]:
             continue
         if command[i] == "#":
             return words, command[i:]
-        j, quote, depth = i, None, 0
-        while j < n:
-            ch = command[j]
-            if quote:
-                if ch == quote:
-                    quote = None
-                elif ch == "\\" and quote == '"':
-                    j += 1
-            elif ch in "'\"":
-                quote = ch
-            elif ch == "\\":
-                j += 1
-            elif ch == "$" and command[j + 1:j + 2] == "(":
-                depth += 1
-                j += 1
-            elif ch == ")" and depth:
-                depth -= 1
-            elif ch.isspace() and not depth:
-                break
-            j += 1
+        j = _word_end(command, i)
         words.append(command[i:j])
         i = j
     return words, ""
