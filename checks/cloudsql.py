@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from doctor import containers
 from doctor.checking import Finding, check, fail, not_applicable, ok
+from doctor.cloudsql_attach import attach_value
 from doctor.config import is_instance_name
 from doctor.facts import DbTarget, Facts, Workload
 
@@ -22,13 +23,6 @@ def _attached(w: Workload) -> str:
 def _reached(w: Workload) -> list[str]:
     """Instances the workload can reach: attached (connector), or served by a Cloud SQL Auth Proxy."""
     return list(dict.fromkeys([*w.cloudsql_instances, *(i for i, _ in w.proxies)]))
-
-
-def attach_value(w: Workload | None, instance: str) -> str:
-    """The value of `--set-cloudsql-instances` that attaches ``instance``: the flag replaces the whole
-    list, so every well-formed instance the workload attaches today is kept (a malformed one is dropped)."""
-    keep = [i for i in (w.cloudsql_instances if w else []) if is_instance_name(i) and i != instance]
-    return ",".join([*keep, instance])
 
 
 def _workload_findings(w: Workload, target: DbTarget | None) -> list[Finding]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from doctor import logparse, serving
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
+from doctor.executions import last_success
 from doctor.facts import Execution, Facts, LogEntry, is_proxy_image
 
 NOOP_CONFIDENCE = 0.92  # a no-op upgrade while the service names missing tables, and no revision creates them
@@ -18,10 +19,6 @@ def describe(e: Execution) -> str:
     image = f", image {e.image}" if e.image else ""
     detail = f": {e.message}" if e.message else ""
     return f"execution {e.name} {e.status} (started {e.started or '?'}, ended {e.completed or '-'}{image}){detail}"
-
-
-def last_success(executions: list[Execution]) -> Execution | None:
-    return next((e for e in executions if e.status == "succeeded"), None)
 
 
 def latest_entries(facts: Facts) -> tuple[Execution | None, list[LogEntry]]:

@@ -5,15 +5,7 @@ from __future__ import annotations
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import ancestors, split_name, tables_at
 from doctor.facts import DatabaseFacts, Facts, MigrationFacts
-from doctor.recorded import (  # noqa: F401 -- re-exported for plug-ins that imported them from here
-    Recorded,
-    job_elsewhere,
-    label,
-    pending,
-    recorded,
-    service_database,
-    shown_path,
-)
+from doctor.recorded import Recorded, job_elsewhere, label, pending, recorded, service_database
 from doctor.stamping import opaque_note
 from doctor.upgrade_targets import upgrade_targets
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from checks.job_execution import last_success
 from doctor import logparse, serving
 from doctor.checking import Finding, check, not_applicable, ok, warn
+from doctor.executions import last_success
 from doctor.facts import Facts, LogEntry
 
 UNTIMED_CONFIDENCE = 0.4  # not ready, but when it failed relative to the migration is unknown

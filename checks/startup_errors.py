@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from checks.cloudsql import attach_value
-from checks.command import analyse
-from checks.command import fix_vars as command_fix
 from doctor import logparse, serving
 from doctor.checking import Finding, check, fail, not_applicable, ok, warn
+from doctor.cloudsql_attach import attach_value
 from doctor.facts import Facts, LogEntry, Workload
+from doctor.jobcommand import analyse
+from doctor.jobcommand import fix_vars as command_fix
 from doctor.logparse import Hit
 from doctor.untrusted import sql_ident
 
