@@ -306,7 +306,7 @@ _ALL = [dataclasses.replace(c, same_as=_SAME.get(c.id, "")) for c in _ALL]
 CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}
 
 
-# values a check hands over already shell-quoted (checks/command.py): unquoted here, quoted again on fill
+# values a check hands over already shell-quoted (doctor/jobcommand.py): unquoted here, quoted again on fill
 _PREQUOTED = ("command", "args")
 
 

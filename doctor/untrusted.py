@@ -79,9 +79,10 @@ def sql_ident(name: str) -> str:
 
     A value that already is one well-formed quoted identifier is kept (checks may pass them quoted).
     """
+    name = clean_line(name, 0)  # first: a quoted identifier may hold control characters too
     if _SQL_QUOTED.match(name):
         return name
-    return quote_ident(clean_line(name, 0))
+    return quote_ident(name)
 
 
 def quote_ident(name: str) -> str:

@@ -25,7 +25,7 @@ from tests.helpers import run_cli, run_subprocess
 NAMES = {"environment": "staging", "project": "netra-staging", "region": "us-central1",
          "service": "netra-backend-staging", "job": "netra-migrations-staging",
          "alembic_ini": "netra_backend/alembic.ini"}
-# what checks put in fix_vars, realistic (command/args arrive shell-quoted, as checks/command.py gives them)
+# what checks put in fix_vars, realistic (command/args arrive shell-quoted, as doctor/jobcommand.py gives them)
 VARS = {"kind": "job", "name": "netra-migrations-staging", "instance": "netra-staging:us-central1:pg",
         "tables": "agent_executions, subscriptions", "secret": "postgres-password-staging", "env": "POSTGRES_PASSWORD",
         "version": "3", "secret_pairs": "POSTGRES_DB=postgres-db-staging:latest", "image": "gcr.io/p/app:1",
@@ -180,6 +180,12 @@ def test_sql_fix_quotes_a_hostile_schema_and_role():
     [item] = render_fix(spec, NAMES, {"user": "app; DROP", "schema": 'we"ird', "search_path": 'we"ird, public'})
     assert fix_kind(item) == "sql"
     assert item.startswith('ALTER ROLE "app; DROP" SET search_path = "we""ird", public;')
+
+
+def test_an_identifier_that_arrives_quoted_is_still_cleaned():
+    """A check may hand over a quoted identifier; quoting does not make control characters harmless."""
+    assert sql_ident('"\x1b[2J"') == '"\\x1b[2J"'
+    assert sql_ident('"Ok ""name"""') == '"Ok ""name"""'
 
 
 def test_the_gate_escapes_what_a_terminal_would_act_on():
