@@ -15,6 +15,9 @@ from doctor.stamping import opaque_after, opaque_applied, opaque_note, positions
 from doctor.untrusted import quote_ident
 
 
+SHOWN = 50  # usable tables listed in the pass finding's evidence: the rest are counted, not listed
+
+
 def setting_schemas(db: DatabaseFacts) -> list[str]:
     """The schemas the search_path setting names, "$user" expanded, in order."""
     names = []
@@ -351,7 +354,8 @@ def tables(facts: Facts) -> list[Finding]:
         out.append(ok(
             f"{len(good)} expected table(s) in {db.current_database}, on {db.current_user}'s search_path "
             "and usable by it",
-            evidence=[f"{p.found.schema}.{p.name} (owner {p.found.owner}): {p.origin}" for p in good],
+            evidence=[f"{p.found.schema}.{p.name} (owner {p.found.owner}): {p.origin}" for p in good[:SHOWN]]
+            + ([f"... and {len(good) - SHOWN} more usable table(s)"] if len(good) > SHOWN else []),
         ))
     out += _invisible(db, by_state.get("invisible", []))
     out += _other_schema(db, by_state.get("other-schema", []))

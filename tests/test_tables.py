@@ -352,3 +352,18 @@ def test_quote_ident_matches_postgresql(name, quoted, pg):
 
     with psycopg.connect(pg.dsn()) as conn:
         assert conn.execute("SELECT quote_ident(%s)", (name,)).fetchone()[0] == quoted
+
+
+def test_a_pass_over_thousands_of_tables_lists_some_and_counts_the_rest():
+    """10,000 usable tables make one pass finding whose evidence names the first 50 and counts the rest
+    (a -v report or JSON does not carry 10,000 lines to say that all is well)."""
+    from checks.tables import SHOWN
+
+    names = [f"t_{i:05d}" for i in range(SHOWN + 30)]
+    db = DatabaseFacts("service", "i/app", "dsn", True, current_user="app", current_database="app",
+                       search_path=["public"], tables=[TableInfo("public", n, "app") for n in names])
+    facts = Facts(TargetInfo("staging", "p", "r", "s", "j", "alembic.ini", expected_tables=names),
+                  databases={"service": db})
+    [found] = [f for f in tables(facts) if f.status == "pass" and f.cause is None]
+    assert found.message.startswith(f"{SHOWN + 30} expected table(s) in app")
+    assert len(found.evidence) == SHOWN + 1 and found.evidence[-1] == "... and 30 more usable table(s)"
