@@ -14,7 +14,6 @@ from doctor.stamping import Catalog as StampCatalog
 from doctor.stamping import opaque_after, opaque_applied, opaque_note, positions, stamp_fix
 from doctor.untrusted import quote_ident
 
-
 SHOWN = 50  # usable tables listed in the pass finding's evidence: the rest are counted, not listed
 
 
