@@ -257,6 +257,10 @@ class RevisionFacts:
     branch_labels: list[str] = field(default_factory=list)
     # revisions it depends_on (ordered after them, not a parent in the history)
     depends_on: list[str] = field(default_factory=list)
+    # column operations in upgrade()'s order: ["add", t, c], ["drop", t, c], ["rename", t, old, new]
+    # (a renamed column keeps its data: it is in neither adds_columns nor drops_columns); empty in
+    # snapshots saved before it was recorded, where adds/drops stand in
+    column_ops: list[list[str]] = field(default_factory=list)
 
 
 @dataclass

@@ -86,7 +86,22 @@ def standing_columns(m: MigrationFacts, tips: list[str]) -> dict[str, set[str]]:
                 tables[plain(names[1])] = tables.pop(plain(names[0]), set())
             elif kind == "drop" and len(names) == 1:
                 tables.pop(plain(names[0]), None)
-        for pair in rev.adds_columns:
+        if rev.column_ops:  # in upgrade()'s order: add new_id, drop id, rename new_id -> id leaves id
+            for kind, table, *cols in rev.column_ops:
+                columns = tables.setdefault(plain(table), set()) if kind == "add" else tables.get(plain(table))
+                if columns is None:
+                    continue
+                if kind == "add" and len(cols) == 1:
+                    columns.add(cols[0])
+                elif kind == "drop" and len(cols) == 1:
+                    columns.discard(cols[0])
+                elif kind == "rename" and len(cols) == 2 and cols[0] in columns:
+                    columns.discard(cols[0])
+                    columns.add(cols[1])
+                elif kind == "rename" and len(cols) == 2:
+                    columns.add(cols[1])  # a column this reading never saw made: the new name stands
+            continue
+        for pair in rev.adds_columns:  # a snapshot saved before column_ops: adds, then drops
             if len(pair) == 2:
                 tables.setdefault(plain(pair[0]), set()).add(pair[1])
         for pair in rev.drops_columns:

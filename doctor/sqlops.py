@@ -81,6 +81,9 @@ def _statement(st, out: SqlEffect) -> None:
     elif kind == "RenameStmt" and _objtype(st.renameType) == "OBJECT_TABLE":
         rel = st.relation
         out.ops.append(["rename", _name(rel.schemaname, rel.relname), _name(rel.schemaname, st.newname)])
+    elif kind == "RenameStmt" and _objtype(st.renameType) == "OBJECT_COLUMN" and st.relation is not None:
+        rel = st.relation
+        out.ops.append(["rename_column", _name(rel.schemaname, rel.relname), st.subname, st.newname])
     elif kind == "AlterObjectSchemaStmt" and _objtype(st.objectType) == "OBJECT_TABLE":
         rel = st.relation
         out.ops.append(["rename", _name(rel.schemaname, rel.relname), _name(st.newschema, rel.relname)])

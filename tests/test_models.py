@@ -562,3 +562,89 @@ def test_model_columns_on_a_real_checkout_match_what_a_real_upgrade_leaves(tmp_p
     assert "error_message" in evidence and "models_postgres.py" in evidence, evidence
     assert "leave research_sessions with completed_at, id" in evidence  # what the real upgrade left
     assert result.returncode == 1
+
+
+RENAME_REVISIONS = {
+    "a1_item.py": '''
+        """create item"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "a1"
+        down_revision = None
+
+        def upgrade():
+            op.create_table("item", sa.Column("id", sa.Integer, primary_key=True), sa.Column("owner_id", sa.Integer),
+                            sa.Column("title_old", sa.String))
+    ''',
+    "b2_uuid_ids.py": '''
+        """integer ids to new columns, renamed into place (the full-stack template's construct)"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "b2"
+        down_revision = "a1"
+
+        def upgrade():
+            op.add_column("item", sa.Column("new_id", sa.Integer))
+            op.add_column("item", sa.Column("new_owner_id", sa.Integer))
+            op.drop_column("item", "owner_id")
+            op.alter_column("item", "new_owner_id", new_column_name="owner_id")
+            op.drop_column("item", "id")
+            with op.batch_alter_table("item") as batch:
+                batch.alter_column("new_id", new_column_name="id")
+    ''',
+    "c3_title.py": '''
+        """a column renamed in raw SQL"""
+        from alembic import op
+
+        revision = "c3"
+        down_revision = "b2"
+
+        def upgrade():
+            op.execute("ALTER TABLE item RENAME COLUMN title_old TO title")
+    ''',
+}
+
+ITEM_MODEL = """
+    from sqlalchemy import Column, Integer, String
+    from netra_backend.app.db.base import Base
+
+    class Item(Base):
+        __tablename__ = "item"
+        id = Column(Integer, primary_key=True)
+        owner_id = Column(Integer)
+        title = Column(String)
+"""
+
+
+def test_renamed_columns_stand_under_their_new_name_as_a_real_upgrade_leaves_them(tmp_path, pg):
+    """add new_id, drop id, rename new_id -> id (alter_column, batch or raw SQL) leaves id: the model's
+    columns are all made by the revisions, so no false model-columns-without-migration."""
+    import subprocess
+
+    import psycopg
+
+    root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
+                                        "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
+                                        "netra_backend/app/db/models_postgres.py": ITEM_MODEL})
+    versions = root / "netra_backend" / "migrations" / "versions"
+    shutil.rmtree(versions)
+    write(versions, RENAME_REVISIONS)
+    (root / "netra_backend" / "migrations" / "env.py").write_text(
+        (DATA / "alembic" / "linear" / "migrations" / "env.py").read_text())
+    upgrade = subprocess.run([sys.executable, "-m", "alembic", "-c", "netra_backend/alembic.ini", "upgrade", "head"],
+                             cwd=root, env={**os.environ, "DATABASE_URL": pg.dsn(), "PYTHONDONTWRITEBYTECODE": "1"},
+                             capture_output=True, text=True, timeout=120)
+    assert upgrade.returncode == 0, upgrade.stderr
+    with psycopg.connect(pg.dsn()) as conn:
+        real = {row[0] for row in conn.execute("SELECT column_name FROM information_schema.columns "
+                                               "WHERE table_name = 'item'")}
+    assert real == {"id", "owner_id", "title"}
+
+    result = _run(root, "--fail-on", "warn", "--format", "json", "-v", tmp_path=tmp_path)
+    report = json.loads(result.stdout)
+    assert [c["id"] for c in report["causes"]] == [], report["causes"]
+    checked = next(c for c in report["checks"] if c["id"] == "model-columns")
+    assert checked["status"] == "pass", checked
+    assert result.returncode == 0

@@ -17,7 +17,7 @@ def test_statements_that_make_rename_move_and_drop_tables_in_text_order():
         CREATE MATERIALIZED VIEW mv AS SELECT 1;          -- not a table
         ALTER TABLE block_data RENAME TO block;
         ALTER TABLE IF EXISTS billing.plans RENAME TO tiers;
-        ALTER TABLE users RENAME COLUMN a TO b;           -- a column, not the table
+        ALTER TABLE users RENAME COLUMN a TO b;           -- a column, not the table: its data stays
         ALTER TABLE invoices SET SCHEMA archive;
         DROP TABLE IF EXISTS old_a, "Old_B", s.c CASCADE;
         ALTER TABLE ONLY public.users DROP COLUMN IF EXISTS nickname, ADD COLUMN email text;
@@ -27,7 +27,8 @@ def test_statements_that_make_rename_move_and_drop_tables_in_text_order():
     assert effect.ops == [
         ["create", "audit_log"], ["add_column", "audit_log", "id"], ["create", "Mixed Case"],
         ["add_column", "Mixed Case", "id"], ["create", "billing.plans"], ["rename", "block_data", "block"],
-        ["rename", "billing.plans", "billing.tiers"], ["rename", "invoices", "archive.invoices"],
+        ["rename", "billing.plans", "billing.tiers"], ["rename_column", "users", "a", "b"],
+        ["rename", "invoices", "archive.invoices"],
         ["drop", "old_a"], ["drop", "Old_B"], ["drop", "s.c"], ["drop_column", "public.users", "nickname"],
         ["add_column", "public.users", "email"],
     ]

@@ -49,6 +49,19 @@ class TableOps:
     adds_columns: list[list[str]] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
+    column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
+
+    def add_column(self, table: str, column: str) -> None:
+        self.adds_columns.append([table, column])
+        self.column_ops.append(["add", table, column])
+
+    def drop_column(self, table: str, column: str) -> None:
+        self.drops_columns.append([table, column])
+        self.column_ops.append(["drop", table, column])
+
+    def rename_column(self, table: str, old: str, new: str) -> None:
+        """Data kept: neither an add nor a drop, only an ordered rename."""
+        self.column_ops.append(["rename", table, old, new])
 
     def create(self, table: str, line: int) -> None:
         self.creates.append(table)
@@ -346,7 +359,7 @@ class _Reader:
                 for col in node.args[1:]:
                     name = self._column_name(frame, col)
                     if name:
-                        self.ops.adds_columns.append([table, name])
+                        self.ops.add_column(table, name)
             elif method == "drop_table":
                 self.ops.drop(self._table(frame, node, 0, "table_name"), line)
             elif method == "rename_table":
@@ -354,15 +367,19 @@ class _Reader:
                 old, new = self._arg(frame, node, 0, "old_table_name"), self._arg(frame, node, 1, "new_table_name")
                 self.ops.rename(_qualified(schema, old), _qualified(schema, new), line)
             elif method == "drop_column":
-                self.ops.drops_columns.append([self._table(frame, node, 0, "table_name"),
-                                               self._arg(frame, node, 1, "column_name")])
+                self.ops.drop_column(self._table(frame, node, 0, "table_name"),
+                                     self._arg(frame, node, 1, "column_name"))
             elif method == "add_column":
                 table = self._table(frame, node, 0, "table_name")
                 col = node.args[1] if len(node.args) > 1 else next(
                     (k.value for k in node.keywords if k.arg == "column"), None)
                 name = self._column_name(frame, col) if col is not None else None
                 if name:
-                    self.ops.adds_columns.append([table, name])
+                    self.ops.add_column(table, name)
+            elif method == "alter_column" and any(k.arg == "new_column_name" for k in node.keywords):
+                self.ops.rename_column(self._table(frame, node, 0, "table_name"),
+                                       self._arg(frame, node, 1, "column_name"),
+                                       self._arg(frame, node, 99, "new_column_name"))
             elif method == "execute":
                 sql = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "sqltext"), None)
                 if sql is not None:
@@ -373,12 +390,15 @@ class _Reader:
     def batch_op(self, frame: _Frame, node: ast.Call, table: str, method: str) -> None:
         try:
             if method == "drop_column":
-                self.ops.drops_columns.append([table, self._arg(frame, node, 0, "column_name")])
+                self.ops.drop_column(table, self._arg(frame, node, 0, "column_name"))
             elif method == "add_column":
                 col = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "column"), None)
                 name = self._column_name(frame, col) if col is not None else None
                 if name:
-                    self.ops.adds_columns.append([table, name])
+                    self.ops.add_column(table, name)
+            elif method == "alter_column" and any(k.arg == "new_column_name" for k in node.keywords):
+                self.ops.rename_column(table, self._arg(frame, node, 0, "column_name"),
+                                       self._arg(frame, node, 99, "new_column_name"))
             elif method == "execute" and node.args:
                 self.sql(frame, node, node.args[0], self.line_of(frame, node))
         except Unresolved as exc:
@@ -420,9 +440,11 @@ class _Reader:
             elif kind == "rename":
                 self.ops.rename(names[0], names[1], line)
             elif kind == "drop_column":
-                self.ops.drops_columns.append(names)
+                self.ops.drop_column(*names)
             elif kind == "add_column":
-                self.ops.adds_columns.append(names)
+                self.ops.add_column(*names)
+            elif kind == "rename_column":
+                self.ops.rename_column(*names)
 
     # --- arguments -----------------------------------------------------------------------
 
