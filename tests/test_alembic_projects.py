@@ -458,3 +458,21 @@ def test_pyproject_tool_alembic_answers_what_the_ini_does_not(tmp_path, pg):
         real = sorted(r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                                                  "AND tablename <> 'alembic_version'"))
     assert real == sorted(tables_at(m, m.heads))
+
+
+def test_the_flask_migrate_layout_reads_the_ini_s_own_folder(tmp_path: Path):
+    """Flask-Migrate's migrations/alembic.ini has no script_location (`flask db upgrade` passes the folder):
+    the scripts beside it are read, and the facts say so, instead of the run being incomplete."""
+    folder = tmp_path / "migrations"
+    (folder / "versions").mkdir(parents=True)
+    (folder / "alembic.ini").write_text("[alembic]\n\n[loggers]\nkeys = root\n")
+    (folder / "env.py").write_text("raise SystemExit('env.py is never run')\n")
+    (folder / "versions" / "a1_users.py").write_text(
+        'revision = "a1"\ndown_revision = None\n\nfrom alembic import op\nimport sqlalchemy as sa\n\n\n'
+        'def upgrade():\n    op.create_table("user", sa.Column("id", sa.Integer, primary_key=True))\n')
+    m = read_migrations(folder / "alembic.ini", cwd=tmp_path)
+    assert m.heads == ["a1"] and [r.creates for r in m.revisions] == [["user"]]
+    assert any("Flask-Migrate" in p for p in m.problems), m.problems
+    (folder / "env.py").unlink()  # not that layout: Alembic's own refusal, one line
+    with pytest.raises(SourceError, match="No 'script_location' key"):
+        read_migrations(folder / "alembic.ini", cwd=tmp_path)

@@ -57,9 +57,15 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
     location = option("script_location")
     if location is None and isinstance(toml.get("script_location"), str):
         location = toml["script_location"]
+    problems: list[str] = []
+    if location is None and (ini.parent / "env.py").is_file() and (ini.parent / "versions").is_dir():
+        # Flask-Migrate writes migrations/alembic.ini with no script_location and passes the folder
+        # itself (`flask db upgrade`, `-d migrations`): the scripts are the ini's own folder
+        location = ini.absolute().parent.as_posix()
+        problems.append(f"{ini}: no script_location; its own folder holds env.py and versions/ (the Flask-Migrate "
+                        "layout), so that folder was read")
     if location is None:
         raise SourceError(f"{ini}: No 'script_location' key found in configuration.")
-    problems: list[str] = []
     sys_paths = [_absolute(p, cwd) for p in _split(option, "prepend_sys_path", ("path_separator",),
                                                    _LEGACY_SYS_PATH, problems) or _list(toml, "prepend_sys_path")]
     # `python -m alembic` (and an installed console script run from the project) import from the cwd
