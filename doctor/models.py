@@ -53,6 +53,7 @@ class ClassInfo:
     columns: list[tuple[str, int]] = field(default_factory=list)
     plain_fields: set[str] = field(default_factory=set)  # annotated fields: columns only in a SQLModel
     module: ModuleInfo | None = field(default=None, repr=False)
+    primary: bool = False  # declares a primary-key column itself (Flask-SQLAlchemy: a joined-table subclass)
 
 
 @dataclass
@@ -197,6 +198,14 @@ def _column_name(value: ast.expr, attr: str, constants: dict[str, str]) -> str |
     return None
 
 
+def _primary_key(value: ast.expr) -> bool:
+    """``Column(..., primary_key=True)`` (or mapped_column, deferred(Column(...)))."""
+    if isinstance(value, ast.Call) and _last(value.func) == "deferred" and value.args:
+        return _primary_key(value.args[0])
+    return isinstance(value, ast.Call) and any(
+        k.arg == "primary_key" and isinstance(k.value, ast.Constant) and k.value.value is True for k in value.keywords)
+
+
 def _is_mapped(annotation: ast.expr) -> bool:
     target = annotation.value if isinstance(annotation, ast.Subscript) else annotation
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
@@ -251,6 +260,7 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
             continue
         elif value is not None and (col := _column_name(value, attr, consts)) is not None:
             cls.columns.append((col, stmt.lineno))
+            cls.primary = cls.primary or _primary_key(value)
         elif annotation is not None and _is_mapped(annotation) and value is None:
             cls.columns.append((attr, stmt.lineno))  # `x: Mapped[int]`: a column in 2.0 declarative
         elif annotation is not None and not _is_classvar(annotation):
@@ -365,8 +375,18 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
         if sqlmodel and not cls.sqlmodel_table:
             continue  # a SQLModel without table=True is a plain pydantic model
         tablename = cls.tablename
+        parent = next((owner[id(a)] for a in ancestors if id(a) in owner), None)
+        if parent is not None and not sqlmodel and _flask_model(index, cls):
+            # Flask-SQLAlchemy's rule for a subclass of a mapped model: a primary key of its own makes a
+            # joined table (named after the class unless __tablename__ says), none makes single-table
+            # inheritance, whatever __tablename__ says (its __table_cls__ then creates no table)
+            if cls.primary:
+                own = _own_columns(index, cls, False)
+                owner[id(cls)] = add(ModelTable(cls.tablename or _snake(cls.name), cls.path, cls.line, cls.name,
+                                                [c for c, _ in own], [line for _, line in own]))
+                continue
+            tablename = None
         if tablename is None and not sqlmodel:
-            parent = next((owner[id(a)] for a in ancestors if id(a) in owner), None)
             if parent is not None:  # single-table inheritance: its columns live in the parent's table
                 owner[id(cls)] = parent
                 add(ModelTable(parent.name, parent.path, parent.line, parent.model,

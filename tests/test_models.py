@@ -447,6 +447,36 @@ def test_flask_sqlalchemy_models_are_named_after_their_class(tmp_path):
     assert tables(models) == {"credit_transaction": ["id", "amount", "level"], "api_keys": ["id"]}
 
 
+def test_flask_sqlalchemy_subclasses_follow_its_primary_key_rule(tmp_path):
+    """Flask-SQLAlchemy (as CTFd uses it): a subclass with a primary key of its own is a joined table
+    named after it; one without is single-table inheritance even when it sets __tablename__."""
+    root = write(tmp_path, {"app/ext.py": "from flask_sqlalchemy import SQLAlchemy\ndb = SQLAlchemy()\n",
+                            "app/models.py": """
+        from app.ext import db
+
+        class Users(db.Model):
+            __tablename__ = "users"
+            id = db.Column(db.Integer, primary_key=True)
+            type = db.Column(db.String(80))
+
+        class Admins(Users):                     # no primary key: no "admins" table despite the name
+            __tablename__ = "admins"
+            __mapper_args__ = {"polymorphic_identity": "admin"}
+
+        class Challenges(db.Model):
+            __tablename__ = "challenges"
+            id = db.Column(db.Integer, primary_key=True)
+            value = db.Column(db.Integer)
+
+        class DynamicChallenge(Challenges):      # its own primary key: a joined table of its own
+            id = db.Column(db.Integer, db.ForeignKey("challenges.id"), primary_key=True)
+            dynamic_initial = db.Column(db.Integer)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {"users": ["id", "type"], "challenges": ["id", "value"],
+                              "dynamic_challenge": ["id", "dynamic_initial"]}
+
+
 def test_flask_migrate_layout_env_py_beside_alembic_ini(tmp_path):
     """Flask-Migrate keeps alembic.ini (no script_location) next to env.py in migrations/."""
     root = write(tmp_path, {
