@@ -7,7 +7,7 @@ from __future__ import annotations
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import ancestors, tables_at_head
 from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable
-from doctor.plan import plain, standing_columns, unreadable
+from doctor.plan import made_outside, plain, standing_columns, unreadable
 
 
 def _models(facts: Facts) -> ModelFacts | Finding:
@@ -31,6 +31,10 @@ def _at(t: ModelTable) -> str:
 
 def _head(m: MigrationFacts) -> str:
     return ", ".join(m.heads) or "none"
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _notes(m: MigrationFacts, models: ModelFacts) -> list[str]:
@@ -60,11 +64,21 @@ def models(facts: Facts) -> list[Finding]:
     missing = [t for t in found.tables if plain(t.name) not in standing
                and ("." in t.name or t.name not in in_schema)]
     doubt = unreadable(m, m.heads)
+    out: list[Finding] = []
+    outside = made_outside(m, m.heads)
+    never = [t for t in missing if plain(t.name) not in created_ever] if outside else []
+    if never:  # the baseline may hold them: say so, claim nothing
+        missing = [t for t in missing if t not in never]
+        out.append(not_applicable(
+            f"{len(never)} model table(s) that no revision creates are not judged: the revisions alter "
+            f"{_few(outside)}, which none of them creates, so the schema's baseline was made outside Alembic "
+            "(create_all, then stamp) and may hold them",
+            evidence=[f"not judged: {', '.join(sorted(t.name for t in never))}", _reading(found)]))
     if not missing:
-        return [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} revision(s) "
-                   f"up to head {_head(m)}", "model-without-migration", evidence=[_reading(found), *_notes(m, found)])]
+        return out or [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} "
+                          f"revision(s) up to head {_head(m)}", "model-without-migration",
+                          evidence=[_reading(found), *_notes(m, found)])]
     names = ", ".join(sorted(t.name for t in missing))
-    out = []
     for t in missing:
         evidence = [f"model {t.model} ({_at(t)}) declares table {t.name}"]
         rev = created_ever.get(plain(t.name))
@@ -105,9 +119,18 @@ def model_columns(facts: Facts) -> list[Finding]:
                                "adds_columns): columns cannot be compared")]
     columns = standing_columns(m, m.heads)
     doubt = unreadable(m, m.heads)
+    outside = set(made_outside(m, m.heads))
     out: list[Finding] = []
     compared = 0
+    baseline = [t for t in found.tables if plain(t.name) in outside]
+    if baseline:  # made outside Alembic: the scripts know only what they added, not the whole table
+        out.append(not_applicable(
+            f"the columns of {len(baseline)} model table(s) are not judged: the revisions alter them but none "
+            "creates them, so their baseline columns were made outside Alembic (create_all, then stamp)",
+            evidence=[f"not judged: {', '.join(sorted(t.name for t in baseline))}", _reading(found)]))
     for t in found.tables:
+        if t in baseline:
+            continue
         have = columns.get(plain(t.name))
         if have is None and "." not in t.name:  # see models(): a schema from the MetaData
             have = next((cols for name, cols in columns.items() if name.split(".", 1)[-1] == t.name), None)
@@ -128,8 +151,8 @@ def model_columns(facts: Facts) -> list[Finding]:
             confidence=0.85 if not doubt else 0.5,
             fix_vars={"tables": t.name, "columns": ", ".join(f"{t.name}.{c}" for c in lacking)},
         ))
-    if not out:
-        return [ok(f"every column of the {compared} model table(s) the revisions create is added by a revision "
-                   f"up to head {_head(m)}", "model-columns-without-migration",
-                   evidence=[_reading(found), *_notes(m, found)])]
+    if not any(f.status != "skip" for f in out):
+        out.append(ok(f"every column of the {compared} model table(s) the revisions create is added by a revision "
+                      f"up to head {_head(m)}", "model-columns-without-migration",
+                      evidence=[_reading(found), *_notes(m, found)]))
     return out

@@ -110,6 +110,29 @@ def standing_columns(m: MigrationFacts, tips: list[str]) -> dict[str, set[str]]:
     return tables
 
 
+def made_outside(m: MigrationFacts, tips: list[str]) -> list[str]:
+    """Tables the revisions up to ``tips`` alter, rename or drop before any of them creates it: the
+    schema's baseline was made outside Alembic (``create_all``, then ``alembic stamp``, as redash does),
+    so what that baseline holds is unknown from the scripts."""
+    chosen = ancestors(m, tips)
+    made: set[str] = set()
+    outside: set[str] = set()
+    for rev in m.revisions:
+        if rev.revision not in chosen:
+            continue
+        for kind, *names in table_ops(rev):
+            if kind == "create" and len(names) == 1:
+                made.add(plain(names[0]))
+            elif kind in ("rename", "drop") and names and plain(names[0]) not in made:
+                outside.add(plain(names[0]))
+            if kind == "rename" and len(names) == 2:
+                made.add(plain(names[1]))
+        touched = [op[1] for op in rev.column_ops if len(op) > 2] or [p[0] for p in (*rev.adds_columns,
+                                                                                     *rev.drops_columns) if p]
+        outside.update(plain(t) for t in touched if plain(t) not in made)
+    return sorted(outside)
+
+
 def unreadable(m: MigrationFacts, tips: list[str]) -> list[str]:
     """Revisions up to ``tips`` whose table operations could not all be read: the verdicts they weaken."""
     chosen = ancestors(m, tips)

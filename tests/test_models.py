@@ -678,3 +678,44 @@ def test_renamed_columns_stand_under_their_new_name_as_a_real_upgrade_leaves_the
     checked = next(c for c in report["checks"] if c["id"] == "model-columns")
     assert checked["status"] == "pass", checked
     assert result.returncode == 0
+
+
+def test_a_baseline_made_outside_alembic_is_not_called_missing_migrations(tmp_path):
+    """redash's construct: the first revision adds a column to `queries`, which no revision creates
+    (the tables come from create_all, then stamp). Tables and columns the scripts never made are
+    said to be unjudged, not claimed missing; a gate on that checkout passes."""
+    root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
+                                        "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
+                                        "netra_backend/app/db/models_postgres.py": """
+        from sqlalchemy import Boolean, Column, Integer, String
+        from netra_backend.app.db.base import Base
+
+        class Query(Base):
+            __tablename__ = "queries"
+            id = Column(Integer, primary_key=True)
+            name = Column(String)
+            is_draft = Column(Boolean)
+
+        class Dashboard(Base):
+            __tablename__ = "dashboards"
+            id = Column(Integer, primary_key=True)
+    """})
+    versions = root / "netra_backend" / "migrations" / "versions"
+    shutil.rmtree(versions)
+    write(versions, {"a1_draft.py": '''
+        """add is_draft"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "a1"
+        down_revision = None
+
+        def upgrade():
+            op.add_column("queries", sa.Column("is_draft", sa.Boolean))
+    '''})
+    result = _run(root, "--fail-on", "warn", "--format", "json", "-v", tmp_path=tmp_path)
+    report = json.loads(result.stdout)
+    assert report["causes"] == [] and result.returncode == 0, report["causes"]
+    messages = {c["id"]: c["message"] for c in report["checks"]}
+    assert "made outside Alembic" in messages["models"] and "queries" in messages["models"]
+    assert "made outside Alembic" in messages["model-columns"]
