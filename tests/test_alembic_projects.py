@@ -476,3 +476,13 @@ def test_the_flask_migrate_layout_reads_the_ini_s_own_folder(tmp_path: Path):
     (folder / "env.py").unlink()  # not that layout: Alembic's own refusal, one line
     with pytest.raises(SourceError, match="No 'script_location' key"):
         read_migrations(folder / "alembic.ini", cwd=tmp_path)
+
+
+def test_an_ini_whose_scripts_live_in_named_sections_says_so(tmp_path: Path):
+    """Netflix/dispatch's layout: [core] and [tenant] sections, each with a script_location, run with
+    `alembic -n NAME`. Not followed yet: the one line says why the graph is unknown instead of a bare
+    'No script_location'."""
+    (tmp_path / "alembic.ini").write_text("[alembic]\n\n[core]\nscript_location = core\n\n"
+                                          "[tenant]\nscript_location = tenant\n")
+    with pytest.raises(SourceError, match=r"its sections core, tenant have one: this project runs `alembic -n NAME`"):
+        read_migrations(tmp_path / "alembic.ini", cwd=tmp_path)

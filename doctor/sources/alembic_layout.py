@@ -65,7 +65,10 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
         problems.append(f"{ini}: no script_location; its own folder holds env.py and versions/ (the Flask-Migrate "
                         "layout), so that folder was read")
     if location is None:
-        raise SourceError(f"{ini}: No 'script_location' key found in configuration.")
+        named = [n for n in parser.sections() if n != section and parser.has_option(n, "script_location")]
+        hint = (f"; its sections {', '.join(named)} have one: this project runs `alembic -n NAME`, which the doctor "
+                "does not follow yet (it reads [alembic])") if named else ""
+        raise SourceError(f"{ini}: No 'script_location' key found in configuration{hint}.")
     sys_paths = [_absolute(p, cwd) for p in _split(option, "prepend_sys_path", ("path_separator",),
                                                    _LEGACY_SYS_PATH, problems) or _list(toml, "prepend_sys_path")]
     # `python -m alembic` (and an installed console script run from the project) import from the cwd
