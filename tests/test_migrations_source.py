@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from doctor.expected import origin_of, tables_at
 from doctor.sources import SourceError
 from doctor.sources.migrations import ini_path, read_migrations, read_ops
+from tests import alembic_projects
 from tests.helpers import DATA, run_cli
 
 ALEMBIC = DATA / "alembic"
@@ -260,31 +259,9 @@ def test_a_loop_over_constants_is_unrolled_and_a_run_time_name_is_opaque():
 # --- against a real PostgreSQL: what the source says each revision leaves is what Alembic leaves ------
 
 
-# one process per project: `alembic upgrade REV` one revision at a time, the tables after each
-_UPGRADE_EACH = """
-import json, sys
-import psycopg
-from alembic import command
-from alembic.config import Config
-
-ini, dsn, revisions = sys.argv[1], sys.argv[2], sys.argv[3:]
-after = {}
-for rev in revisions:
-    command.upgrade(Config(ini), rev)
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-            " AND tablename <> 'alembic_version'").fetchall()
-    after[rev] = sorted(name if schema == "public" else schema + "." + name for schema, name in rows)
-print(json.dumps(after))
-"""
-
-
 def upgrade_each(ini: Path, dsn: str, revisions: list[str]) -> dict[str, list[str]]:
-    result = subprocess.run([sys.executable, "-c", _UPGRADE_EACH, str(ini), dsn, *revisions], capture_output=True,
-                            text=True, env={**os.environ, "DATABASE_URL": dsn}, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    """The tables after each revision of a real upgrade (tests/alembic_projects.py runs it)."""
+    return alembic_projects.upgrade_each(ini.parent, str(ini), dsn, revisions)
 
 
 @pytest.mark.parametrize("project", ["seed", "rename_drop", "same_revision_order"])

@@ -512,6 +512,25 @@ def test_the_models_and_the_database_seeing_one_missing_revision_make_one_cause(
     assert "model-without-migration" not in {r["id"] for r in report["ruled_out"]}
 
 
+def _upgraded_columns(root: Path, revisions: dict[str, str], pg, table: str) -> set[str]:
+    """Give the seed-shaped checkout these revision files, upgrade it for real (the database from
+    DATABASE_URL, as the job's env.py takes it) and return the columns ``table`` then has."""
+    import psycopg
+
+    from tests.alembic_projects import alembic
+
+    versions = root / "netra_backend" / "migrations" / "versions"
+    shutil.rmtree(versions)
+    write(versions, revisions)
+    (root / "netra_backend" / "migrations" / "env.py").write_text(
+        (DATA / "alembic" / "linear" / "migrations" / "env.py").read_text())
+    upgrade = alembic(root, "-c", "netra_backend/alembic.ini", "upgrade", "head", dsn=pg.dsn())
+    assert upgrade.returncode == 0, upgrade.stderr
+    with psycopg.connect(pg.dsn()) as conn:
+        return {row[0] for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+
+
 COLUMN_REVISIONS = {
     "a1_research.py": '''
         """create research_sessions"""
@@ -564,26 +583,11 @@ RESEARCH_MODEL = """
 def test_model_columns_on_a_real_checkout_match_what_a_real_upgrade_leaves(tmp_path, pg):
     """The columns the reader says the revisions leave are the real upgrade's, and a model column none
     of them adds (the seed repository's later "Missing columns in table research_sessions") fails the gate."""
-    import subprocess
 
     root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
                                         "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
                                         "netra_backend/app/db/models_postgres.py": RESEARCH_MODEL})
-    versions = root / "netra_backend" / "migrations" / "versions"
-    shutil.rmtree(versions)
-    write(versions, COLUMN_REVISIONS)
-    env_py = (DATA / "alembic" / "linear" / "migrations" / "env.py").read_text()  # takes DATABASE_URL
-    (root / "netra_backend" / "migrations" / "env.py").write_text(env_py)
-    upgrade = subprocess.run([sys.executable, "-m", "alembic", "-c", "netra_backend/alembic.ini", "upgrade", "head"],
-                             cwd=root, env={**os.environ, "DATABASE_URL": pg.dsn(), "PYTHONDONTWRITEBYTECODE": "1"},
-                             capture_output=True, text=True, timeout=120)
-    assert upgrade.returncode == 0, upgrade.stderr
-    import psycopg
-
-    with psycopg.connect(pg.dsn()) as conn:
-        real = {row[0] for row in conn.execute("SELECT column_name FROM information_schema.columns "
-                                               "WHERE table_name = 'research_sessions'")}
-    assert real == {"id", "completed_at"}
+    assert _upgraded_columns(root, COLUMN_REVISIONS, pg, "research_sessions") == {"id", "completed_at"}
 
     result = _run(root, "--fail-on", "warn", "--format", "json", tmp_path=tmp_path)
     report = json.loads(result.stdout)
@@ -651,26 +655,12 @@ ITEM_MODEL = """
 def test_renamed_columns_stand_under_their_new_name_as_a_real_upgrade_leaves_them(tmp_path, pg):
     """add new_id, drop id, rename new_id -> id (alter_column, batch or raw SQL) leaves id: the model's
     columns are all made by the revisions, so no false model-columns-without-migration."""
-    import subprocess
 
-    import psycopg
 
     root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
                                         "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
                                         "netra_backend/app/db/models_postgres.py": ITEM_MODEL})
-    versions = root / "netra_backend" / "migrations" / "versions"
-    shutil.rmtree(versions)
-    write(versions, RENAME_REVISIONS)
-    (root / "netra_backend" / "migrations" / "env.py").write_text(
-        (DATA / "alembic" / "linear" / "migrations" / "env.py").read_text())
-    upgrade = subprocess.run([sys.executable, "-m", "alembic", "-c", "netra_backend/alembic.ini", "upgrade", "head"],
-                             cwd=root, env={**os.environ, "DATABASE_URL": pg.dsn(), "PYTHONDONTWRITEBYTECODE": "1"},
-                             capture_output=True, text=True, timeout=120)
-    assert upgrade.returncode == 0, upgrade.stderr
-    with psycopg.connect(pg.dsn()) as conn:
-        real = {row[0] for row in conn.execute("SELECT column_name FROM information_schema.columns "
-                                               "WHERE table_name = 'item'")}
-    assert real == {"id", "owner_id", "title"}
+    assert _upgraded_columns(root, RENAME_REVISIONS, pg, "item") == {"id", "owner_id", "title"}
 
     result = _run(root, "--fail-on", "warn", "--format", "json", "-v", tmp_path=tmp_path)
     report = json.loads(result.stdout)
