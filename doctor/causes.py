@@ -331,6 +331,10 @@ def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str])
                 words = []
             values[key] = words[0] if len(words) == 1 else values[key]
     fill = {"step": fill_prose, "sql": fill_sql, "command": fill_command}
+    if values.get("alembic_name", "alembic") != "alembic":  # the scripts' section, as the job names it
+        spec = dataclasses.replace(spec, fix=tuple(
+            type(line)(line.replace("alembic -c {alembic_ini}", "alembic -c {alembic_ini} -n {alembic_name}"))
+            for line in spec.fix))
     return [type(line)(fill[fix_kind(line)](line, values)) for line in spec.fix
             if not any(values.get(key) == OMIT for key in _FIELDS.findall(line))]  # a guard said: leave it out
 

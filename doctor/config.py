@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "service": "netra-backend-{env}",
     "job": "netra-migrations-{env}",
     "alembic_ini": "netra_backend/alembic.ini",
+    "alembic_name": "alembic",  # the ini section Alembic reads (`alembic -n NAME`), as the job runs it
     "expected_tables": [],
     "proxies": {},
     "dsn": None,
@@ -95,6 +96,7 @@ class Target:
     # per workload ("service", "job"): role -> env names tried in order (db_env, then [db_env.service] ...)
     db_envs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     docker_context: str | None = None
+    alembic_name: str = "alembic"  # the ini section with script_location (`alembic -n NAME`)
 
 
 VCS_MARKERS = (".git", ".hg", ".svn", ".jj")
@@ -233,6 +235,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         service=text("service"),
         job=text("job"),
         alembic_ini=text("alembic_ini"),
+        alembic_name=text("alembic_name"),
         root=path.parent if path else repository_root(start),
         db_env=db_env,
         db_envs=db_envs,

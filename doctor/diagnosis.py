@@ -93,7 +93,7 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
     t = facts.target
     names = {
         "environment": t.environment, "project": t.project, "region": t.region,
-        "service": t.service, "job": t.job, "alembic_ini": t.alembic_ini,
+        "service": t.service, "job": t.job, "alembic_ini": t.alembic_ini, "alembic_name": t.alembic_name,
     }
     causes: list[Cause] = []
     for cause_id in list(support):  # one root cause seen from two places is reported once

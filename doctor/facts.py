@@ -356,6 +356,7 @@ class TargetInfo:
     image: str = ""  # the image about to be deployed (--image / NETRA_DOCTOR_IMAGE)
     # per workload: role -> every env name that may carry it, in order (config db_env, [db_env.job] ...)
     db_envs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    alembic_name: str = "alembic"  # the ini section the scripts are read from (`alembic -n NAME`)
 
 
 @dataclass

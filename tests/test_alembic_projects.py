@@ -478,11 +478,32 @@ def test_the_flask_migrate_layout_reads_the_ini_s_own_folder(tmp_path: Path):
         read_migrations(folder / "alembic.ini", cwd=tmp_path)
 
 
-def test_an_ini_whose_scripts_live_in_named_sections_says_so(tmp_path: Path):
+def test_an_ini_whose_scripts_live_in_named_sections_is_read_with_alembic_name(tmp_path: Path):
     """Netflix/dispatch's layout: [core] and [tenant] sections, each with a script_location, run with
-    `alembic -n NAME`. Not followed yet: the one line says why the graph is unknown instead of a bare
-    'No script_location'."""
-    (tmp_path / "alembic.ini").write_text("[alembic]\n\n[core]\nscript_location = core\n\n"
-                                          "[tenant]\nscript_location = tenant\n")
-    with pytest.raises(SourceError, match=r"its sections core, tenant have one: this project runs `alembic -n NAME`"):
+    `alembic -n NAME`. Without alembic_name the one line says which sections there are and what to set;
+    with it, that section's scripts are read, and every printed alembic command carries `-n NAME`."""
+    (tmp_path / "alembic.ini").write_text("[alembic]\n\n[core]\nscript_location = %(here)s/core\n\n"
+                                          "[tenant]\nscript_location = %(here)s/tenant\n")
+    with pytest.raises(SourceError, match=r"its sections core, tenant have one: this project runs `alembic -n NAME`: "
+                                          r'set alembic_name = "core"'):
         read_migrations(tmp_path / "alembic.ini", cwd=tmp_path)
+    (tmp_path / "tenant" / "versions").mkdir(parents=True)
+    (tmp_path / "tenant" / "env.py").write_text("raise SystemExit('never run')\n")
+    (tmp_path / "tenant" / "versions" / "t1_accounts.py").write_text(
+        'revision = "t1"\ndown_revision = None\n\nfrom alembic import op\nimport sqlalchemy as sa\n\n\n'
+        'def upgrade():\n    op.create_table("accounts", sa.Column("id", sa.Integer, primary_key=True))\n')
+    m = read_migrations(tmp_path / "alembic.ini", cwd=tmp_path, section="tenant")
+    assert m.heads == ["t1"] and [r.creates for r in m.revisions] == [["accounts"]]
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "models.py").write_text(
+        "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import DeclarativeBase\n\n\n"
+        "class Base(DeclarativeBase):\n    pass\n\n\nclass Invoice(Base):\n    __tablename__ = 'invoices'\n"
+        "    id = Column(Integer, primary_key=True)\n")
+    (tmp_path / "netra-doctor.toml").write_text(
+        '[environments.staging]\nalembic_ini = "alembic.ini"\nalembic_name = "tenant"\nmodels = ["app"]\n')
+    result = subprocess.run([sys.executable, "-m", "doctor.cli", "staging", "--repo-only", "--format", "json"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    [cause] = json.loads(result.stdout)["causes"]
+    assert cause["id"] == "model-without-migration"
+    assert cause["fix"][0] == "alembic -c alembic.ini -n tenant revision --autogenerate -m 'create invoices'"

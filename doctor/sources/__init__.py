@@ -90,6 +90,7 @@ def new_facts(target: Target, mode: str) -> Facts:
         silence=[{"id": s.id, "reason": s.reason, **({"object": s.object} if s.object else {})}
                  for s in target.silence],
         db_envs={k: {r: list(v) for r, v in roles.items()} for k, roles in target.db_envs.items()},
+        alembic_name=target.alembic_name,
     )
     return Facts(target=info, mode=mode, gathered_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 

@@ -66,8 +66,8 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
                         "layout), so that folder was read")
     if location is None:
         named = [n for n in parser.sections() if n != section and parser.has_option(n, "script_location")]
-        hint = (f"; its sections {', '.join(named)} have one: this project runs `alembic -n NAME`, which the doctor "
-                "does not follow yet (it reads [alembic])") if named else ""
+        hint = (f"; its sections {', '.join(named)} have one: this project runs `alembic -n NAME`: set "
+                f"alembic_name = \"{named[0]}\" (the section the job runs) in netra-doctor.toml") if named else ""
         raise SourceError(f"{ini}: No 'script_location' key found in configuration{hint}.")
     sys_paths = [_absolute(p, cwd) for p in _split(option, "prepend_sys_path", ("path_separator",),
                                                    _LEGACY_SYS_PATH, problems) or _list(toml, "prepend_sys_path")]

@@ -35,7 +35,8 @@ def gather(ctx: Context) -> None:
     root = ctx.target.root.absolute()
     inside = ini.absolute().is_relative_to(root)
     # an alembic.ini given from outside the repository (--alembic-ini elsewhere) brings its own project
-    ctx.facts.migrations = read_migrations(ini, cwd=cwd if inside else None, checkout=root if inside else None)
+    ctx.facts.migrations = read_migrations(ini, cwd=cwd if inside else None, checkout=root if inside else None,
+                                           section=ctx.target.alembic_name)
 
 
 def ini_path(alembic_ini: str, root: Path) -> Path:
