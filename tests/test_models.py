@@ -583,10 +583,7 @@ RESEARCH_MODEL = """
 def test_model_columns_on_a_real_checkout_match_what_a_real_upgrade_leaves(tmp_path, pg):
     """The columns the reader says the revisions leave are the real upgrade's, and a model column none
     of them adds (the seed repository's later "Missing columns in table research_sessions") fails the gate."""
-
-    root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
-                                        "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
-                                        "netra_backend/app/db/models_postgres.py": RESEARCH_MODEL})
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT, "netra_backend/app/db/models_postgres.py": RESEARCH_MODEL})
     assert _upgraded_columns(root, COLUMN_REVISIONS, pg, "research_sessions") == {"id", "completed_at"}
 
     result = _run(root, "--fail-on", "warn", "--format", "json", tmp_path=tmp_path)
@@ -655,11 +652,7 @@ ITEM_MODEL = """
 def test_renamed_columns_stand_under_their_new_name_as_a_real_upgrade_leaves_them(tmp_path, pg):
     """add new_id, drop id, rename new_id -> id (alter_column, batch or raw SQL) leaves id: the model's
     columns are all made by the revisions, so no false model-columns-without-migration."""
-
-
-    root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
-                                        "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
-                                        "netra_backend/app/db/models_postgres.py": ITEM_MODEL})
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT, "netra_backend/app/db/models_postgres.py": ITEM_MODEL})
     assert _upgraded_columns(root, RENAME_REVISIONS, pg, "item") == {"id", "owner_id", "title"}
 
     result = _run(root, "--fail-on", "warn", "--format", "json", "-v", tmp_path=tmp_path)
@@ -674,9 +667,7 @@ def test_a_baseline_made_outside_alembic_is_not_called_missing_migrations(tmp_pa
     """redash's construct: the first revision adds a column to `queries`, which no revision creates
     (the tables come from create_all, then stamp). Tables and columns the scripts never made are
     said to be unjudged, not claimed missing; a gate on that checkout passes."""
-    root = checkout(tmp_path / "repo", {"netra_backend/__init__.py": "", "netra_backend/app/__init__.py": "",
-                                        "netra_backend/app/db/__init__.py": "", "netra_backend/app/db/base.py": BASE,
-                                        "netra_backend/app/db/models_postgres.py": """
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT, "netra_backend/app/db/models_postgres.py": """
         from sqlalchemy import Boolean, Column, Integer, String
         from netra_backend.app.db.base import Base
 
