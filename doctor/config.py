@@ -103,18 +103,28 @@ VCS_MARKERS = (".git", ".hg", ".svn", ".jj")
 MAX_CONFIG_BYTES = 1 * 2**20
 
 
+def home_folder() -> Path | None:
+    """The user's home, resolved; None where there is none (no HOME, no passwd entry)."""
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):
+        return None
+
+
+def is_vcs_root(folder: Path) -> bool:
+    """A repository's root: it holds .git, .hg, .svn or .jj."""
+    return any(os.path.lexists(folder / m) for m in VCS_MARKERS)
+
+
 def search_folders(start: Path) -> list[Path]:
     """Where to look for the config, nearest first: up to the repository's root (a folder holding
     .git, .hg, ...), the home folder or the file system's root, whichever comes first. Started from
     `/` or a home folder, that is that folder alone: a config above the checkout is not its config."""
-    try:
-        home: Path | None = Path.home().resolve()
-    except (RuntimeError, KeyError, OSError):
-        home = None
+    home = home_folder()
     folders = []
     for folder in [start, *start.parents]:
         folders.append(folder)
-        if folder == home or any(os.path.lexists(folder / m) for m in VCS_MARKERS):
+        if folder == home or is_vcs_root(folder):
             break
     return folders
 
@@ -122,10 +132,7 @@ def search_folders(start: Path) -> list[Path]:
 def repository_root(start: Path) -> Path:
     """The checkout ``start`` is in: the nearest folder with a VCS marker, within search_folders;
     else ``start`` itself."""
-    for folder in search_folders(start):
-        if any(os.path.lexists(folder / m) for m in VCS_MARKERS):
-            return folder
-    return start
+    return next((folder for folder in search_folders(start) if is_vcs_root(folder)), start)
 
 
 def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:

@@ -7,11 +7,11 @@ Pure: read from the normalised ``Container``s, shared by the Cloud Run normalise
 from __future__ import annotations
 
 import posixpath
-import re
 
+from doctor.config import is_instance_name
 from doctor.facts import PROXY_IMAGES, Container, Workload, is_proxy_image
+from doctor.shellcmd import ShellSyntaxError, ShellUnsupported, parse_shell, rough_commands
 
-_INSTANCE = re.compile(r"^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$")
 DEFAULT_PORT = 5432
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
@@ -40,7 +40,7 @@ def proxy_routes(words: list[str]) -> list[list[str]]:
         elif eq and key in ("-instances", "--instances"):
             for item in value.split(","):
                 name, _, spec = item.partition("=")
-                if not _INSTANCE.match(name):
+                if not is_instance_name(name):
                     continue
                 if spec.startswith("tcp:"):
                     routes.append([name, f"tcp:{spec.rsplit(':', 1)[-1]}"])
@@ -48,7 +48,7 @@ def proxy_routes(words: list[str]) -> list[list[str]]:
                     routes.append([name, f"unix:{v1_dir}"])
         elif not w.startswith("-"):
             name, _, query = w.partition("?")
-            if _INSTANCE.match(name):
+            if is_instance_name(name):
                 positional.append((name, dict(p.partition("=")[::2] for p in query.split("&") if p)))
         i += 1
     for n, (name, opts) in enumerate(positional):
@@ -77,8 +77,6 @@ def command_proxies(c: Container) -> list[list[str]]:
     argv = [*c.command, *c.args]
     if not any(p in w for w in argv for p in PROXY_IMAGES):
         return []
-    from doctor.shellcmd import ShellSyntaxError, ShellUnsupported, parse_shell, rough_commands
-
     routes: list[list[str]] = []
     for text in argv:
         if not any(p in text for p in PROXY_IMAGES):

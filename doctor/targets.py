@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from doctor.containers import proxy_instance
 from doctor.facts import DbTarget, EnvVar, Workload
 from doctor.secrecy import fingerprint, remember
 
@@ -133,8 +134,6 @@ def resolve_target(
     if target.host and target.host.startswith(CLOUDSQL_PREFIX):
         target.instance = target.host[len(CLOUDSQL_PREFIX):].rstrip("/")
     else:
-        from doctor.containers import proxy_instance
-
         served = proxy_instance(workload, target.host, target.port)
         if served:  # localhost:PORT of a Cloud SQL Auth Proxy sidecar (or one the job's command starts)
             target.instance = served

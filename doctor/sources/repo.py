@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from doctor.config import VCS_MARKERS
+from doctor.config import home_folder, is_vcs_root
 from doctor.facts import ImageFacts, RepoFacts
 from doctor.sources import Context, Skipped
 
@@ -34,12 +34,9 @@ def list_files(root: str) -> list[str]:
 def _not_a_checkout(root: Path) -> str | None:
     """Started from `/` or a home folder with no repository there, listing would walk the whole
     file system: say so instead."""
-    try:
-        home: Path | None = Path.home().resolve()
-    except (RuntimeError, KeyError, OSError):
-        home = None
-    if any(os.path.lexists(root / m) for m in VCS_MARKERS):
+    if is_vcs_root(root):
         return None
+    home = home_folder()
     if root == Path(root.anchor) or root == home:
         where = "the file system's root" if root == Path(root.anchor) else "the home folder"
         return f"{root} is {where}, not a checkout: run the doctor from the repository (or pass --alembic-ini)"
