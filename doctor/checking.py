@@ -143,7 +143,9 @@ def source_for(fact: str) -> str:
     }.get(fact, fact)
 
 
-def run_check(spec: CheckSpec, facts: Facts) -> CheckResult:
+def run_check(spec: CheckSpec, facts: Facts, amend: Callable[[Finding], None] | None = None) -> CheckResult:
+    """Run one check; ``amend`` (the run's mode, e.g. pre-deploy) may restate each finding before the
+    check's status and message are taken from them."""
     start = time.perf_counter()
     if spec.load_error:
         findings = [Finding("error", spec.load_error)]
@@ -162,6 +164,8 @@ def run_check(spec: CheckSpec, facts: Facts) -> CheckResult:
         f.check = spec.id
         f.message = scrub(f.message)
         f.evidence = [scrub(e) for e in f.evidence]
+        if amend is not None:
+            amend(f)
     worst = max(findings, key=lambda f: STATUS_ORDER[f.status])
     message = worst.message if worst.status != "pass" else _summary(findings)
     return CheckResult(
@@ -173,6 +177,7 @@ def _summary(findings: list[Finding]) -> str:
     return findings[0].message if len(findings) == 1 else f"{findings[0].message} (+{len(findings) - 1} more)"
 
 
-def run_checks(specs: list[CheckSpec], facts: Facts, only: Iterable[str] = ()) -> list[CheckResult]:
+def run_checks(specs: list[CheckSpec], facts: Facts, only: Iterable[str] = (),
+               amend: Callable[[Finding], None] | None = None) -> list[CheckResult]:
     only = set(only)
-    return [run_check(s, facts) for s in specs if not only or s.id in only]
+    return [run_check(s, facts, amend) for s in specs if not only or s.id in only]

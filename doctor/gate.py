@@ -53,22 +53,19 @@ def in_scope(spec: CheckSpec) -> bool:
 def checked(specs: list[CheckSpec], facts: Facts) -> list[CheckResult]:
     """Run the checks as the run's mode asks: out-of-scope ones listed as not run (repo-only), and
     a database behind head read as the plan (pre-deploy)."""
+    amend = _as_plan if facts.target.pre_deploy else None
     if facts.target.repo_only:
         results = []
         for spec in specs:
             if in_scope(spec):
-                results += run_checks([spec], facts)
+                results += run_checks([spec], facts, amend=amend)
             else:
                 wants = ", ".join(n for n in spec.needs if n not in REPO_FACTS) or ", ".join(spec.uses)
                 note = f"not run: --repo-only gathers only the checkout (this check needs {wants})"
                 results.append(CheckResult(spec.id, spec.title, "skip", note, [_tagged(not_applicable(note), spec)],
                                            0.0))
     else:
-        results = run_checks(specs, facts)
-    if facts.target.pre_deploy:
-        for r in results:
-            for f in r.findings:
-                _as_plan(f)
+        results = run_checks(specs, facts, amend=amend)
     return results
 
 
