@@ -429,7 +429,6 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.relkind IN ('r', 'p') AND {SYSTEM_SCHEMAS_SQL}
 ORDER BY n.nspname, c.relname
-LIMIT {MAX_TABLES}
 """
 
 
@@ -438,8 +437,9 @@ def read_table_usage(conn: psycopg.Connection) -> list[TableUsage]:
     scans, inserts, updates, deletes) of every table, in one READ ONLY transaction. Reads statistics
     only: no user table is scanned."""
     with conn.transaction(), conn.cursor() as cur:
-        return [
-            TableUsage(schema, name, float(rows), int(seq), int(idx), int(ins), int(upd), int(dele), int(live),
+        rows = cur.execute(_bounded(USAGE_SQL)).fetchall()
+    if len(rows) > MAX_TABLES:  # complete or none, as the catalog: a drop past a cut would look harmless
+        raise CatalogTooLarge(conn.info.dbname)
+    return [TableUsage(schema, name, float(n), int(seq), int(idx), int(ins), int(upd), int(dele), int(live),
                        str(reset), int(indexes))
-            for schema, name, rows, seq, idx, ins, upd, dele, live, reset, indexes in cur.execute(USAGE_SQL)
-        ]
+            for schema, name, n, seq, idx, ins, upd, dele, live, reset, indexes in rows]

@@ -25,3 +25,5 @@ def gather(ctx: Context) -> None:
             ctx.facts.table_usage = database.read_table_usage(conn)
     except psycopg.Error as exc:
         raise SourceError(f"table use not read: {database.describe(exc)}") from None
+    except database.CatalogTooLarge as exc:
+        raise SourceError(f"table use not read: {exc}") from None
