@@ -11,18 +11,10 @@ from __future__ import annotations
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import table_ops
 from doctor.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
-from doctor.plan import actions, conflicts, op_line, pending, plain, recorded_versions, where
+from doctor.plan import actions, conflicts, op_line, plain, where
+from doctor.recorded import pending, recorded, service_database
 
 NOT_PRE_DEPLOY = "not a pre-deploy run (--pre-deploy, or pre_deploy = true for the environment)"
-
-
-def _database(facts: Facts) -> DatabaseFacts | Finding:
-    db = (facts.databases or {}).get("service")
-    if db is None:
-        return skip("the service's database was not examined (its target could not be resolved)")
-    if not db.reached:
-        return skip(db.error or "the service's database was not reached")
-    return db
 
 
 def _usage_line(u: TableUsage) -> str:
@@ -103,10 +95,11 @@ def pre_deploy_plan(facts: Facts) -> list[Finding]:
     if not facts.target.pre_deploy:
         return [not_applicable(NOT_PRE_DEPLOY)]
     m: MigrationFacts = facts.migrations  # type: ignore[assignment]
-    db = _database(facts)
+    db = service_database(facts)
     if isinstance(db, Finding):
         return [db]
-    versions = recorded_versions(db)
+    rec = recorded(db)
+    versions = list(rec.versions) if rec else None
     unknown = [v for v in versions or [] if v not in m.by_id()]
     if unknown:
         return [not_applicable(f"the database records {', '.join(unknown)}, unknown to the checkout: the histories "

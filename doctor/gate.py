@@ -87,10 +87,10 @@ def gather_models(target: Target) -> ModelFacts:
 
     from doctor import models
 
+    from doctor.sources.migrations import ini_path
+
     root = Path(target.root)
-    ini = Path(target.alembic_ini).expanduser()
-    if not ini.is_absolute():
-        ini = next((b / ini for b in (root, Path.cwd()) if (b / ini).is_file()), root / ini)
+    ini = ini_path(target.alembic_ini, root)
     if not ini.is_file():
         return ModelFacts(where="not read", problems=[f"no alembic.ini at {ini}: models are read only in the "
                                                       "checkout of an Alembic project"])

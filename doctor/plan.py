@@ -19,21 +19,6 @@ def plain(name: str) -> str:
     return name[len("public."):] if name.startswith("public.") else name
 
 
-def recorded_versions(db: DatabaseFacts) -> list[str] | None:
-    """The revisions the alembic_version Alembic would read records (first on the search_path); None: no table."""
-    if not db.alembic_versions:
-        return None
-    order = {schema: i for i, schema in enumerate(db.search_path)}
-    chosen = min(db.alembic_versions, key=lambda a: (order.get(a.schema, len(order)), a.schema))
-    return list(chosen.versions)
-
-
-def pending(m: MigrationFacts, versions: list[str]) -> list[RevisionFacts]:
-    """Revisions not yet applied to a database at ``versions``, in the order `upgrade head` runs them."""
-    applied = ancestors(m, versions)
-    return [r for r in m.revisions if r.revision not in applied]
-
-
 def op_line(r: RevisionFacts, index: int) -> int:
     return r.op_lines[index] if index < len(r.op_lines) else 0
 
