@@ -86,7 +86,6 @@ def gather_models(target: Target) -> ModelFacts:
     from pathlib import Path
 
     from doctor import models
-
     from doctor.sources.migrations import ini_path
 
     root = Path(target.root)
