@@ -12,16 +12,16 @@ from pathlib import Path
 from doctor.config import ConfigError
 from doctor.facts import Facts
 from doctor.files import gc_paused, read_bytes
-from doctor.redact import redact_facts
 
 # like the exports' cap: a snapshot holds them (logs, catalog) plus what was read live
 MAX_SNAPSHOT_BYTES = 64 * 2**20
 
 
 def snapshot_text(facts: list[Facts]) -> str:
-    """The snapshot as saved (``--save -`` prints it): secrets fingerprinted, redacted field by field,
-    never as text: a secret equal to `5432` must not turn `"port": 5432` into `"port": ***`."""
-    data = [redact_facts(f).to_dict() for f in facts]
+    """The snapshot as saved (``--save -`` prints it): secrets fingerprinted, and free text already
+    redacted field by field where gathering ended (``sources.gather``), never as serialized text: a
+    secret equal to `5432` must not turn `"port": 5432` into `"port": ***`."""
+    data = [f.to_dict() for f in facts]
     # keys keep their order: checks list secrets and env vars in the order the workloads hold them,
     # and a replay must print the same report
     return json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n"
