@@ -9,7 +9,6 @@ Fix steps are templates rendered with the environment's real names ({project},
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 
 
@@ -40,8 +39,8 @@ class CauseSpec:
     same_as: str = ""
 
 
-def _c(id, title, severity, confidence, priority, explain, *fix) -> CauseSpec:
-    return CauseSpec(id, title, severity, confidence, priority, " ".join(explain.split()), tuple(fix))
+def _c(id, title, severity, confidence, priority, explain, *fix, same_as: str = "") -> CauseSpec:
+    return CauseSpec(id, title, severity, confidence, priority, " ".join(explain.split()), tuple(fix), same_as)
 
 
 _ALL = [
@@ -256,6 +255,8 @@ _ALL = [
         Step("review the new revision: autogenerate also drops tables the models do not declare (another "
              "service's tables on a shared database); keep only what you mean, commit it, rebuild and push the image"),
         "gcloud run jobs execute {job} --region {region} --project {project} --wait",
+        # the models (the checkout) and the tables/logs (the database, the job) see one missing revision
+        same_as="migration-missing-for-tables",
     ),
     _c(
         "model-columns-without-migration",
@@ -300,9 +301,6 @@ _ALL = [
     ),
 ]
 
-# the models (the checkout) and the tables/logs (the database, the job) see the same missing revision
-_SAME = {"model-without-migration": "migration-missing-for-tables"}
-_ALL = [dataclasses.replace(c, same_as=_SAME.get(c.id, "")) for c in _ALL]
 CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}
 
 
@@ -312,7 +310,6 @@ _PREQUOTED = ("command", "args")
 
 # a fix variable set to this leaves out every fix line that uses it (a guarded fix whose guard failed)
 OMIT = "\x00omit"
-_FIELDS = re.compile(r"\{(\w+)\}")
 
 
 def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[str]:
@@ -320,7 +317,7 @@ def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str])
     an identifier in SQL (as PostgreSQL quotes it), escaped text in a step (doctor/untrusted.py)."""
     import shlex
 
-    from doctor.untrusted import fill_command, fill_prose, fill_sql
+    from doctor.untrusted import FIELD, fill_command, fill_prose, fill_sql
 
     values = {k: v for k, v in {**names, **{k: v for k, v in fix_vars.items() if v}}.items() if v}
     for key in _PREQUOTED:
@@ -336,7 +333,7 @@ def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str])
             type(line)(line.replace("alembic -c {alembic_ini}", "alembic -c {alembic_ini} -n {alembic_name}"))
             for line in spec.fix))
     return [type(line)(fill[fix_kind(line)](line, values)) for line in spec.fix
-            if not any(values.get(key) == OMIT for key in _FIELDS.findall(line))]  # a guard said: leave it out
+            if not any(values.get(key) == OMIT for key in FIELD.findall(line))]  # a guard said: leave it out
 
 
 def unknown(cause_id: str) -> CauseSpec:

@@ -100,7 +100,7 @@ def sql_ident_list(value: str) -> str:
 
 # --- filling fix templates ------------------------------------------------------------------------
 
-_FIELD = re.compile(r"\{(\w+)\}")
+FIELD = re.compile(r"\{(\w+)\}")
 MULTI_WORD = frozenset({"heads"})  # a space-separated list: one shell word per item
 SQL_IDENTS = frozenset({"user", "schema", "owner"})
 SQL_IDENT_LISTS = frozenset({"search_path"})
@@ -132,14 +132,14 @@ def fill_command(template: str, values: dict[str, str]) -> str:
 
 
 def _fill_word(word: str, values: dict[str, str]) -> str:
-    if not _FIELD.search(word):
+    if not FIELD.search(word):
         return word
     if "'" in word or '"' in word:  # a quoted template word: fill its text, quote the whole word again
         [inner] = shlex.split(word)
-        return shell_word(_FIELD.sub(lambda m: values.get(m[1]) or _missing(m[1]), inner))
+        return shell_word(FIELD.sub(lambda m: values.get(m[1]) or _missing(m[1]), inner))
     parts: list[str] = []
     pos = 0
-    for m in _FIELD.finditer(word):
+    for m in FIELD.finditer(word):
         parts.append(word[pos:m.start()])
         value = values.get(m[1])
         if not value:
@@ -166,12 +166,12 @@ def fill_sql(template: str, values: dict[str, str]) -> str:
             return sql_ident_list(value)
         return clean_line(value, 0)
 
-    return _FIELD.sub(one, template)
+    return FIELD.sub(one, template)
 
 
 def fill_prose(template: str, values: dict[str, str]) -> str:
     """A step a person reads: values through the gate, on one line."""
-    return _FIELD.sub(lambda m: clean_line(values[m[1]], 0) if values.get(m[1]) else _missing(m[1]), template)
+    return FIELD.sub(lambda m: clean_line(values[m[1]], 0) if values.get(m[1]) else _missing(m[1]), template)
 
 
 def _word_end(text: str, i: int) -> int:

@@ -142,7 +142,7 @@ class Clients:
     def __init__(self, timeout: float, endpoint: str | None = None):
         self.timeout = timeout
         self.endpoint = endpoint if endpoint is not None else (os.environ.get(ENDPOINT_ENV) or None)
-        # facts the logs source bounds its queries with (RFC 3339): service_updated, execution_created
+        # facts the logs source bounds its queries with (RFC 3339): service_created, execution_created
         self.hints: dict[str, str] = {}
         self._lock = threading.Lock()  # guards the tables below, never held across an import
         self._building: dict[str, threading.Lock] = {}

@@ -100,10 +100,8 @@ def gather(ctx: Context) -> None:
 
 
 def _hints(hints: dict[str, str], service: dict[str, Any], job: dict[str, Any]) -> None:
-    """When the service was created and last deployed and the job last started: the logs source's
-    time bounds (no revision of the service is older than the service)."""
-    if service.get("update_time"):
-        hints["service_updated"] = str(service["update_time"])
+    """When the service was created and the job last started: the logs source's time bounds (no
+    revision of the service is older than the service)."""
     if service.get("create_time"):
         hints["service_created"] = str(service["create_time"])
     created = (job.get("latest_created_execution") or {}).get("create_time")
