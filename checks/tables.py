@@ -241,7 +241,7 @@ def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Findi
     opaque_done, pos = opaque_applied(m, applied), positions(m)
     stamp: dict[str, str] | None = None  # computed once, for the first stamped table
     for p in places:
-        if p.name in missing_names or (opaque and p.name not in standing and split_name(p.name)[1] not in standing):
+        if p.name in missing_names:
             continue
         rev = standing.get(p.name) or standing[split_name(p.name)[1]]
         evidence = [f"revision {rev.revision} creates {p.name}; {where}",

@@ -38,7 +38,8 @@ def sql_text(sql: str) -> str:
     return _BIND.sub(lambda m: "$1", sql).replace("\\:", ":")
 
 
-def _name(schema: str | None, table: str) -> str:
+def qualified(schema: str | None, table: str) -> str:
+    """``schema.table``, or the bare name without a schema (how the facts name tables)."""
     return f"{schema}.{table}" if schema else table
 
 
@@ -67,32 +68,32 @@ def _statement(st, out: SqlEffect) -> None:
     if kind == "CreateStmt":
         rel = st.relation
         if rel.relpersistence != "t":  # a temporary table is gone when the session ends
-            out.ops.append(["create", _name(rel.schemaname, rel.relname)])
+            out.ops.append(["create", qualified(rel.schemaname, rel.relname)])
             for elt in st.tableElts or ():
                 if type(elt).__name__ == "ColumnDef":
-                    out.ops.append(["add_column", _name(rel.schemaname, rel.relname), elt.colname])
+                    out.ops.append(["add_column", qualified(rel.schemaname, rel.relname), elt.colname])
     elif kind == "CreateTableAsStmt":
         if _objtype(st.objtype) == "OBJECT_TABLE" and st.into.rel.relpersistence != "t":
-            out.ops.append(["create", _name(st.into.rel.schemaname, st.into.rel.relname)])
+            out.ops.append(["create", qualified(st.into.rel.schemaname, st.into.rel.relname)])
     elif kind == "SelectStmt" and st.intoClause is not None:
         rel = st.intoClause.rel
         if rel.relpersistence != "t":
-            out.ops.append(["create", _name(rel.schemaname, rel.relname)])
+            out.ops.append(["create", qualified(rel.schemaname, rel.relname)])
     elif kind == "RenameStmt" and _objtype(st.renameType) == "OBJECT_TABLE":
         rel = st.relation
-        out.ops.append(["rename", _name(rel.schemaname, rel.relname), _name(rel.schemaname, st.newname)])
+        out.ops.append(["rename", qualified(rel.schemaname, rel.relname), qualified(rel.schemaname, st.newname)])
     elif kind == "RenameStmt" and _objtype(st.renameType) == "OBJECT_COLUMN" and st.relation is not None:
         rel = st.relation
-        out.ops.append(["rename_column", _name(rel.schemaname, rel.relname), st.subname, st.newname])
+        out.ops.append(["rename_column", qualified(rel.schemaname, rel.relname), st.subname, st.newname])
     elif kind == "AlterObjectSchemaStmt" and _objtype(st.objectType) == "OBJECT_TABLE":
         rel = st.relation
-        out.ops.append(["rename", _name(rel.schemaname, rel.relname), _name(st.newschema, rel.relname)])
+        out.ops.append(["rename", qualified(rel.schemaname, rel.relname), qualified(st.newschema, rel.relname)])
     elif kind == "DropStmt" and _objtype(st.removeType) == "OBJECT_TABLE":
         for obj in st.objects or ():
             parts = [p.sval for p in obj]
             out.ops.append(["drop", ".".join(parts[-2:])])
     elif kind == "AlterTableStmt" and _objtype(st.objtype) == "OBJECT_TABLE":
-        table = _name(st.relation.schemaname, st.relation.relname)
+        table = qualified(st.relation.schemaname, st.relation.relname)
         for cmd in st.cmds or ():
             sub = getattr(cmd.subtype, "name", str(cmd.subtype))
             if sub == "AT_DropColumn":
@@ -174,7 +175,7 @@ def _read_with_patterns(sql: str) -> SqlEffect:
             elif kind == "rename":
                 old = _ident(m.group(1))
                 schema = old.rpartition(".")[0]
-                found.append((m.start(), ["rename", old, _name(schema or None, _ident(m.group(2)))]))
+                found.append((m.start(), ["rename", old, qualified(schema or None, _ident(m.group(2)))]))
             else:
                 found.append((m.start(), [kind, *(_ident(g) for g in m.groups())]))
     out.ops = [op for _, op in sorted(found, key=lambda f: f[0])]

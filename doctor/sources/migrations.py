@@ -23,7 +23,7 @@ from doctor.facts import MigrationFacts, RevisionFacts
 from doctor.sources import Context, SourceError
 from doctor.sources.alembic_layout import Layout, read_layout
 from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, index, lookup
-from doctor.sources.revision_ops import TableOps, read_revision_ops
+from doctor.sources.revision_ops import TableOps, read_revision_ops, short
 from doctor.sqlops import FALLBACK_NOTE, PGLAST
 
 _SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")  # Alembic's _only_source_rev_file
@@ -213,7 +213,7 @@ def _name(modules: Modules, module: Module, name: str, path: Path, optional: boo
         return evaluate(modules, found.module, found.expr)
     except Unresolved:
         where = "" if found.module is module else f" (in {found.module.path})"
-        raise SourceError(f"{path}: `{name} = {_short(ast.unparse(found.expr))}`{where} is computed when the file "
+        raise SourceError(f"{path}: `{name} = {short(ast.unparse(found.expr))}`{where} is computed when the file "
                           "runs; the doctor reads revision ids only from literals and constants") from None
 
 
@@ -310,11 +310,6 @@ def _revision_facts(script: _Script, ops: TableOps) -> RevisionFacts:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_ops(tree: ast.Module, filename: str = "rev.py", problems: list[str] | None = None) -> TableOps:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, is_external, lookup
-from doctor.sqlops import read_sql, sql_text
+from doctor.sqlops import qualified, read_sql, sql_text
 
 MAX_CALL_DEPTH = 16
 MAX_UNROLL = 200  # loop iterations unrolled per loop
@@ -365,7 +365,7 @@ class _Reader:
             elif method == "rename_table":
                 schema = self._schema(frame, node)
                 old, new = self._arg(frame, node, 0, "old_table_name"), self._arg(frame, node, 1, "new_table_name")
-                self.ops.rename(_qualified(schema, old), _qualified(schema, new), line)
+                self.ops.rename(qualified(schema, old), qualified(schema, new), line)
             elif method == "drop_column":
                 self.ops.drop_column(self._table(frame, node, 0, "table_name"),
                                      self._arg(frame, node, 1, "column_name"))
@@ -422,7 +422,7 @@ class _Reader:
                 return
             if _rows_only(arg):
                 return  # f"UPDATE t SET ... {value}": built at run time, but it changes rows, not tables
-            self.ops.why(f"{self.where(frame, node)}: runs SQL built at run time ({_short(ast.unparse(arg))})")
+            self.ops.why(f"{self.where(frame, node)}: runs SQL built at run time ({short(ast.unparse(arg))})")
             return
         if not isinstance(text, str):
             return
@@ -450,7 +450,7 @@ class _Reader:
 
     def _unknown(self, frame: _Frame, node: ast.Call, exc: Unresolved) -> None:
         self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() names its table with a value known "
-                     f"only at run time ({_short(str(exc))})")
+                     f"only at run time ({short(str(exc))})")
 
     def _arg(self, frame: _Frame, node: ast.Call, index: int, keyword: str) -> str:
         value = next((k.value for k in node.keywords if k.arg == keyword), None)
@@ -471,7 +471,7 @@ class _Reader:
         return schema
 
     def _table(self, frame: _Frame, node: ast.Call, index: int, keyword: str) -> str:
-        return _qualified(self._schema(frame, node), self._arg(frame, node, index, keyword))
+        return qualified(self._schema(frame, node), self._arg(frame, node, index, keyword))
 
     def _column_name(self, frame: _Frame, col: ast.expr) -> str | None:
         if not (isinstance(col, ast.Call) and (getattr(col.func, "attr", None) == "Column"
@@ -567,10 +567,7 @@ def _shown(path, checkout) -> str:
         return os.path.basename(str(path))
 
 
-def _qualified(schema: str | None, table: str) -> str:
-    return f"{schema}.{table}" if schema else table
-
-
-def _short(text: str) -> str:
+def short(text: str) -> str:
+    """Source text on one line, cut for a message."""
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
