@@ -86,10 +86,10 @@ def gather_models(target: Target) -> ModelFacts:
     from pathlib import Path
 
     from doctor import models
-    from doctor.sources.migrations import ini_path
+    from doctor.sources.migrations import ini_and_cwd
 
     root = Path(target.root)
-    ini = ini_path(target.alembic_ini, root)
+    ini, cwd = ini_and_cwd(target.alembic_ini, root)
     if not ini.is_file():
         return ModelFacts(where="not read", problems=[f"no alembic.ini at {ini}: models are read only in the "
                                                       "checkout of an Alembic project"])
@@ -101,8 +101,9 @@ def gather_models(target: Target) -> ModelFacts:
             from doctor.models_import import read_imported
 
             return read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
-                                 target.models or None, scan_checkout=scan)
-        return models.read_models(root, ini, target.models or None, scan_checkout=scan)
+                                 target.models or None, scan_checkout=scan, section=target.alembic_name, cwd=cwd)
+        return models.read_models(root, ini, target.models or None, scan_checkout=scan, section=target.alembic_name,
+                                  cwd=cwd)
     except Exception as exc:  # a reader bug must not cost the repo source its other facts
         return ModelFacts(problems=[f"models could not be read: {type(exc).__name__}: {exc}"], where="failed")
 

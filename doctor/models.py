@@ -17,7 +17,6 @@ application in a subprocess with a timeout and reads the real ``MetaData`` inste
 from __future__ import annotations
 
 import ast
-import configparser
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -463,28 +462,22 @@ def _mentions_models(text: str) -> bool:
     return "sqlalchemy" in text or "sqlmodel" in text or "__tablename__" in text or "Column(" in text
 
 
-def _alembic_env(root: Path, alembic_ini: Path) -> tuple[Path | None, list[Path]]:
-    """env.py of the Alembic project and the folders Alembic puts on sys.path (prepend_sys_path)."""
+def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
+                 cwd: Path | None = None) -> tuple[Path | None, list[Path]]:
+    """env.py of the Alembic project and the folders its modules import from, as the migrations
+    source resolves them (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
+    from doctor.errors import SourceError
+    from doctor.sources.alembic_layout import read_layout
+
     if not alembic_ini.is_file():
         return None, []
-    parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(alembic_ini, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError, OSError):
-        return None, []
-    here = alembic_ini.parent
-    section = parser["alembic"] if parser.has_section("alembic") else {}
-    location = str(section.get("script_location", "") or "").replace("%(here)s", str(here))
-    paths = [here / p.strip().replace("%(here)s", str(here))
-             for p in str(section.get("prepend_sys_path", "") or "").replace(os.pathsep, " ").split() if p.strip()]
-    if not location:  # Flask-Migrate keeps alembic.ini in the migrations folder and passes the folder itself
-        return (here / "env.py" if (here / "env.py").is_file() else None), paths
-    if ":" in location and not Path(location).exists():  # a package:path location
-        return None, paths
-    for base in (Path(location), here / location, root / location):
-        if (base / "env.py").is_file():
-            return base / "env.py", paths
-    return None, paths
+        layout = read_layout(alembic_ini, cwd or root, section)
+    except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
+        here = alembic_ini.parent
+        return (here / "env.py" if (here / "env.py").is_file() else None), []
+    env_py = layout.script_dir / "env.py"
+    return (env_py if env_py.is_file() else None), layout.search_path
 
 
 def _target_names(tree: ast.Module) -> list[str]:
@@ -556,10 +549,10 @@ class _Files:
 
 
 def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
-                scan_checkout: bool = True) -> ModelFacts:
+                scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None) -> ModelFacts:
     """The models of the checkout at ``root`` (see the module docstring for which files)."""
     root = root.resolve()
-    env_py, prepend = _alembic_env(root, alembic_ini)
+    env_py, prepend = _alembic_env(root, alembic_ini, section, cwd)
     bases = list(dict.fromkeys([root, *prepend, alembic_ini.parent, *([env_py.parent] if env_py else [])]))
     files = _Files(root, bases)
     facts = ModelFacts()

@@ -58,10 +58,11 @@ def import_models(root: Path, spec: str, timeout: float, python: str | None = No
 
 
 def read_imported(root: Path, alembic_ini: Path, spec: str, timeout: float,
-                  paths: list[str] | None = None, scan_checkout: bool = True) -> ModelFacts:
+                  paths: list[str] | None = None, scan_checkout: bool = True, section: str = "alembic",
+                  cwd: Path | None = None) -> ModelFacts:
     """The imported MetaData's tables, placed at the files and lines the ``ast`` reading finds for them;
     if the import fails, the ``ast`` reading with the failure in ``problems``."""
-    by_ast = read_models(root, alembic_ini, paths, scan_checkout)
+    by_ast = read_models(root, alembic_ini, paths, scan_checkout, section, cwd)
     try:
         imported = import_models(root, spec, timeout)
     except ImportFailed as exc:
