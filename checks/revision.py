@@ -5,9 +5,9 @@ from __future__ import annotations
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import ancestors, split_name, tables_at
 from doctor.facts import DatabaseFacts, Facts, MigrationFacts
+from doctor.jobcommand import upgrade_targets
 from doctor.recorded import Recorded, job_elsewhere, label, pending, recorded, service_database
 from doctor.stamping import opaque_note
-from doctor.upgrade_targets import upgrade_targets
 
 
 def _heads(facts: Facts, m: MigrationFacts, versions: list[str] | None) -> list[Finding]:
@@ -18,7 +18,7 @@ def _heads(facts: Facts, m: MigrationFacts, versions: list[str] | None) -> list[
     by_id = m.by_id()
     evidence = [f"head {label(by_id[h])}" if h in by_id else f"head {h}" for h in m.heads]
     heads = ", ".join(m.heads)
-    targets = upgrade_targets(facts.job)
+    targets = upgrade_targets(facts.job, facts)
     runs = ", ".join(f"`alembic upgrade {t}`" for t in targets or ())
     covered = _covered(m, targets or [])
     if targets and covered >= set(m.heads):

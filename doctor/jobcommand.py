@@ -63,6 +63,7 @@ class AlembicCall:
     lead: list[str] = field(default_factory=list)  # `exec`, `env X=1`, `uv run` before the program
     assignments: dict[str, str] = field(default_factory=dict)  # X=1 before the command
     missing: bool = False  # -c file checked and absent from the checkout
+    target_literal: bool = True  # False: the target is computed when it runs (`upgrade $TARGET`)
 
     @property
     def upgrades(self) -> bool:
@@ -257,7 +258,7 @@ class _Walker:
             else:
                 break
         sub = args[i] if i < len(args) else None
-        target, sql, j = None, False, i + 1
+        target, sql, j, target_literal = None, False, i + 1, True
         while j < len(args):
             a = args[j]
             if a == "--sql":
@@ -265,10 +266,10 @@ class _Walker:
             elif a == "--tag":
                 j += 1
             elif not a.startswith("-") and target is None:
-                target = a
+                target, target_literal = a, literal[start + j]
             j += 1
         call = AlembicCall(list(words), start, config, config_index, sub, start + i, target, sql, self.cwd,
-                           depth, span, list(lead), dict(assigns))
+                           depth, span, list(lead), dict(assigns), target_literal=target_literal)
         self.out.calls.append(call)
         self._check_config(call, literal)
 
@@ -572,3 +573,16 @@ def fix_vars(facts: Facts, job: Workload, analysis: Analysis) -> dict[str, str]:
     if gcloud_split(value) != items:  # never print a fix gcloud would read differently
         return {}
     return {"command": shlex.quote(program), "args": shlex.quote(value)}
+
+
+def upgrade_targets(job: Workload | None, facts: Facts) -> list[str] | None:
+    """Every `alembic upgrade` target the job runs, in order; None when the command cannot tell (no
+    job, Python code that may call alembic, a target computed at run time), so a caller never reads
+    an unknown command as `upgrade head` or as `upgrade heads`."""
+    if job is None:
+        return None
+    found = analyse(job, facts)
+    upgrades = [c for c in found.calls if c.subcommand == "upgrade"]
+    if found.alembic_in_python or any(c.target and not c.target_literal for c in upgrades):
+        return None
+    return [c.target for c in upgrades if c.target] or None
