@@ -93,15 +93,8 @@ class Workload:
 
     @property
     def main(self) -> Container:
-        """The application's container: the one that serves the port (the ingress container), else the
-        first that is no Cloud SQL Auth Proxy; the others are sidecars."""
-        if not self.containers:
-            return Container()
-        serving = [c for c in self.containers if c.ports]
-        if serving:
-            return serving[0]
-        apps = [c for c in self.containers if not is_proxy_image(c.image)]
-        return (apps or self.containers)[0]
+        """The application's container (see app_container); the others are sidecars."""
+        return app_container(self.containers)
 
     @property
     def sidecars(self) -> list[Container]:
@@ -124,6 +117,18 @@ def is_proxy_image(image: str) -> bool:
     """gcr.io/cloud-sql-connectors/cloud-sql-proxy, gcr.io/cloudsql-docker/gce-proxy (v1) and mirrors."""
     name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
     return name in PROXY_IMAGES
+
+
+def app_container(containers: list[Container]) -> Container:
+    """The application's container: the one that serves the port (the ingress container), else the
+    first that is no Cloud SQL Auth Proxy (a service's, a job's, an execution's or a revision's)."""
+    if not containers:
+        return Container()
+    serving = [c for c in containers if c.ports]
+    if serving:
+        return serving[0]
+    apps = [c for c in containers if not is_proxy_image(c.image)]
+    return (apps or containers)[0]
 
 
 @dataclass

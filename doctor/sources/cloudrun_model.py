@@ -20,7 +20,7 @@ from doctor.facts import (
     ServingRevision,
     VolumeMount,
     Workload,
-    is_proxy_image,
+    app_container,
 )
 
 CLOUDSQL_ANNOTATION = "run.googleapis.com/cloudsql-instances"
@@ -367,7 +367,7 @@ def latest_execution(doc: Any) -> Execution | None:
 def revision_from_v2(doc: Any) -> ServingRevision:
     doc = snake_keys(_obj(doc, "revision"))
     containers = [_v2_container(c, i) for i, c in enumerate(_list(doc.get("containers"), "containers"))]
-    app = Workload("service", "", containers=containers).main
+    app = app_container(containers)
     ready = next((c for c in (_v2_condition(c) for c in _list(doc.get("conditions"), "conditions"))
                   if c.type == "Ready"), None)
     return ServingRevision(
@@ -381,10 +381,8 @@ def revision_from_v2(doc: Any) -> ServingRevision:
 
 
 def _app_image(containers: list[Any]) -> str:
-    """The image of an execution's task container: the first that is no Cloud SQL Auth Proxy."""
-    images = [_str(_obj(c, "container").get("image")) for c in containers]
-    apps = [i for i in images if not is_proxy_image(i)]
-    return (apps or images or [""])[0]
+    """The image of an execution's task container (a task serves no port: the first no proxy)."""
+    return app_container([Container(image=_str(_obj(c, "container").get("image"))) for c in containers]).image
 
 
 def _int(value: Any) -> int:
