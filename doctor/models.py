@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from doctor.facts import ModelFacts, ModelTable
+from doctor.sources.pysource import absolute_import
 
 SKIP_DIRS = {
     ".git", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache",
@@ -92,17 +93,6 @@ def _text(node: ast.AST | None, constants: dict[str, str]) -> str | None:
     return None
 
 
-def _resolve_relative(module: str, level: int, target: str | None, is_package: bool) -> str:
-    parts = module.split(".") if module else []
-    if not is_package:
-        parts = parts[:-1]
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    if target:
-        parts.append(target)
-    return ".".join(p for p in parts if p)
-
-
 def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
     """Classes, Table() calls, imports and string constants of one file."""
     tree = ast.parse(source, filename=path)
@@ -122,7 +112,8 @@ def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
                     info.imports.setdefault(a.name.split(".")[0], a.name.split(".")[0])
                     info.imports[a.name] = a.name
         elif isinstance(node, ast.ImportFrom):
-            base = _resolve_relative(module, node.level, node.module, is_package) if node.level else (node.module or "")
+            package = module if is_package else module.rpartition(".")[0]
+            base = absolute_import(package, node.level, node.module)
             for a in node.names:
                 if a.name == "*":
                     info.star.append(base)

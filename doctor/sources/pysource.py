@@ -81,12 +81,17 @@ def _index_stmt(mod: Module, node: ast.stmt) -> None:
 
 
 def _absolute_module(mod: Module, node: ast.ImportFrom) -> str:
-    if not node.level:
-        return node.module or ""
-    parts = mod.package.split(".") if mod.package else []
-    if node.level > 1:
-        parts = parts[: len(parts) - (node.level - 1)]
-    return ".".join([*parts, *([node.module] if node.module else [])])
+    return absolute_import(mod.package, node.level, node.module)
+
+
+def absolute_import(package: str, level: int, module: str | None) -> str:
+    """The module ``from <level dots><module> import ...`` names, in ``package`` (level 0: as written)."""
+    if not level:
+        return module or ""
+    parts = package.split(".") if package else []
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    return ".".join(p for p in [*parts, *([module] if module else [])] if p)
 
 
 class Modules:
