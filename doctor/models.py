@@ -508,12 +508,14 @@ class _Files:
                 return found
         return []
 
-    def read(self, path: Path) -> ModuleInfo | None:
+    def read(self, path: Path, text: str | None = None) -> ModuleInfo | None:
+        """The module at ``path`` (``text``: its source, when the caller already read it)."""
         if path in self.modules:
             return self.modules[path]
         rel = os.path.relpath(path, self.root)
         try:
-            info = read_module(path.read_text(encoding="utf-8"), rel, _module_name(self.root, path, self.bases))
+            source = text if text is not None else path.read_text(encoding="utf-8")
+            info = read_module(source, rel, _module_name(self.root, path, self.bases))
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError) as exc:
             self.problems.append(f"{rel}: not read ({type(exc).__name__}: {' '.join(str(exc).split())})")
             info = None
@@ -560,10 +562,11 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
                 facts.problems.append(f"models: {p} does not exist under {root}")
         modules = [m for m in (files.read(p) for p in chosen) if m is not None]
         facts.where = "config models = [" + ", ".join(paths) + "]"
+        tables, found = _tables(modules)
     else:
         if env_py is not None:
             modules, facts.where = _from_env(env_py, files, root)
-        tables = tables_of(modules, []) if modules else []
+        tables, found = _tables(modules)
         if not tables:
             followed = bool(modules) or "followed" in facts.where
             why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
@@ -571,18 +574,27 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
             places = [alembic_ini.parent.resolve()] + ([root] if scan_checkout and alembic_ini.parent.resolve() != root
                                                        else [])
             for place in places:
-                candidates = [p for p in scan(place) if _mentions_models(_peek(p))]
-                modules = [m for m in (files.read(p) for p in candidates) if m is not None]
-                if tables_of(modules, []):
+                texts = {p: _peek(p) for p in scan(place)}  # each file read once, for the test and the parse
+                candidates = [p for p, text in texts.items() if _mentions_models(text)]
+                modules = [m for m in (files.read(p, texts[p]) for p in candidates) if m is not None]
+                tables, found = _tables(modules)
+                if tables:
                     break
             shown = os.path.relpath(place, root) if place != root else "the checkout"
             facts.where = f"a scan of {shown} without migrations, tests and virtualenvs ({why})"
             if not scan_checkout:
                 facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
-    facts.tables = tables_of(modules, facts.problems)
+    facts.tables = tables
+    facts.problems += found
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems
     return facts
+
+
+def _tables(modules: list[ModuleInfo]) -> tuple[list[ModelTable], list[str]]:
+    """The tables ``modules`` declare, and what could not be told of them."""
+    problems: list[str] = []
+    return (tables_of(modules, problems) if modules else []), problems
 
 
 def _peek(path: Path) -> str:
