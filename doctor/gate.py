@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from doctor.config import Target
     from doctor.sources import Source
 
-REPO_FACTS = frozenset({"migrations", "repo"})  # what --repo-only gathers
-REPO_SOURCES = frozenset({"migrations", "repo"})
+REPO_FACTS = frozenset({"migrations", "repo"})  # what --repo-only gathers: these sources, these facts
 
 
 def mark(facts: Facts, target: Target) -> None:
@@ -37,7 +36,7 @@ def sources(target: Target, chosen: list[Source] | None) -> list[Source]:
 
     out = list(chosen) if chosen is not None else default_sources()
     if target.repo_only:
-        return [s for s in out if s.name in REPO_SOURCES]
+        return [s for s in out if s.name in REPO_FACTS]
     if target.pre_deploy and any(s.name == "database" for s in out):
         from doctor.sources import table_usage
 

@@ -328,7 +328,7 @@ def _is_sqlmodel(index: Index, cls: ClassInfo) -> bool:
     return any(b.rsplit(".", 1)[-1] == "SQLModel" for c in [cls, *index.ancestors(cls)] for b in c.bases)
 
 
-def _own_columns(index: Index, cls: ClassInfo, sqlmodel: bool) -> list[tuple[str, int]]:
+def _own_columns(cls: ClassInfo, sqlmodel: bool) -> list[tuple[str, int]]:
     return [(n, line) for n, line in cls.columns if sqlmodel or n not in cls.plain_fields]
 
 
@@ -371,7 +371,7 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
             # joined table (named after the class unless __tablename__ says), none makes single-table
             # inheritance, whatever __tablename__ says (its __table_cls__ then creates no table)
             if cls.primary:
-                own = _own_columns(index, cls, False)
+                own = _own_columns(cls, False)
                 owner[id(cls)] = add(ModelTable(cls.tablename or _snake(cls.name), cls.path, cls.line, cls.name,
                                                 [c for c, _ in own], [line for _, line in own]))
                 continue
@@ -379,9 +379,9 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
         if tablename is None and not sqlmodel:
             if parent is not None:  # single-table inheritance: its columns live in the parent's table
                 owner[id(cls)] = parent
+                own = _own_columns(cls, False)
                 add(ModelTable(parent.name, parent.path, parent.line, parent.model,
-                               [c for c, _ in _own_columns(index, cls, False)],
-                               [line for _, line in _own_columns(index, cls, False)]))
+                               [c for c, _ in own], [line for _, line in own]))
                 continue
             inherited = next((a for a in ancestors if a.tablename is not None or a.tablename_computed
                               or a.tablename_rule), None)
@@ -389,10 +389,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
             rule = inherited.tablename_rule if inherited is not None and not own else None
             if cls.tablename_rule and ancestors:  # a model (it has a base) naming itself by a simple rule
                 rule = cls.tablename_rule
-            if rule and _own_columns(index, cls, False):  # named by its base's declared_attr: cls.__name__(.lower())
+            if rule and _own_columns(cls, False):  # named by its base's declared_attr: cls.__name__(.lower())
                 inherited = ClassInfo(cls.name, cls.path, cls.line, [],
                                       tablename=cls.name.lower() if rule == "lower" else cls.name)
-            elif inherited is None and _flask_model(index, cls) and _own_columns(index, cls, False):
+            elif inherited is None and _flask_model(index, cls) and _own_columns(cls, False):
                 inherited = ClassInfo(cls.name, cls.path, cls.line, [], tablename=_snake(cls.name))
             elif cls.tablename_computed or (inherited is not None and inherited.tablename_computed):
                 if cls.columns or inherited is not None:
@@ -409,7 +409,7 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
         schema = cls.schema or next((a.schema for a in ancestors if a.schema), None)
         columns: list[tuple[str, int]] = []
         for c in [*reversed([a for a in ancestors if id(a) not in owner]), cls]:
-            for col in _own_columns(index, c, sqlmodel):
+            for col in _own_columns(c, sqlmodel):
                 if col[0] not in (n for n, _ in columns):
                     columns.append(col)
         table = ModelTable(f"{schema}.{tablename}" if schema else tablename, cls.path, cls.line, cls.name,
