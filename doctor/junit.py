@@ -31,12 +31,23 @@ def _case_body(d: Diagnosis, check_id: str, message: str, findings) -> str:
         if any(f.check == check_id for f in c.findings):
             lines += ["", f"cause #{c.rank} {c.id} ({c.severity}, confidence {c.confidence:.2f}): {c.title}"]
             lines += [f"  {FIX_PREFIX[fix_kind(item)]}{item}" for item in c.fix]
-    return clean("\n".join(lines))
+    return _text("\n".join(lines))
+
+
+def _text(value: str) -> str:
+    """Text from outside as the document holds it: through the output gate, secrets scrubbed. Values
+    are scrubbed where they are placed, never the document: a secret ``version`` or ``testcase``
+    would rewrite the XML's own names."""
+    return clean(scrub(value))  # scrubbed first: bounding a line could cut a secret in two
+
+
+def _line(value: str, *bound: int) -> str:
+    return clean_line(scrub(value), *bound)
 
 
 def _suite(d: Diagnosis, index: int, fail_on: str, stamp: str, host: str) -> ET.Element:
     failing = {"fail", "warn"} if fail_on == "warn" else {"fail"}
-    name = f"netra-doctor.{clean_line(d.environment)}"
+    name = f"netra-doctor.{_line(d.environment)}"
     suite = ET.Element("testsuite", {
         "name": name, "package": name, "id": str(index), "timestamp": stamp, "hostname": host,
         "tests": str(len(d.checks)),
@@ -49,11 +60,11 @@ def _suite(d: Diagnosis, index: int, fail_on: str, stamp: str, host: str) -> ET.
     for key, value in (("environment", d.environment), ("status", d.status), ("fail-on", fail_on),
                        ("causes", " ".join(c.id for c in d.causes)),
                        ("ruled-out", " ".join(r.id for r in d.ruled_out))):
-        ET.SubElement(props, "property", {"name": key, "value": clean_line(value, 0)})
+        ET.SubElement(props, "property", {"name": key, "value": _line(value, 0)})
     for r in d.checks:
         case = ET.SubElement(suite, "testcase",
                              {"name": r.id, "classname": name, "time": f"{r.duration_ms / 1000:.3f}"})
-        message = clean_line(r.message)
+        message = _line(r.message)
         if r.status in failing:
             child = ET.SubElement(case, "failure", {"message": message, "type": r.status})
         elif r.status == "error":
@@ -64,12 +75,12 @@ def _suite(d: Diagnosis, index: int, fail_on: str, stamp: str, host: str) -> ET.
             continue
         child.text = _case_body(d, r.id, r.message, r.findings)
     out = ET.SubElement(suite, "system-out")
-    out.text = clean("\n".join(
+    out.text = _text("\n".join(
         [f"{d.environment}: {d.status.upper()}"]
         + [f"warning (passes under --fail-on error): {r.id}: {r.message}" for r in d.checks
            if r.status == "warn" and "warn" not in failing]))
     err = ET.SubElement(suite, "system-err")
-    err.text = clean("\n".join(f"source {s.name}: {s.status}: {s.error}" for s in d.sources if s.status != "ok"))
+    err.text = _text("\n".join(f"source {s.name}: {s.status}: {s.error}" for s in d.sources if s.status != "ok"))
     return suite
 
 
@@ -80,4 +91,4 @@ def render_junit(diagnoses: list[Diagnosis], fail_on: str = "error") -> str:
     for i, d in enumerate(diagnoses):
         root.append(_suite(d, i, fail_on, stamp, host))
     ET.indent(root)
-    return scrub('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

@@ -87,12 +87,21 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+OWN = ("schema_version", "tool_version", "generated_at")  # the doctor's own words, not evidence
+
+
 def render_json(diagnoses: list[Diagnosis], verbose: bool = False) -> str:
     now = _now()
-    data: Any = [to_dict(d, verbose, now) for d in diagnoses]
+    data: Any = [_scrubbed(to_dict(d, verbose, now)) for d in diagnoses]
     if len(data) == 1:
         data = data[0]
-    return json.dumps(scrub_tree(data), indent=2)  # string values only: the JSON stays JSON
+    return json.dumps(data, indent=2)
+
+
+def _scrubbed(report: dict[str, Any]) -> dict[str, Any]:
+    """String values scrubbed (the JSON stays JSON), except the doctor's own metadata: a secret
+    ``0.1.`` must not turn tool_version into ``***0`` in a run and not in its replay."""
+    return {k: v if k in OWN else scrub_tree(v) for k, v in report.items()}
 
 
 # --- the terminal report ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ def _physical(location: str) -> dict[str, Any]:
     path, _, line = location.rpartition(":") if location.rsplit(":", 1)[-1].isdigit() else (location, "", "")
     artifact = ({"uri": Path(path).as_uri()} if os.path.isabs(path)  # outside the checkout: an absolute file URI
                 else {"uri": path.replace("\\", "/"), "uriBaseId": "%SRCROOT%"})
+    artifact["uri"] = scrub(artifact["uri"])
     found: dict[str, Any] = {"artifactLocation": artifact}
     if line and int(line) > 0:
         found["region"] = {"startLine": int(line)}
@@ -32,7 +33,7 @@ def _physical(location: str) -> dict[str, Any]:
 
 
 def _logical(env: str, obj: str | None, check: str) -> dict[str, Any]:
-    name = obj or check
+    name, env = scrub(obj or check), scrub(env)
     return {"logicalLocations": [{"name": name, "fullyQualifiedName": f"{env}/{name}", "kind": "resource"}]}
 
 
@@ -61,18 +62,18 @@ def run_of(d: Diagnosis) -> dict[str, Any]:
             text = f.message + ("\n" + "\n".join(f.evidence) if f.evidence else "")
             results.append({
                 "ruleId": cause.id, "ruleIndex": order.index(cause.id), "level": level,
-                "message": {"text": text},
+                "message": {"text": scrub(text)},
                 "locations": [_physical(f.location) if f.location else _logical(d.environment, f.obj, f.check)],
-                "properties": {"environment": d.environment, "check": f.check, "rank": cause.rank,
-                               "confidence": cause.confidence, "fix": list(cause.fix)},
+                "properties": {"environment": scrub(d.environment), "check": f.check, "rank": cause.rank,
+                               "confidence": cause.confidence, "fix": [scrub(item) for item in cause.fix]},
             })
     return {
         "tool": {"driver": {"name": "netra-doctor", "version": __version__,
                             "rules": [_rule(c) for c in order]}},
-        "automationDetails": {"id": f"netra-doctor/{d.environment}/"},
+        "automationDetails": {"id": f"netra-doctor/{scrub(d.environment)}/"},
         "invocations": [{"executionSuccessful": d.status != "incomplete",
                          "toolExecutionNotifications": [
-                             {"level": "warning", "message": {"text": f"source {s.name}: {s.status}: {s.error}"}}
+                             {"level": "warning", "message": {"text": scrub(f"source {s.name}: {s.status}: {s.error}")}}
                              for s in d.sources if s.status == "error"]}],
         "results": results,
         "properties": {"status": d.status},
@@ -80,5 +81,6 @@ def run_of(d: Diagnosis) -> dict[str, Any]:
 
 
 def render_sarif(diagnoses: list[Diagnosis]) -> str:
-    return scrub(json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run_of(d) for d in diagnoses]},
-                            indent=2))
+    """Each value from outside is scrubbed where it is placed, never the document: a secret equal to
+    ``error`` or ``version`` would otherwise rewrite SARIF's own levels and keys."""
+    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run_of(d) for d in diagnoses]}, indent=2)

@@ -18,7 +18,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from doctor import secrecy
+import pytest
+
+from doctor import __version__, secrecy
 from tests.helpers import copy_seed, edit_yaml, job_container, run_cli
 from tests.logs_json import job as job_line
 from tests.logs_json import service as service_line
@@ -27,7 +29,7 @@ from tests.logs_json import write as write_logs
 NO_DATABASE = "postgresql://nobody@/nowhere?host=/nonexistent/netra-doctor-redaction"
 # what secrets often equal in real setups: numbers, the user, the database, words of the JSON itself
 COMMON = ["5432", "postgres", "netra_app", "netra_staging", "public", "staging", "status", "true", "null",
-          "error", "latest", "2025", "alembic", "service"]
+          "error", "latest", "2025", "alembic", "service", __version__[:4]]
 
 
 @contextlib.contextmanager
@@ -129,3 +131,22 @@ def test_every_save_replays_to_the_same_report(password: str, hidden: bool) -> N
         assert _same(replay) == _same(run)
         assert snapshot["format"] == 1 and isinstance(snapshot["targets"]["service"]["port"], int)
         assert password not in _texts(snapshot)["INFO"]  # where it is a secret, it is masked
+
+
+# words of each report format's own structure, and the doctor's version, as a password
+@pytest.mark.parametrize("password", ["version", "error", "warning", "testcase", "failure", "level", "2.1.0",
+                                      "message", __version__])
+def test_a_secret_equal_to_a_word_of_the_format_leaves_every_report_valid(tmp_path: Path, password: str) -> None:
+    from tests.test_report import junit_valid
+    from tests.test_sarif import validate as sarif_valid
+
+    with fresh_process_secrets():
+        folder = _exports(tmp_path / "exports", password, port_secret_hidden=False)
+        out = {fmt: run_cli("staging", "--from", str(folder), "--dsn", NO_DATABASE, "--format", fmt, cwd=tmp_path)
+               for fmt in ("json", "sarif", "junit")}
+    report = json.loads(out["json"].stdout)
+    assert report["tool_version"] == __version__ and report["schema_version"] == "1.1"
+    sarif = sarif_valid(out["sarif"].stdout)
+    assert sarif["runs"][0]["tool"]["driver"]["version"] == __version__
+    junit_valid(out["junit"].stdout)
+    assert report["causes"] and sarif["runs"][0]["results"]  # the seed's causes, reported in each
