@@ -46,15 +46,42 @@ SYSTEM_SCHEMAS_SQL = (
     "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
     "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'"
 )
-# relkinds a service can query as a table: table, partitioned table, view, materialized view, foreign table
+# relkinds a service can query as a table: table, partitioned table, view, materialized view, foreign table.
+# One statement gives each table's owner, USAGE on its schema, SELECT on it, and whether
+# information_schema.tables shows it, each as PostgreSQL itself decides:
+# - SELECT: a table with no ACL (relacl NULL, the owner's default) is readable by whoever has the
+#   owner's privileges (pg_has_role USAGE; superusers too) or pg_read_all_data (PostgreSQL 14+), which
+#   is what pg_class_aclmask does for it; only a table with an ACL asks has_table_privilege. On a fresh
+#   connection that function's catalog-cache misses cost 15 ms per 10,000 tables.
+# - shown: information_schema.tables' own rule (relkind r/p/v/f, not another session's temp schema,
+#   and the owner's privileges or any table or column privilege), asked only when SELECT is not held.
+#   Querying the view cost 12 ms more per 10,000 tables.
+# tests/test_catalog_privileges.py compares both with has_table_privilege and the view, role by role.
 TABLES_SQL = f"""
-SELECT n.nspname, c.relname, coalesce(r.rolname, ''),
-       has_schema_privilege(n.oid, 'USAGE'), has_table_privilege(c.oid, 'SELECT')
-FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {SYSTEM_SCHEMAS_SQL}
-ORDER BY n.nspname, c.relname
+WITH reader AS (
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                   WHERE rolname = 'pg_read_all_data' AND pg_catalog.pg_has_role(oid, 'USAGE')) AS reads_all
+)
+SELECT nspname, relname, owner, usage, can_select,
+       relkind IN ('r', 'p', 'v', 'f') AND NOT pg_catalog.pg_is_other_temp_schema(nsp)
+       AND CASE WHEN can_select THEN true
+                ELSE pg_catalog.pg_has_role(relowner, 'USAGE')
+                     OR pg_catalog.has_table_privilege(
+                         oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                     OR pg_catalog.has_any_column_privilege(oid, 'SELECT, INSERT, UPDATE, REFERENCES') END
+FROM (
+    SELECT n.nspname, c.relname, coalesce(r.rolname, '') AS owner, c.oid, n.oid AS nsp, c.relkind, c.relowner,
+           pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS usage,
+           CASE WHEN c.relacl IS NULL
+                THEN pg_catalog.pg_has_role(c.relowner, 'USAGE') OR (SELECT reads_all FROM reader)
+                ELSE pg_catalog.has_table_privilege(c.oid, 'SELECT') END AS can_select
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {SYSTEM_SCHEMAS_SQL}
+    OFFSET 0
+) AS t
+ORDER BY nspname, relname
 """
 OTHER_TABLES_SQL = f"""
 SELECT n.nspname, c.relname
@@ -246,14 +273,11 @@ def read_catalog(conn: psycopg.Connection, facts: DatabaseFacts) -> list[str]:
             f"SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE {SYSTEM_SCHEMAS_SQL} ORDER BY 1"
         )]
         # information_schema hides what the role has no privilege on: that difference is a fact
-        shown = set(cur.execute("SELECT table_schema, table_name FROM information_schema.tables"))
         rows = cur.execute(_bounded(TABLES_SQL)).fetchall()
         if len(rows) > MAX_TABLES:
             raise CatalogTooLarge(db)
-        facts.tables = [
-            TableInfo(schema, name, owner, (schema, name) in shown, bool(select), bool(usage))
-            for schema, name, owner, usage, select in rows
-        ]
+        facts.tables = [TableInfo(schema, name, owner, bool(shown), bool(select), bool(usage))  # NULL: dropped
+                        for schema, name, owner, usage, select, shown in rows]
         for table in facts.tables:
             if table.name != "alembic_version":
                 continue
