@@ -57,6 +57,11 @@ def remember(value: str) -> None:
             _cache.clear()
 
 
+def any_known() -> bool:
+    """Has any secret value been registered (otherwise there is nothing to scrub or declare)?"""
+    return bool(_known)
+
+
 def declare_public(shown: str) -> None:
     """``shown`` is text the facts show as names (a port, a user, a database): output scrubs keep the
     secrets already known that stand within it. Redaction of the facts (``everything``) ignores this."""

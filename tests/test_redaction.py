@@ -14,11 +14,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from doctor import __version__, secrecy
 from tests.helpers import copy_seed, edit_yaml, job_container, run_cli
@@ -150,3 +149,23 @@ def test_a_secret_equal_to_a_word_of_the_format_leaves_every_report_valid(tmp_pa
     assert sarif["runs"][0]["tool"]["driver"]["version"] == __version__
     junit_valid(out["junit"].stdout)
     assert report["causes"] and sarif["runs"][0]["results"]  # the seed's causes, reported in each
+
+
+@pytest.mark.parametrize("tables", [3, 200])  # 200: over the bulk size, where a list is searched compactly
+def test_a_secret_that_names_a_table_owner_stays_readable_however_many_tables(tables: int) -> None:
+    from doctor.facts import DatabaseFacts, Facts, LogEntry, TableInfo, TargetInfo
+    from doctor.redact import redact_facts
+
+    with fresh_process_secrets():
+        secrecy.remember("migrator_x")
+        secrecy.remember("hunter22")
+        db = DatabaseFacts("service", "p:r:i/app", "proxy", True, current_user="app",
+                           tables=[TableInfo("public", f"t_{i}", "migrator_x" if i == tables - 1 else "app")
+                                   for i in range(tables)])
+        logs = [LogEntry("2025-06-14T08:02:38Z", f"password hunter22 refused ({i})", "ERROR", "service")
+                for i in range(tables)]
+        facts = redact_facts(Facts(target=TargetInfo("staging", "p", "r", "svc", "job", "alembic.ini"),
+                                   databases={"service": db}, logs=logs))
+        assert secrecy.scrub("owned by migrator_x") == "owned by migrator_x"  # a name the facts show
+        assert secrecy.scrub("password hunter22") == "password ***"  # free text, masked in the facts
+        assert facts.logs[-1].text == f"password *** refused ({tables - 1})"
