@@ -15,7 +15,7 @@ from typing import Any
 
 from doctor.causes import fix_kind
 from doctor.diagnosis import Diagnosis, uncaused
-from doctor.secrecy import scrub, scrub_tree
+from doctor.secrecy import scrub
 from doctor.untrusted import clean_line
 
 MAX_EVIDENCE = 6  # lines per cause without -v
@@ -87,21 +87,30 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-OWN = ("schema_version", "tool_version", "generated_at")  # the doctor's own words, not evidence
+# the doctor's own vocabulary: metadata, ids, statuses, catalog titles; never evidence from outside
+OWN = frozenset({"schema_version", "tool_version", "generated_at", "id", "check", "cause", "status", "severity",
+                 "rank", "confidence", "title", "type", "name", "duration_ms"})
 
 
 def render_json(diagnoses: list[Diagnosis], verbose: bool = False) -> str:
     now = _now()
-    data: Any = [_scrubbed(to_dict(d, verbose, now)) for d in diagnoses]
+    data: Any = [scrub_report(to_dict(d, verbose, now)) for d in diagnoses]
     if len(data) == 1:
         data = data[0]
     return json.dumps(data, indent=2)
 
 
-def _scrubbed(report: dict[str, Any]) -> dict[str, Any]:
-    """String values scrubbed (the JSON stays JSON), except the doctor's own metadata: a secret
-    ``0.1.`` must not turn tool_version into ``***0`` in a run and not in its replay."""
-    return {k: v if k in OWN else scrub_tree(v) for k, v in report.items()}
+def scrub_report(value: Any, key: str | None = None) -> Any:
+    """String values scrubbed (the JSON stays JSON), except the doctor's own vocabulary: a secret
+    ``0.1.`` or ``neve`` must not turn tool_version into ``***0`` or a cause id into ``job-***r-succeeded``
+    in a run and not in its replay (which knows no secret)."""
+    if key in OWN:
+        return value
+    if isinstance(value, dict):
+        return {k: scrub_report(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_report(v, key) for v in value]
+    return scrub(value) if isinstance(value, str) else value
 
 
 # --- the terminal report ------------------------------------------------------------------------
