@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from doctor.expected import ancestors, expectation_known, expected_tables, split_name, tables_at_head
@@ -38,7 +41,7 @@ def usable(t: TableInfo) -> bool:
     return t.schema_usage and t.can_select
 
 
-@dataclass
+@dataclass(slots=True)
 class Place:
     """Where one expected table was found, from the service role's point of view."""
 
@@ -46,8 +49,8 @@ class Place:
     origin: str
     state: str  # "ok" | "invisible" | "other-schema" | "other-database" | "nowhere"
     table: TableInfo | None = None
-    elsewhere: list[TableInfo] = field(default_factory=list)  # same name in other schemas
-    databases: list[str] = field(default_factory=list)  # "db: schema.table" in other databases
+    elsewhere: Sequence[TableInfo] = ()  # same name in other schemas
+    databases: Sequence[str] = ()  # "db: schema.table" in other databases
 
     @property
     def found(self) -> TableInfo:
@@ -58,18 +61,27 @@ class Place:
 
 @dataclass
 class Catalog:
-    """The service's catalog indexed once by table name (then schema), so locating n expected tables
-    among m present ones costs n + m, not n x m (10,000 of each took seconds)."""
+    """The service's catalog indexed once by table name, so locating n expected tables among m
+    present ones costs n + m, not n x m (10,000 of each took seconds)."""
 
-    by_name: dict[str, list[TableInfo]]  # in the catalog's order
+    unique: dict[str, TableInfo]  # names only one schema holds: nearly all of them
+    shared: dict[str, list[TableInfo]]  # names several schemas hold, in the catalog's order
     elsewhere: dict[str, list[str]]  # table name -> "db: schema.table" in the server's other databases
     setting: list[str] = field(default_factory=list)  # setting_schemas(db), parsed once
+    path: frozenset[str] = frozenset()  # the effective search_path's schemas
 
     @classmethod
     def of(cls, db: DatabaseFacts) -> Catalog:
-        by_name: dict[str, list[TableInfo]] = {}
-        for t in db.tables:
-            by_name.setdefault(t.name, []).append(t)
+        tables = db.tables
+        unique = dict(zip(map(attrgetter("name"), tables), tables, strict=True))  # C loops: 10,000 tables in 0.5 ms
+        shared: dict[str, list[TableInfo]] = {}
+        if len(unique) < len(tables):
+            counts = Counter(map(attrgetter("name"), tables))
+            for t in tables:
+                if counts[t.name] > 1:
+                    shared.setdefault(t.name, []).append(t)
+            for name in shared:
+                del unique[name]
         elsewhere: dict[str, list[str]] = {}
         for d, entries in sorted(db.other_databases.items()):
             for entry in entries:
@@ -77,14 +89,23 @@ class Catalog:
                 parts = entry.split(".")
                 for i in range(1, len(parts)):
                     elsewhere.setdefault(".".join(parts[i:]), []).append(f"{d}: {entry}")
-        return cls(by_name, elsewhere, setting_schemas(db))
+        return cls(unique, shared, elsewhere, setting_schemas(db), frozenset(db.search_path))
+
+    def same_name(self, table: str) -> list[TableInfo]:
+        """Every table called ``table``, whatever its schema, in the catalog's order."""
+        t = self.unique.get(table)
+        return [t] if t is not None else self.shared.get(table, [])
 
 
 def locate(db: DatabaseFacts, name: str, origin: str, catalog: Catalog | None = None) -> Place:
     """Resolve ``name`` the way PostgreSQL would for the service's role, then look further."""
     catalog = catalog or Catalog.of(db)
+    if "." not in name:  # the common case, 10,000 times in a big catalog: one table of that name, on the path
+        t = catalog.unique.get(name)
+        if t is not None and t.schema in catalog.path:
+            return Place(name, origin, "ok" if t.can_select else "invisible", t)
     schema, table = split_name(name)
-    same_name = catalog.by_name.get(table, [])
+    same_name = catalog.same_name(table)
     matches = same_name if schema is None else [t for t in same_name if t.schema == schema]
     if schema is not None and matches:
         return Place(name, origin, "ok" if usable(matches[0]) else "invisible", matches[0])
@@ -98,6 +119,12 @@ def locate(db: DatabaseFacts, name: str, origin: str, catalog: Catalog | None = 
         return Place(name, origin, "other-schema", elsewhere=same_name)
     found = catalog.elsewhere.get(table, [])
     return Place(name, origin, "other-database" if found else "nowhere", databases=found)
+
+
+def _listed(places: list[Place]) -> str:
+    """schema.table of the first SHOWN places; the rest counted, so 10,000 tables make no 150 KB line."""
+    shown = ", ".join(f"{p.found.schema}.{p.name}" for p in places[:SHOWN])
+    return shown + (f" and {len(places) - SHOWN} more" if len(places) > SHOWN else "")
 
 
 def _names(places: list[Place]) -> str:
@@ -276,13 +303,12 @@ def _refutations(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[F
     present = [p for p in places if p.state == "ok"]
     absent = [p for p in places if p.state == "nowhere"]
     out: list[Finding] = []
-    shown = ", ".join(f"{p.found.schema}.{p.name}" for p in present)
     on_path = [p for p in places if p.table is not None]  # usable or not, name resolution reaches them
     if "invisible" not in states:
         evidence = [f"pg_class, which every role reads whatever its grants, has no table {p.name} in {name}"
                     for p in absent]
         if present:
-            evidence.append(f"{user} can SELECT the {len(present)} expected table(s) that exist: {shown}")
+            evidence.append(f"{user} can SELECT the {len(present)} expected table(s) that exist: {_listed(present)}")
         out.append(ok(f"no expected table is hidden from {user} by missing grants", "tables-invisible-to-role",
                       obj="tables", evidence=evidence))
     if "other-schema" not in states:
@@ -292,8 +318,7 @@ def _refutations(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[F
                             f"{_names(absent)}")
         evidence.append(f"search_path of {user}: {db.search_path_setting or ', '.join(db.search_path)}")
         if on_path:
-            names = ", ".join(f"{p.found.schema}.{p.name}" for p in on_path)
-            evidence.append(f"the {len(on_path)} expected table(s) that exist are on it: {names}")
+            evidence.append(f"the {len(on_path)} expected table(s) that exist are on it: {_listed(on_path)}")
         out.append(ok(f"no expected table sits in a schema outside {user}'s search_path", "tables-in-other-schema",
                       obj="tables", evidence=evidence))
     if absent and "other-database" not in states:

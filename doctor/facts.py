@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import operator
 import types
 import typing
 from dataclasses import dataclass, field
@@ -520,6 +521,27 @@ def _flat_build(tp: type, flat: _Flat, value: dict[str, Any]) -> Any:
     return obj
 
 
+def _flat_list(tp: type, flat: _Flat, values: list[Any]) -> list[Any] | None:
+    """The objects, when every item is a whole object of the flat dataclass (what --save writes):
+    checked a field at a time over the list (C loops, a fifth of the per-item cost over 10,000
+    tables), then each object takes its JSON object as its attributes. None when any item differs:
+    the per-item path then builds it or says what is wrong."""
+    if set(map(type, values)) - {dict} or set(map(len, values)) - {len(flat.allowed)}:
+        return None
+    try:  # with as many keys as fields, every field present means no other key
+        for name, kinds in flat.allowed.items():
+            if not set(map(type, map(operator.itemgetter(name), values))) <= kinds:
+                return None
+    except KeyError:
+        return None
+    new, out = object.__new__, []
+    for value in values:
+        obj = new(tp)
+        obj.__dict__ = value
+        out.append(obj)
+    return out
+
+
 def _got(value: Any) -> str:
     return _JSON_TYPE.get(type(value), type(value).__name__)
 
@@ -584,9 +606,14 @@ def _value(tp: Any, value: Any) -> Any:
         if not isinstance(value, list):
             raise _Invalid(f"expected a list, got {_got(value)}")
         (item,) = typing.get_args(tp)
+        if (item is str or item is int or item is bool) and not set(map(type, value)) - {item}:
+            return value  # names: 10,000 expected tables in a big config, checked in one C loop
         out = []
         flat = _flat(item) if dataclasses.is_dataclass(item) else None
         if flat is not None:  # log entries, tables: the bulk of a big snapshot
+            whole = _flat_list(item, flat, value)
+            if whole is not None:
+                return whole
             for v in value:
                 built = _flat_build(item, flat, v) if type(v) is dict else None
                 if built is None:
@@ -616,5 +643,4 @@ def _value(tp: Any, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _Invalid(f"expected a number, got {_got(value)}")
         return value
-    return value
     return value

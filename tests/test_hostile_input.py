@@ -123,6 +123,20 @@ TARGET = {"environment": "staging", "project": "p", "region": "r", "service": "s
     ({"format": 1, "target": TARGET, "databases": {"service": {"workload": "service", "tables": "t"}}},
      "databases.service.tables: expected a list, got text"),
     ({"format": 1}, "snapshot: target is missing"),
+    # the bulk paths (tables, names) check whole lists at once; one bad item still names its place
+    ({"format": 1, "target": TARGET, "databases": {"service": {"workload": "service", "tables": [
+        {"schema": "public", "name": f"t{i}", "owner": "o", "in_information_schema": True, "can_select": i != 2,
+         "schema_usage": True} for i in range(100)] + [{"schema": "public", "name": "x", "owner": "o",
+                                                         "in_information_schema": True, "can_select": "yes",
+                                                         "schema_usage": True}]}}},
+     "databases.service.tables[100].can_select: expected true/false, got text"),
+    ({"format": 1, "target": TARGET, "databases": {"service": {"workload": "service", "tables": [
+        {"schema": "public", "name": f"t{i}"} for i in range(99)] + [{"schema": "public"}]}}},
+     "databases.service.tables[99]: name is missing"),
+    ({"format": 1, "target": {**TARGET, "expected_tables": [f"t{i}" for i in range(100)] + [7]}},
+     "target.expected_tables[100]: expected text, got a number"),
+    ({"format": 1, "target": {**TARGET, "expected_tables": ["a", None]}},
+     "target.expected_tables[1]: expected text, got null"),
 ])
 def test_a_snapshot_with_nulls_or_wrong_types_is_one_line_not_a_traceback(tmp_path: Path, doc, needle) -> None:
     path = tmp_path / "s.json"

@@ -367,3 +367,36 @@ def test_a_pass_over_thousands_of_tables_lists_some_and_counts_the_rest():
     [found] = [f for f in tables(facts) if f.status == "pass" and f.cause is None]
     assert found.message.startswith(f"{SHOWN + 30} expected table(s) in app")
     assert len(found.evidence) == SHOWN + 1 and found.evidence[-1] == "... and 30 more usable table(s)"
+
+
+def test_the_ruled_out_evidence_over_thousands_of_tables_names_some_and_counts_the_rest():
+    """The pass findings that rule causes out named every present table on one line (150 KB at 10,000)."""
+    from checks.tables import SHOWN
+
+    names = [f"t_{i:05d}" for i in range(SHOWN + 30)]
+    db = DatabaseFacts("service", "i/app", "dsn", True, current_user="app", current_database="app",
+                       search_path=["public"], tables=[TableInfo("public", n, "app") for n in names])
+    facts = Facts(TargetInfo("staging", "p", "r", "s", "j", "alembic.ini", expected_tables=[*names, "gone"]),
+                  databases={"service": db})
+    ruled_out = {f.cause: f.evidence for f in tables(facts) if f.status == "pass" and f.cause}
+    assert ruled_out["tables-invisible-to-role"][-1].endswith(f"public.t_{SHOWN - 1:05d} and 30 more")
+    assert ruled_out["tables-in-other-schema"][-1].startswith(f"the {SHOWN + 30} expected table(s) that exist are on")
+    assert all(len(line) < 2000 for lines in ruled_out.values() for line in lines)
+
+
+@pytest.mark.parametrize(("path", "found"), [(["public", "audit"], "public"), (["audit", "public"], "audit"),
+                                             (["billing"], None)])
+def test_a_name_several_schemas_hold_resolves_to_the_first_on_the_search_path(path, found):
+    """Most names are held by one schema (the fast path); one held by several resolves as PostgreSQL does."""
+    from checks.tables import Catalog, locate
+
+    db = service_db(TableInfo("audit", "orders", "mig"), TableInfo("public", "orders", "mig"),
+                    TableInfo("public", "users", "mig"), path=path, setting=", ".join(path))
+    catalog = Catalog.of(db)
+    assert set(catalog.shared) == {"orders"} and set(catalog.unique) == {"users"}
+    place = locate(db, "orders", "config", catalog)
+    if found is None:
+        assert place.state == "other-schema" and [t.schema for t in place.elsewhere] == ["audit", "public"]
+    else:
+        assert place.state == "ok" and place.found.schema == found
+    assert locate(db, "users", "config", catalog).state == ("ok" if "public" in path else "other-schema")
