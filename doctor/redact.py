@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from doctor.facts import Facts
@@ -85,9 +86,14 @@ def _compact(items: list[Any]) -> Any:
     every value in one flat list: for a search of the text, the same names and values, encoded in a
     quarter of the time (each object was a callback and a dict for the encoder)."""
     kinds = set(map(type, items))
-    if len(kinds) != 1 or not dataclasses.is_dataclass(kinds.pop()):
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is None or not dataclasses.is_dataclass(kind):
         return items
-    return [vars(items[0]), list(chain.from_iterable(map(dict.values, map(vars, items))))]
+    names = [f.name for f in dataclasses.fields(kind)]
+    if len(names) < 2:
+        return items
+    # attrgetter, not vars(): an object's __dict__ is made on demand, 20,000 allocations for two lists
+    return [names, list(chain.from_iterable(map(attrgetter(*names), items)))]
 
 
 def redact_facts(facts: Facts) -> Facts:
