@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any
 
 from doctor.facts import Facts
@@ -72,28 +73,42 @@ def _plain(obj: Any) -> Any:
     """A dataclass as its fields, anything else JSON does not know as its text."""
     if not hasattr(obj, "__dict__"):
         return sorted(map(str, obj)) if isinstance(obj, set) else str(obj)
-    fields = obj.__dict__
-    if any(type(v) is list and len(v) >= _BULK for v in fields.values()):
-        fields = {k: _compact(v) if type(v) is list and len(v) >= _BULK else v for k, v in fields.items()}
-    return fields
+    return obj.__dict__
 
 
 _BULK = 64
 
 
-def _compact(items: list[Any]) -> Any:
-    """A long list of one dataclass (10,000 tables, 100,000 log entries) as its field names once, then
-    every value in one flat list: for a search of the text, the same names and values, encoded in a
-    quarter of the time (each object was a callback and a dict for the encoder)."""
-    kinds = set(map(type, items))
-    kind = kinds.pop() if len(kinds) == 1 else None
-    if kind is None or not dataclasses.is_dataclass(kind):
-        return items
-    names = [f.name for f in dataclasses.fields(kind)]
-    if len(names) < 2:
-        return items
-    # attrgetter, not vars(): an object's __dict__ is made on demand, 20,000 allocations for two lists
-    return [names, list(chain.from_iterable(map(attrgetter(*names), items)))]
+def _searchable() -> Callable[[Any], Any]:
+    """json.dumps' ``default`` for a text searched for the secrets the facts show as names: each
+    dataclass as its fields, and a long list of one dataclass (10,000 tables, 100,000 log entries)
+    as its field names once, then every value in one flat list: the same names and values, encoded
+    in a quarter of the time (each object was a callback and a dict for the encoder). A list whose
+    objects were already written (the job's copy of the service's tables) is written once."""
+    written: dict[tuple[int, int, int], list[Any]] = {}
+
+    def compact(items: list[Any]) -> Any:
+        kinds = set(map(type, items))
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind is None or not dataclasses.is_dataclass(kind):
+            return items
+        names = [f.name for f in dataclasses.fields(kind)]
+        if len(names) < 2:
+            return items
+        key = (id(items[0]), id(items[-1]), len(items))
+        if key in written and all(map(is_, written[key], items)):
+            return names
+        written[key] = items
+        # attrgetter, not vars(): a __dict__ is made on demand, 20,000 allocations for two lists
+        return [names, list(chain.from_iterable(map(attrgetter(*names), items)))]
+
+    def default(obj: Any) -> Any:
+        fields = _plain(obj)
+        if type(fields) is dict and any(type(v) is list and len(v) >= _BULK for v in fields.values()):
+            fields = {k: compact(v) if type(v) is list and len(v) >= _BULK else v for k, v in fields.items()}
+        return fields
+
+    return default
 
 
 def redact_facts(facts: Facts) -> Facts:
@@ -101,5 +116,5 @@ def redact_facts(facts: Facts) -> Facts:
     the free text is clean, a secret still found in the facts stands in a field that names something."""
     _redact(facts)
     if any_known():  # else the text would be searched for nothing
-        declare_public(json.dumps(facts, default=_plain, ensure_ascii=False))
+        declare_public(json.dumps(facts, default=_searchable(), ensure_ascii=False))
     return facts

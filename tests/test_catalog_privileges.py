@@ -80,7 +80,7 @@ def test_select_and_shown_agree_with_postgresql_for_every_role_and_acl(pg):
     with psycopg.connect(pg.dsn(), autocommit=True) as conn:
         for role in roles:
             conn.execute(f'SET ROLE "{role}"')
-            ours = {(s, n): (usage, select, shown) for s, n, who, usage, select, shown in conn.execute(TABLES_SQL)
+            ours = {(s, n): (usage, select, shown) for s, n, who, shown, select, usage in conn.execute(TABLES_SQL)
                     if s in ("app", "closed")}
             theirs = {(s, n): (usage, select, shown) for s, n, usage, select, shown in conn.execute(PG_SAYS)}
             conn.execute("RESET ROLE")
@@ -99,6 +99,6 @@ def test_select_and_shown_agree_with_postgresql_for_every_role_and_acl(pg):
 def test_owner_is_named_and_matview_is_never_shown(pg):
     _, owner = _setup(pg)
     with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-        rows = {(s, n): (who, shown) for s, n, who, usage, select, shown in conn.execute(TABLES_SQL)}
+        rows = {(s, n): (who, shown) for s, n, who, shown, select, usage in conn.execute(TABLES_SQL)}
     assert rows[("app", "plain")] == (owner, True)
     assert rows[("app", "a_matview")] == (owner, False)  # information_schema.tables lists no matview

@@ -22,6 +22,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import starmap
 from typing import TYPE_CHECKING
 
 from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, DefaultPrivilege, TableInfo, TableUsage
@@ -57,18 +58,21 @@ SYSTEM_SCHEMAS_SQL = (
 #   and the owner's privileges or any table or column privilege), asked only when SELECT is not held.
 #   Querying the view cost 12 ms more per 10,000 tables.
 # tests/test_catalog_privileges.py compares both with has_table_privilege and the view, role by role.
+# The columns are TableInfo's fields in order, never NULL (a table dropped meanwhile answers NULL).
 TABLES_SQL = f"""
 WITH reader AS (
     SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
                    WHERE rolname = 'pg_read_all_data' AND pg_catalog.pg_has_role(oid, 'USAGE')) AS reads_all
 )
-SELECT nspname, relname, owner, usage, can_select,
-       relkind IN ('r', 'p', 'v', 'f') AND NOT pg_catalog.pg_is_other_temp_schema(nsp)
-       AND CASE WHEN can_select THEN true
-                ELSE pg_catalog.pg_has_role(relowner, 'USAGE')
-                     OR pg_catalog.has_table_privilege(
-                         oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-                     OR pg_catalog.has_any_column_privilege(oid, 'SELECT, INSERT, UPDATE, REFERENCES') END
+SELECT nspname, relname, owner,
+       coalesce(relkind IN ('r', 'p', 'v', 'f') AND NOT pg_catalog.pg_is_other_temp_schema(nsp)
+                AND CASE WHEN can_select THEN true
+                         ELSE pg_catalog.pg_has_role(relowner, 'USAGE')
+                              OR pg_catalog.has_table_privilege(
+                                  oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                              OR pg_catalog.has_any_column_privilege(oid, 'SELECT, INSERT, UPDATE, REFERENCES')
+                    END, false),
+       coalesce(can_select, false), coalesce(usage, false)
 FROM (
     SELECT n.nspname, c.relname, coalesce(r.rolname, '') AS owner, c.oid, n.oid AS nsp, c.relkind, c.relowner,
            pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS usage,
@@ -276,8 +280,7 @@ def read_catalog(conn: psycopg.Connection, facts: DatabaseFacts) -> list[str]:
         rows = cur.execute(_bounded(TABLES_SQL)).fetchall()
         if len(rows) > MAX_TABLES:
             raise CatalogTooLarge(db)
-        facts.tables = [TableInfo(schema, name, owner, bool(shown), bool(select), bool(usage))  # NULL: dropped
-                        for schema, name, owner, usage, select, shown in rows]
+        facts.tables = list(starmap(TableInfo, rows))
         for table in facts.tables:
             if table.name != "alembic_version":
                 continue
