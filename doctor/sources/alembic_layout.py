@@ -95,13 +95,11 @@ def _toml(path: Path) -> dict:
     """[tool.alembic] of the pyproject.toml alembic would read, with ``%(here)s`` filled in."""
     if not path.is_file():
         return {}
+    import tomli
+
     try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("alembic", {})
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        data = tomli.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("alembic", {})
+    except (tomli.TOMLDecodeError, OSError, UnicodeDecodeError):
         return {}
     here = {"here": path.absolute().parent.as_posix()}
 
