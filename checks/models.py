@@ -37,6 +37,20 @@ def _few(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
+def _not_judged(tables: list[ModelTable], what: str) -> list[Finding]:
+    """``what`` of these tables would be reported, but their packages carry Alembic revisions the
+    project's alembic.ini does not run (a plug-in's migrations/, run by the app's plug-in loader): what
+    those do is unknown, so the finding says so and claims nothing."""
+    if not tables:
+        return []
+    folders = sorted({t.own_migrations for t in tables})
+    return [not_applicable(
+        f"{what} of {len(tables)} model table(s) are not judged: their packages carry Alembic revisions of "
+        f"their own ({_few(folders)}) that this project's alembic.ini does not run",
+        evidence=[f"not judged: {t.name} of model {t.model} ({_at(t)}), revisions in {t.own_migrations}"
+                  for t in tables])]
+
+
 def _notes(m: MigrationFacts, models: ModelFacts) -> list[str]:
     notes = [f"not fully read: {u}" for u in unreadable(m, m.heads)[:3]]
     return notes + [f"note on the models: {p}" for p in models.problems[:3]]
@@ -63,8 +77,9 @@ def models(facts: Facts) -> list[Finding]:
     in_schema = {n.split(".", 1)[1] for n in standing if "." in n}
     missing = [t for t in found.tables if plain(t.name) not in standing
                and ("." in t.name or t.name not in in_schema)]
+    out = _not_judged([t for t in missing if t.own_migrations], "the tables")
+    missing = [t for t in missing if not t.own_migrations]
     doubt = unreadable(m, m.heads)
-    out: list[Finding] = []
     outside = made_outside(m, m.heads)
     never = [t for t in missing if plain(t.name) not in created_ever] if outside else []
     if never:  # the baseline may hold them: say so, claim nothing
@@ -74,7 +89,7 @@ def models(facts: Facts) -> list[Finding]:
             f"{_few(outside)}, which none of them creates, so the schema's baseline was made outside Alembic "
             "(create_all, then stamp) and may hold them",
             evidence=[f"not judged: {', '.join(sorted(t.name for t in never))}", _reading(found)]))
-    if not missing:
+    if not missing:  # a table not judged above leaves the cause open: no pass to rule it out
         return out or [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} "
                           f"revision(s) up to head {_head(m)}", "model-without-migration",
                           evidence=[_reading(found), *_notes(m, found)])]
@@ -121,6 +136,7 @@ def model_columns(facts: Facts) -> list[Finding]:
     doubt = unreadable(m, m.heads)
     outside = set(made_outside(m, m.heads))
     out: list[Finding] = []
+    theirs: list[ModelTable] = []
     compared = 0
     baseline = [t for t in found.tables if plain(t.name) in outside]
     if baseline:  # made outside Alembic: the scripts know only what they added, not the whole table
@@ -136,8 +152,11 @@ def model_columns(facts: Facts) -> list[Finding]:
             have = next((cols for name, cols in columns.items() if name.split(".", 1)[-1] == t.name), None)
         if have is None:
             continue  # the table itself has no revision: the models check says so
-        compared += 1
         lacking = [c for c in t.columns if c not in have]
+        if lacking and t.own_migrations:
+            theirs.append(t)
+            continue
+        compared += 1
         if not lacking:
             continue
         shown = ", ".join(lacking)
@@ -151,6 +170,7 @@ def model_columns(facts: Facts) -> list[Finding]:
             confidence=0.85 if not doubt else 0.5,
             fix_vars={"tables": t.name, "columns": ", ".join(f"{t.name}.{c}" for c in lacking)},
         ))
+    out += _not_judged(theirs, "the columns")
     if not any(f.status != "skip" for f in out):
         out.append(ok(f"every column of the {compared} model table(s) the revisions create is added by a revision "
                       f"up to head {_head(m)}", "model-columns-without-migration",

@@ -305,6 +305,9 @@ class ModelTable:
     model: str  # class name, or the variable a Table() is assigned to
     columns: list[str] = field(default_factory=list)
     column_lines: list[int] = field(default_factory=list)  # parallel to columns (0 when not known)
+    # a folder of Alembic revisions the model's package carries that the project's alembic.ini does not
+    # run (a plug-in's migrations/): what they do to the table is not known (doctor/models.py)
+    own_migrations: str = ""
 
 
 @dataclass

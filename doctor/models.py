@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -454,21 +455,72 @@ def _mentions_models(text: str) -> bool:
 
 
 def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
-                 cwd: Path | None = None) -> tuple[Path | None, list[Path]]:
-    """env.py of the Alembic project and the folders its modules import from, as the migrations
-    source resolves them (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
+                 cwd: Path | None = None) -> tuple[Path | None, list[Path], list[Path] | None]:
+    """env.py of the Alembic project, the folders its modules import from, and its own script and
+    revision folders (None when the layout cannot be read), as the migrations source resolves them
+    (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
     from doctor.errors import SourceError
     from doctor.sources.alembic_layout import read_layout
 
     if not alembic_ini.is_file():
-        return None, []
+        return None, [], None
     try:
         layout = read_layout(alembic_ini, cwd or root, section)
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
         here = alembic_ini.parent
-        return (here / "env.py" if (here / "env.py").is_file() else None), []
+        return (here / "env.py" if (here / "env.py").is_file() else None), [], None
     env_py = layout.script_dir / "env.py"
-    return (env_py if env_py.is_file() else None), layout.search_path
+    return (env_py if env_py.is_file() else None), layout.search_path, [layout.script_dir, *layout.version_dirs]
+
+
+# --- revisions a model's package carries itself -----------------------------------------------------
+
+REVISION_FOLDERS = ("migrations", "alembic")
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=", re.MULTILINE)
+
+
+def mark_own_migrations(root: Path, tables: list[ModelTable], project: list[Path]) -> None:
+    """Set ``own_migrations`` on each table whose model's package carries Alembic revisions that are not
+    the project's: a plug-in's ``migrations/`` folder, run by the application's plug-in loader, not by
+    the project's alembic.ini (CTFd's dynamic_challenges renames its columns so). The project's
+    revisions cannot tell what those do, so the model checks leave such tables unjudged."""
+    ours = {p.resolve() for p in project}
+    cache: dict[Path, str] = {}
+    for t in tables:
+        if t.path:  # imported models (models_import) have no file
+            t.own_migrations = _nearest_revisions(root, (root / t.path).parent, ours, cache)
+
+
+def _nearest_revisions(root: Path, folder: Path, ours: set[Path], cache: dict[Path, str]) -> str:
+    """The nearest revision folder from ``folder`` up to ``root`` (repo-relative), "" when it is the
+    project's own or there is none."""
+    trail: list[Path] = []
+    found = ""
+    while folder not in cache:
+        trail.append(folder)
+        hit = next((d for name in REVISION_FOLDERS for d in (folder / name, folder / name / "versions")
+                    if _holds_revisions(d)), None)
+        if hit is not None:
+            found = "" if hit.resolve() in ours else os.path.relpath(hit, root)
+            break
+        if folder == root or root not in folder.parents:
+            break
+        folder = folder.parent
+    else:
+        found = cache[folder]
+    for f in trail:
+        cache[f] = found
+    return found
+
+
+def _holds_revisions(folder: Path, most: int = 50) -> bool:
+    """Does ``folder`` hold Alembic revision files (a module-level ``down_revision =``)? At most ``most``
+    files are looked at: one revision is enough."""
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix == ".py" and p.is_file())[:most]
+    except OSError:  # not a folder, or unreadable
+        return False
+    return any(_DOWN_REVISION.search(_peek(p)) for p in files)
 
 
 def _target_names(tree: ast.Module) -> list[str]:
@@ -545,7 +597,7 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
                 scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None) -> ModelFacts:
     """The models of the checkout at ``root`` (see the module docstring for which files)."""
     root = root.resolve()
-    env_py, prepend = _alembic_env(root, alembic_ini, section, cwd)
+    env_py, prepend, project = _alembic_env(root, alembic_ini, section, cwd)
     bases = list(dict.fromkeys([root, *prepend, alembic_ini.parent, *([env_py.parent] if env_py else [])]))
     files = _Files(root, bases)
     facts = ModelFacts()
@@ -585,6 +637,8 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
             if not scan_checkout:
                 facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
     facts.tables = tables
+    if project is not None:
+        mark_own_migrations(root, tables, project)
     facts.problems += found
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems

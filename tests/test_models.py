@@ -700,3 +700,71 @@ def test_a_baseline_made_outside_alembic_is_not_called_missing_migrations(tmp_pa
     messages = {c["id"]: c["message"] for c in report["checks"]}
     assert "made outside Alembic" in messages["models"] and "queries" in messages["models"]
     assert "made outside Alembic" in messages["model-columns"]
+
+
+def test_a_plugin_carrying_its_own_migrations_is_not_judged_by_the_projects(tmp_path):
+    """CTFd's construct: the project's revisions create dynamic_challenge(id, initial); the plug-in's own
+    migrations/ (run by CTFd's plug-in loader, not by alembic.ini) rename initial to dynamic_initial, as
+    its model declares. The plug-in's tables and columns are said to be unjudged, never claimed
+    missing; a model of the project's own that lacks a column is still a cause."""
+    plugin = "netra_backend/app/plugins/dynamic"
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT, "netra_backend/app/db/models_postgres.py": """
+        from sqlalchemy import Column, Integer, String
+        from netra_backend.app.db.base import Base
+
+        class Challenge(Base):
+            __tablename__ = "challenges"
+            id = Column(Integer, primary_key=True)
+            name = Column(String)
+            value = Column(Integer)
+    """, "netra_backend/app/plugins/__init__.py": "", f"{plugin}/__init__.py": """
+        from sqlalchemy import Column, Integer, String
+        from netra_backend.app.db.base import Base
+
+        class DynamicChallenge(Base):
+            __tablename__ = "dynamic_challenge"
+            id = Column(Integer, primary_key=True)
+            dynamic_initial = Column(Integer)
+
+        class DynamicLog(Base):
+            __tablename__ = "dynamic_log"
+            id = Column(Integer, primary_key=True)
+    """, f"{plugin}/migrations/__init__.py": "", f"{plugin}/migrations/b1_prefix.py": '''
+        """add the dynamic_ prefix"""
+        from alembic import op
+
+        revision = "b1"
+        down_revision = None
+
+        def upgrade(op=None):
+            op.alter_column("dynamic_challenge", "initial", new_column_name="dynamic_initial")
+            op.create_table("dynamic_log")
+    '''})
+    versions = root / "netra_backend" / "migrations" / "versions"
+    shutil.rmtree(versions)
+    write(versions, {"a1_base.py": '''
+        """challenges"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "a1"
+        down_revision = None
+
+        def upgrade():
+            op.create_table("challenges", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
+            op.create_table("dynamic_challenge", sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("initial", sa.Integer))
+    '''})
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    own = {t.name: t.own_migrations for t in models.tables}
+    assert own == {"challenges": "", "dynamic_challenge": f"{plugin}/migrations", "dynamic_log": f"{plugin}/migrations"}
+    result = _run(root, "--format", "json", "-v", tmp_path=tmp_path)
+    report = json.loads(result.stdout)
+    assert [(c["id"], [f["object"] for f in c["findings"]]) for c in report["causes"]] == [
+        ("model-columns-without-migration", ["challenges"])]  # value: the project's own model, still judged
+    messages = {c["id"]: c["message"] for c in report["checks"]}
+    assert messages["models"] == ("the tables of 1 model table(s) are not judged: their packages carry Alembic "
+                                  f"revisions of their own ({plugin}/migrations) that this project's alembic.ini "
+                                  "does not run")
+    findings = {f["message"] for c in report["checks"] if c["id"] == "model-columns" for f in c["findings"]}
+    assert any(m.startswith("the columns of 1 model table(s) are not judged") for m in findings)
