@@ -72,7 +72,7 @@ def read_imported(root: Path, alembic_ini: Path, spec: str, timeout: float,
     for t in imported:
         seen = where.get(t.name)
         if seen is not None:
-            t.path, t.line, t.model = seen.path, seen.line, seen.model
+            t.path, t.line, t.model, t.own_migrations = seen.path, seen.line, seen.model, seen.own_migrations
             lines = dict(zip(seen.columns, seen.column_lines, strict=True))
             t.column_lines = [lines.get(c, 0) for c in t.columns]
     return ModelFacts(reading=f"import {spec}", where=f"models_import = {spec} (imported in a subprocess)",
