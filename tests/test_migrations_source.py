@@ -238,6 +238,26 @@ def test_plain_sql_in_op_execute_counts():
     assert found.drops_columns == [["public.users", "nickname"]]
 
 
+def test_sql_text_held_in_a_variable_is_read_like_sql_passed_directly():
+    """Prefect's data migrations bind `sql = sa.text(\"\"\"WITH ... UPDATE ...\"\"\")`, then `op.execute(sql)`:
+    fixed text, read as such (it was called SQL built at run time, which made the revision opaque)."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        def upgrade():
+            sql = sa.text("WITH m AS (SELECT id FROM t) UPDATE t SET a = 1 FROM m WHERE t.id = m.id")
+            op.execute(sql)
+            stmt = sa.text("CREATE TABLE audit (id int)").bindparams()
+            op.get_bind().execute(stmt)
+            made = sa.text(f"DROP TABLE {op.get_context().opts['x']}")
+            op.execute(made)
+    """, problems)
+    assert found.creates == ["audit"]
+    assert problems == found.opaque == ["rev.py:11: runs SQL built at run time (made)"]
+
+
 def test_a_loop_over_constants_is_unrolled_and_a_run_time_name_is_opaque():
     problems: list[str] = []
     found = ops("""

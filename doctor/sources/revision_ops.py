@@ -215,9 +215,11 @@ class _Reader:
         if isinstance(node, ast.Assign):
             self.expr(frame, node.value)  # `x = f(...)` computes a value: only a bare call acts on its own
             dialect = _mentions_dialect(node.value, frame.dialect_names)
+            # `stmt = sa.text("UPDATE ...")`, then `op.execute(stmt)`: the name holds the SQL's text
+            bound = _text_of(node.value) if isinstance(node.value, ast.Call) else None
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    frame.env[target.id] = self._try(frame, node.value)
+                    frame.env[target.id] = self._try(frame, bound or node.value)
                     if dialect:
                         frame.dialect_names.add(target.id)
             return
@@ -405,16 +407,10 @@ class _Reader:
             self._unknown(frame, node, exc)
 
     def sql(self, frame: _Frame, node: ast.Call, arg: ast.expr, line: int, connection: bool = False) -> None:
-        while (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute)
-               and arg.func.attr in ("bindparams", "execution_options", "columns")):
-            arg = arg.func.value  # text("...").bindparams(...): the SQL is the text's
         if isinstance(arg, ast.Call):
-            name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
-            if name not in _TEXT_FUNCS:
+            arg = _text_of(arg)
+            if arg is None:
                 return  # a SQLAlchemy construct (insert/update/select): rows, not tables
-            if not arg.args:
-                return
-            arg = arg.args[0]
         try:
             text = self.value(frame, arg)
         except Unresolved:
@@ -485,6 +481,19 @@ class _Reader:
         except Unresolved:
             return None
         return name if isinstance(name, str) else None
+
+
+def _text_of(call: ast.Call) -> ast.expr | None:
+    """The SQL text a ``text("...")`` (or ``DDL``, ``literal_column``) call wraps, through
+    ``.bindparams()`` and the like; None for any other call (a SQLAlchemy construct, or no argument)."""
+    arg: ast.expr = call
+    while (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute)
+           and arg.func.attr in ("bindparams", "execution_options", "columns")):
+        arg = arg.func.value  # text("...").bindparams(...): the SQL is the text's
+    if not isinstance(arg, ast.Call):
+        return None
+    name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
+    return arg.args[0] if name in _TEXT_FUNCS and arg.args else None
 
 
 _DML = ("update ", "insert ", "delete ")
