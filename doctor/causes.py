@@ -313,7 +313,13 @@ OMIT = "\x00omit"
 
 
 def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[str]:
-    """The cause's fix with real names: each name one shell word of a command (``shlex.quote``),
+    """The cause's fix with real names (see render_fix_items)."""
+    return [line for _, line in render_fix_items(spec, names, fix_vars)]
+
+
+def render_fix_items(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str]) -> list[tuple[int, str]]:
+    """The cause's fix with real names, each line with the index of the catalog's item it renders:
+    each name one shell word of a command (``shlex.quote``),
     an identifier in SQL (as PostgreSQL quotes it), escaped text in a step (doctor/untrusted.py)."""
     import shlex
 
@@ -332,8 +338,21 @@ def render_fix(spec: CauseSpec, names: dict[str, str], fix_vars: dict[str, str])
         spec = dataclasses.replace(spec, fix=tuple(
             type(line)(line.replace("alembic -c {alembic_ini}", "alembic -c {alembic_ini} -n {alembic_name}"))
             for line in spec.fix))
-    return [type(line)(fill[fix_kind(line)](line, values)) for line in spec.fix
+    return [(i, type(line)(fill[fix_kind(line)](line, values))) for i, line in enumerate(spec.fix)
             if not any(values.get(key) == OMIT for key in FIELD.findall(line))]  # a guard said: leave it out
+
+
+def merged_fix(spec: CauseSpec, names: dict[str, str], findings_vars: list[dict[str, str]]) -> list[str]:
+    """One fix for a cause several findings support: each step of the catalog's fix once, with every
+    finding's version of it together (the five `alembic revision` commands, then the review, then one job
+    run), not the whole fix repeated per finding with the job run between two of them."""
+    steps: dict[int, list[str]] = {}
+    for fix_vars in findings_vars:
+        for i, line in render_fix_items(spec, names, fix_vars):
+            step = steps.setdefault(i, [])
+            if line not in step:
+                step.append(line)
+    return list(dict.fromkeys(line for i in sorted(steps) for line in steps[i]))
 
 
 def unknown(cause_id: str) -> CauseSpec:

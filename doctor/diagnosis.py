@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from doctor import doubt
-from doctor.causes import CAUSES, render_fix, unknown
+from doctor.causes import CAUSES, merged_fix, unknown
 from doctor.checking import CheckResult, Finding
 from doctor.facts import Facts, SourceStatus
 
@@ -114,11 +114,7 @@ def diagnose(facts: Facts, results: list[CheckResult], silences: list[Silence] =
         confidence, doubts = doubt.adjust(facts, cause_id, confidence)
         severity = "error" if any(f.status == "fail" for f in found) else "warn"
         severity = "warn" if spec.severity == "warn" and severity == "error" else severity
-        fix: list[str] = []
-        for f in found:
-            for line in render_fix(spec, names, f.fix_vars):
-                if line not in fix:
-                    fix.append(line)
+        fix = merged_fix(spec, names, [f.fix_vars for f in found])
         causes.append(Cause(
             cause_id, 0, severity, round(confidence, 2), spec.title,
             [line for f in found for line in _lines(f)] + doubts,

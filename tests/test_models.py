@@ -293,6 +293,19 @@ def test_model_columns_without_migration_uses_the_columns_revisions_add():
     assert d.causes == [] and [r.id for r in d.ruled_out] == ["model-columns-without-migration"]
 
 
+def test_a_cause_several_findings_support_gives_each_step_of_its_fix_once_in_order():
+    """mlflow gave five model-columns findings: the fix listed the first `alembic revision`, the review, the
+    job run, then the other four revisions. Each catalog step now comes once, every finding's version together."""
+    from doctor.causes import fix_kind
+
+    revisions = [_rev("a1", [], ["a", "b"], [("a", "id"), ("b", "id")])]
+    models = [ModelTable("a", "m.py", 1, "A", ["id", "x"]), ModelTable("b", "m.py", 9, "B", ["id", "y"])]
+    [cause] = replay(_facts(models, revisions), only=["model-columns"]).causes
+    assert [fix_kind(item) for item in cause.fix] == ["command", "command", "step", "command"]
+    assert cause.fix[0].endswith("-m 'add a.x'") and cause.fix[1].endswith("-m 'add b.y'")
+    assert cause.fix[3].startswith("gcloud run jobs execute ")
+
+
 def test_without_recorded_columns_the_column_check_says_it_cannot_compare():
     d = replay(_facts([ModelTable("t", "m.py", 1, "T", ["id"])], [_rev("a1", [], ["t"])]), only=["model-columns"])
     assert d.checks[0].status == "skip" and "record no columns" in d.checks[0].message
