@@ -50,6 +50,7 @@ class TableOps:
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
+    columns_before: list[int] = field(default_factory=list)  # per entry of ``order``: column ops run before it
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -65,18 +66,20 @@ class TableOps:
 
     def create(self, table: str, line: int) -> None:
         self.creates.append(table)
-        self.order.append(["create", table])
-        self.lines.append(line)
+        self._table_op(["create", table], line)
 
     def drop(self, table: str, line: int) -> None:
         self.drops.append(table)
-        self.order.append(["drop", table])
-        self.lines.append(line)
+        self._table_op(["drop", table], line)
 
     def rename(self, old: str, new: str, line: int) -> None:
         self.renames.append([old, new])
-        self.order.append(["rename", old, new])
+        self._table_op(["rename", old, new], line)
+
+    def _table_op(self, entry: list[str], line: int) -> None:
+        self.order.append(entry)
         self.lines.append(line)
+        self.columns_before.append(len(self.column_ops))
 
     def why(self, reason: str) -> None:
         if reason not in self.opaque:
