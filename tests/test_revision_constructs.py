@@ -105,3 +105,113 @@ def test_a_tablename_computed_when_the_class_is_built_stays_unknown():
     assert found.order == []
     assert len(found.opaque) == 1 and "Tagged.__tablename__" in found.opaque[0]
 
+
+# --- 2. SQLAlchemy statements over rows, bound to a name and executed ----------------------------
+
+ROW_STATEMENTS = {
+    "app/batches.py": '''
+        from sqlalchemy import Select
+        from sqlalchemy.orm import Session
+
+
+        def paginated_update(session: Session, query: "Select", batch_size: int = 100):
+            return session.execute(query)
+
+
+        def run_update(bind, update_stmt, rows):
+            return bind.execute(update_stmt, rows)
+    ''',
+    "migrations/versions/r1.py": '''
+        """create tag and chat"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "r1"
+        down_revision = None
+
+
+        def upgrade():
+            op.create_table("tag", sa.Column("id", sa.Text, primary_key=True), sa.Column("name", sa.Text))
+            op.create_table("chat", sa.Column("id", sa.Text, primary_key=True), sa.Column("pinned", sa.Boolean))
+            op.execute("INSERT INTO tag VALUES ('a b', 'A B'), ('pinned', 'Pinned')")
+            op.execute("INSERT INTO chat VALUES ('c1', false)")
+    ''',
+    "migrations/versions/r2.py": '''
+        """rewrite rows through SQLAlchemy statements held in names"""
+        import sqlalchemy as sa
+        from alembic import op
+        from sqlalchemy import delete, update
+        from sqlalchemy.orm import Session
+        from sqlalchemy.sql import column, table
+
+        from app.batches import paginated_update, run_update
+
+        revision = "r2"
+        down_revision = "r1"
+
+        chat = table("chat", column("id", sa.Text), column("pinned", sa.Boolean))
+
+
+        def upgrade():
+            conn = op.get_bind()
+            tag = table("tag", column("id", sa.Text), column("name", sa.Text))
+            existing = sa.select(tag.c.id).where(tag.c.id == "a_b")
+            if conn.execute(existing).fetchone() is None:
+                stmt = sa.update(tag).where(tag.c.id == "a b")
+                stmt = stmt.values(id="a_b")
+                conn.execute(stmt)
+            delete_stmt = delete(tag).where(tag.c.id == "pinned")
+            op.execute(delete_stmt)
+            pin = chat.update().where(chat.c.id == "c1").values(pinned=True)
+            run_update(conn, pin, [{}])
+            run_update(conn, update(chat).values(pinned=False), [{}])
+            session = Session(bind=conn)
+            query = sa.select(chat.c.id).filter(chat.c.pinned.is_(False))
+            session.execute(query)
+            paginated_update(session, _tag_ids(tag))
+
+
+        def _tag_ids(tag):
+            return sa.select(tag.c.id)
+    ''',
+}
+
+
+def test_sqlalchemy_statements_held_in_names_change_rows_not_tables(tmp_path, pg):
+    """sa.update/delete/select, table.update(), session.query() bound to a name (or handed to a helper) and
+    executed: the revision is fully read, not 'runs SQL built at run time' (open-webui, superset, mlflow)."""
+    root = _project(tmp_path, ROW_STATEMENTS)
+    m = read_migrations(root / "alembic.ini", cwd=root)
+    assert [r.opaque for r in m.revisions] == [[], []]
+    after = upgrade_each(root, "alembic.ini", pg.dsn(), ["r1", "r2"])
+    assert after["r2"] == sorted(tables_at(m, ["r2"])) == ["chat", "tag"]
+
+
+def test_a_name_bound_to_sql_built_at_run_time_is_still_said():
+    found = _ops('''
+        from alembic import op
+
+        def upgrade(name):
+            stmt = "DROP TABLE " + name
+            op.execute(stmt)
+            stmt = name.update()
+            op.execute(stmt.where(1))
+    ''')
+    assert found.order == []
+    assert len(found.opaque) == 1 and "runs SQL built at run time (stmt)" in found.opaque[0]
+
+
+def test_an_orm_query_held_in_a_name_is_rows():
+    found = _ops('''
+        from alembic import op
+        from sqlalchemy.orm import Session
+
+        def upgrade():
+            session = Session(bind=op.get_bind())
+            query = session.query(Tag).filter(Tag.name == "x")
+            session.execute(query)
+            for row in session.execute(query.limit(5)):
+                op.create_table("t_" + "x")
+    ''')
+    assert found.order == [["create", "t_x"]] and found.opaque == []
+

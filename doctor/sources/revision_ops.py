@@ -36,6 +36,19 @@ _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set"
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
+# SQLAlchemy statements over rows: sa.update(t), t.delete(), session.query(M), and their .where()/.values() chains
+_ROW_BUILDERS = frozenset({"select", "update", "delete", "insert", "union", "union_all", "exists", "query"})
+_ROW_TYPES = frozenset({"Query", "Select", "Update", "Delete", "Insert", "Executable", "ClauseElement"})
+
+
+class _Rows:
+    """The value of a name bound to a SQLAlchemy statement over rows: executing it changes no table."""
+
+    def __repr__(self) -> str:
+        return "<rows statement>"
+
+
+ROWS = _Rows()
 
 
 @dataclass
@@ -178,10 +191,13 @@ class _Reader:
         for p, a in zip(params, args, strict=False):
             if isinstance(a, ast.Starred):
                 break
-            env[p.arg] = self._try(caller, a)
+            env[p.arg] = ROWS if self._rows(caller, a) else self._try(caller, a)
         for k in keywords:
             if k.arg is not None and k.arg in env:
-                env[k.arg] = self._try(caller, k.value)
+                env[k.arg] = ROWS if self._rows(caller, k.value) else self._try(caller, k.value)
+        for p in params:  # `query: Query`: a SQLAlchemy statement over rows, whatever the caller passes
+            if isinstance(env.get(p.arg), Unresolved) and _annotated_rows(p.annotation):
+                env[p.arg] = ROWS
         for extra in (fn.args.vararg, fn.args.kwarg):
             if extra is not None:
                 env[extra.arg] = Unresolved(extra.arg)
@@ -220,9 +236,10 @@ class _Reader:
             dialect = _mentions_dialect(node.value, frame.dialect_names)
             # `stmt = sa.text("UPDATE ...")`, then `op.execute(stmt)`: the name holds the SQL's text
             bound = _text_of(node.value) if isinstance(node.value, ast.Call) else None
+            rows = bound is None and self._rows(frame, node.value)  # `stmt = sa.update(t).where(...)`
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    frame.env[target.id] = self._try(frame, bound or node.value)
+                    frame.env[target.id] = ROWS if rows else self._try(frame, bound or node.value)
                     if dialect:
                         frame.dialect_names.add(target.id)
             return
@@ -336,6 +353,25 @@ class _Reader:
             return
         self.ops.why(f"{self.where(frame, node)}: calls {ast.unparse(node.func)}() from {module}, outside the "
                      "checkout (its code is not read)")
+
+    def _rows(self, frame: _Frame, expr: ast.expr) -> bool:
+        """``expr`` builds a SQLAlchemy statement over rows (``sa.update(t).where(...)``, ``t.delete()``,
+        ``session.query(M).filter(...)``, ``stmt.values(...)`` on one): executing it changes no table."""
+        while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            recv = expr.func.value
+            if expr.func.attr in _ROW_BUILDERS:
+                if not isinstance(recv, ast.Name) or recv.id in frame.env:
+                    return True  # table.update(), Model.__table__.delete(), session.query(...)
+                module = is_external(self.modules, frame.module, recv.id)
+                if module is not None:
+                    return module.split(".")[0] in ("sqlalchemy", "sqlmodel")
+                found = lookup(self.modules, frame.module, recv.id)
+                return found is None or found.submodule is None  # helpers.update(...): the checkout's own
+            expr = recv
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _ROW_BUILDERS:
+            module = is_external(self.modules, frame.module, expr.func.id)
+            return module is not None and module.split(".")[0] in ("sqlalchemy", "sqlmodel")
+        return isinstance(expr, ast.Name) and frame.env.get(expr.id) is ROWS
 
     def _op_method(self, frame: _Frame, func: ast.expr) -> str | None:
         """``create_table`` for ``op.create_table`` (any alias of alembic's op), else None."""
@@ -484,6 +520,15 @@ class _Reader:
         except Unresolved:
             return None
         return name if isinstance(name, str) else None
+
+
+def _annotated_rows(annotation: ast.expr | None) -> bool:
+    """A parameter annotated as a SQLAlchemy statement (``query: Query``, ``stmt: "Select"``)."""
+    if annotation is None:
+        return False
+    text = annotation.value if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str) \
+        else ast.unparse(annotation)
+    return text.rpartition(".")[2].split("[")[0] in _ROW_TYPES
 
 
 def _text_of(call: ast.Call) -> ast.expr | None:
