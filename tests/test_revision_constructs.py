@@ -215,3 +215,54 @@ def test_an_orm_query_held_in_a_name_is_rows():
     ''')
     assert found.order == [["create", "t_x"]] and found.opaque == []
 
+
+# --- 4. Dialect guards ----------------------------------------------------------------------------
+
+def test_dialect_guards_by_class_and_description_take_postgresql_s_branch():
+    """isinstance(bind.dialect, MySQLDialect) and "sqlite" in dialect_description: PostgreSQL takes the
+    other branch, so MySQL-only SQL is not read as PostgreSQL's (superset, dagster)."""
+    found = _ops('''
+        import sqlalchemy as sa
+        from alembic import op
+        from sqlalchemy.dialects.mysql.base import MySQLDialect
+        from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+        from sqlalchemy.dialects import sqlite
+
+        def upgrade():
+            bind = op.get_bind()
+            if isinstance(bind.dialect, MySQLDialect):
+                op.execute("ALTER TABLE slices MODIFY params MEDIUMTEXT")
+            if isinstance(op.get_bind().dialect, (sqlite.dialect, MySQLDialect)):
+                op.drop_table("slices")
+            if isinstance(bind.dialect, PGDialect_psycopg2):
+                op.create_table("pg_only", sa.Column("id", sa.Integer))
+            inspector = sa.inspect(bind)
+            if "sqlite" in inspector.dialect.dialect_description:
+                op.create_table("runs_sqlite", sa.Column("id", sa.Integer))
+            else:
+                op.add_column("runs", sa.Column("snapshot_id", sa.String(255)))
+            description = bind.dialect.dialect_description
+            if "postgresql" not in description:
+                op.drop_table("runs")
+            if bind.dialect.name != "postgresql":
+                op.drop_table("pg_only")
+    ''')
+    assert found.opaque == []
+    assert found.order == [["create", "pg_only"]]
+    assert found.column_ops == [["add", "pg_only", "id"], ["add", "runs", "snapshot_id"]]
+
+
+def test_a_guard_the_doctor_cannot_decide_reads_both_branches():
+    found = _ops('''
+        from alembic import op
+        from app.dialects import CustomDialect
+
+        def upgrade():
+            bind = op.get_bind()
+            if isinstance(bind.dialect, CustomDialect):
+                op.drop_table("a")
+            if "psycopg2" in bind.dialect.dialect_description:
+                op.drop_table("b")
+    ''')
+    assert found.order == [["drop", "a"], ["drop", "b"]]
+

@@ -570,7 +570,7 @@ def _leading_text(expr: ast.expr) -> str | None:
     return None
 
 
-_DIALECT_HINTS = ("dialect.name", "engine.name", ".url", "dialect_name")
+_DIALECT_HINTS = ("dialect.name", "engine.name", ".url", "dialect_name", "dialect_description")
 _POSTGRESQL = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg", "postgresql+asyncpg", "postgres")
 
 
@@ -590,6 +590,16 @@ def _on_postgresql(test: ast.expr, names: set[str]) -> bool | None:
         if None in parts:
             return None
         return all(parts) if isinstance(test.op, ast.And) else any(parts)
+    if (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance"
+            and len(test.args) == 2 and "dialect" in ast.unparse(test.args[0])):
+        return _dialect_class(test.args[1])  # isinstance(bind.dialect, MySQLDialect)
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.In, ast.NotIn))
+            and isinstance(test.left, ast.Constant) and isinstance(test.left.value, str)
+            and _mentions_dialect(test.comparators[0], names)):  # "sqlite" in inspector.dialect.dialect_description
+        found = {test.left.value.lower() in d for d in _PG_DESCRIPTIONS}
+        if len(found) != 1:
+            return None  # "psycopg2" in ...: depends on the driver
+        return found.pop() == isinstance(test.ops[0], ast.In)
     if (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith"
             and len(test.args) == 1 and isinstance(test.args[0], ast.Constant) and isinstance(test.args[0].value, str)
             and _mentions_dialect(test.func.value, names)):
@@ -614,6 +624,28 @@ def _on_postgresql(test: ast.expr, names: set[str]) -> bool | None:
         if isinstance(op, (ast.NotEq, ast.NotIn)):
             return not hit
     return None
+
+
+_PG_CLASSES = ("pgdialect", "postgres")
+# what PostgreSQL's dialect_description (name+driver) or a SQLAlchemy URL's scheme can be
+_PG_DESCRIPTIONS = ("postgresql+psycopg2", "postgresql+psycopg", "postgresql+asyncpg", "postgresql+pg8000")
+_OTHER_CLASSES = ("mysql", "sqlite", "mssql", "oracle", "mariadb", "firebird", "sybase", "duckdb", "snowflake")
+
+
+def _dialect_class(expr: ast.expr) -> bool | None:
+    """Whether PostgreSQL's dialect is an instance of the class(es) ``expr`` names (MySQLDialect: no,
+    PGDialect_psycopg2: yes); None for a class the name does not tell."""
+    classes = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+    verdicts = set()
+    for cls in classes:
+        text = ast.unparse(cls).lower()
+        if any(p in text for p in _PG_CLASSES):
+            verdicts.add(True)
+        elif any(o in text for o in _OTHER_CLASSES):
+            verdicts.add(False)
+        else:
+            return None
+    return any(verdicts) if verdicts else None
 
 
 def _shown(path, checkout) -> str:
