@@ -266,3 +266,17 @@ def test_a_guard_the_doctor_cannot_decide_reads_both_branches():
     ''')
     assert found.order == [["drop", "a"], ["drop", "b"]]
 
+
+# --- 5. A batch's column named at run time ---------------------------------------------------------
+
+def test_a_batch_column_named_at_run_time_is_said_to_be_the_column_not_the_table():
+    found = _ops('''
+        from alembic import op
+
+        def upgrade(columns):
+            with op.batch_alter_table("user") as batch_op:
+                for col in columns:
+                    batch_op.drop_column(col)
+    ''')
+    assert len(found.opaque) == 1, found.opaque
+    assert "batch_op.drop_column() names its column with a value known only at run time (col)" in found.opaque[0]

@@ -442,8 +442,9 @@ class _Reader:
                                        self._arg(frame, node, 99, "new_column_name"))
             elif method == "execute" and node.args:
                 self.sql(frame, node, node.args[0], self.line_of(frame, node))
-        except Unresolved as exc:
-            self._unknown(frame, node, exc)
+        except Unresolved as exc:  # the batch's table is known: what is not is a column
+            self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() names its column with a value "
+                         f"known only at run time ({short(str(exc))})")
 
     def sql(self, frame: _Frame, node: ast.Call, arg: ast.expr, line: int, connection: bool = False) -> None:
         if isinstance(arg, ast.Call):
