@@ -216,6 +216,124 @@ def test_an_orm_query_held_in_a_name_is_rows():
     assert found.order == [["create", "t_x"]] and found.opaque == []
 
 
+
+# --- 3. Tables created through SQLAlchemy inside upgrade() ------------------------------------------
+
+SA_CREATES = {
+    "app/models.py": """
+        import sqlalchemy as sa
+        from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class AuditMixin:
+            created_on = sa.Column(sa.DateTime)
+
+            @declared_attr
+            def created_by_fk(cls):
+                return sa.Column(sa.Integer)
+
+
+        class Tag(Base, AuditMixin):
+            __tablename__ = "tag"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str]
+            label = sa.Column("tag_label", sa.String(50))
+    """,
+    "migrations/versions/s1.py": '''
+        """tables made by SQLAlchemy: a checkout model, a class and Tables of the revision file"""
+        import sqlalchemy as sa
+        from alembic import op
+        from sqlalchemy.orm import declarative_base
+
+        from app.models import Tag
+
+        revision = "s1"
+        down_revision = None
+
+        Base = declarative_base()
+
+        link_table = sa.Table(
+            "sl_links", Base.metadata,
+            sa.Column("table_id", sa.Integer, primary_key=True),
+            sa.Column("column_id", sa.Integer, primary_key=True),
+        )
+
+
+        class NewTable(Base):
+            __tablename__ = "sl_tables"
+            id = sa.Column(sa.Integer, primary_key=True)
+            name = sa.Column(sa.Text)
+
+
+        new_tables = [NewTable.__table__, link_table]
+
+
+        def upgrade():
+            bind = op.get_bind()
+            Tag.__table__.create(bind)
+            Base.metadata.create_all(bind=bind, tables=new_tables)
+            scratch = sa.Table("scratch", sa.MetaData(), sa.Column("k", sa.Text))
+            scratch.create(bind)
+            status = sa.Enum("on", "off", name="status")
+            status.create(bind)
+    ''',
+}
+
+
+def test_tables_sqlalchemy_creates_in_upgrade_are_read_with_their_columns(tmp_path, pg):
+    """X.__table__.create(bind), metadata.create_all(bind, tables=[...]) and Table(...).create(bind) are creates
+    of those tables, with the columns the class or Table gives (superset c82ee8a39623, a9422eeaae74)."""
+    import psycopg
+
+    root = _project(tmp_path, SA_CREATES)
+    m = read_migrations(root / "alembic.ini", cwd=root)
+    (rev,) = m.revisions
+    assert rev.opaque == []
+    assert rev.ops == [["create", "tag"], ["create", "sl_tables"], ["create", "sl_links"], ["create", "scratch"]]
+    predicted = standing_columns(m, ["s1"])
+    after = upgrade_each(root, "alembic.ini", pg.dsn(), ["s1"])
+    assert after["s1"] == sorted(tables_at(m, ["s1"]))
+    with psycopg.connect(pg.dsn()) as conn:
+        for table in after["s1"]:
+            real = {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+            assert predicted[table] == real, table
+    assert predicted["tag"] == {"id", "name", "tag_label", "created_on", "created_by_fk"}
+
+
+def test_sqlalchemy_creates_the_doctor_cannot_resolve_are_said():
+    found = _ops('''
+        import sqlalchemy as sa
+        from alembic import op
+        from flask_appbuilder.models.mixins import AuditMixin
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+
+
+        class Slice(Base, AuditMixin):
+            __tablename__ = "slices"
+            id = sa.Column(sa.Integer, primary_key=True)
+
+
+        def upgrade(tables):
+            bind = op.get_bind()
+            Base.metadata.create_all(bind)
+            Base.metadata.create_all(bind, tables=tables)
+            Slice.__table__.create(bind)
+    ''')
+    assert found.order == [["create", "slices"]]
+    assert len(found.opaque) == 3, found.opaque
+    every, listed, inherited = found.opaque
+    assert "Base.metadata.create_all() creates every table its metadata holds, which is not read" in every
+    assert "creates tables listed at run time (tables)" in listed
+    assert "columns Slice inherits from AuditMixin (flask_appbuilder.models.mixins, outside the checkout)" in inherited
+
+
 # --- 4. Dialect guards ----------------------------------------------------------------------------
 
 def test_dialect_guards_by_class_and_description_take_postgresql_s_branch():

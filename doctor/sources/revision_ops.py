@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from doctor.sources import sa_tables
 from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, is_external, lookup
 from doctor.sqlops import qualified, read_sql, sql_text
 
@@ -106,6 +107,7 @@ class _Frame:
     batches: dict[str, str] = field(default_factory=dict)  # batch_op variable -> table
     depth: int = 0
     dialect_names: set[str] = field(default_factory=set)  # locals holding the dialect's name or the URL
+    exprs: dict[str, ast.expr] = field(default_factory=dict)  # local name -> the expression last bound to it
 
 
 def read_revision_ops(modules: Modules, mod: Module) -> TableOps:
@@ -240,6 +242,7 @@ class _Reader:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     frame.env[target.id] = ROWS if rows else self._try(frame, bound or node.value)
+                    frame.exprs[target.id] = node.value
                     if dialect:
                         frame.dialect_names.add(target.id)
             return
@@ -327,6 +330,8 @@ class _Reader:
         if method is not None:
             self.op(frame, node, method, line)
             return
+        if func.attr in ("create", "create_all") and self.sa_create(frame, node, line):
+            return
         recv = func.value
         if isinstance(recv, ast.Name) and recv.id in frame.batches:
             self.batch_op(frame, node, frame.batches[recv.id], func.attr)
@@ -353,6 +358,44 @@ class _Reader:
             return
         self.ops.why(f"{self.where(frame, node)}: calls {ast.unparse(node.func)}() from {module}, outside the "
                      "checkout (its code is not read)")
+
+    def sa_create(self, frame: _Frame, node: ast.Call, line: int) -> bool:
+        """``X.__table__.create(bind)``, ``Table(...).create(bind)``, ``metadata.create_all(bind, tables=[...])``:
+        creates of those tables, with the columns the class or Table gives; False for any other ``create``."""
+        func = node.func
+        assert isinstance(func, ast.Attribute)
+        where = self.where(frame, node)
+        module = frame.module
+        if func.attr == "create":
+            if not sa_tables.is_table(self.modules, module, func.value, frame.exprs):
+                return False  # an Enum's or a sequence's create(): no table
+            items = [func.value]
+        else:
+            tables = next((k.value for k in node.keywords if k.arg == "tables"), None)
+            if tables is None and len(node.args) > 1:
+                tables = node.args[1]
+            if tables is None:
+                self.ops.why(f"{where}: {ast.unparse(func)}() creates every table its metadata holds, which is not "
+                             "read")
+                return True
+            try:
+                module, items = sa_tables.listed(self.modules, module, tables, frame.exprs)
+            except Unresolved as exc:
+                self.ops.why(f"{where}: {ast.unparse(func)}() creates tables listed at run time ({short(str(exc))})")
+                return True
+        for item in items:
+            try:
+                made = sa_tables.table_of(self.modules, module, item, frame.exprs if module is frame.module else {})
+            except Unresolved as exc:
+                self.ops.why(f"{where}: {ast.unparse(func)}() creates a table named by a value known only at run "
+                             f"time ({short(str(exc))})")
+                continue
+            self.ops.create(made.name, line)
+            for column in made.columns:
+                self.ops.add_column(made.name, column)
+            for reason in made.unknown:
+                self.ops.why(f"{where}: {reason}")
+        return True
 
     def _rows(self, frame: _Frame, expr: ast.expr) -> bool:
         """``expr`` builds a SQLAlchemy statement over rows (``sa.update(t).where(...)``, ``t.delete()``,
