@@ -334,6 +334,35 @@ def test_sqlalchemy_creates_the_doctor_cannot_resolve_are_said():
     assert "columns Slice inherits from AuditMixin (flask_appbuilder.models.mixins, outside the checkout)" in inherited
 
 
+
+def test_a_checkout_helper_named_create_all_is_followed_not_taken_for_sqlalchemy(tmp_path):
+    root = _project(tmp_path, {
+        "app/schema.py": """
+            import sqlalchemy as sa
+            from alembic import op
+
+
+            def create_all(bind):
+                op.create_table("audit", sa.Column("id", sa.Integer))
+        """,
+        "migrations/versions/h1.py": '''
+            """a helper module of the checkout"""
+            from alembic import op
+
+            from app import schema
+
+            revision = "h1"
+            down_revision = None
+
+
+            def upgrade():
+                schema.create_all(op.get_bind())
+        ''',
+    })
+    (rev,) = read_migrations(root / "alembic.ini", cwd=root).revisions
+    assert rev.ops == [["create", "audit"]] and rev.opaque == []
+
+
 # --- 4. Dialect guards ----------------------------------------------------------------------------
 
 def test_dialect_guards_by_class_and_description_take_postgresql_s_branch():

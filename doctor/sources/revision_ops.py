@@ -371,6 +371,11 @@ class _Reader:
                 return False  # an Enum's or a sequence's create(): no table
             items = [func.value]
         else:
+            recv = func.value
+            if isinstance(recv, ast.Name) and recv.id not in frame.env:
+                found = lookup(self.modules, module, recv.id)
+                if found is not None and found.submodule is not None:
+                    return False  # helpers.create_all(): the checkout's own function, followed as such
             tables = next((k.value for k in node.keywords if k.arg == "tables"), None)
             if tables is None and len(node.args) > 1:
                 tables = node.args[1]
