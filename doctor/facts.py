@@ -267,6 +267,10 @@ class RevisionFacts:
     # (a renamed column keeps its data: it is in neither adds_columns nor drops_columns); empty in
     # snapshots saved before it was recorded, where adds/drops stand in
     column_ops: list[list[str]] = field(default_factory=list)
+    # per entry of ``ops``: how many entries of ``column_ops`` upgrade() ran before it, so table and column
+    # operations replay interleaved (create t_new with its columns, drop t, rename t_new -> t leaves t
+    # those columns); empty in snapshots saved before it was recorded, where table operations replay first
+    op_columns_before: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -64,27 +64,20 @@ def standing_columns(m: MigrationFacts, tips: list[str]) -> dict[str, set[str]]:
     for rev in m.revisions:
         if rev.revision not in chosen:
             continue
-        for kind, *names in table_ops(rev):
-            if kind == "create" and len(names) == 1:
-                tables[plain(names[0])] = set()
-            elif kind == "rename" and len(names) == 2:
-                tables[plain(names[1])] = tables.pop(plain(names[0]), set())
-            elif kind == "drop" and len(names) == 1:
-                tables.pop(plain(names[0]), None)
+        ops = table_ops(rev)
+        if rev.column_ops and len(rev.op_columns_before) == len(ops):
+            # upgrade()'s own order: create t_new with its columns, drop t, rename t_new -> t leaves t them
+            done = 0
+            for op, before in zip(ops, rev.op_columns_before, strict=True):
+                _replay_columns(tables, rev.column_ops[done:before])
+                done = max(done, before)
+                _replay_table(tables, op)
+            _replay_columns(tables, rev.column_ops[done:])
+            continue
+        for op in ops:  # a snapshot saved before the interleaving was recorded: tables first
+            _replay_table(tables, op)
         if rev.column_ops:  # in upgrade()'s order: add new_id, drop id, rename new_id -> id leaves id
-            for kind, table, *cols in rev.column_ops:
-                columns = tables.setdefault(plain(table), set()) if kind == "add" else tables.get(plain(table))
-                if columns is None:
-                    continue
-                if kind == "add" and len(cols) == 1:
-                    columns.add(cols[0])
-                elif kind == "drop" and len(cols) == 1:
-                    columns.discard(cols[0])
-                elif kind == "rename" and len(cols) == 2 and cols[0] in columns:
-                    columns.discard(cols[0])
-                    columns.add(cols[1])
-                elif kind == "rename" and len(cols) == 2:
-                    columns.add(cols[1])  # a column this reading never saw made: the new name stands
+            _replay_columns(tables, rev.column_ops)
             continue
         for pair in rev.adds_columns:  # a snapshot saved before column_ops: adds, then drops
             if len(pair) == 2:
@@ -93,6 +86,32 @@ def standing_columns(m: MigrationFacts, tips: list[str]) -> dict[str, set[str]]:
             if len(pair) == 2:
                 tables.get(plain(pair[0]), set()).discard(pair[1])
     return tables
+
+
+def _replay_table(tables: dict[str, set[str]], op: list[str]) -> None:
+    kind, *names = op
+    if kind == "create" and len(names) == 1:
+        tables[plain(names[0])] = set()
+    elif kind == "rename" and len(names) == 2:
+        tables[plain(names[1])] = tables.pop(plain(names[0]), set())
+    elif kind == "drop" and len(names) == 1:
+        tables.pop(plain(names[0]), None)
+
+
+def _replay_columns(tables: dict[str, set[str]], column_ops: list[list[str]]) -> None:
+    for kind, table, *cols in column_ops:
+        columns = tables.setdefault(plain(table), set()) if kind == "add" else tables.get(plain(table))
+        if columns is None:
+            continue
+        if kind == "add" and len(cols) == 1:
+            columns.add(cols[0])
+        elif kind == "drop" and len(cols) == 1:
+            columns.discard(cols[0])
+        elif kind == "rename" and len(cols) == 2 and cols[0] in columns:
+            columns.discard(cols[0])
+            columns.add(cols[1])
+        elif kind == "rename" and len(cols) == 2:
+            columns.add(cols[1])  # a column this reading never saw made: the new name stands
 
 
 def made_outside(m: MigrationFacts, tips: list[str]) -> list[str]:

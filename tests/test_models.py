@@ -676,6 +676,60 @@ def test_renamed_columns_stand_under_their_new_name_as_a_real_upgrade_leaves_the
     assert result.returncode == 0
 
 
+REBUILD_REVISIONS = {
+    "a1_prompt.py": '''
+        """create prompt"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "a1"
+        down_revision = None
+
+        def upgrade():
+            op.create_table("prompt", sa.Column("command", sa.String, primary_key=True), sa.Column("title", sa.Text))
+    ''',
+    "b2_rebuild.py": '''
+        """rebuild prompt with an id: a new table, the old one dropped, the new one renamed into place"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "b2"
+        down_revision = "a1"
+
+        def upgrade():
+            op.create_table("prompt_new", sa.Column("id", sa.Text, primary_key=True), sa.Column("command", sa.String),
+                            sa.Column("name", sa.Text))
+            op.drop_table("prompt")
+            op.rename_table("prompt_new", "prompt")
+    ''',
+}
+
+PROMPT_MODEL = """
+    from sqlalchemy import Column, String, Text
+    from netra_backend.app.db.base import Base
+
+    class Prompt(Base):
+        __tablename__ = "prompt"
+        id = Column(Text, primary_key=True)
+        command = Column(String)
+        name = Column(Text)
+"""
+
+
+def test_a_table_rebuilt_under_a_new_name_then_renamed_into_place_keeps_the_new_columns(tmp_path, pg):
+    """create_table(t_new, ...), drop_table(t), rename_table(t_new, t) in one upgrade() leaves t with
+    t_new's columns (open-webui's prompt rebuild): replayed in upgrade()'s order, the model matches."""
+    root = checkout(tmp_path / "repo", {**SEED_CHECKOUT, "netra_backend/app/db/models_postgres.py": PROMPT_MODEL})
+    assert _upgraded_columns(root, REBUILD_REVISIONS, pg, "prompt") == {"id", "command", "name"}
+
+    result = _run(root, "--fail-on", "warn", "--format", "json", "-v", tmp_path=tmp_path)
+    report = json.loads(result.stdout)
+    assert [c["id"] for c in report["causes"]] == [], report["causes"]
+    checked = next(c for c in report["checks"] if c["id"] == "model-columns")
+    assert checked["status"] == "pass", checked
+    assert result.returncode == 0
+
+
 def test_a_baseline_made_outside_alembic_is_not_called_missing_migrations(tmp_path):
     """redash's construct: the first revision adds a column to `queries`, which no revision creates
     (the tables come from create_all, then stamp). Tables and columns the scripts never made are

@@ -305,6 +305,7 @@ def _revision_facts(script: _Script, ops: TableOps) -> RevisionFacts:
         branch_labels=sorted(rev._orig_branch_labels or ()) if hasattr(rev, "_orig_branch_labels")
         else sorted(rev.branch_labels or ()),
         depends_on=_down(rev.dependencies),
+        op_columns_before=ops.columns_before,
     )
 
 

@@ -29,6 +29,7 @@ class Module:
     assigns: dict[str, ast.expr] = field(default_factory=dict)  # last module-level `name = expr`
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
     imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # local -> (module, attr|None)
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)  # module-level classes (their constants)
 
     @property
     def package(self) -> str:
@@ -59,6 +60,9 @@ def _index_stmt(mod: Module, node: ast.stmt) -> None:
         mod.assigns[node.target.id] = node.value
     elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         mod.functions[node.name] = node
+        mod.assigns.pop(node.name, None)
+    elif isinstance(node, ast.ClassDef):
+        mod.classes[node.name] = node
         mod.assigns.pop(node.name, None)
     elif isinstance(node, ast.ImportFrom):
         base = _absolute_module(mod, node)
@@ -148,6 +152,7 @@ class Found:
     expr: ast.expr | None = None
     function: ast.FunctionDef | ast.AsyncFunctionDef | None = None
     submodule: Module | None = None
+    cls: ast.ClassDef | None = None
 
 
 def lookup(modules: Modules, mod: Module, name: str, depth: int = 0, seen: frozenset = frozenset()) -> Found | None:
@@ -158,6 +163,8 @@ def lookup(modules: Modules, mod: Module, name: str, depth: int = 0, seen: froze
     seen = seen | {key}
     if name in mod.functions:
         return Found(mod, function=mod.functions[name])
+    if name in mod.classes:
+        return Found(mod, cls=mod.classes[name])
     if name in mod.assigns:
         return Found(mod, expr=mod.assigns[name])
     if name in mod.imports:
@@ -185,6 +192,42 @@ def is_external(modules: Modules, mod: Module, name: str) -> str | None:
     return source if target is None else None
 
 
+def _object(modules: Modules, mod: Module, expr: ast.expr, env: dict[str, Any] | None) -> Found | None:
+    """The module or class ``expr`` names (``Tag``, ``models``, ``models.Tag``); None for anything else,
+    or for a local name (its value is the function's, not the module's)."""
+    if isinstance(expr, ast.Name):
+        return None if env is not None and expr.id in env else lookup(modules, mod, expr.id)
+    if isinstance(expr, ast.Attribute):
+        owner = _object(modules, mod, expr.value, env)
+        if owner is not None and owner.submodule is not None:
+            return lookup(modules, owner.submodule, expr.attr)
+    return None
+
+
+def class_attribute(modules: Modules, mod: Module, cls: ast.ClassDef, attr: str, depth: int = 0) -> Found | None:
+    """Where ``attr = <expr>`` is set in the class body, or in a base class of the checkout's, else None
+    (set by a decorator or ``declared_attr``, or in a class outside the checkout: unknown)."""
+    if depth > MAX_DEPTH:
+        return None
+    value = None
+    for node in cls.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == attr for t in targets):
+            value = node.value  # type: ignore[union-attr]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == attr:
+            return None  # @declared_attr / a property: computed when the class is built
+    if value is not None:
+        return Found(mod, expr=value)
+    for base in cls.bases:
+        owner = _object(modules, mod, base, None)
+        if owner is not None and owner.cls is not None:
+            found = class_attribute(modules, owner.module, owner.cls, attr, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env: dict[str, Any] | None = None) -> Any:
     """The value of a constant expression: literals, names bound to constants (here or imported from
     the checkout), tuples/lists of them, ``+`` and f-strings over them. Else Unresolved."""
@@ -194,6 +237,12 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
         if expr.value is None or isinstance(expr.value, (str, int, bool)):
             return expr.value
         raise Unresolved(ast.unparse(expr))
+    owner = _object(modules, mod, expr.value, env) if isinstance(expr, ast.Attribute) else None
+    if owner is not None and owner.cls is not None:  # Tag.__tablename__, models.Tag.__tablename__: the class body's
+        found = class_attribute(modules, owner.module, owner.cls, expr.attr)  # type: ignore[union-attr]
+        if found is None or found.expr is None:
+            raise Unresolved(ast.unparse(expr))
+        return evaluate(modules, found.module, found.expr, depth + 1)
     if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
         return tuple(evaluate(modules, mod, e, depth + 1, env) for e in expr.elts)
     if isinstance(expr, ast.Name) and env is not None and expr.id in env:

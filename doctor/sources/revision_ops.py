@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from doctor.sources import sa_tables
 from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, is_external, lookup
 from doctor.sqlops import qualified, read_sql, sql_text
 
@@ -36,6 +37,19 @@ _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set"
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
+# SQLAlchemy statements over rows: sa.update(t), t.delete(), session.query(M), and their .where()/.values() chains
+_ROW_BUILDERS = frozenset({"select", "update", "delete", "insert", "union", "union_all", "exists", "query"})
+_ROW_TYPES = frozenset({"Query", "Select", "Update", "Delete", "Insert", "Executable", "ClauseElement"})
+
+
+class _Rows:
+    """The value of a name bound to a SQLAlchemy statement over rows: executing it changes no table."""
+
+    def __repr__(self) -> str:
+        return "<rows statement>"
+
+
+ROWS = _Rows()
 
 
 @dataclass
@@ -50,6 +64,7 @@ class TableOps:
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
+    columns_before: list[int] = field(default_factory=list)  # per entry of ``order``: column ops run before it
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -65,18 +80,20 @@ class TableOps:
 
     def create(self, table: str, line: int) -> None:
         self.creates.append(table)
-        self.order.append(["create", table])
-        self.lines.append(line)
+        self._table_op(["create", table], line)
 
     def drop(self, table: str, line: int) -> None:
         self.drops.append(table)
-        self.order.append(["drop", table])
-        self.lines.append(line)
+        self._table_op(["drop", table], line)
 
     def rename(self, old: str, new: str, line: int) -> None:
         self.renames.append([old, new])
-        self.order.append(["rename", old, new])
+        self._table_op(["rename", old, new], line)
+
+    def _table_op(self, entry: list[str], line: int) -> None:
+        self.order.append(entry)
         self.lines.append(line)
+        self.columns_before.append(len(self.column_ops))
 
     def why(self, reason: str) -> None:
         if reason not in self.opaque:
@@ -90,6 +107,7 @@ class _Frame:
     batches: dict[str, str] = field(default_factory=dict)  # batch_op variable -> table
     depth: int = 0
     dialect_names: set[str] = field(default_factory=set)  # locals holding the dialect's name or the URL
+    exprs: dict[str, ast.expr] = field(default_factory=dict)  # local name -> the expression last bound to it
 
 
 def read_revision_ops(modules: Modules, mod: Module) -> TableOps:
@@ -175,10 +193,13 @@ class _Reader:
         for p, a in zip(params, args, strict=False):
             if isinstance(a, ast.Starred):
                 break
-            env[p.arg] = self._try(caller, a)
+            env[p.arg] = ROWS if self._rows(caller, a) else self._try(caller, a)
         for k in keywords:
             if k.arg is not None and k.arg in env:
-                env[k.arg] = self._try(caller, k.value)
+                env[k.arg] = ROWS if self._rows(caller, k.value) else self._try(caller, k.value)
+        for p in params:  # `query: Query`: a SQLAlchemy statement over rows, whatever the caller passes
+            if isinstance(env.get(p.arg), Unresolved) and _annotated_rows(p.annotation):
+                env[p.arg] = ROWS
         for extra in (fn.args.vararg, fn.args.kwarg):
             if extra is not None:
                 env[extra.arg] = Unresolved(extra.arg)
@@ -217,9 +238,11 @@ class _Reader:
             dialect = _mentions_dialect(node.value, frame.dialect_names)
             # `stmt = sa.text("UPDATE ...")`, then `op.execute(stmt)`: the name holds the SQL's text
             bound = _text_of(node.value) if isinstance(node.value, ast.Call) else None
+            rows = bound is None and self._rows(frame, node.value)  # `stmt = sa.update(t).where(...)`
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    frame.env[target.id] = self._try(frame, bound or node.value)
+                    frame.env[target.id] = ROWS if rows else self._try(frame, bound or node.value)
+                    frame.exprs[target.id] = node.value
                     if dialect:
                         frame.dialect_names.add(target.id)
             return
@@ -307,6 +330,8 @@ class _Reader:
         if method is not None:
             self.op(frame, node, method, line)
             return
+        if func.attr in ("create", "create_all") and self.sa_create(frame, node, line):
+            return
         recv = func.value
         if isinstance(recv, ast.Name) and recv.id in frame.batches:
             self.batch_op(frame, node, frame.batches[recv.id], func.attr)
@@ -333,6 +358,68 @@ class _Reader:
             return
         self.ops.why(f"{self.where(frame, node)}: calls {ast.unparse(node.func)}() from {module}, outside the "
                      "checkout (its code is not read)")
+
+    def sa_create(self, frame: _Frame, node: ast.Call, line: int) -> bool:
+        """``X.__table__.create(bind)``, ``Table(...).create(bind)``, ``metadata.create_all(bind, tables=[...])``:
+        creates of those tables, with the columns the class or Table gives; False for any other ``create``."""
+        func = node.func
+        assert isinstance(func, ast.Attribute)
+        where = self.where(frame, node)
+        module = frame.module
+        if func.attr == "create":
+            if not sa_tables.is_table(self.modules, module, func.value, frame.exprs):
+                return False  # an Enum's or a sequence's create(): no table
+            items = [func.value]
+        else:
+            recv = func.value
+            if isinstance(recv, ast.Name) and recv.id not in frame.env:
+                found = lookup(self.modules, module, recv.id)
+                if found is not None and found.submodule is not None:
+                    return False  # helpers.create_all(): the checkout's own function, followed as such
+            tables = next((k.value for k in node.keywords if k.arg == "tables"), None)
+            if tables is None and len(node.args) > 1:
+                tables = node.args[1]
+            if tables is None:
+                self.ops.why(f"{where}: {ast.unparse(func)}() creates every table its metadata holds, which is not "
+                             "read")
+                return True
+            try:
+                module, items = sa_tables.listed(self.modules, module, tables, frame.exprs)
+            except Unresolved as exc:
+                self.ops.why(f"{where}: {ast.unparse(func)}() creates tables listed at run time ({short(str(exc))})")
+                return True
+        for item in items:
+            try:
+                made = sa_tables.table_of(self.modules, module, item, frame.exprs if module is frame.module else {})
+            except Unresolved as exc:
+                self.ops.why(f"{where}: {ast.unparse(func)}() creates a table named by a value known only at run "
+                             f"time ({short(str(exc))})")
+                continue
+            self.ops.create(made.name, line)
+            for column in made.columns:
+                self.ops.add_column(made.name, column)
+            for reason in made.unknown:
+                self.ops.why(f"{where}: {reason}")
+        return True
+
+    def _rows(self, frame: _Frame, expr: ast.expr) -> bool:
+        """``expr`` builds a SQLAlchemy statement over rows (``sa.update(t).where(...)``, ``t.delete()``,
+        ``session.query(M).filter(...)``, ``stmt.values(...)`` on one): executing it changes no table."""
+        while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            recv = expr.func.value
+            if expr.func.attr in _ROW_BUILDERS:
+                if not isinstance(recv, ast.Name) or recv.id in frame.env:
+                    return True  # table.update(), Model.__table__.delete(), session.query(...)
+                module = is_external(self.modules, frame.module, recv.id)
+                if module is not None:
+                    return module.split(".")[0] in ("sqlalchemy", "sqlmodel")
+                found = lookup(self.modules, frame.module, recv.id)
+                return found is None or found.submodule is None  # helpers.update(...): the checkout's own
+            expr = recv
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _ROW_BUILDERS:
+            module = is_external(self.modules, frame.module, expr.func.id)
+            return module is not None and module.split(".")[0] in ("sqlalchemy", "sqlmodel")
+        return isinstance(expr, ast.Name) and frame.env.get(expr.id) is ROWS
 
     def _op_method(self, frame: _Frame, func: ast.expr) -> str | None:
         """``create_table`` for ``op.create_table`` (any alias of alembic's op), else None."""
@@ -403,8 +490,9 @@ class _Reader:
                                        self._arg(frame, node, 99, "new_column_name"))
             elif method == "execute" and node.args:
                 self.sql(frame, node, node.args[0], self.line_of(frame, node))
-        except Unresolved as exc:
-            self._unknown(frame, node, exc)
+        except Unresolved as exc:  # the batch's table is known: what is not is a column
+            self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() names its column with a value "
+                         f"known only at run time ({short(str(exc))})")
 
     def sql(self, frame: _Frame, node: ast.Call, arg: ast.expr, line: int, connection: bool = False) -> None:
         if isinstance(arg, ast.Call):
@@ -483,6 +571,15 @@ class _Reader:
         return name if isinstance(name, str) else None
 
 
+def _annotated_rows(annotation: ast.expr | None) -> bool:
+    """A parameter annotated as a SQLAlchemy statement (``query: Query``, ``stmt: "Select"``)."""
+    if annotation is None:
+        return False
+    text = annotation.value if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str) \
+        else ast.unparse(annotation)
+    return text.rpartition(".")[2].split("[")[0] in _ROW_TYPES
+
+
 def _text_of(call: ast.Call) -> ast.expr | None:
     """The SQL text a ``text("...")`` (or ``DDL``, ``literal_column``) call wraps, through
     ``.bindparams()`` and the like; None for any other call (a SQLAlchemy construct, or no argument)."""
@@ -522,7 +619,7 @@ def _leading_text(expr: ast.expr) -> str | None:
     return None
 
 
-_DIALECT_HINTS = ("dialect.name", "engine.name", ".url", "dialect_name")
+_DIALECT_HINTS = ("dialect.name", "engine.name", ".url", "dialect_name", "dialect_description")
 _POSTGRESQL = ("postgresql", "postgresql+psycopg2", "postgresql+psycopg", "postgresql+asyncpg", "postgres")
 
 
@@ -542,6 +639,16 @@ def _on_postgresql(test: ast.expr, names: set[str]) -> bool | None:
         if None in parts:
             return None
         return all(parts) if isinstance(test.op, ast.And) else any(parts)
+    if (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance"
+            and len(test.args) == 2 and "dialect" in ast.unparse(test.args[0])):
+        return _dialect_class(test.args[1])  # isinstance(bind.dialect, MySQLDialect)
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.In, ast.NotIn))
+            and isinstance(test.left, ast.Constant) and isinstance(test.left.value, str)
+            and _mentions_dialect(test.comparators[0], names)):  # "sqlite" in inspector.dialect.dialect_description
+        found = {test.left.value.lower() in d for d in _PG_DESCRIPTIONS}
+        if len(found) != 1:
+            return None  # "psycopg2" in ...: depends on the driver
+        return found.pop() == isinstance(test.ops[0], ast.In)
     if (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith"
             and len(test.args) == 1 and isinstance(test.args[0], ast.Constant) and isinstance(test.args[0].value, str)
             and _mentions_dialect(test.func.value, names)):
@@ -566,6 +673,28 @@ def _on_postgresql(test: ast.expr, names: set[str]) -> bool | None:
         if isinstance(op, (ast.NotEq, ast.NotIn)):
             return not hit
     return None
+
+
+_PG_CLASSES = ("pgdialect", "postgres")
+# what PostgreSQL's dialect_description (name+driver) or a SQLAlchemy URL's scheme can be
+_PG_DESCRIPTIONS = ("postgresql+psycopg2", "postgresql+psycopg", "postgresql+asyncpg", "postgresql+pg8000")
+_OTHER_CLASSES = ("mysql", "sqlite", "mssql", "oracle", "mariadb", "firebird", "sybase", "duckdb", "snowflake")
+
+
+def _dialect_class(expr: ast.expr) -> bool | None:
+    """Whether PostgreSQL's dialect is an instance of the class(es) ``expr`` names (MySQLDialect: no,
+    PGDialect_psycopg2: yes); None for a class the name does not tell."""
+    classes = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+    verdicts = set()
+    for cls in classes:
+        text = ast.unparse(cls).lower()
+        if any(p in text for p in _PG_CLASSES):
+            verdicts.add(True)
+        elif any(o in text for o in _OTHER_CLASSES):
+            verdicts.add(False)
+        else:
+            return None
+    return any(verdicts) if verdicts else None
 
 
 def _shown(path, checkout) -> str:
