@@ -292,7 +292,8 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
 
 
 def _not_applicable(r) -> bool:
-    return r.status == "skip" and bool(r.findings) and not any(f.blocked for f in r.findings)
+    """Nothing to examine here; a part left not judged is shown, not counted among these."""
+    return r.status == "skip" and bool(r.findings) and not any(f.blocked or f.unjudged for f in r.findings)
 
 
 # --- Markdown -------------------------------------------------------------------------------------
