@@ -216,3 +216,15 @@ def test_the_full_list_of_revisions_not_fully_read_is_in_the_models_evidence():
     assert sum("not fully read: r" in line for line in cause.evidence) == 5
     assert not any("see the revision check" in line for line in cause.evidence)  # not run under --repo-only
 
+
+def test_a_package_location_is_found_above_the_ini_in_a_monorepo(tmp_path):
+    """dagster's construct: ``script_location = pkg:_core/alembic`` in an ini inside the package, whose
+    folder is python_modules/pkg/pkg of a checkout run from its root (no sys.path entry names it)."""
+    package = tmp_path / "python_modules" / "pkg" / "pkg"
+    write(package, {"__init__.py": "", "_core/__init__.py": "", "_core/alembic/env.py": "",
+                    "_core/alembic/versions/a1_x.py": REVISION,
+                    "_core/storage/sqlite/alembic.ini": "[alembic]\nscript_location = pkg:_core/alembic\n"})
+    ini = package / "_core" / "storage" / "sqlite" / "alembic.ini"
+    m = read_migrations(ini, cwd=tmp_path, checkout=tmp_path)
+    assert m.script_location == str(package / "_core" / "alembic")
+    assert [r.revision for r in m.revisions] == ["a1"] and not m.warnings
