@@ -67,10 +67,14 @@ def _not_judged(tables: list[ModelTable], what: str) -> list[Finding]:
                   for t in tables])]
 
 
-def _notes(m: MigrationFacts, models: ModelFacts) -> list[str]:
-    """What weakens the verdict, in full: the revision check that also shows it does not run under --repo-only."""
+def _notes(m: MigrationFacts, models: ModelFacts, full: bool = True) -> list[str]:
+    """What weakens the verdict: in full on a check's first finding (the revision check, which also shows
+    it, does not run under --repo-only), the first three and a pointer to that one on the others."""
     notes = [f"migrations warning: {w}" for w in m.warnings if w not in m.unknown]
-    notes += [f"not fully read: {u}" for u in unreadable(m, m.heads)]
+    doubt = unreadable(m, m.heads)
+    notes += [f"not fully read: {u}" for u in (doubt if full else doubt[:3])]
+    if not full and len(doubt) > 3:
+        notes.append(f"not fully read: {len(doubt) - 3} more revision(s), listed under this check's first finding")
     return notes + [f"note on the models: {p}" for p in models.problems[:3]]
 
 
@@ -122,7 +126,7 @@ def models(facts: Facts) -> list[Finding]:
                             f"{_head(m)} drops or renames it")
         else:
             evidence.append(f"none of the {len(upto)} revision(s) up to head {_head(m)} creates {t.name}")
-        evidence += [_reading(found), *_notes(m, found)]
+        evidence += [_reading(found), *_notes(m, found, full=t is missing[0])]
         verdict = fail if not doubt else warn  # an unreadable revision might create it
         out.append(verdict(
             f"table {t.name} of model {t.model} ({_at(t)}) is "
@@ -188,7 +192,7 @@ def model_columns(facts: Facts) -> list[Finding]:
             evidence=[f"model {t.model} ({_at(t)}) declares {t.name} with {', '.join(t.columns)}",
                       f"the {len(upto)} revision(s) up to head {_head(m)} leave {t.name} with "
                       f"{', '.join(sorted(have)) or 'no column read'}",
-                      _reading(found), *_notes(m, found)],
+                      _reading(found), *_notes(m, found, full=not any(f.cause for f in out))],
             confidence=0.85 if not doubt else 0.5,
             fix_vars={"tables": t.name, "columns": ", ".join(f"{t.name}.{c}" for c in lacking)},
         ))

@@ -210,10 +210,12 @@ def test_the_full_list_of_revisions_not_fully_read_is_in_the_models_evidence():
     revisions = [RevisionFacts("a1", [], creates=["t"], ops=[["create", "t"]], adds_columns=[["t", "id"]])]
     revisions += [RevisionFacts(f"r{i}", [revisions[-1].revision if i == 0 else f"r{i - 1}"],
                                 opaque=[f"op.execute(sql{i}) is not read"]) for i in range(5)]
-    d = replay(_facts(revisions, ["t", "u"]))
+    d = replay(_facts(revisions, ["t", "u", "v"]))
     cause = d.causes[0]
     assert cause.id == "model-without-migration"
-    assert sum("not fully read: r" in line for line in cause.evidence) == 5
+    # the full list once (the first finding), a pointer to it on the next
+    assert sum("not fully read: r" in line for line in cause.evidence) == 5 + 3
+    assert sum("2 more revision(s), listed under this check's first finding" in line for line in cause.evidence) == 1
     assert not any("see the revision check" in line for line in cause.evidence)  # not run under --repo-only
 
 
