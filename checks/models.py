@@ -101,7 +101,8 @@ def models(facts: Facts) -> list[Finding]:
     in_schema = {n.split(".", 1)[1] for n in standing if "." in n}
     missing = [t for t in found.tables if plain(t.name) not in standing
                and ("." in t.name or t.name not in in_schema)]
-    out = _not_judged([t for t in missing if t.own_migrations], "the tables")
+    theirs = [t for t in missing if t.own_migrations]
+    out = _not_judged(theirs, "the tables")
     missing = [t for t in missing if not t.own_migrations]
     doubt = unreadable(m, m.heads)
     outside = made_outside(m, m.heads)
@@ -113,6 +114,10 @@ def models(facts: Facts) -> list[Finding]:
             f"{_few(outside)}, which none of them creates, so the schema's baseline was made outside Alembic "
             "(create_all, then stamp) and may hold them",
             evidence=[f"not judged: {', '.join(sorted(t.name for t in never))}", _reading(found)]))
+    judged = len(found.tables) - len(theirs) - len(never)
+    if not missing and out and judged > 0:  # the others were judged: said, ruling nothing out
+        out.append(ok(f"the other {judged} model table(s) are created by the {len(upto)} revision(s) up to head "
+                      f"{_head(m)}", evidence=[_reading(found)]))
     if not missing:  # a table not judged above leaves the cause open: no pass to rule it out
         return out or [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} "
                           f"revision(s) up to head {_head(m)}", "model-without-migration",

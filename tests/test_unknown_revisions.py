@@ -230,3 +230,27 @@ def test_a_package_location_is_found_above_the_ini_in_a_monorepo(tmp_path):
     m = read_migrations(ini, cwd=tmp_path, checkout=tmp_path)
     assert m.script_location == str(package / "_core" / "alembic")
     assert [r.revision for r in m.revisions] == ["a1"] and not m.warnings
+
+
+
+def test_a_part_not_judged_beside_a_failure_has_its_own_row_without_v():
+    """model-columns fails for one table while the baseline's table is not judged: the not-judged note
+    is not hidden behind the check's worst finding."""
+    created = RevisionFacts("a1", [], creates=["dashboards"], ops=[["create", "dashboards"]])
+    d = replay(_facts([created, _alters("b2", ["a1"], "queries")], ["queries", "dashboards"]))
+    columns = _check(d, "model-columns")
+    assert columns.status == "fail" and "made outside Alembic" not in columns.message
+    row = next(line for line in render_table(d).splitlines() if "made outside Alembic" in line)
+    assert row.startswith("model-columns") and "skip" in row
+
+
+def test_a_baseline_beside_tables_found_created_is_complete_even_when_no_column_is_compared():
+    """models judged the created table (a pass naming no cause, ruling nothing out) while the baseline's
+    tables are not judged: the --repo-only run judged something, so it stays complete."""
+    created = RevisionFacts("a1", [], creates=["dashboards"], ops=[["create", "dashboards"]],
+                            adds_columns=[["dashboards", "id"]])
+    d = replay(_facts([created, _alters("b2", ["a1"], "queries")], ["queries", "dashboards"]))
+    passes = [f for f in _check(d, "models").findings if f.status == "pass"]
+    assert passes and passes[0].cause is None and "other 1 model table(s)" in passes[0].message
+    assert "model-without-migration" not in {r.id for r in d.ruled_out}
+    assert d.status == "healthy"
