@@ -4,7 +4,7 @@ tables were added with no revision, so `alembic upgrade head` was a no-op and st
 
 from __future__ import annotations
 
-from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from doctor.checking import Finding, check, fail, not_applicable, not_judged, ok, skip, warn
 from doctor.expected import ancestors, tables_at_head
 from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable
 from doctor.plan import made_outside, plain, standing_columns, unreadable
@@ -14,10 +14,26 @@ def _models(facts: Facts) -> ModelFacts | Finding:
     models = facts.repo.models if facts.repo else None
     if models is None:
         return skip("the checkout's models were not read (see the repo source)")
+    if not models.tables and models.problems:  # models there, none of their tables read: not "no models"
+        where = models.where or "nothing read"
+        return not_judged(f"the models are not judged: no table of theirs could be read ({where}); "
+                          f"{models.problems[0]}", blocked=True,
+                          evidence=[f"note on the models: {p}" for p in models.problems]
+                          + [f"migrations: {u}" for u in (facts.migrations.unknown if facts.migrations else [])])
     if not models.tables:
-        why = f"; {models.problems[0]}" if models.problems else ""
-        return not_applicable(f"no SQLAlchemy models found ({models.where or 'nothing read'}){why}")
+        return not_applicable(f"no SQLAlchemy models found ({models.where or 'nothing read'})")
     return models
+
+
+def _unknown(m: MigrationFacts, models: ModelFacts, what: str) -> list[Finding]:
+    """The revisions alembic runs are not known (``m.unknown``): judging the models against the ones read
+    would report every table as missing, with a fix that recreates them. Say what is unknown instead."""
+    if not m.unknown:
+        return []
+    return [not_judged(
+        f"{what}the {len(models.tables)} model table(s) are not judged: the revisions alembic runs are not "
+        f"known ({len(m.revisions)} read): {m.unknown[0]}", blocked=True,
+        evidence=[*(f"migrations: {u}" for u in m.unknown), _reading(models), *_notes(m, models)])]
 
 
 def _reading(models: ModelFacts) -> str:
@@ -44,15 +60,21 @@ def _not_judged(tables: list[ModelTable], what: str) -> list[Finding]:
     if not tables:
         return []
     folders = sorted({t.own_migrations for t in tables})
-    return [not_applicable(
+    return [not_judged(
         f"{what} of {len(tables)} model table(s) are not judged: their packages carry Alembic revisions of "
         f"their own ({_few(folders)}) that this project's alembic.ini does not run",
         evidence=[f"not judged: {t.name} of model {t.model} ({_at(t)}), revisions in {t.own_migrations}"
                   for t in tables])]
 
 
-def _notes(m: MigrationFacts, models: ModelFacts) -> list[str]:
-    notes = [f"not fully read: {u}" for u in unreadable(m, m.heads)[:3]]
+def _notes(m: MigrationFacts, models: ModelFacts, full: bool = True) -> list[str]:
+    """What weakens the verdict: in full on a check's first finding (the revision check, which also shows
+    it, does not run under --repo-only), the first three and a pointer to that one on the others."""
+    notes = [f"migrations warning: {w}" for w in m.warnings if w not in m.unknown]
+    doubt = unreadable(m, m.heads)
+    notes += [f"not fully read: {u}" for u in (doubt if full else doubt[:3])]
+    if not full and len(doubt) > 3:
+        notes.append(f"not fully read: {len(doubt) - 3} more revision(s), listed under this check's first finding")
     return notes + [f"note on the models: {p}" for p in models.problems[:3]]
 
 
@@ -69,6 +91,8 @@ def models(facts: Facts) -> list[Finding]:
     if isinstance(found, Finding):
         return [found]
     m: MigrationFacts = facts.migrations  # type: ignore[assignment]
+    if m.unknown:
+        return _unknown(m, found, "")
     standing = {plain(n) for n in tables_at_head(m)}
     upto = ancestors(m, m.heads)
     created_ever = {plain(n): r for r in m.revisions if r.revision in upto for n in r.creates}
@@ -77,18 +101,23 @@ def models(facts: Facts) -> list[Finding]:
     in_schema = {n.split(".", 1)[1] for n in standing if "." in n}
     missing = [t for t in found.tables if plain(t.name) not in standing
                and ("." in t.name or t.name not in in_schema)]
-    out = _not_judged([t for t in missing if t.own_migrations], "the tables")
+    theirs = [t for t in missing if t.own_migrations]
+    out = _not_judged(theirs, "the tables")
     missing = [t for t in missing if not t.own_migrations]
     doubt = unreadable(m, m.heads)
     outside = made_outside(m, m.heads)
     never = [t for t in missing if plain(t.name) not in created_ever] if outside else []
     if never:  # the baseline may hold them: say so, claim nothing
         missing = [t for t in missing if t not in never]
-        out.append(not_applicable(
+        out.append(not_judged(
             f"{len(never)} model table(s) that no revision creates are not judged: the revisions alter "
             f"{_few(outside)}, which none of them creates, so the schema's baseline was made outside Alembic "
             "(create_all, then stamp) and may hold them",
             evidence=[f"not judged: {', '.join(sorted(t.name for t in never))}", _reading(found)]))
+    judged = len(found.tables) - len(theirs) - len(never)
+    if not missing and out and judged > 0:  # the others were judged: said, ruling nothing out
+        out.append(ok(f"the other {judged} model table(s) are created by the {len(upto)} revision(s) up to head "
+                      f"{_head(m)}", evidence=[_reading(found)]))
     if not missing:  # a table not judged above leaves the cause open: no pass to rule it out
         return out or [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} "
                           f"revision(s) up to head {_head(m)}", "model-without-migration",
@@ -102,7 +131,7 @@ def models(facts: Facts) -> list[Finding]:
                             f"{_head(m)} drops or renames it")
         else:
             evidence.append(f"none of the {len(upto)} revision(s) up to head {_head(m)} creates {t.name}")
-        evidence += [_reading(found), *_notes(m, found)]
+        evidence += [_reading(found), *_notes(m, found, full=t is missing[0])]
         verdict = fail if not doubt else warn  # an unreadable revision might create it
         out.append(verdict(
             f"table {t.name} of model {t.model} ({_at(t)}) is "
@@ -127,11 +156,13 @@ def model_columns(facts: Facts) -> list[Finding]:
     if isinstance(found, Finding):
         return [found]
     m: MigrationFacts = facts.migrations  # type: ignore[assignment]
+    if m.unknown:
+        return _unknown(m, found, "the columns of ")
     chain = ancestors(m, m.heads)
     upto = [r for r in m.revisions if r.revision in chain]
     if any(r.creates for r in upto) and not any(r.adds_columns for r in upto):
-        return [not_applicable("the migration facts record no columns (a reader or snapshot without "
-                               "adds_columns): columns cannot be compared")]
+        return [not_judged("the migration facts record no columns (a reader or snapshot without "
+                           "adds_columns): columns cannot be compared")]
     columns = standing_columns(m, m.heads)
     doubt = unreadable(m, m.heads)
     outside = set(made_outside(m, m.heads))
@@ -140,7 +171,7 @@ def model_columns(facts: Facts) -> list[Finding]:
     compared = 0
     baseline = [t for t in found.tables if plain(t.name) in outside]
     if baseline:  # made outside Alembic: the scripts know only what they added, not the whole table
-        out.append(not_applicable(
+        out.append(not_judged(
             f"the columns of {len(baseline)} model table(s) are not judged: the revisions alter them but none "
             "creates them, so their baseline columns were made outside Alembic (create_all, then stamp)",
             evidence=[f"not judged: {', '.join(sorted(t.name for t in baseline))}", _reading(found)]))
@@ -166,12 +197,15 @@ def model_columns(facts: Facts) -> list[Finding]:
             evidence=[f"model {t.model} ({_at(t)}) declares {t.name} with {', '.join(t.columns)}",
                       f"the {len(upto)} revision(s) up to head {_head(m)} leave {t.name} with "
                       f"{', '.join(sorted(have)) or 'no column read'}",
-                      _reading(found), *_notes(m, found)],
+                      _reading(found), *_notes(m, found, full=not any(f.cause for f in out))],
             confidence=0.85 if not doubt else 0.5,
             fix_vars={"tables": t.name, "columns": ", ".join(f"{t.name}.{c}" for c in lacking)},
         ))
     out += _not_judged(theirs, "the columns")
-    if not any(f.status != "skip" for f in out):
+    if not compared and not out:  # every model table lacks its revision: nothing compared, nothing ruled out
+        out.append(not_applicable(f"no column compared: no model table is created by the {len(upto)} revision(s) "
+                                  f"up to head {_head(m)} (the models check judges the tables)"))
+    elif compared and not any(f.status != "skip" for f in out):
         out.append(ok(f"every column of the {compared} model table(s) the revisions create is added by a revision "
                       f"up to head {_head(m)}", "model-columns-without-migration",
                       evidence=[_reading(found), *_notes(m, found)]))

@@ -41,6 +41,9 @@ class Finding:
     blocked: bool = False  # a skip because facts could not be gathered (the run is incomplete)
     check: str = ""  # filled in by the runner
     location: str | None = None  # the checkout file it is about, "path" or "path:line" (SARIF, annotations)
+    # a skip for something that is there but was not judged (left unknown), unlike "nothing to examine":
+    # shown without -v, and a --repo-only run that judged nothing else is incomplete
+    unjudged: bool = False
 
 
 def ok(message: str, cause: str | None = None, **kw) -> Finding:
@@ -63,6 +66,11 @@ def skip(message: str, **kw) -> Finding:
 def not_applicable(message: str, **kw) -> Finding:
     """Nothing to examine here (e.g. no Cloud SQL in use); the run stays complete."""
     return Finding("skip", message, **kw)
+
+
+def not_judged(message: str, blocked: bool = False, **kw) -> Finding:
+    """Something to examine that was left unknown (``blocked``: because its facts could not be read)."""
+    return Finding("skip", message, blocked=blocked, unjudged=True, **kw)
 
 
 CheckFn = Callable[[Facts], Iterable[Finding]]

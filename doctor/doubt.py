@@ -24,5 +24,7 @@ def adjust(facts: Facts, cause_id: str, confidence: float) -> tuple[float, list[
     if not opaque:
         return confidence, []
     shown = ", ".join(opaque[:5]) + (f" and {len(opaque) - 5} more" if len(opaque) > 5 else "")
+    # --repo-only runs no revision check: the model checks' evidence lists them ("not fully read")
+    where = "the 'not fully read' lines above" if facts.target.repo_only else "the revision check's evidence"
     return confidence * FACTOR, [f"what {len(opaque)} revision(s) do to tables could not be fully read ({shown}): "
-                                 "this rests partly on them (see the revision check's evidence)"]
+                                 f"this rests partly on them (see {where})"]

@@ -285,6 +285,10 @@ class MigrationFacts:
     # what makes the reading itself doubtful: a script_location outside the checkout, a version folder
     # that does not exist (the revision check shows each as a warning)
     warnings: list[str] = field(default_factory=list)
+    # why the revisions read may not be the ones alembic runs (revision files only in subfolders Alembic
+    # does not walk, env.py setting version_locations at run time, no revision file at all): the model
+    # checks judge nothing against them. Each but "no revision file" is also in ``warnings``.
+    unknown: list[str] = field(default_factory=list)
 
     def by_id(self) -> dict[str, RevisionFacts]:
         return {r.revision: r for r in self.revisions}

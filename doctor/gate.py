@@ -2,7 +2,8 @@
 
 ``--repo-only`` gathers the checkout alone (migrations, models, files): a CI job with no cloud
 credentials and no database route. The checks that need Cloud Run, secrets, logs or a database are
-listed as not run, which does not make the run incomplete, so a clean checkout exits 0.
+listed as not run, which does not make the run incomplete, so a clean checkout exits 0; a run whose
+in-scope checks judged nothing (models or revisions there but not read) is incomplete (exit 3).
 
 ``--pre-deploy`` treats the checkout as the code about to ship: a database behind head is the plan,
 not a fault, so no finding blames ``migration-not-applied``; the plan itself is judged by the
@@ -63,9 +64,29 @@ def checked(specs: list[CheckSpec], facts: Facts) -> list[CheckResult]:
                 note = f"not run: --repo-only gathers only the checkout (this check needs {wants})"
                 results.append(CheckResult(spec.id, spec.title, "skip", note, [_tagged(not_applicable(note), spec)],
                                            0.0))
+        _judged_nothing(results, specs)
     else:
         results = run_checks(specs, facts, amend=amend)
     return results
+
+
+def _judged_nothing(results: list[CheckResult], specs: list[CheckSpec]) -> None:
+    """A --repo-only run whose in-scope checks judged nothing, because what they examine was there but not
+    judged (models not read, revisions not known, a baseline made outside Alembic), is incomplete, not
+    healthy: its not-judged findings block. A checkout with no models at all stays complete."""
+    scope = {s.id for s in specs if in_scope(s)}
+    ours = [r for r in results if r.id in scope]
+    findings = [f for r in ours for f in r.findings]
+    if any(f.status != "skip" for f in findings) or not any(f.unjudged for f in findings):
+        return
+    note = " (--repo-only judged nothing else: the run is incomplete)"
+    for r in ours:
+        for f in r.findings:
+            if f.unjudged and not f.blocked:
+                f.blocked = True
+                f.message += note
+                if note not in r.message:
+                    r.message += note
 
 
 def _tagged(f: Finding, spec: CheckSpec) -> Finding:

@@ -272,9 +272,14 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
         out.prose(f"not examined here {len(idle)}: " + ", ".join(idle) + " (-v says why)", hang=4)
     if shown:
         out.blank()
-        out.table([(r.id, out.mark(r.status) + r.status, r.message,
-                    *([f"{r.duration_ms:.1f}"] if look.verbose else [])) for r in shown],
-                  ["check", "status", "message", *(["ms"] if look.verbose else [])], 2)
+        rows = []
+        for r in shown:
+            rows.append((r.id, out.mark(r.status) + r.status, r.message,
+                         *([f"{r.duration_ms:.1f}"] if look.verbose else [])))
+            # a part not judged beside a verdict on the rest: its own row, else only -v would tell
+            rows += [(r.id, out.mark(f.status) + f.status, f.message, *([""] if look.verbose else []))
+                     for f in r.findings if f.unjudged and f.message != r.message]
+        out.table(rows, ["check", "status", "message", *(["ms"] if look.verbose else [])], 2)
     troubled = [s for s in d.sources if look.verbose or s.status != "ok"]
     if troubled:
         out.blank()
@@ -292,7 +297,8 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
 
 
 def _not_applicable(r) -> bool:
-    return r.status == "skip" and bool(r.findings) and not any(f.blocked for f in r.findings)
+    """Nothing to examine here; a part left not judged is shown, not counted among these."""
+    return r.status == "skip" and bool(r.findings) and not any(f.blocked or f.unjudged for f in r.findings)
 
 
 # --- Markdown -------------------------------------------------------------------------------------

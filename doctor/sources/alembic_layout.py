@@ -148,6 +148,13 @@ def _location(value: str, cwd: Path, search: list[Path], ini: Path, name: str) -
             folder = base.joinpath(*parts)
             if folder.is_dir():
                 return folder.joinpath(*rest)
+        # a monorepo (python_modules/dagster/dagster) run from its root: the ini sits inside the package
+        for above in [ini.absolute().parent, *ini.absolute().parent.parents]:
+            if len(above.parts) > len(parts) and list(above.parts[-len(parts):]) == parts \
+                    and above.joinpath(*rest).exists():
+                search.append(above.parents[len(parts) - 1])  # where `import package` finds it
+                return above.joinpath(*rest)
         raise SourceError(f"{ini}: {name} {value!r}: package {package!r} is not in the checkout (looked in "
-                          f"{', '.join(str(b) for b in search)}); the doctor does not import installed packages")
+                          f"{', '.join(str(b) for b in search)} and the folders above {ini.name}); the doctor does "
+                          "not import installed packages")
     return Path(os.path.normpath(_absolute(value, cwd)))

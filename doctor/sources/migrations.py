@@ -78,6 +78,7 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
     _where(layout, checkout, facts)
     modules = Modules(layout.search_path, checkout)
     scripts = _scripts(layout, modules, facts.problems)
+    _unseen(layout, len(scripts), facts)
     rmap, order = _graph(scripts, ini)
     facts.heads = list(rmap.heads)
     sql_read = False
@@ -124,6 +125,66 @@ def _where(layout: Layout, checkout: Path, facts: MigrationFacts) -> None:
             facts.warnings.append(f"the revision folder {folder} does not exist: Alembic finds no revisions there")
         elif not folder.resolve().is_relative_to(root) and script_dir.is_relative_to(root):
             facts.warnings.append(f"version location {folder} is outside the checkout {root}")
+
+
+def _unseen(layout: Layout, found: int, facts: MigrationFacts) -> None:
+    """What makes the revisions read possibly not the ones alembic runs: said as a warning and kept in
+    ``facts.unknown``, so that no check reads "no revision creates it" out of revisions never seen."""
+    reasons: list[str] = []
+    where = _sets_version_locations(layout.script_dir / "env.py")
+    named = layout.version_dirs != [layout.script_dir / "versions"]  # the ini names its folders
+    if where and named:  # an ini written for the doctor (or the job) says which folder is meant: read it
+        facts.warnings.append(f"{where} sets version_locations when it runs, which the doctor does not run; the "
+                              f"folders {layout.ini.name} names were read ({', '.join(map(str, layout.version_dirs))})")
+    elif where:
+        reasons.append(f"{where} sets version_locations when it runs, which the doctor does not run: the revision "
+                       f"folders alembic uses may not be the ones {layout.ini.name} names ("
+                       f"{', '.join(str(d) for d in layout.version_dirs)}); set version_locations in "
+                       f"{layout.ini.name} to the folder the job runs")
+    if not layout.recursive:
+        for folder in layout.version_dirs:
+            nested = _nested(folder)
+            if nested and not _revision_files(folder):
+                reasons.append(f"{folder} holds revision files only in its subfolders ({', '.join(nested)}) and "
+                               "recursive_version_locations is off: Alembic as configured reads none of them")
+    facts.warnings += reasons
+    if not found and not reasons:  # a new project, or a layout not understood: the model checks say which
+        reasons.append(f"no revision file was found in {', '.join(str(d) for d in layout.version_dirs)}")
+    facts.unknown += reasons
+
+
+def _revision_files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_file() and _SOURCE_FILE.match(p.name)] if folder.is_dir() else []
+
+
+def _nested(folder: Path) -> list[str]:
+    """Subfolders of a version folder holding .py files (a folder per database, say)."""
+    if not folder.is_dir():
+        return []
+    return sorted(f"{d.name}/" for d in folder.iterdir() if d.is_dir() and d.name != "__pycache__"
+                  and any(_SOURCE_FILE.match(p.name) for p in d.rglob("*.py")))
+
+
+def _sets_version_locations(env: Path) -> str:
+    """``path:line`` where env.py assigns ``version_locations`` (``context.script.version_locations = [...]``)
+    or sets the option (``config.set_main_option("version_locations", ...)``); "" when it does not."""
+    try:
+        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        if any(isinstance(t, ast.Attribute) and t.attr == "version_locations" for t in targets):
+            return f"{env}:{node.lineno}"
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("set_main_option", "set_section_option")
+                and any(isinstance(a, ast.Constant) and a.value == "version_locations" for a in node.args)):
+            return f"{env}:{node.lineno}"
+    return ""
 
 
 # --- revision files -------------------------------------------------------------------------------
