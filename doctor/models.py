@@ -436,11 +436,13 @@ def _module_name(root: Path, path: Path, bases: list[Path]) -> str:
     return ""
 
 
-def scan(root: Path) -> list[Path]:
-    """Python files of the checkout that mention SQLAlchemy or SQLModel, without migrations, tests, venvs."""
+def scan(root: Path, exclude: frozenset[str] = frozenset()) -> list[Path]:
+    """Python files of the checkout that mention SQLAlchemy or SQLModel, without migrations, tests, venvs
+    and the folders in ``exclude`` (absolute paths: the Alembic script folder, whatever its name)."""
     out: list[Path] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
+                         and os.path.join(folder, d) not in exclude
                          and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
         for name in sorted(files):
             if name.endswith(".py") and not name.startswith("test_") and name != "conftest.py":
@@ -460,12 +462,12 @@ def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
     revision folders (None when the layout cannot be read), as the migrations source resolves them
     (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
     from doctor.errors import SourceError
-    from doctor.sources.alembic_layout import read_layout
+    from doctor.sources.migrations import _layout
 
     if not alembic_ini.is_file():
         return None, [], None
-    try:
-        layout = read_layout(alembic_ini, cwd or root, section)
+    try:  # the migrations source's own resolution (a relative script_location falls back to the ini's folder)
+        layout = _layout(alembic_ini, cwd or root, section)
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
         here = alembic_ini.parent
         return (here / "env.py" if (here / "env.py").is_file() else None), [], None
@@ -622,17 +624,23 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
         if not tables:
             followed = bool(modules) or "followed" in facts.where
             why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
-            # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the checkout
-            places = [alembic_ini.parent.resolve()] + ([root] if scan_checkout and alembic_ini.parent.resolve() != root
-                                                       else [])
+            # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the
+            # checkout; never the script folder (Flask-Migrate keeps alembic.ini in it): its helpers are no models
+            scripts = _script_dirs(env_py, project)
+            here = alembic_ini.parent.resolve()
+            places = ([] if any(here == s or s in here.parents for s in scripts) else [here]) + (
+                [root] if scan_checkout and here != root else [])
+            if not places and here == root:
+                places = [root]
+            shown = "no folder"
             for place in places:
-                texts = {p: _peek(p) for p in scan(place)}  # each file read once, for the test and the parse
+                texts = {p: _peek(p) for p in scan(place, frozenset(str(s) for s in scripts))}
                 candidates = [p for p, text in texts.items() if _mentions_models(text)]
                 modules = [m for m in (files.read(p, texts[p]) for p in candidates) if m is not None]
                 tables, found = _tables(modules)
+                shown = os.path.relpath(place, root) if place != root else "the checkout"
                 if tables:
                     break
-            shown = os.path.relpath(place, root) if place != root else "the checkout"
             facts.where = f"a scan of {shown} without migrations, tests and virtualenvs ({why})"
             if not scan_checkout:
                 facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
@@ -643,6 +651,12 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems
     return facts
+
+
+def _script_dirs(env_py: Path | None, project: list[Path] | None) -> list[Path]:
+    """The Alembic script folder (env.py's) and revision folders: never a source of models."""
+    dirs = [*(project or []), *([env_py.parent] if env_py is not None else [])]
+    return list(dict.fromkeys(d.resolve() for d in dirs))
 
 
 def _tables(modules: list[ModuleInfo]) -> tuple[list[ModelTable], list[str]]:

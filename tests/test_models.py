@@ -768,3 +768,45 @@ def test_a_plugin_carrying_its_own_migrations_is_not_judged_by_the_projects(tmp_
                                   "does not run")
     findings = {f["message"] for c in report["checks"] if c["id"] == "model-columns" for f in c["findings"]}
     assert any(m.startswith("the columns of 1 model table(s) are not judged") for m in findings)
+
+
+def test_models_never_come_from_the_alembic_script_folder(tmp_path):
+    """Flask-Migrate keeps alembic.ini inside the script folder and takes target_metadata from a library:
+    the scan must read the checkout's models, not the stand-in models of migration helpers."""
+    helper = """
+        from sqlalchemy import Column, Integer, String
+        from sqlalchemy.ext.declarative import declarative_base
+        Base = declarative_base()
+        class SqlaTable(Base):  # a copy of the model as it was at one revision
+            __tablename__ = "tables"
+            id = Column(Integer, primary_key=True)
+            catalog = Column(String)
+    """
+    real = """
+        from sqlalchemy import Column, Integer, String
+        from flask_appbuilder import Model
+        class SqlaTable(Model):
+            __tablename__ = "tables"
+            id = Column(Integer, primary_key=True)
+            table_name = Column(String)
+    """
+    root = write(tmp_path / "flask", {
+        "app/migrations/alembic.ini": "[alembic]\n",
+        "app/migrations/env.py": "from flask_appbuilder import Model\ntarget_metadata = Model.metadata\n",
+        "app/migrations/shared/helpers.py": helper,
+        "app/__init__.py": "", "app/models/__init__.py": "", "app/models/core.py": real,
+    })
+    models = read_models(root, root / "app" / "migrations" / "alembic.ini")
+    assert tables(models) == {"tables": ["id", "table_name"]}
+    assert models.files == ["app/models/core.py"]
+    assert "a scan of the checkout" in models.where
+
+    # a script folder named otherwise is left out of the checkout's scan all the same
+    root = write(tmp_path / "named", {
+        "alembic.ini": "[alembic]\nscript_location = dbchanges\n",
+        "dbchanges/env.py": "target_metadata = None\n", "dbchanges/script.py.mako": "",
+        "dbchanges/versions/.keep": "", "dbchanges/shared/helpers.py": helper,
+        "app/__init__.py": "", "app/models.py": real,
+    })
+    models = read_models(root, root / "alembic.ini")
+    assert tables(models) == {"tables": ["id", "table_name"]}
