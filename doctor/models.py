@@ -19,9 +19,11 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from doctor import nameeval
 from doctor.facts import ModelFacts, ModelTable
 from doctor.sources.pysource import absolute_import
 
@@ -46,7 +48,7 @@ class ClassInfo:
     bases: list[str]  # dotted names as written
     tablename: str | None = None
     tablename_computed: bool = False  # declared_attr / a function: not known without running it
-    tablename_rule: str | None = None  # a declared_attr we can follow: "name" or "lower" (of the class name)
+    tablename_rule: ast.FunctionDef | None = None  # a declared_attr __tablename__, worked out by doctor/nameeval
     table: ModelTable | None = None  # from __table__ = Table(...)
     abstract: bool = False
     sqlmodel_table: bool = False
@@ -55,6 +57,7 @@ class ClassInfo:
     plain_fields: set[str] = field(default_factory=set)  # annotated fields: columns only in a SQLModel
     module: ModuleInfo | None = field(default=None, repr=False)
     primary: bool = False  # declares a primary-key column itself (Flask-SQLAlchemy: a joined-table subclass)
+    declarative: bool = False  # the declarative base itself (DeclarativeBase subclass, @as_declarative)
 
 
 @dataclass
@@ -66,6 +69,9 @@ class ModuleInfo:
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target (module or module.name)
     star: list[str] = field(default_factory=list)  # modules imported with *
     constants: dict[str, str] = field(default_factory=dict)
+    patterns: dict[str, str] = field(default_factory=dict)  # NAME = re.compile("literal")
+    functions: dict[str, ast.FunctionDef] = field(default_factory=dict)  # module-level functions
+    declarative_names: set[str] = field(default_factory=set)  # Base = declarative_base(...)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -104,6 +110,16 @@ def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
             value = _text(node.value, {})
             if value is not None:
                 info.constants[node.targets[0].id] = value
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and (target := _assigned_name(node)):
+            value_node = node.value
+            if (isinstance(value_node, ast.Call) and _dotted(value_node.func) == "re.compile"
+                    and len(value_node.args) == 1 and not value_node.keywords
+                    and (pattern := _text(value_node.args[0], {})) is not None):
+                info.patterns[target] = pattern
+            if isinstance(value_node, ast.Call) and _last(value_node.func) == "declarative_base":
+                info.declarative_names.add(target)
+        elif isinstance(node, ast.FunctionDef):
+            info.functions[node.name] = node
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -209,25 +225,21 @@ def _is_classvar(annotation: ast.expr) -> bool:
     return _last(target) == "ClassVar"
 
 
-def _name_rule(fn: ast.FunctionDef) -> str | None:
-    """``return cls.__name__`` -> "name", ``return cls.__name__.lower()`` -> "lower"; else unknown."""
-    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        return None
-    text = ast.unparse(body[0].value)
-    arg = fn.args.args[0].arg if fn.args.args else "cls"
-    return {f"{arg}.__name__": "name", f"{arg}.__name__.lower()": "lower"}.get(text)
+DECLARATIVE_BASES = {"DeclarativeBase", "DeclarativeBaseNoMeta"}
 
 
 def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
     cls = ClassInfo(node.name, info.path, node.lineno, [b for b in (_dotted(b) for b in node.bases) if b], module=info)
+    # the declarative base itself (its rule and shared columns are for its subclasses): no table
+    cls.declarative = (any(_last(b) in DECLARATIVE_BASES for b in node.bases)
+                       or any(_last(d.func if isinstance(d, ast.Call) else d) == "as_declarative"
+                              for d in node.decorator_list))
     cls.sqlmodel_table = any(k.arg == "table" and isinstance(k.value, ast.Constant) and k.value.value is True
                              for k in node.keywords)
     consts = info.constants
     for stmt in node.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__tablename__":
-            cls.tablename_rule = _name_rule(stmt)  # @declared_attr def __tablename__(cls): ...
-            cls.tablename_computed = cls.tablename_rule is None
+            cls.tablename_rule = stmt  # @declared_attr def __tablename__(cls): ... (worked out per model)
             continue
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             attr, value, annotation = stmt.targets[0].id, stmt.value, None
@@ -237,6 +249,8 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
             continue
         if attr == "__tablename__":
             name = _text(value, consts)
+            if value is None or (isinstance(value, ast.Constant) and value.value is None):
+                continue  # `__tablename__: str | None = None`: a mixin leaving the name to its subclasses
             if name is None:
                 cls.tablename_computed = True
             else:
@@ -325,6 +339,78 @@ def _snake(name: str) -> str:
     return re.sub(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))", r"_\1", name).lower().lstrip("_")
 
 
+def _resolver(index: Index, module: ModuleInfo, depth: int = 0) -> Callable[[str], object]:
+    """A module-level name's value for doctor/nameeval: constants, compiled patterns, functions, ``re``,
+    followed into the checkout's modules it is imported from."""
+
+    def resolve(name: str) -> object:
+        if name in module.constants:
+            return module.constants[name]
+        if name in module.patterns:
+            return re.compile(module.patterns[name])
+        if name in module.functions:
+            return nameeval.Function(module.functions[name], resolve)
+        target = module.imports.get(name)
+        if target == "re":
+            return nameeval.RE
+        if target and depth < 8:
+            mod, _, attr = target.rpartition(".")
+            other = index.modules.get(mod)
+            if other is not None and other is not module:
+                return _resolver(index, other, depth + 1)(attr)
+        return None
+
+    return resolve
+
+
+def _apply_rule(index: Index, ruler: ClassInfo, class_name: str) -> str | None:
+    """The table ``ruler``'s declared_attr __tablename__ gives a class named ``class_name``, or None."""
+    if ruler.tablename_rule is None or ruler.module is None:
+        return None
+    return nameeval.table_name(ruler.tablename_rule, class_name, _resolver(index, ruler.module))
+
+
+def _root_of_name(index: Index, module: ModuleInfo, dotted: str) -> tuple[str, str] | None:
+    """(file, name) of the ``X = declarative_base()`` that ``dotted`` names in ``module``, or None."""
+    if dotted in module.declarative_names:
+        return module.path, dotted
+    target = module.imports.get(dotted)
+    if target:
+        mod, _, attr = target.rpartition(".")
+        other = index.modules.get(mod)
+        if other is not None and attr in other.declarative_names:
+            return other.path, attr
+    return None
+
+
+def _roots(index: Index, cls: ClassInfo) -> set[tuple[str, str]]:
+    """The declarative bases a class maps to, as (file, name), where they are known: the declarative
+    classes in its chain and the ``declarative_base()`` results its bases name. Empty when unknown."""
+    roots: set[tuple[str, str]] = set()
+    for c in [cls, *index.ancestors(cls)]:
+        if c.module is None:
+            continue
+        if c.declarative:
+            roots.add((c.path, c.name))
+        for b in c.bases:
+            if (root := _root_of_name(index, c.module, b)) is not None:
+                roots.add(root)
+    return roots
+
+
+def _target_roots(index: Index, env: ModuleInfo, target: str) -> set[tuple[str, str]]:
+    """The declarative bases of env.py's ``target_metadata = X.metadata``; empty when unknown (then no
+    model is left out)."""
+    if not target.endswith(".metadata"):
+        return set()
+    owner = target.removesuffix(".metadata")
+    root = _root_of_name(index, env, owner)
+    if root is not None:
+        return {root}
+    cls = index.lookup(env, owner) if owner.split(".")[0] in env.imports else None
+    return _roots(index, cls) if cls is not None else set()
+
+
 def _is_sqlmodel(index: Index, cls: ClassInfo) -> bool:
     return any(b.rsplit(".", 1)[-1] == "SQLModel" for c in [cls, *index.ancestors(cls)] for b in c.bases)
 
@@ -333,9 +419,14 @@ def _own_columns(cls: ClassInfo, sqlmodel: bool) -> list[tuple[str, int]]:
     return [(n, line) for n, line in cls.columns if sqlmodel or n not in cls.plain_fields]
 
 
-def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable]:
-    """Every table the modules declare, with the columns of the class, its mixins and abstract bases."""
+def tables_of(modules: list[ModuleInfo], problems: list[str],
+              target: tuple[ModuleInfo, str] | None = None) -> list[ModelTable]:
+    """Every table the modules declare, with the columns of the class, its mixins and abstract bases;
+    with ``target`` (env.py and its ``target_metadata``, e.g. ``Base.metadata``), only the models of that
+    declarative base: Alembic compares no other."""
     index = Index(modules)
+    wanted = _target_roots(index, *target) if target is not None else set()
+    elsewhere: dict[str, list[ClassInfo]] = {}  # models of another declarative base, by that base
     found: dict[str, ModelTable] = {}
     owner: dict[int, ModelTable] = {}  # id(ClassInfo) -> the table it maps (for single-table subclasses)
 
@@ -359,7 +450,11 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
             owner[id(cls)] = add(cls.table)
     # classes first whose table comes from themselves, then single-table subclasses (bases before them)
     for cls in sorted(pending, key=lambda c: len(index.ancestors(c))):
-        if id(cls) in owner or cls.abstract:
+        if id(cls) in owner or cls.abstract or cls.declarative:
+            continue
+        if wanted and target is not None and (roots := _roots(index, cls)) and not roots & wanted and (
+                cls.tablename or cls.tablename_rule or cls.columns):
+            elsewhere.setdefault(", ".join(f"{path}: {name}" for path, name in sorted(roots)), []).append(cls)
             continue
         ancestors = index.ancestors(cls)
         sqlmodel = _is_sqlmodel(index, cls)
@@ -386,13 +481,18 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
                 continue
             inherited = next((a for a in ancestors if a.tablename is not None or a.tablename_computed
                               or a.tablename_rule), None)
-            own = cls.tablename_rule or cls.tablename_computed
-            rule = inherited.tablename_rule if inherited is not None and not own else None
-            if cls.tablename_rule and ancestors:  # a model (it has a base) naming itself by a simple rule
-                rule = cls.tablename_rule
-            if rule and _own_columns(cls, False):  # named by its base's declared_attr: cls.__name__(.lower())
-                inherited = ClassInfo(cls.name, cls.path, cls.line, [],
-                                      tablename=cls.name.lower() if rule == "lower" else cls.name)
+            own = cls.tablename_rule is not None or cls.tablename_computed
+            ruler = inherited if inherited is not None and not own and inherited.tablename_rule else None
+            if cls.tablename_rule and ancestors:  # a model (it has a base) naming itself by a rule
+                ruler = cls
+            named = _apply_rule(index, ruler, cls.name) if ruler is not None else None
+            if ruler is not None and _own_columns(cls, False) and named is None:
+                problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr at "
+                                f"{ruler.path}:{ruler.tablename_rule.lineno}); its table is not known without "
+                                "running the code")
+                continue
+            if named is not None and _own_columns(cls, False):  # named by a declared_attr rule worked out
+                inherited = ClassInfo(cls.name, cls.path, cls.line, [], tablename=named)
             elif inherited is None and _flask_model(index, cls) and _own_columns(cls, False):
                 inherited = ClassInfo(cls.name, cls.path, cls.line, [], tablename=_snake(cls.name))
             elif cls.tablename_computed or (inherited is not None and inherited.tablename_computed):
@@ -416,6 +516,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
         table = ModelTable(f"{schema}.{tablename}" if schema else tablename, cls.path, cls.line, cls.name,
                            [n for n, _ in columns], [line for _, line in columns])
         owner[id(cls)] = add(table)
+    for base, classes in elsewhere.items():
+        problems.append(f"{len(classes)} model(s) of another declarative base ({base}), not target_metadata's "
+                        f"{target[1] if target else ''}, left out: Alembic does not compare them: "
+                        + ", ".join(f"{c.name} ({c.path}:{c.line})" for c in classes))
     return sorted(found.values(), key=lambda t: (t.path, t.line))
 
 
@@ -469,8 +573,9 @@ def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
     try:  # the migrations source's own resolution (a relative script_location falls back to the ini's folder)
         layout = _layout(alembic_ini, cwd or root, section)
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
-        here = alembic_ini.parent
-        return (here / "env.py" if (here / "env.py").is_file() else None), [], None
+        env_py = alembic_ini.parent / "env.py"  # only an Alembic env.py: an app's own env.py is no such thing
+        alembic_env = env_py.is_file() and any(w in _peek(env_py) for w in ("alembic", "target_metadata"))
+        return (env_py if alembic_env else None), [], None
     env_py = layout.script_dir / "env.py"
     return (env_py if env_py.is_file() else None), layout.search_path, [layout.script_dir, *layout.version_dirs]
 
@@ -528,12 +633,29 @@ def _holds_revisions(folder: Path, most: int = 50) -> bool:
 def _target_names(tree: ast.Module) -> list[str]:
     """The dotted names ``target_metadata`` is set from (``Base.metadata``, ``[a.metadata, b]``)."""
     names: list[str] = []
+    bound: dict[str, ast.expr] = {}  # names env.py binds (`migration_metadata = Auth.metadata`)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            bound.setdefault(node.targets[0].id, node.value)
+
+    def add(value: ast.expr) -> None:
+        nonlocal names
+        values = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+        names += [n for n in (_dotted(v) for v in values) if n]
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
                                                 for t in node.targets):
-            values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
-            names += [n for n in (_dotted(v) for v in values) if n]
-    return names
+            add(node.value)
+        elif isinstance(node, ast.Call):  # context.configure(..., target_metadata=Y)
+            for kw in node.keywords:
+                if kw.arg != "target_metadata" or (isinstance(kw.value, ast.Name) and kw.value.id == "target_metadata"):
+                    continue
+                if isinstance(kw.value, ast.Name) and kw.value.id in bound:
+                    add(bound[kw.value.id])
+                elif not isinstance(kw.value, ast.Name):
+                    add(kw.value)
+    return list(dict.fromkeys(names))
 
 
 class _Files:
@@ -543,6 +665,8 @@ class _Files:
         self.root, self.bases = root, bases
         self.modules: dict[Path, ModuleInfo] = {}
         self.problems: list[str] = []
+        self.env: ModuleInfo | None = None  # env.py, once read
+        self.targets: list[str] = []  # its target_metadata
 
     def find(self, dotted: str) -> list[Path]:
         """The files importing ``dotted`` runs: its packages' __init__ files, then the module."""
@@ -618,10 +742,16 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
         facts.where = "config models = [" + ", ".join(paths) + "]"
         tables, found = _tables(modules)
     else:
+        target: tuple[ModuleInfo, str] | None = None
         if env_py is not None:
             modules, facts.where = _from_env(env_py, files, root)
-        tables, found = _tables(modules)
-        if not tables:
+            if files.env is not None and len(files.targets) == 1:
+                target = (files.env, files.targets[0])
+        tables, found = _tables(modules, target)
+        if not tables and any("__tablename__ is computed" in p for p in found):
+            # the models env.py leads to are found, their names are not: say so, and read nothing else
+            facts.where += ", which led to models for which no table name could be worked out"
+        elif not tables:
             followed = bool(modules) or "followed" in facts.where
             why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
             # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the
@@ -659,10 +789,11 @@ def _script_dirs(env_py: Path | None, project: list[Path] | None) -> list[Path]:
     return list(dict.fromkeys(d.resolve() for d in dirs))
 
 
-def _tables(modules: list[ModuleInfo]) -> tuple[list[ModelTable], list[str]]:
+def _tables(modules: list[ModuleInfo], target: tuple[ModuleInfo, str] | None = None
+            ) -> tuple[list[ModelTable], list[str]]:
     """The tables ``modules`` declare, and what could not be told of them."""
     problems: list[str] = []
-    return (tables_of(modules, problems) if modules else []), problems
+    return (tables_of(modules, problems, target) if modules else []), problems
 
 
 def _peek(path: Path) -> str:
@@ -681,7 +812,8 @@ def _from_env(env_py: Path, files: _Files, root: Path) -> tuple[list[ModuleInfo]
         files.problems.append(f"{rel}: not read ({type(exc).__name__})")
         return [], f"{rel} could not be read"
     env = read_module(ast.unparse(tree), rel)
-    targets = _target_names(tree)
+    files.env = env
+    targets = files.targets = _target_names(tree)
     if not targets:
         return [], f"{rel} sets no target_metadata"
     starts = []

@@ -140,7 +140,7 @@ def test_each_declarative_style_yields_its_tables_and_columns(tmp_path):
         class Computed(Base):
             @declared_attr
             def __tablename__(cls):
-                return "t_" + cls.__name__.lower()
+                return cls.__module__ + cls.__name__.lower()  # known only at run time
             id = Column(Integer, primary_key=True)
     """})
     models = read_models(root, root / "alembic.ini", ["app"])
@@ -810,3 +810,174 @@ def test_models_never_come_from_the_alembic_script_folder(tmp_path):
     })
     models = read_models(root, root / "alembic.ini")
     assert tables(models) == {"tables": ["id", "table_name"]}
+
+
+def test_declared_attr_table_name_rules_are_worked_out_or_said(tmp_path):
+    """Table names a declared_attr computes from the class name (literals, re.sub, compiled patterns
+    imported from another module, f-strings, helpers) are worked out over the AST; the declarative base
+    carrying the rule is no table; a rule that cannot be followed is said, never guessed."""
+    root = checkout(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/utils.py": """
+            import re
+            CAMEL_TO_SNAKE: re.Pattern[str] = re.compile(r"(?<!^)(?=[A-Z])")
+
+            def plural(name):
+                \"\"\"A helper of the checkout.\"\"\"
+                snake = CAMEL_TO_SNAKE.sub("_", name)
+                lowered = snake.lower()
+                return lowered + "s"
+        """,
+        "pkg/orm.py": """
+            import re
+            import uuid
+            from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+            from pkg.utils import CAMEL_TO_SNAKE, plural
+
+            class Base(DeclarativeBase):
+                @declared_attr.directive
+                def __tablename__(cls) -> str:
+                    \"\"\"Camel case to snake case.\"\"\"
+                    return CAMEL_TO_SNAKE.sub("_", cls.__name__).lower()
+
+                id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+                created: Mapped[str] = mapped_column()
+
+            class FlowRun(Base):
+                name: Mapped[str]
+
+            class Event(Base):
+                @declared_attr.directive
+                def __tablename__(cls) -> str:
+                    return "events"
+                occurred: Mapped[str]
+
+            class WorkQueue(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return re.sub(r"([a-z])([A-Z])", r"\\1_\\2", cls.__name__).lower()
+                priority: Mapped[int]
+
+            class BlockType(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return f"{cls.__name__.lower()}s"
+                slug: Mapped[str]
+
+            class TaskRunState(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return plural(cls.__name__)
+                state: Mapped[str]
+
+            class Dynamic(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return cls.__module__.split(".")[-1] + cls.__name__
+                value: Mapped[str]
+        """,
+    }, env_py="""
+        from pkg.orm import Base
+        target_metadata = Base.metadata
+    """)
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert tables(models) == {
+        "flow_run": ["id", "created", "name"],
+        "events": ["id", "created", "occurred"],
+        "work_queue": ["id", "created", "priority"],
+        "blocktypes": ["id", "created", "slug"],
+        "task_run_states": ["id", "created", "state"],
+    }
+    assert [p for p in models.problems if "computed" in p] == [
+        "pkg/orm.py:42: Dynamic's __tablename__ is computed (declared_attr at pkg/orm.py:44); "
+        "its table is not known without running the code"]
+
+
+def test_models_whose_table_names_cannot_be_worked_out_are_not_called_no_model(tmp_path):
+    root = checkout(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/orm.py": """
+            from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr
+            from pkg.naming import naming_rule
+
+            class Base(DeclarativeBase):
+                @declared_attr.directive
+                def __tablename__(cls) -> str:
+                    return naming_rule(cls)
+
+            class FlowRun(Base):
+                name: Mapped[str]
+        """,
+        "scripts/other.py": "from sqlalchemy import Column\nclass T:\n    __tablename__ = 'x'\n    id = Column()\n",
+    }, env_py="""
+        from pkg.orm import Base
+        target_metadata = Base.metadata
+    """)
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert models.tables == []
+    assert "led to no model" not in models.where
+    assert "no table name could be worked out" in models.where
+    assert any("FlowRun's __tablename__ is computed" in p for p in models.problems)
+
+
+def _webui_like(root: Path) -> Path:
+    """alembic.ini with a relative script_location beside an app's own env.py; the Alembic env.py hands
+    target_metadata to context.configure() through a name; a vector store keeps its own declarative base."""
+    return write(root, {
+        "backend/app/alembic.ini": "[alembic]\nscript_location = migrations\nprepend_sys_path = ..\n",
+        "backend/app/env.py": "import os\nDATABASE_URL = os.environ.get('DATABASE_URL')\n",
+        "backend/app/migrations/env.py": """
+            from alembic import context
+            from app.env import DATABASE_URL
+            from app.models.auths import Auth
+            migration_metadata = Auth.metadata
+
+            def run_migrations_online():
+                context.configure(url=DATABASE_URL, target_metadata=migration_metadata)
+        """,
+        "backend/app/migrations/script.py.mako": "", "backend/app/migrations/versions/.keep": "",
+        "backend/app/__init__.py": "", "backend/app/models/__init__.py": "", "backend/app/internal/__init__.py": "",
+        "backend/app/internal/db.py": """
+            from sqlalchemy import MetaData
+            from sqlalchemy.ext.declarative import declarative_base
+            Base = declarative_base(metadata=MetaData())
+        """,
+        "backend/app/models/auths.py": """
+            from sqlalchemy import Column, String
+            from app.internal.db import Base
+            from app.retrieval import vectors
+
+            class Auth(Base):
+                __tablename__ = "auth"
+                id = Column(String, primary_key=True)
+                email = Column(String)
+        """,
+        "backend/app/retrieval/__init__.py": "",
+        "backend/app/retrieval/vectors.py": """
+            from sqlalchemy import Column, String
+            from sqlalchemy.orm import declarative_base
+            Base = declarative_base()
+
+            class DocumentChunk(Base):  # created by the vector store itself, not by Alembic
+                __tablename__ = "document_chunk"
+                id = Column(String, primary_key=True)
+        """,
+        "scripts/other.py": "from sqlalchemy import Column\\nclass T:\\n    __tablename__ = 'x'\\n    id = Column()\\n",
+    })
+
+
+def test_target_metadata_passed_to_context_configure_through_a_name_is_followed(tmp_path):
+    root = _webui_like(tmp_path)
+    models = read_models(root, root / "backend" / "app" / "alembic.ini")
+    assert models.where.startswith("target_metadata = Auth.metadata in backend/app/migrations/env.py")
+    assert "auth" in tables(models) and "x" not in tables(models)
+
+
+def test_models_of_another_declarative_base_are_left_out_and_said(tmp_path):
+    root = _webui_like(tmp_path)
+    models = read_models(root, root / "backend" / "app" / "alembic.ini")
+    assert tables(models) == {"auth": ["id", "email"]}
+    assert ("1 model(s) of another declarative base (backend/app/retrieval/vectors.py: Base), not target_metadata's "
+            "Auth.metadata, left out: Alembic does not compare them: DocumentChunk (backend/app/retrieval/vectors.py:5)"
+            in models.problems)
+
