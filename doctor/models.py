@@ -71,6 +71,7 @@ class ModuleInfo:
     constants: dict[str, str] = field(default_factory=dict)
     patterns: dict[str, str] = field(default_factory=dict)  # NAME = re.compile("literal")
     functions: dict[str, ast.FunctionDef] = field(default_factory=dict)  # module-level functions
+    problems: list[str] = field(default_factory=list)  # what this file declares that could not be read
     declarative_names: set[str] = field(default_factory=set)  # Base = declarative_base(...)
 
 
@@ -97,6 +98,10 @@ def _text(node: ast.AST | None, constants: dict[str, str]) -> str | None:
         return node.value
     if isinstance(node, ast.Name) and node.id in constants:
         return constants[node.id]
+    if isinstance(node, ast.JoinedStr):  # f"{entity}_role_map" with entity known
+        parts = [_text(v.value if isinstance(v, ast.FormattedValue) and v.conversion == -1 and v.format_spec is None
+                       else v, constants) for v in node.values]
+        return "".join(parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
     return None
 
 
@@ -140,13 +145,33 @@ def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
         if isinstance(node, ast.ClassDef):
             cls = _read_class(node, info)
             info.classes[cls.name] = cls
-        else:
+            continue
+        loop = _literal_loop(node, info.constants)
+        report = not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))  # a function's tables are its own
+        for constants in loop or [info.constants]:
             for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and _last(sub.func) == "Table":
-                    table = _table_call(sub, info, _assigned_name(node))
+                if isinstance(sub, ast.Call) and _is_table(sub.func, info):
+                    table = _table_call(sub, info, _assigned_name(node), constants, report)
                     if table:
                         info.tables.append(table)
     return info
+
+
+def _is_table(func: ast.expr, info: ModuleInfo) -> bool:
+    """``Table(...)``, ``sa.Table(...)`` or an alias (``from sqlalchemy import Table as DBTable``)."""
+    name = _dotted(func) or ""
+    return _last(func) == "Table" or info.imports.get(name, "").endswith(".Table")
+
+
+def _literal_loop(node: ast.stmt, constants: dict[str, str]) -> list[dict[str, str]]:
+    """``for entity in ("user", "group"): ...`` at module level: the constants of each pass, unrolled."""
+    if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)
+            and isinstance(node.iter, (ast.Tuple, ast.List))):
+        return []
+    values = [_text(e, constants) for e in node.iter.elts]
+    if not values or any(v is None for v in values):
+        return []
+    return [{**constants, node.target.id: v} for v in values if v is not None]
 
 
 def _assigned_name(node: ast.stmt) -> str:
@@ -157,18 +182,23 @@ def _assigned_name(node: ast.stmt) -> str:
     return ""
 
 
-def _table_call(call: ast.Call, info: ModuleInfo, model: str) -> ModelTable | None:
+def _table_call(call: ast.Call, info: ModuleInfo, model: str,
+                constants: dict[str, str] | None = None, report: bool = False) -> ModelTable | None:
     """``Table("name", metadata, Column("c", ...), ..., schema="s")``."""
     if len(call.args) < 2:
         return None
-    name = _text(call.args[0], info.constants)
+    consts = info.constants if constants is None else constants
+    name = _text(call.args[0], consts)
     if name is None:
+        if report:
+            info.problems.append(f"{info.path}:{call.lineno}: Table() names its table with a value known only at run "
+                                 f"time ({ast.unparse(call.args[0])}); that table is not read")
         return None
-    schema = next((_text(k.value, info.constants) for k in call.keywords if k.arg == "schema"), None)
+    schema = next((_text(k.value, consts) for k in call.keywords if k.arg == "schema"), None)
     table = ModelTable(f"{schema}.{name}" if schema else name, info.path, call.lineno, model or name)
     for arg in call.args[2:]:
         if isinstance(arg, ast.Call) and _last(arg.func) in COLUMN_CALLS and arg.args:
-            col = _text(arg.args[0], info.constants)
+            col = _text(arg.args[0], consts)
             if col is not None:
                 table.columns.append(col)
                 table.column_lines.append(arg.lineno)
@@ -241,6 +271,13 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__tablename__":
             cls.tablename_rule = stmt  # @declared_attr def __tablename__(cls): ... (worked out per model)
             continue
+        if isinstance(stmt, ast.FunctionDef) and not stmt.name.startswith("__") and any(
+                _last(d) == "declared_attr" or _dotted(d) == "declared_attr.directive" for d in stmt.decorator_list):
+            body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None and (
+                    col := _column_name(body[0].value, stmt.name, consts)) is not None:
+                cls.columns.append((col, stmt.lineno))  # a mixin's @declared_attr def owner_id(self): Column(...)
+            continue
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             attr, value, annotation = stmt.targets[0].id, stmt.value, None
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
@@ -259,7 +296,7 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
             cls.abstract = isinstance(value, ast.Constant) and value.value is True
         elif attr == "__table_args__" and value is not None:
             cls.schema = _schema_of_args(value, consts)
-        elif attr == "__table__" and isinstance(value, ast.Call) and _last(value.func) == "Table":
+        elif attr == "__table__" and isinstance(value, ast.Call) and _is_table(value.func, info):
             cls.table = _table_call(value, info, node.name)
         elif attr.startswith("__") or (isinstance(value, ast.Call) and _last(value.func) in NOT_COLUMNS):
             continue
@@ -442,6 +479,7 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
         return table
 
     for m in modules:
+        problems += m.problems
         for t in m.tables:
             add(t)
     pending: list[ClassInfo] = [c for m in modules for c in m.classes.values()]

@@ -981,3 +981,52 @@ def test_models_of_another_declarative_base_are_left_out_and_said(tmp_path):
             "Auth.metadata, left out: Alembic does not compare them: DocumentChunk (backend/app/retrieval/vectors.py:5)"
             in models.problems)
 
+
+def test_aliased_tables_loops_of_tables_nullable_tablenames_and_declared_attr_columns(tmp_path):
+    root = write(tmp_path, {"app/__init__.py": "", "app/models.py": """
+        from sqlalchemy import Column, ForeignKey, Integer, String
+        from sqlalchemy import Table as DBTable
+        from sqlalchemy.orm import declarative_base, declared_attr, relationship
+        Base = declarative_base()
+
+        owners = DBTable("table_owners", Base.metadata, Column("table_id", Integer), Column("user_id", Integer))
+
+        for entity in ("user", "group"):
+            table = DBTable(f"{entity}_role_map", Base.metadata, Column(f"{entity}_id", Integer),
+                            Column("role_id", Integer))
+
+        for name in load_names():
+            DBTable(name, Base.metadata, Column("id", Integer))
+
+        class BaseDatasource:
+            __tablename__: str | None = None  # subclasses name their table
+            id = Column(Integer, primary_key=True)
+
+        class SqlaTable(BaseDatasource, Base):
+            __tablename__ = "tables"
+            table_name = Column(String)
+
+        class _Share:
+            @declared_attr
+            def owner_id(self):
+                return Column(Integer, ForeignKey("users.id"))
+
+            @declared_attr
+            def owner(self):
+                return relationship("User")
+
+        class Share(_Share, Base):
+            __tablename__ = "shares"
+            id = Column(Integer, primary_key=True)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {
+        "table_owners": ["table_id", "user_id"],
+        "user_role_map": ["user_id", "role_id"],
+        "group_role_map": ["group_id", "role_id"],
+        "tables": ["id", "table_name"],
+        "shares": ["owner_id", "id"],
+    }
+    assert not any("BaseDatasource" in p for p in models.problems)
+    assert any("app/models.py:13: Table() names its table with a value known only at run time (name)" in p
+               for p in models.problems)
