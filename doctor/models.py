@@ -5,13 +5,15 @@ ship, with no database and no dependencies installed. Understood: declarative cl
 (``__tablename__``, ``__table__ = Table(...)``, ``__table_args__`` with a schema, ``__abstract__``,
 bases and mixins that add columns, single-table inheritance), ``Table("name", metadata, ...)``,
 columns from ``Column``, ``mapped_column`` and bare ``Mapped[...]`` annotations, and SQLModel
-classes with ``table=True``. What is computed at run time (a ``declared_attr`` table name) is
-said in ``problems``, never guessed.
+classes with ``table=True``. A ``declared_attr`` table name is worked out over the AST where it can
+be (doctor/nameeval.py); what is computed at run time beyond that is said in ``problems``, never
+guessed. Models of another declarative base than the one ``target_metadata`` names are left out.
 
 Which files: config ``models = [paths]``; else the modules ``env.py``'s ``target_metadata`` comes
 from (through its imports, transitively, inside the checkout); else the whole checkout without
-migrations, tests and virtualenvs. Opt-in ``models_import = "pkg.module:Base.metadata"`` imports the
-application in a subprocess with a timeout and reads the real ``MetaData`` instead (doctor/models_import.py).
+migrations, tests, virtualenvs and the Alembic script folder (never a source of models). Opt-in
+``models_import = "pkg.module:Base.metadata"`` imports the application in a subprocess with a timeout
+and reads the real ``MetaData`` instead (doctor/models_import.py).
 """
 
 from __future__ import annotations
