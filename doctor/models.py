@@ -409,16 +409,17 @@ def _apply_rule(index: Index, ruler: ClassInfo, class_name: str) -> str | None:
     return nameeval.table_name(ruler.tablename_rule, class_name, _resolver(index, ruler.module))
 
 
-def _root_of_name(index: Index, module: ModuleInfo, dotted: str) -> tuple[str, str] | None:
-    """(file, name) of the ``X = declarative_base()`` that ``dotted`` names in ``module``, or None."""
+def _root_of_name(index: Index, module: ModuleInfo, dotted: str, depth: int = 0) -> tuple[str, str] | None:
+    """(file, name) of the ``X = declarative_base()`` that ``dotted`` names in ``module`` (through imports
+    and re-exports), or None."""
     if dotted in module.declarative_names:
         return module.path, dotted
     target = module.imports.get(dotted)
-    if target:
+    if target and depth < 8:
         mod, _, attr = target.rpartition(".")
         other = index.modules.get(mod)
-        if other is not None and attr in other.declarative_names:
-            return other.path, attr
+        if other is not None and other is not module:
+            return _root_of_name(index, other, attr, depth + 1)
     return None
 
 

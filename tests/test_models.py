@@ -1030,3 +1030,47 @@ def test_aliased_tables_loops_of_tables_nullable_tablenames_and_declared_attr_co
     assert not any("BaseDatasource" in p for p in models.problems)
     assert any("app/models.py:13: Table() names its table with a value known only at run time (name)" in p
                for p in models.problems)
+
+
+def test_another_declarative_base_class_is_left_out_through_re_exports(tmp_path):
+    root = checkout(tmp_path, {
+        "pkg/__init__.py": "", "pkg/db/__init__.py": "from pkg.db.base import Base, legacy_base\n",
+        "pkg/db/base.py": """
+            from sqlalchemy.orm import DeclarativeBase, declarative_base
+            class Base(DeclarativeBase):
+                pass
+            legacy_base = declarative_base()
+        """,
+        "pkg/models.py": """
+            from sqlalchemy import Column, Integer
+            from sqlalchemy.orm import DeclarativeBase
+            from pkg.db import Base, legacy_base
+            from pkg import auth
+
+            class Run(Base):
+                __tablename__ = "runs"
+                id = Column(Integer, primary_key=True)
+
+            class Snapshot(legacy_base):  # a frozen copy of an old model
+                __tablename__ = "runs_v1"
+                id = Column(Integer, primary_key=True)
+        """,
+        "pkg/auth.py": """
+            from sqlalchemy import Column, Integer
+            from sqlalchemy.orm import DeclarativeBase
+            class AuthBase(DeclarativeBase):
+                pass
+            class User(AuthBase):
+                __tablename__ = "users"
+                id = Column(Integer, primary_key=True)
+        """,
+    }, env_py="""
+        from pkg.db import Base
+        import pkg.models
+        target_metadata = Base.metadata
+    """)
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert tables(models) == {"runs": ["id"]}
+    left_out = [p for p in models.problems if "another declarative base" in p]
+    assert len(left_out) == 2 and any("User (pkg/auth.py:5)" in p for p in left_out)
+    assert any("Snapshot (pkg/models.py:10)" in p for p in left_out)
