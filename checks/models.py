@@ -14,6 +14,10 @@ def _models(facts: Facts) -> ModelFacts | Finding:
     models = facts.repo.models if facts.repo else None
     if models is None:
         return skip("the checkout's models were not read (see the repo source)")
+    computed = [p for p in models.problems if "__tablename__ is computed" in p]
+    if not models.tables and computed:  # models there are, their tables unknown: not "no models"
+        return skip(f"models found, but no table name could be worked out ({models.where}); {computed[0]}"
+                    + (f" (and {len(computed) - 1} more)" if len(computed) > 1 else ""))
     if not models.tables:
         why = f"; {models.problems[0]}" if models.problems else ""
         return not_applicable(f"no SQLAlchemy models found ({models.where or 'nothing read'}){why}")

@@ -1074,3 +1074,15 @@ def test_another_declarative_base_class_is_left_out_through_re_exports(tmp_path)
     left_out = [p for p in models.problems if "another declarative base" in p]
     assert len(left_out) == 2 and any("User (pkg/auth.py:5)" in p for p in left_out)
     assert any("Snapshot (pkg/models.py:10)" in p for p in left_out)
+
+
+def test_models_found_with_no_table_name_worked_out_make_the_checks_skip_not_pass(tmp_path):
+    computed = "pkg/orm.py:9: FlowRun's __tablename__ is computed (declared_attr at pkg/orm.py:5); its table is " \
+               "not known without running the code"
+    facts = _facts([], [_rev("a1", [], ["flow_run"])])
+    facts.repo.models.problems = [computed]
+    d = replay(facts, only=["models", "model-columns"])
+    for finding in d.checks:
+        assert finding.status == "skip" and finding.message.startswith("models found, but no table name")
+        assert "FlowRun's __tablename__ is computed" in finding.message
+    assert d.status != "healthy"  # not knowing makes the run incomplete, never a pass
