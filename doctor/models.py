@@ -392,6 +392,8 @@ def _resolver(index: Index, module: ModuleInfo, depth: int = 0) -> Callable[[str
         target = module.imports.get(name)
         if target == "re":
             return nameeval.RE
+        if target == "re.sub":
+            return nameeval.RE_SUB
         if target and depth < 8:
             mod, _, attr = target.rpartition(".")
             other = index.modules.get(mod)

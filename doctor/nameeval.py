@@ -41,6 +41,7 @@ class Function:
 
 
 RE = object()  # the ``re`` module
+RE_SUB = object()  # ``from re import sub``
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def _eval(node: ast.expr, scope: dict[str, object], resolve: Callable[[str], obj
         value = resolve(node.id)
         if value is None:
             raise Unknown(node.id)
-        return value
+        return _Method(RE, "sub") if value is RE_SUB else value
     if isinstance(node, ast.Attribute):
         owner = _eval(node.value, scope, resolve, depth)
         if isinstance(owner, ClassRef) and node.attr == "__name__":
@@ -109,6 +110,9 @@ def _eval(node: ast.expr, scope: dict[str, object], resolve: Callable[[str], obj
         args = [_eval(a, scope, resolve, depth) for a in node.args]
         if isinstance(func, Function):
             return call(func, args, depth + 1)
+        if isinstance(func, _Method) and func.owner is RE and func.name == "sub" and len(args) == 3 and isinstance(
+                args[0], re.Pattern):  # re.sub(COMPILED, repl, s)
+            args = [args[0].pattern, *args[1:]]
         if not isinstance(func, _Method) or not all(isinstance(a, str) for a in args):
             raise Unknown("call")
         if isinstance(func.owner, str):
