@@ -386,7 +386,10 @@ def _resolver(index: Index, module: ModuleInfo, depth: int = 0) -> Callable[[str
         if name in module.constants:
             return module.constants[name]
         if name in module.patterns:
-            return re.compile(module.patterns[name])
+            try:
+                return nameeval.compile_pattern(module.patterns[name])
+            except (nameeval.Unknown, re.error):
+                return None
         if name in module.functions:
             return nameeval.Function(module.functions[name], resolve)
         target = module.imports.get(name)

@@ -21,6 +21,17 @@ STR_METHODS = {"lower", "upper", "title", "capitalize", "casefold", "swapcase", 
                "replace", "removeprefix", "removesuffix"}
 
 
+# a repeated group that itself repeats or alternates ((a+)+, (a|aa)+): a checkout's pattern that can
+# backtrack for ever is not run
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*}|](?:[^()\\]|\\.)*\)[+*{]")
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    if _NESTED.search(pattern):
+        raise Unknown("a nested repetition")
+    return re.compile(pattern)
+
+
 class Unknown(Exception):
     """The rule uses something this interpreter does not follow."""
 
@@ -118,9 +129,9 @@ def _eval(node: ast.expr, scope: dict[str, object], resolve: Callable[[str], obj
         if isinstance(func.owner, str):
             return getattr(func.owner, func.name)(*args)
         if func.owner is RE and func.name == "compile" and len(args) == 1:
-            return re.compile(args[0])
+            return compile_pattern(args[0])
         if func.owner is RE and func.name == "sub" and len(args) == 3:
-            return re.compile(args[0]).sub(args[1], args[2])
+            return compile_pattern(args[0]).sub(args[1], args[2])
         if isinstance(func.owner, re.Pattern) and len(args) == 2:
             return func.owner.sub(args[0], args[1])
         raise Unknown("call")

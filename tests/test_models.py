@@ -877,6 +877,12 @@ def test_declared_attr_table_name_rules_are_worked_out_or_said(tmp_path):
                     return sub(CAMEL_TO_SNAKE, "_", cls.__name__).lower() + "_v2"
                 secret: Mapped[str]
 
+            class Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa(Base):  # a rule that could backtrack for ever: not run
+                @declared_attr
+                def __tablename__(cls):
+                    return re.sub(r"(a+)+b", "", cls.__name__.lower())
+                n: Mapped[int]
+
             class Dynamic(Base):
                 @declared_attr
                 def __tablename__(cls):
@@ -897,7 +903,9 @@ def test_declared_attr_table_name_rules_are_worked_out_or_said(tmp_path):
         "api_key_v2": ["id", "created", "secret"],
     }
     assert [p for p in models.problems if "computed" in p] == [
-        "pkg/orm.py:49: Dynamic's __tablename__ is computed (declared_attr at pkg/orm.py:51); "
+        "pkg/orm.py:49: Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa's __tablename__ is computed (declared_attr at "
+        "pkg/orm.py:51); its table is not known without running the code",
+        "pkg/orm.py:55: Dynamic's __tablename__ is computed (declared_attr at pkg/orm.py:57); "
         "its table is not known without running the code"]
 
 
