@@ -5,13 +5,15 @@ ship, with no database and no dependencies installed. Understood: declarative cl
 (``__tablename__``, ``__table__ = Table(...)``, ``__table_args__`` with a schema, ``__abstract__``,
 bases and mixins that add columns, single-table inheritance), ``Table("name", metadata, ...)``,
 columns from ``Column``, ``mapped_column`` and bare ``Mapped[...]`` annotations, and SQLModel
-classes with ``table=True``. What is computed at run time (a ``declared_attr`` table name) is
-said in ``problems``, never guessed.
+classes with ``table=True``. A ``declared_attr`` table name is worked out over the AST where it can
+be (doctor/nameeval.py); what is computed at run time beyond that is said in ``problems``, never
+guessed. Models of another declarative base than the one ``target_metadata`` names are left out.
 
 Which files: config ``models = [paths]``; else the modules ``env.py``'s ``target_metadata`` comes
 from (through its imports, transitively, inside the checkout); else the whole checkout without
-migrations, tests and virtualenvs. Opt-in ``models_import = "pkg.module:Base.metadata"`` imports the
-application in a subprocess with a timeout and reads the real ``MetaData`` instead (doctor/models_import.py).
+migrations, tests, virtualenvs and the Alembic script folder (never a source of models). Opt-in
+``models_import = "pkg.module:Base.metadata"`` imports the application in a subprocess with a timeout
+and reads the real ``MetaData`` instead (doctor/models_import.py).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from doctor import nameeval
 from doctor.facts import ModelFacts, ModelTable
 from doctor.sources.pysource import absolute_import
 
@@ -46,7 +50,7 @@ class ClassInfo:
     bases: list[str]  # dotted names as written
     tablename: str | None = None
     tablename_computed: bool = False  # declared_attr / a function: not known without running it
-    tablename_rule: str | None = None  # a declared_attr we can follow: "name" or "lower" (of the class name)
+    tablename_rule: ast.FunctionDef | None = None  # a declared_attr __tablename__, worked out by doctor/nameeval
     table: ModelTable | None = None  # from __table__ = Table(...)
     abstract: bool = False
     sqlmodel_table: bool = False
@@ -55,6 +59,7 @@ class ClassInfo:
     plain_fields: set[str] = field(default_factory=set)  # annotated fields: columns only in a SQLModel
     module: ModuleInfo | None = field(default=None, repr=False)
     primary: bool = False  # declares a primary-key column itself (Flask-SQLAlchemy: a joined-table subclass)
+    declarative: bool = False  # the declarative base itself (DeclarativeBase subclass, @as_declarative)
 
 
 @dataclass
@@ -66,6 +71,10 @@ class ModuleInfo:
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target (module or module.name)
     star: list[str] = field(default_factory=list)  # modules imported with *
     constants: dict[str, str] = field(default_factory=dict)
+    patterns: dict[str, str] = field(default_factory=dict)  # NAME = re.compile("literal")
+    functions: dict[str, ast.FunctionDef] = field(default_factory=dict)  # module-level functions
+    problems: list[str] = field(default_factory=list)  # what this file declares that could not be read
+    declarative_names: set[str] = field(default_factory=set)  # Base = declarative_base(...)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -91,6 +100,10 @@ def _text(node: ast.AST | None, constants: dict[str, str]) -> str | None:
         return node.value
     if isinstance(node, ast.Name) and node.id in constants:
         return constants[node.id]
+    if isinstance(node, ast.JoinedStr):  # f"{entity}_role_map" with entity known
+        parts = [_text(v.value if isinstance(v, ast.FormattedValue) and v.conversion == -1 and v.format_spec is None
+                       else v, constants) for v in node.values]
+        return "".join(parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
     return None
 
 
@@ -104,6 +117,16 @@ def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
             value = _text(node.value, {})
             if value is not None:
                 info.constants[node.targets[0].id] = value
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and (target := _assigned_name(node)):
+            value_node = node.value
+            if (isinstance(value_node, ast.Call) and _dotted(value_node.func) == "re.compile"
+                    and len(value_node.args) == 1 and not value_node.keywords
+                    and (pattern := _text(value_node.args[0], {})) is not None):
+                info.patterns[target] = pattern
+            if isinstance(value_node, ast.Call) and _last(value_node.func) == "declarative_base":
+                info.declarative_names.add(target)
+        elif isinstance(node, ast.FunctionDef):
+            info.functions[node.name] = node
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -124,13 +147,33 @@ def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
         if isinstance(node, ast.ClassDef):
             cls = _read_class(node, info)
             info.classes[cls.name] = cls
-        else:
+            continue
+        loop = _literal_loop(node, info.constants)
+        report = not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))  # a function's tables are its own
+        for constants in loop or [info.constants]:
             for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and _last(sub.func) == "Table":
-                    table = _table_call(sub, info, _assigned_name(node))
+                if isinstance(sub, ast.Call) and _is_table(sub.func, info):
+                    table = _table_call(sub, info, _assigned_name(node), constants, report)
                     if table:
                         info.tables.append(table)
     return info
+
+
+def _is_table(func: ast.expr, info: ModuleInfo) -> bool:
+    """``Table(...)``, ``sa.Table(...)`` or an alias (``from sqlalchemy import Table as DBTable``)."""
+    name = _dotted(func) or ""
+    return _last(func) == "Table" or info.imports.get(name, "").endswith(".Table")
+
+
+def _literal_loop(node: ast.stmt, constants: dict[str, str]) -> list[dict[str, str]]:
+    """``for entity in ("user", "group"): ...`` at module level: the constants of each pass, unrolled."""
+    if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)
+            and isinstance(node.iter, (ast.Tuple, ast.List))):
+        return []
+    values = [_text(e, constants) for e in node.iter.elts]
+    if not values or any(v is None for v in values):
+        return []
+    return [{**constants, node.target.id: v} for v in values if v is not None]
 
 
 def _assigned_name(node: ast.stmt) -> str:
@@ -141,18 +184,23 @@ def _assigned_name(node: ast.stmt) -> str:
     return ""
 
 
-def _table_call(call: ast.Call, info: ModuleInfo, model: str) -> ModelTable | None:
+def _table_call(call: ast.Call, info: ModuleInfo, model: str,
+                constants: dict[str, str] | None = None, report: bool = False) -> ModelTable | None:
     """``Table("name", metadata, Column("c", ...), ..., schema="s")``."""
     if len(call.args) < 2:
         return None
-    name = _text(call.args[0], info.constants)
+    consts = info.constants if constants is None else constants
+    name = _text(call.args[0], consts)
     if name is None:
+        if report:
+            info.problems.append(f"{info.path}:{call.lineno}: Table() names its table with a value known only at run "
+                                 f"time ({ast.unparse(call.args[0])}); that table is not read")
         return None
-    schema = next((_text(k.value, info.constants) for k in call.keywords if k.arg == "schema"), None)
+    schema = next((_text(k.value, consts) for k in call.keywords if k.arg == "schema"), None)
     table = ModelTable(f"{schema}.{name}" if schema else name, info.path, call.lineno, model or name)
     for arg in call.args[2:]:
         if isinstance(arg, ast.Call) and _last(arg.func) in COLUMN_CALLS and arg.args:
-            col = _text(arg.args[0], info.constants)
+            col = _text(arg.args[0], consts)
             if col is not None:
                 table.columns.append(col)
                 table.column_lines.append(arg.lineno)
@@ -209,25 +257,28 @@ def _is_classvar(annotation: ast.expr) -> bool:
     return _last(target) == "ClassVar"
 
 
-def _name_rule(fn: ast.FunctionDef) -> str | None:
-    """``return cls.__name__`` -> "name", ``return cls.__name__.lower()`` -> "lower"; else unknown."""
-    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        return None
-    text = ast.unparse(body[0].value)
-    arg = fn.args.args[0].arg if fn.args.args else "cls"
-    return {f"{arg}.__name__": "name", f"{arg}.__name__.lower()": "lower"}.get(text)
+DECLARATIVE_BASES = {"DeclarativeBase", "DeclarativeBaseNoMeta"}
 
 
 def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
     cls = ClassInfo(node.name, info.path, node.lineno, [b for b in (_dotted(b) for b in node.bases) if b], module=info)
+    # the declarative base itself (its rule and shared columns are for its subclasses): no table
+    cls.declarative = (any(_last(b) in DECLARATIVE_BASES for b in node.bases)
+                       or any(_last(d.func if isinstance(d, ast.Call) else d) == "as_declarative"
+                              for d in node.decorator_list))
     cls.sqlmodel_table = any(k.arg == "table" and isinstance(k.value, ast.Constant) and k.value.value is True
                              for k in node.keywords)
     consts = info.constants
     for stmt in node.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__tablename__":
-            cls.tablename_rule = _name_rule(stmt)  # @declared_attr def __tablename__(cls): ...
-            cls.tablename_computed = cls.tablename_rule is None
+            cls.tablename_rule = stmt  # @declared_attr def __tablename__(cls): ... (worked out per model)
+            continue
+        if isinstance(stmt, ast.FunctionDef) and not stmt.name.startswith("__") and any(
+                _last(d) == "declared_attr" or _dotted(d) == "declared_attr.directive" for d in stmt.decorator_list):
+            body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None and (
+                    col := _column_name(body[0].value, stmt.name, consts)) is not None:
+                cls.columns.append((col, stmt.lineno))  # a mixin's @declared_attr def owner_id(self): Column(...)
             continue
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             attr, value, annotation = stmt.targets[0].id, stmt.value, None
@@ -237,6 +288,8 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
             continue
         if attr == "__tablename__":
             name = _text(value, consts)
+            if value is None or (isinstance(value, ast.Constant) and value.value is None):
+                continue  # `__tablename__: str | None = None`: a mixin leaving the name to its subclasses
             if name is None:
                 cls.tablename_computed = True
             else:
@@ -245,7 +298,7 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
             cls.abstract = isinstance(value, ast.Constant) and value.value is True
         elif attr == "__table_args__" and value is not None:
             cls.schema = _schema_of_args(value, consts)
-        elif attr == "__table__" and isinstance(value, ast.Call) and _last(value.func) == "Table":
+        elif attr == "__table__" and isinstance(value, ast.Call) and _is_table(value.func, info):
             cls.table = _table_call(value, info, node.name)
         elif attr.startswith("__") or (isinstance(value, ast.Call) and _last(value.func) in NOT_COLUMNS):
             continue
@@ -325,6 +378,84 @@ def _snake(name: str) -> str:
     return re.sub(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))", r"_\1", name).lower().lstrip("_")
 
 
+def _resolver(index: Index, module: ModuleInfo, depth: int = 0) -> Callable[[str], object]:
+    """A module-level name's value for doctor/nameeval: constants, compiled patterns, functions, ``re``,
+    followed into the checkout's modules it is imported from."""
+
+    def resolve(name: str) -> object:
+        if name in module.constants:
+            return module.constants[name]
+        if name in module.patterns:
+            try:
+                return nameeval.compile_pattern(module.patterns[name])
+            except (nameeval.Unknown, re.error):
+                return None
+        if name in module.functions:
+            return nameeval.Function(module.functions[name], resolve)
+        target = module.imports.get(name)
+        if target == "re":
+            return nameeval.RE
+        if target == "re.sub":
+            return nameeval.RE_SUB
+        if target and depth < 8:
+            mod, _, attr = target.rpartition(".")
+            other = index.modules.get(mod)
+            if other is not None and other is not module:
+                return _resolver(index, other, depth + 1)(attr)
+        return None
+
+    return resolve
+
+
+def _apply_rule(index: Index, ruler: ClassInfo, class_name: str) -> str | None:
+    """The table ``ruler``'s declared_attr __tablename__ gives a class named ``class_name``, or None."""
+    if ruler.tablename_rule is None or ruler.module is None:
+        return None
+    return nameeval.table_name(ruler.tablename_rule, class_name, _resolver(index, ruler.module))
+
+
+def _root_of_name(index: Index, module: ModuleInfo, dotted: str, depth: int = 0) -> tuple[str, str] | None:
+    """(file, name) of the ``X = declarative_base()`` that ``dotted`` names in ``module`` (through imports
+    and re-exports), or None."""
+    if dotted in module.declarative_names:
+        return module.path, dotted
+    target = module.imports.get(dotted)
+    if target and depth < 8:
+        mod, _, attr = target.rpartition(".")
+        other = index.modules.get(mod)
+        if other is not None and other is not module:
+            return _root_of_name(index, other, attr, depth + 1)
+    return None
+
+
+def _roots(index: Index, cls: ClassInfo) -> set[tuple[str, str]]:
+    """The declarative bases a class maps to, as (file, name), where they are known: the declarative
+    classes in its chain and the ``declarative_base()`` results its bases name. Empty when unknown."""
+    roots: set[tuple[str, str]] = set()
+    for c in [cls, *index.ancestors(cls)]:
+        if c.module is None:
+            continue
+        if c.declarative:
+            roots.add((c.path, c.name))
+        for b in c.bases:
+            if (root := _root_of_name(index, c.module, b)) is not None:
+                roots.add(root)
+    return roots
+
+
+def _target_roots(index: Index, env: ModuleInfo, target: str) -> set[tuple[str, str]]:
+    """The declarative bases of env.py's ``target_metadata = X.metadata``; empty when unknown (then no
+    model is left out)."""
+    if not target.endswith(".metadata"):
+        return set()
+    owner = target.removesuffix(".metadata")
+    root = _root_of_name(index, env, owner)
+    if root is not None:
+        return {root}
+    cls = index.lookup(env, owner) if owner.split(".")[0] in env.imports else None
+    return _roots(index, cls) if cls is not None else set()
+
+
 def _is_sqlmodel(index: Index, cls: ClassInfo) -> bool:
     return any(b.rsplit(".", 1)[-1] == "SQLModel" for c in [cls, *index.ancestors(cls)] for b in c.bases)
 
@@ -333,9 +464,14 @@ def _own_columns(cls: ClassInfo, sqlmodel: bool) -> list[tuple[str, int]]:
     return [(n, line) for n, line in cls.columns if sqlmodel or n not in cls.plain_fields]
 
 
-def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable]:
-    """Every table the modules declare, with the columns of the class, its mixins and abstract bases."""
+def tables_of(modules: list[ModuleInfo], problems: list[str],
+              target: tuple[ModuleInfo, str] | None = None) -> list[ModelTable]:
+    """Every table the modules declare, with the columns of the class, its mixins and abstract bases;
+    with ``target`` (env.py and its ``target_metadata``, e.g. ``Base.metadata``), only the models of that
+    declarative base: Alembic compares no other."""
     index = Index(modules)
+    wanted = _target_roots(index, *target) if target is not None else set()
+    elsewhere: dict[str, list[ClassInfo]] = {}  # models of another declarative base, by that base
     found: dict[str, ModelTable] = {}
     owner: dict[int, ModelTable] = {}  # id(ClassInfo) -> the table it maps (for single-table subclasses)
 
@@ -351,6 +487,7 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
         return table
 
     for m in modules:
+        problems += m.problems
         for t in m.tables:
             add(t)
     pending: list[ClassInfo] = [c for m in modules for c in m.classes.values()]
@@ -359,7 +496,11 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
             owner[id(cls)] = add(cls.table)
     # classes first whose table comes from themselves, then single-table subclasses (bases before them)
     for cls in sorted(pending, key=lambda c: len(index.ancestors(c))):
-        if id(cls) in owner or cls.abstract:
+        if id(cls) in owner or cls.abstract or cls.declarative:
+            continue
+        if wanted and target is not None and (roots := _roots(index, cls)) and not roots & wanted and (
+                cls.tablename or cls.tablename_rule or cls.columns):
+            elsewhere.setdefault(", ".join(f"{path}: {name}" for path, name in sorted(roots)), []).append(cls)
             continue
         ancestors = index.ancestors(cls)
         sqlmodel = _is_sqlmodel(index, cls)
@@ -386,13 +527,18 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
                 continue
             inherited = next((a for a in ancestors if a.tablename is not None or a.tablename_computed
                               or a.tablename_rule), None)
-            own = cls.tablename_rule or cls.tablename_computed
-            rule = inherited.tablename_rule if inherited is not None and not own else None
-            if cls.tablename_rule and ancestors:  # a model (it has a base) naming itself by a simple rule
-                rule = cls.tablename_rule
-            if rule and _own_columns(cls, False):  # named by its base's declared_attr: cls.__name__(.lower())
-                inherited = ClassInfo(cls.name, cls.path, cls.line, [],
-                                      tablename=cls.name.lower() if rule == "lower" else cls.name)
+            own = cls.tablename_rule is not None or cls.tablename_computed
+            ruler = inherited if inherited is not None and not own and inherited.tablename_rule else None
+            if cls.tablename_rule and ancestors:  # a model (it has a base) naming itself by a rule
+                ruler = cls
+            named = _apply_rule(index, ruler, cls.name) if ruler is not None else None
+            if ruler is not None and _own_columns(cls, False) and named is None:
+                problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr at "
+                                f"{ruler.path}:{ruler.tablename_rule.lineno}); its table is not known without "
+                                "running the code")
+                continue
+            if named is not None and _own_columns(cls, False):  # named by a declared_attr rule worked out
+                inherited = ClassInfo(cls.name, cls.path, cls.line, [], tablename=named)
             elif inherited is None and _flask_model(index, cls) and _own_columns(cls, False):
                 inherited = ClassInfo(cls.name, cls.path, cls.line, [], tablename=_snake(cls.name))
             elif cls.tablename_computed or (inherited is not None and inherited.tablename_computed):
@@ -416,6 +562,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str]) -> list[ModelTable
         table = ModelTable(f"{schema}.{tablename}" if schema else tablename, cls.path, cls.line, cls.name,
                            [n for n, _ in columns], [line for _, line in columns])
         owner[id(cls)] = add(table)
+    for base, classes in elsewhere.items():
+        problems.append(f"{len(classes)} model(s) of another declarative base ({base}), not target_metadata's "
+                        f"{target[1] if target else ''}, left out: Alembic does not compare them: "
+                        + ", ".join(f"{c.name} ({c.path}:{c.line})" for c in classes))
     return sorted(found.values(), key=lambda t: (t.path, t.line))
 
 
@@ -436,11 +586,13 @@ def _module_name(root: Path, path: Path, bases: list[Path]) -> str:
     return ""
 
 
-def scan(root: Path) -> list[Path]:
-    """Python files of the checkout that mention SQLAlchemy or SQLModel, without migrations, tests, venvs."""
+def scan(root: Path, exclude: frozenset[str] = frozenset()) -> list[Path]:
+    """Python files of the checkout that mention SQLAlchemy or SQLModel, without migrations, tests, venvs
+    and the folders in ``exclude`` (absolute paths: the Alembic script folder, whatever its name)."""
     out: list[Path] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
+                         and os.path.join(folder, d) not in exclude
                          and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
         for name in sorted(files):
             if name.endswith(".py") and not name.startswith("test_") and name != "conftest.py":
@@ -460,15 +612,16 @@ def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
     revision folders (None when the layout cannot be read), as the migrations source resolves them
     (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
     from doctor.errors import SourceError
-    from doctor.sources.alembic_layout import read_layout
+    from doctor.sources.migrations import _layout
 
     if not alembic_ini.is_file():
         return None, [], None
-    try:
-        layout = read_layout(alembic_ini, cwd or root, section)
+    try:  # the migrations source's own resolution (a relative script_location falls back to the ini's folder)
+        layout = _layout(alembic_ini, cwd or root, section)
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
-        here = alembic_ini.parent
-        return (here / "env.py" if (here / "env.py").is_file() else None), [], None
+        env_py = alembic_ini.parent / "env.py"  # only an Alembic env.py: an app's own env.py is no such thing
+        alembic_env = env_py.is_file() and any(w in _peek(env_py) for w in ("alembic", "target_metadata"))
+        return (env_py if alembic_env else None), [], None
     env_py = layout.script_dir / "env.py"
     return (env_py if env_py.is_file() else None), layout.search_path, [layout.script_dir, *layout.version_dirs]
 
@@ -526,12 +679,29 @@ def _holds_revisions(folder: Path, most: int = 50) -> bool:
 def _target_names(tree: ast.Module) -> list[str]:
     """The dotted names ``target_metadata`` is set from (``Base.metadata``, ``[a.metadata, b]``)."""
     names: list[str] = []
+    bound: dict[str, ast.expr] = {}  # names env.py binds (`migration_metadata = Auth.metadata`)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            bound.setdefault(node.targets[0].id, node.value)
+
+    def add(value: ast.expr) -> None:
+        nonlocal names
+        values = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+        names += [n for n in (_dotted(v) for v in values) if n]
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
                                                 for t in node.targets):
-            values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
-            names += [n for n in (_dotted(v) for v in values) if n]
-    return names
+            add(node.value)
+        elif isinstance(node, ast.Call):  # context.configure(..., target_metadata=Y)
+            for kw in node.keywords:
+                if kw.arg != "target_metadata" or (isinstance(kw.value, ast.Name) and kw.value.id == "target_metadata"):
+                    continue
+                if isinstance(kw.value, ast.Name) and kw.value.id in bound:
+                    add(bound[kw.value.id])
+                elif not isinstance(kw.value, ast.Name):
+                    add(kw.value)
+    return list(dict.fromkeys(names))
 
 
 class _Files:
@@ -541,6 +711,8 @@ class _Files:
         self.root, self.bases = root, bases
         self.modules: dict[Path, ModuleInfo] = {}
         self.problems: list[str] = []
+        self.env: ModuleInfo | None = None  # env.py, once read
+        self.targets: list[str] = []  # its target_metadata
 
     def find(self, dotted: str) -> list[Path]:
         """The files importing ``dotted`` runs: its packages' __init__ files, then the module."""
@@ -616,23 +788,35 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
         facts.where = "config models = [" + ", ".join(paths) + "]"
         tables, found = _tables(modules)
     else:
+        target: tuple[ModuleInfo, str] | None = None
         if env_py is not None:
             modules, facts.where = _from_env(env_py, files, root)
-        tables, found = _tables(modules)
-        if not tables:
+            if files.env is not None and len(files.targets) == 1:
+                target = (files.env, files.targets[0])
+        tables, found = _tables(modules, target)
+        if not tables and any("__tablename__ is computed" in p for p in found):
+            # the models env.py leads to are found, their names are not: say so, and read nothing else
+            facts.where += ", which led to models for which no table name could be worked out"
+        elif not tables:
             followed = bool(modules) or "followed" in facts.where
             why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
-            # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the checkout
-            places = [alembic_ini.parent.resolve()] + ([root] if scan_checkout and alembic_ini.parent.resolve() != root
-                                                       else [])
+            # the Alembic project's own folder first (netra_backend/ holds app/ and alembic.ini), then the
+            # checkout; never the script folder (Flask-Migrate keeps alembic.ini in it): its helpers are no models
+            scripts = _script_dirs(env_py, project)
+            here = alembic_ini.parent.resolve()
+            places = ([] if any(here == s or s in here.parents for s in scripts) else [here]) + (
+                [root] if scan_checkout and here != root else [])
+            if not places and here == root:
+                places = [root]
+            shown = "no folder"
             for place in places:
-                texts = {p: _peek(p) for p in scan(place)}  # each file read once, for the test and the parse
+                texts = {p: _peek(p) for p in scan(place, frozenset(str(s) for s in scripts))}
                 candidates = [p for p, text in texts.items() if _mentions_models(text)]
                 modules = [m for m in (files.read(p, texts[p]) for p in candidates) if m is not None]
                 tables, found = _tables(modules)
+                shown = os.path.relpath(place, root) if place != root else "the checkout"
                 if tables:
                     break
-            shown = os.path.relpath(place, root) if place != root else "the checkout"
             facts.where = f"a scan of {shown} without migrations, tests and virtualenvs ({why})"
             if not scan_checkout:
                 facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
@@ -645,10 +829,17 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
     return facts
 
 
-def _tables(modules: list[ModuleInfo]) -> tuple[list[ModelTable], list[str]]:
+def _script_dirs(env_py: Path | None, project: list[Path] | None) -> list[Path]:
+    """The Alembic script folder (env.py's) and revision folders: never a source of models."""
+    dirs = [*(project or []), *([env_py.parent] if env_py is not None else [])]
+    return list(dict.fromkeys(d.resolve() for d in dirs))
+
+
+def _tables(modules: list[ModuleInfo], target: tuple[ModuleInfo, str] | None = None
+            ) -> tuple[list[ModelTable], list[str]]:
     """The tables ``modules`` declare, and what could not be told of them."""
     problems: list[str] = []
-    return (tables_of(modules, problems) if modules else []), problems
+    return (tables_of(modules, problems, target) if modules else []), problems
 
 
 def _peek(path: Path) -> str:
@@ -667,7 +858,8 @@ def _from_env(env_py: Path, files: _Files, root: Path) -> tuple[list[ModuleInfo]
         files.problems.append(f"{rel}: not read ({type(exc).__name__})")
         return [], f"{rel} could not be read"
     env = read_module(ast.unparse(tree), rel)
-    targets = _target_names(tree)
+    files.env = env
+    targets = files.targets = _target_names(tree)
     if not targets:
         return [], f"{rel} sets no target_metadata"
     starts = []

@@ -140,7 +140,7 @@ def test_each_declarative_style_yields_its_tables_and_columns(tmp_path):
         class Computed(Base):
             @declared_attr
             def __tablename__(cls):
-                return "t_" + cls.__name__.lower()
+                return cls.__module__ + cls.__name__.lower()  # known only at run time
             id = Column(Integer, primary_key=True)
     """})
     models = read_models(root, root / "alembic.ini", ["app"])
@@ -836,3 +836,337 @@ def test_a_plugin_carrying_its_own_migrations_is_not_judged_by_the_projects(tmp_
                                   "does not run")
     findings = {f["message"] for c in report["checks"] if c["id"] == "model-columns" for f in c["findings"]}
     assert any(m.startswith("the columns of 1 model table(s) are not judged") for m in findings)
+
+
+def test_models_never_come_from_the_alembic_script_folder(tmp_path):
+    """Flask-Migrate keeps alembic.ini inside the script folder and takes target_metadata from a library:
+    the scan must read the checkout's models, not the stand-in models of migration helpers."""
+    helper = """
+        from sqlalchemy import Column, Integer, String
+        from sqlalchemy.ext.declarative import declarative_base
+        Base = declarative_base()
+        class SqlaTable(Base):  # a copy of the model as it was at one revision
+            __tablename__ = "tables"
+            id = Column(Integer, primary_key=True)
+            catalog = Column(String)
+    """
+    real = """
+        from sqlalchemy import Column, Integer, String
+        from flask_appbuilder import Model
+        class SqlaTable(Model):
+            __tablename__ = "tables"
+            id = Column(Integer, primary_key=True)
+            table_name = Column(String)
+    """
+    root = write(tmp_path / "flask", {
+        "app/migrations/alembic.ini": "[alembic]\n",
+        "app/migrations/env.py": "from flask_appbuilder import Model\ntarget_metadata = Model.metadata\n",
+        "app/migrations/shared/helpers.py": helper,
+        "app/__init__.py": "", "app/models/__init__.py": "", "app/models/core.py": real,
+    })
+    models = read_models(root, root / "app" / "migrations" / "alembic.ini")
+    assert tables(models) == {"tables": ["id", "table_name"]}
+    assert models.files == ["app/models/core.py"]
+    assert "a scan of the checkout" in models.where
+
+    # a script folder named otherwise is left out of the checkout's scan all the same
+    root = write(tmp_path / "named", {
+        "alembic.ini": "[alembic]\nscript_location = dbchanges\n",
+        "dbchanges/env.py": "target_metadata = None\n", "dbchanges/script.py.mako": "",
+        "dbchanges/versions/.keep": "", "dbchanges/shared/helpers.py": helper,
+        "app/__init__.py": "", "app/models.py": real,
+    })
+    models = read_models(root, root / "alembic.ini")
+    assert tables(models) == {"tables": ["id", "table_name"]}
+
+
+def test_declared_attr_table_name_rules_are_worked_out_or_said(tmp_path):
+    """Table names a declared_attr computes from the class name (literals, re.sub, compiled patterns
+    imported from another module, f-strings, helpers) are worked out over the AST; the declarative base
+    carrying the rule is no table; a rule that cannot be followed is said, never guessed."""
+    root = checkout(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/utils.py": """
+            import re
+            CAMEL_TO_SNAKE: re.Pattern[str] = re.compile(r"(?<!^)(?=[A-Z])")
+
+            def plural(name):
+                \"\"\"A helper of the checkout.\"\"\"
+                snake = CAMEL_TO_SNAKE.sub("_", name)
+                lowered = snake.lower()
+                return lowered + "s"
+        """,
+        "pkg/orm.py": """
+            import re
+            import uuid
+            from re import sub
+            from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+            from pkg.utils import CAMEL_TO_SNAKE, plural
+
+            class Base(DeclarativeBase):
+                @declared_attr.directive
+                def __tablename__(cls) -> str:
+                    \"\"\"Camel case to snake case.\"\"\"
+                    return CAMEL_TO_SNAKE.sub("_", cls.__name__).lower()
+
+                id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+                created: Mapped[str] = mapped_column()
+
+            class FlowRun(Base):
+                name: Mapped[str]
+
+            class Event(Base):
+                @declared_attr.directive
+                def __tablename__(cls) -> str:
+                    return "events"
+                occurred: Mapped[str]
+
+            class WorkQueue(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return re.sub(r"([a-z])([A-Z])", r"\\1_\\2", cls.__name__).lower()
+                priority: Mapped[int]
+
+            class BlockType(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return f"{cls.__name__.lower()}s"
+                slug: Mapped[str]
+
+            class TaskRunState(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return plural(cls.__name__)
+                state: Mapped[str]
+
+            class ApiKey(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return sub(CAMEL_TO_SNAKE, "_", cls.__name__).lower() + "_v2"
+                secret: Mapped[str]
+
+            class Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa(Base):  # a rule that could backtrack for ever: not run
+                @declared_attr
+                def __tablename__(cls):
+                    return re.sub(r"(a+)+b", "", cls.__name__.lower())
+                n: Mapped[int]
+
+            class Dynamic(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return cls.__module__.split(".")[-1] + cls.__name__
+                value: Mapped[str]
+        """,
+    }, env_py="""
+        from pkg.orm import Base
+        target_metadata = Base.metadata
+    """)
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert tables(models) == {
+        "flow_run": ["id", "created", "name"],
+        "events": ["id", "created", "occurred"],
+        "work_queue": ["id", "created", "priority"],
+        "blocktypes": ["id", "created", "slug"],
+        "task_run_states": ["id", "created", "state"],
+        "api_key_v2": ["id", "created", "secret"],
+    }
+    assert [p for p in models.problems if "computed" in p] == [
+        "pkg/orm.py:49: Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa's __tablename__ is computed (declared_attr at "
+        "pkg/orm.py:51); its table is not known without running the code",
+        "pkg/orm.py:55: Dynamic's __tablename__ is computed (declared_attr at pkg/orm.py:57); "
+        "its table is not known without running the code"]
+
+
+def test_models_whose_table_names_cannot_be_worked_out_are_not_called_no_model(tmp_path):
+    root = checkout(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/orm.py": """
+            from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr
+            from pkg.naming import naming_rule
+
+            class Base(DeclarativeBase):
+                @declared_attr.directive
+                def __tablename__(cls) -> str:
+                    return naming_rule(cls)
+
+            class FlowRun(Base):
+                name: Mapped[str]
+        """,
+        "scripts/other.py": "from sqlalchemy import Column\nclass T:\n    __tablename__ = 'x'\n    id = Column()\n",
+    }, env_py="""
+        from pkg.orm import Base
+        target_metadata = Base.metadata
+    """)
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert models.tables == []
+    assert "led to no model" not in models.where
+    assert "no table name could be worked out" in models.where
+    assert any("FlowRun's __tablename__ is computed" in p for p in models.problems)
+
+
+def _webui_like(root: Path) -> Path:
+    """alembic.ini with a relative script_location beside an app's own env.py; the Alembic env.py hands
+    target_metadata to context.configure() through a name; a vector store keeps its own declarative base."""
+    return write(root, {
+        "backend/app/alembic.ini": "[alembic]\nscript_location = migrations\nprepend_sys_path = ..\n",
+        "backend/app/env.py": "import os\nDATABASE_URL = os.environ.get('DATABASE_URL')\n",
+        "backend/app/migrations/env.py": """
+            from alembic import context
+            from app.env import DATABASE_URL
+            from app.models.auths import Auth
+            migration_metadata = Auth.metadata
+
+            def run_migrations_online():
+                context.configure(url=DATABASE_URL, target_metadata=migration_metadata)
+        """,
+        "backend/app/migrations/script.py.mako": "", "backend/app/migrations/versions/.keep": "",
+        "backend/app/__init__.py": "", "backend/app/models/__init__.py": "", "backend/app/internal/__init__.py": "",
+        "backend/app/internal/db.py": """
+            from sqlalchemy import MetaData
+            from sqlalchemy.ext.declarative import declarative_base
+            Base = declarative_base(metadata=MetaData())
+        """,
+        "backend/app/models/auths.py": """
+            from sqlalchemy import Column, String
+            from app.internal.db import Base
+            from app.retrieval import vectors
+
+            class Auth(Base):
+                __tablename__ = "auth"
+                id = Column(String, primary_key=True)
+                email = Column(String)
+        """,
+        "backend/app/retrieval/__init__.py": "",
+        "backend/app/retrieval/vectors.py": """
+            from sqlalchemy import Column, String
+            from sqlalchemy.orm import declarative_base
+            Base = declarative_base()
+
+            class DocumentChunk(Base):  # created by the vector store itself, not by Alembic
+                __tablename__ = "document_chunk"
+                id = Column(String, primary_key=True)
+        """,
+        "scripts/other.py": "from sqlalchemy import Column\\nclass T:\\n    __tablename__ = 'x'\\n    id = Column()\\n",
+    })
+
+
+def test_target_metadata_passed_to_context_configure_through_a_name_is_followed(tmp_path):
+    root = _webui_like(tmp_path)
+    models = read_models(root, root / "backend" / "app" / "alembic.ini")
+    assert models.where.startswith("target_metadata = Auth.metadata in backend/app/migrations/env.py")
+    assert "auth" in tables(models) and "x" not in tables(models)
+
+
+def test_models_of_another_declarative_base_are_left_out_and_said(tmp_path):
+    root = _webui_like(tmp_path)
+    models = read_models(root, root / "backend" / "app" / "alembic.ini")
+    assert tables(models) == {"auth": ["id", "email"]}
+    assert ("1 model(s) of another declarative base (backend/app/retrieval/vectors.py: Base), not target_metadata's "
+            "Auth.metadata, left out: Alembic does not compare them: DocumentChunk (backend/app/retrieval/vectors.py:5)"
+            in models.problems)
+
+
+def test_aliased_tables_loops_of_tables_nullable_tablenames_and_declared_attr_columns(tmp_path):
+    root = write(tmp_path, {"app/__init__.py": "", "app/models.py": """
+        from sqlalchemy import Column, ForeignKey, Integer, String
+        from sqlalchemy import Table as DBTable
+        from sqlalchemy.orm import declarative_base, declared_attr, relationship
+        Base = declarative_base()
+
+        owners = DBTable("table_owners", Base.metadata, Column("table_id", Integer), Column("user_id", Integer))
+
+        for entity in ("user", "group"):
+            table = DBTable(f"{entity}_role_map", Base.metadata, Column(f"{entity}_id", Integer),
+                            Column("role_id", Integer))
+
+        for name in load_names():
+            DBTable(name, Base.metadata, Column("id", Integer))
+
+        class BaseDatasource:
+            __tablename__: str | None = None  # subclasses name their table
+            id = Column(Integer, primary_key=True)
+
+        class SqlaTable(BaseDatasource, Base):
+            __tablename__ = "tables"
+            table_name = Column(String)
+
+        class _Share:
+            @declared_attr
+            def owner_id(self):
+                return Column(Integer, ForeignKey("users.id"))
+
+            @declared_attr
+            def owner(self):
+                return relationship("User")
+
+        class Share(_Share, Base):
+            __tablename__ = "shares"
+            id = Column(Integer, primary_key=True)
+    """})
+    models = read_models(root, root / "alembic.ini", ["app"])
+    assert tables(models) == {
+        "table_owners": ["table_id", "user_id"],
+        "user_role_map": ["user_id", "role_id"],
+        "group_role_map": ["group_id", "role_id"],
+        "tables": ["id", "table_name"],
+        "shares": ["owner_id", "id"],
+    }
+    assert not any("BaseDatasource" in p for p in models.problems)
+    assert any("app/models.py:13: Table() names its table with a value known only at run time (name)" in p
+               for p in models.problems)
+
+
+def test_another_declarative_base_class_is_left_out_through_re_exports(tmp_path):
+    root = checkout(tmp_path, {
+        "pkg/__init__.py": "", "pkg/db/__init__.py": "from pkg.db.base import Base, legacy_base\n",
+        "pkg/db/base.py": """
+            from sqlalchemy.orm import DeclarativeBase, declarative_base
+            class Base(DeclarativeBase):
+                pass
+            legacy_base = declarative_base()
+        """,
+        "pkg/models.py": """
+            from sqlalchemy import Column, Integer
+            from sqlalchemy.orm import DeclarativeBase
+            from pkg.db import Base, legacy_base
+            from pkg import auth
+
+            class Run(Base):
+                __tablename__ = "runs"
+                id = Column(Integer, primary_key=True)
+
+            class Snapshot(legacy_base):  # a frozen copy of an old model
+                __tablename__ = "runs_v1"
+                id = Column(Integer, primary_key=True)
+        """,
+        "pkg/auth.py": """
+            from sqlalchemy import Column, Integer
+            from sqlalchemy.orm import DeclarativeBase
+            class AuthBase(DeclarativeBase):
+                pass
+            class User(AuthBase):
+                __tablename__ = "users"
+                id = Column(Integer, primary_key=True)
+        """,
+    }, env_py="""
+        from pkg.db import Base
+        import pkg.models
+        target_metadata = Base.metadata
+    """)
+    models = read_models(root, root / "netra_backend" / "alembic.ini")
+    assert tables(models) == {"runs": ["id"]}
+    left_out = [p for p in models.problems if "another declarative base" in p]
+    assert len(left_out) == 2 and any("User (pkg/auth.py:5)" in p for p in left_out)
+    assert any("Snapshot (pkg/models.py:10)" in p for p in left_out)
+
+
+def test_models_found_with_no_table_name_worked_out_make_the_checks_skip_not_pass(tmp_path):
+    computed = "pkg/orm.py:9: FlowRun's __tablename__ is computed (declared_attr at pkg/orm.py:5); its table is " \
+               "not known without running the code"
+    facts = _facts([], [_rev("a1", [], ["flow_run"])])
+    facts.repo.models.problems = [computed]
+    d = replay(facts, only=["models", "model-columns"])
+    for finding in d.checks:
+        assert finding.status == "skip" and finding.message.startswith("models found, but no table name")
+        assert "FlowRun's __tablename__ is computed" in finding.message
+    assert d.status != "healthy"  # not knowing makes the run incomplete, never a pass
