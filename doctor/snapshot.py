@@ -49,6 +49,7 @@ def load_snapshot(path: Path) -> list[Facts]:
             facts = [Facts.from_dict(item) for item in items]
             for f in facts:
                 _valid_silences(f)
+                _valid_durations(f)
         except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise ConfigError(f"{path}: not a netra-doctor snapshot ({str(exc)[:200]})") from None
     if not facts:
@@ -56,6 +57,13 @@ def load_snapshot(path: Path) -> list[Facts]:
     for f in facts:
         f.mode = "replay"
     return facts
+
+
+def _valid_durations(facts: Facts) -> None:
+    """A source's time is a duration: a negative one would reach the report (whose schema says minimum 0)."""
+    for i, source in enumerate(facts.sources):
+        if source.duration_ms < 0:
+            raise ValueError(f"snapshot.sources[{i}].duration_ms: must not be negative")
 
 
 def _valid_silences(facts: Facts) -> None:

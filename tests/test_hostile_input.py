@@ -123,6 +123,8 @@ TARGET = {"environment": "staging", "project": "p", "region": "r", "service": "s
     ({"format": 1, "target": TARGET, "databases": {"service": {"workload": "service", "tables": "t"}}},
      "databases.service.tables: expected a list, got text"),
     ({"format": 1}, "snapshot: target is missing"),
+    ({"format": 1, "target": TARGET, "sources": [{"name": "logs", "status": "ok", "duration_ms": -1}]},
+     "snapshot.sources[0].duration_ms: must not be negative"),  # found by the mutation property below
     # the bulk paths (tables, names) check whole lists at once; one bad item still names its place
     ({"format": 1, "target": TARGET, "databases": {"service": {"workload": "service", "tables": [
         {"schema": "public", "name": f"t{i}", "owner": "o", "in_information_schema": True, "can_select": i != 2,
