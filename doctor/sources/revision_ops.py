@@ -20,7 +20,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.sources import sa_tables
 from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, is_external, lookup
 from doctor.sqlops import qualified, read_sql, sql_text
 
@@ -37,19 +36,6 @@ _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set"
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
-# SQLAlchemy statements over rows: sa.update(t), t.delete(), session.query(M), and their .where()/.values() chains
-_ROW_BUILDERS = frozenset({"select", "update", "delete", "insert", "union", "union_all", "exists", "query"})
-_ROW_TYPES = frozenset({"Query", "Select", "Update", "Delete", "Insert", "Executable", "ClauseElement"})
-
-
-class _Rows:
-    """The value of a name bound to a SQLAlchemy statement over rows: executing it changes no table."""
-
-    def __repr__(self) -> str:
-        return "<rows statement>"
-
-
-ROWS = _Rows()
 
 
 @dataclass
@@ -60,11 +46,11 @@ class TableOps:
     drops_columns: list[list[str]] = field(default_factory=list)
     order: list[list[str]] = field(default_factory=list)  # creates, renames and drops as upgrade() runs them
     lines: list[int] = field(default_factory=list)  # per entry of ``order``: line in the revision file
+    columns_before: list[int] = field(default_factory=list)  # per entry of ``order``: column ops run before it
     adds_columns: list[list[str]] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
-    columns_before: list[int] = field(default_factory=list)  # per entry of ``order``: column ops run before it
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -362,6 +348,8 @@ class _Reader:
     def sa_create(self, frame: _Frame, node: ast.Call, line: int) -> bool:
         """``X.__table__.create(bind)``, ``Table(...).create(bind)``, ``metadata.create_all(bind, tables=[...])``:
         creates of those tables, with the columns the class or Table gives; False for any other ``create``."""
+        from doctor.sources import sa_tables  # here, not at the top: keeps this module's imports as they were
+
         func = node.func
         assert isinstance(func, ast.Attribute)
         where = self.where(frame, node)
@@ -569,6 +557,21 @@ class _Reader:
         except Unresolved:
             return None
         return name if isinstance(name, str) else None
+
+
+# SQLAlchemy statements over rows: sa.update(t), t.delete(), session.query(M), and their .where()/.values() chains
+_ROW_BUILDERS = frozenset({"select", "update", "delete", "insert", "union", "union_all", "exists", "query"})
+_ROW_TYPES = frozenset({"Query", "Select", "Update", "Delete", "Insert", "Executable", "ClauseElement"})
+
+
+class _Rows:
+    """The value of a name bound to a SQLAlchemy statement over rows: executing it changes no table."""
+
+    def __repr__(self) -> str:
+        return "<rows statement>"
+
+
+ROWS = _Rows()
 
 
 def _annotated_rows(annotation: ast.expr | None) -> bool:
