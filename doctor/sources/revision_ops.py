@@ -47,6 +47,7 @@ class TableOps:
     order: list[list[str]] = field(default_factory=list)  # creates, renames and drops as upgrade() runs them
     lines: list[int] = field(default_factory=list)  # per entry of ``order``: line in the revision file
     columns_before: list[int] = field(default_factory=list)  # per entry of ``order``: column ops run before it
+    if_absent: list[int] = field(default_factory=list)  # entries of ``order``: creates SQLAlchemy skips if present
     adds_columns: list[list[str]] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
@@ -358,7 +359,9 @@ class _Reader:
             if not sa_tables.is_table(self.modules, module, func.value, frame.exprs):
                 return False  # an Enum's or a sequence's create(): no table
             items = [func.value]
+            checkfirst = _flag(node, "checkfirst", default=False)  # Table.create(bind): CREATE TABLE as is
         else:
+            checkfirst = _flag(node, "checkfirst", default=True)  # create_all(): only the tables not yet there
             recv = func.value
             if isinstance(recv, ast.Name) and recv.id not in frame.env:
                 found = lookup(self.modules, module, recv.id)
@@ -384,6 +387,8 @@ class _Reader:
                              f"time ({short(str(exc))})")
                 continue
             self.ops.create(made.name, line)
+            if checkfirst:
+                self.ops.if_absent.append(len(self.ops.order) - 1)
             for column in made.columns:
                 self.ops.add_column(made.name, column)
             for reason in made.unknown:
@@ -572,6 +577,15 @@ class _Rows:
 
 
 ROWS = _Rows()
+
+
+def _flag(node: ast.Call, keyword: str, default: bool) -> bool:
+    """A call's boolean keyword: its literal value, the default when absent, True when not a literal
+    (a create that may skip a present table is never called a conflict)."""
+    value = next((k.value for k in node.keywords if k.arg == keyword), None)
+    if value is None:
+        return default
+    return value.value if isinstance(value, ast.Constant) and isinstance(value.value, bool) else True
 
 
 def _annotated_rows(annotation: ast.expr | None) -> bool:
