@@ -271,6 +271,9 @@ class RevisionFacts:
     # operations replay interleaved (create t_new with its columns, drop t, rename t_new -> t leaves t
     # those columns); empty in snapshots saved before it was recorded, where table operations replay first
     op_columns_before: list[int] = field(default_factory=list)
+    # indexes into ``ops`` of creates that skip a table already there (SQLAlchemy's create_all(), or
+    # .create(checkfirst=True)): a present table is no conflict for them
+    creates_if_absent: list[int] = field(default_factory=list)
 
 
 @dataclass

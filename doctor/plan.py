@@ -174,7 +174,7 @@ def conflicts(db: DatabaseFacts, revisions: list[RevisionFacts]) -> list[Conflic
         for i, (kind, *names) in enumerate(table_ops(rev)):
             if kind == "create" and len(names) == 1:
                 at = place(names[0])
-                if at in present:
+                if at in present and i not in rev.creates_if_absent:
                     out.append(Conflict(rev, i, names[0], f"creates table {names[0]}, which already exists as "
                                                           f"{at[0]}.{at[1]} in {db.current_database}"))
                 present.add(at)

@@ -294,6 +294,7 @@ def test_tables_sqlalchemy_creates_in_upgrade_are_read_with_their_columns(tmp_pa
     (rev,) = m.revisions
     assert rev.opaque == []
     assert rev.ops == [["create", "tag"], ["create", "sl_tables"], ["create", "sl_links"], ["create", "scratch"]]
+    assert rev.creates_if_absent == [1, 2]  # create_all() skips a table already there; .create() does not
     predicted = standing_columns(m, ["s1"])
     after = upgrade_each(root, "alembic.ini", pg.dsn(), ["s1"])
     assert after["s1"] == sorted(tables_at(m, ["s1"]))
@@ -361,6 +362,24 @@ def test_a_checkout_helper_named_create_all_is_followed_not_taken_for_sqlalchemy
     })
     (rev,) = read_migrations(root / "alembic.ini", cwd=root).revisions
     assert rev.ops == [["create", "audit"]] and rev.opaque == []
+
+
+
+def test_a_create_that_skips_a_present_table_is_no_pre_deploy_conflict():
+    """create_all() (checkfirst) of a table the database already has is no `alembic upgrade` failure,
+    where op.create_table of it is (superset's take-2 migration drops and re-creates its tables)."""
+    import dataclasses
+
+    from doctor.engine import replay
+    from tests.migration_facts import database, facts
+
+    f = facts("linear", database(["users", "subscriptions"], ["e9da6f30cc4c"]))
+    f.target = dataclasses.replace(f.target, pre_deploy=True)  # TARGET is shared: never mutate it
+    assert "pending-migration-conflicts" in [c.id for c in replay(f, only=["pre-deploy-plan"]).causes]
+    sub = next(r for r in f.migrations.revisions if r.revision == "68b6b9884261")
+    sub.creates_if_absent = [i for i, op in enumerate(sub.ops) if op == ["create", "subscriptions"]]
+    assert sub.creates_if_absent
+    assert "pending-migration-conflicts" not in [c.id for c in replay(f, only=["pre-deploy-plan"]).causes]
 
 
 # --- 4. Dialect guards ----------------------------------------------------------------------------

@@ -367,6 +367,7 @@ def _revision_facts(script: _Script, ops: TableOps) -> RevisionFacts:
         else sorted(rev.branch_labels or ()),
         depends_on=_down(rev.dependencies),
         op_columns_before=ops.columns_before,
+        creates_if_absent=ops.if_absent,
     )
 
 

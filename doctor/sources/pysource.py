@@ -181,17 +181,6 @@ def lookup(modules: Modules, mod: Module, name: str, depth: int = 0, seen: froze
     return None
 
 
-def is_external(modules: Modules, mod: Module, name: str) -> str | None:
-    """The module outside the checkout that ``name`` is imported from, if it is one."""
-    if name not in mod.imports:
-        return None
-    source, attr = mod.imports[name]
-    if attr is None:
-        return source if modules.find(source) is None else None
-    target, attr = modules.submodule_or_attr(source, attr)
-    return source if target is None else None
-
-
 def _object(modules: Modules, mod: Module, expr: ast.expr, env: dict[str, Any] | None) -> Found | None:
     """The module or class ``expr`` names (``Tag``, ``models``, ``models.Tag``); None for anything else,
     or for a local name (its value is the function's, not the module's)."""
@@ -226,6 +215,17 @@ def class_attribute(modules: Modules, mod: Module, cls: ast.ClassDef, attr: str,
             if found is not None:
                 return found
     return None
+
+
+def is_external(modules: Modules, mod: Module, name: str) -> str | None:
+    """The module outside the checkout that ``name`` is imported from, if it is one."""
+    if name not in mod.imports:
+        return None
+    source, attr = mod.imports[name]
+    if attr is None:
+        return source if modules.find(source) is None else None
+    target, attr = modules.submodule_or_attr(source, attr)
+    return source if target is None else None
 
 
 def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env: dict[str, Any] | None = None) -> Any:

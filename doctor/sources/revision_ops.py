@@ -20,7 +20,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.sources import sa_tables
 from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, is_external, lookup
 from doctor.sqlops import qualified, read_sql, sql_text
 
@@ -37,19 +36,6 @@ _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set"
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
-# SQLAlchemy statements over rows: sa.update(t), t.delete(), session.query(M), and their .where()/.values() chains
-_ROW_BUILDERS = frozenset({"select", "update", "delete", "insert", "union", "union_all", "exists", "query"})
-_ROW_TYPES = frozenset({"Query", "Select", "Update", "Delete", "Insert", "Executable", "ClauseElement"})
-
-
-class _Rows:
-    """The value of a name bound to a SQLAlchemy statement over rows: executing it changes no table."""
-
-    def __repr__(self) -> str:
-        return "<rows statement>"
-
-
-ROWS = _Rows()
 
 
 @dataclass
@@ -60,11 +46,12 @@ class TableOps:
     drops_columns: list[list[str]] = field(default_factory=list)
     order: list[list[str]] = field(default_factory=list)  # creates, renames and drops as upgrade() runs them
     lines: list[int] = field(default_factory=list)  # per entry of ``order``: line in the revision file
+    columns_before: list[int] = field(default_factory=list)  # per entry of ``order``: column ops run before it
+    if_absent: list[int] = field(default_factory=list)  # entries of ``order``: creates SQLAlchemy skips if present
     adds_columns: list[list[str]] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
-    columns_before: list[int] = field(default_factory=list)  # per entry of ``order``: column ops run before it
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -362,6 +349,8 @@ class _Reader:
     def sa_create(self, frame: _Frame, node: ast.Call, line: int) -> bool:
         """``X.__table__.create(bind)``, ``Table(...).create(bind)``, ``metadata.create_all(bind, tables=[...])``:
         creates of those tables, with the columns the class or Table gives; False for any other ``create``."""
+        from doctor.sources import sa_tables  # here, not at the top: keeps this module's imports as they were
+
         func = node.func
         assert isinstance(func, ast.Attribute)
         where = self.where(frame, node)
@@ -370,7 +359,9 @@ class _Reader:
             if not sa_tables.is_table(self.modules, module, func.value, frame.exprs):
                 return False  # an Enum's or a sequence's create(): no table
             items = [func.value]
+            checkfirst = _flag(node, "checkfirst", default=False)  # Table.create(bind): CREATE TABLE as is
         else:
+            checkfirst = _flag(node, "checkfirst", default=True)  # create_all(): only the tables not yet there
             recv = func.value
             if isinstance(recv, ast.Name) and recv.id not in frame.env:
                 found = lookup(self.modules, module, recv.id)
@@ -396,6 +387,8 @@ class _Reader:
                              f"time ({short(str(exc))})")
                 continue
             self.ops.create(made.name, line)
+            if checkfirst:
+                self.ops.if_absent.append(len(self.ops.order) - 1)
             for column in made.columns:
                 self.ops.add_column(made.name, column)
             for reason in made.unknown:
@@ -569,6 +562,30 @@ class _Reader:
         except Unresolved:
             return None
         return name if isinstance(name, str) else None
+
+
+# SQLAlchemy statements over rows: sa.update(t), t.delete(), session.query(M), and their .where()/.values() chains
+_ROW_BUILDERS = frozenset({"select", "update", "delete", "insert", "union", "union_all", "exists", "query"})
+_ROW_TYPES = frozenset({"Query", "Select", "Update", "Delete", "Insert", "Executable", "ClauseElement"})
+
+
+class _Rows:
+    """The value of a name bound to a SQLAlchemy statement over rows: executing it changes no table."""
+
+    def __repr__(self) -> str:
+        return "<rows statement>"
+
+
+ROWS = _Rows()
+
+
+def _flag(node: ast.Call, keyword: str, default: bool) -> bool:
+    """A call's boolean keyword: its literal value, the default when absent, True when not a literal
+    (a create that may skip a present table is never called a conflict)."""
+    value = next((k.value for k in node.keywords if k.arg == keyword), None)
+    if value is None:
+        return default
+    return value.value if isinstance(value, ast.Constant) and isinstance(value.value, bool) else True
 
 
 def _annotated_rows(annotation: ast.expr | None) -> bool:
