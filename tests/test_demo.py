@@ -114,16 +114,21 @@ def _wait_for(proc: subprocess.Popen, stage: str) -> None:
 @pytest.mark.parametrize(("sig", "stage"), [
     (signal.SIGINT, "server"), (signal.SIGINT, "migrating"), (signal.SIGTERM, "migrating")])
 def test_interrupted_demo_removes_its_server_and_files(sig, stage):
-    proc = subprocess.Popen([sys.executable, "-m", "doctor.cli", "demo", "--format", "json"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for(proc, stage)
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    # on a starved machine the demo may be past its run (handlers restored) when the signal lands, and die
+    # of it: not the case this test is about, so try again (a demo that never handles it fails all three)
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "doctor.cli", "demo", "--format", "json"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(proc, stage)
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        if proc.returncode != -sig:
+            break
     assert proc.returncode == 130, err
     assert out == ""
     assert err.strip() == "netra-doctor: demo interrupted; its server and temporary files were removed"
