@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,12 @@ def point_job_at(folder: Path, prefix: str) -> None:
                 ref["name"] = prefix + ref["name"][len("postgres"):]
 
     edit_yaml(folder / "job.yaml", change)
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (repo-relative path -> dedented text) under ``root``: a small checkout."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root

@@ -18,18 +18,13 @@ import pytest
 from doctor.engine import replay
 from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable, RepoFacts, RevisionFacts
 from doctor.models import read_models
-from tests.helpers import DATA, run_subprocess
+from tests.helpers import DATA, run_subprocess, write_tree
 from tests.migration_facts import TARGET
 
 SEED_MIGRATIONS = DATA / "alembic" / "seed"
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
+write = write_tree
 
 
 def checkout(root: Path, models: dict[str, str], env_py: str | None = None) -> Path:
@@ -730,6 +725,23 @@ def test_a_table_rebuilt_under_a_new_name_then_renamed_into_place_keeps_the_new_
     assert result.returncode == 0
 
 
+def only_revision(root: Path, rid: str, message: str, body: str) -> None:
+    """The seed-shaped checkout's revisions replaced by one, ``rid``, whose upgrade() runs ``body``."""
+    versions = root / "netra_backend" / "migrations" / "versions"
+    shutil.rmtree(versions)
+    code = textwrap.indent(textwrap.dedent(body).strip(), "    ")
+    write(versions, {f"{rid}_{message.replace(' ', '_')}.py": f'''"""{message}"""\nimport sqlalchemy as sa
+from alembic import op
+
+revision = "{rid}"
+down_revision = None
+
+
+def upgrade():
+{code}
+'''})
+
+
 def test_a_baseline_made_outside_alembic_is_not_called_missing_migrations(tmp_path):
     """redash's construct: the first revision adds a column to `queries`, which no revision creates
     (the tables come from create_all, then stamp). Tables and columns the scripts never made are
@@ -748,19 +760,7 @@ def test_a_baseline_made_outside_alembic_is_not_called_missing_migrations(tmp_pa
             __tablename__ = "dashboards"
             id = Column(Integer, primary_key=True)
     """})
-    versions = root / "netra_backend" / "migrations" / "versions"
-    shutil.rmtree(versions)
-    write(versions, {"a1_draft.py": '''
-        """add is_draft"""
-        import sqlalchemy as sa
-        from alembic import op
-
-        revision = "a1"
-        down_revision = None
-
-        def upgrade():
-            op.add_column("queries", sa.Column("is_draft", sa.Boolean))
-    '''})
+    only_revision(root, "a1", "add is_draft", 'op.add_column("queries", sa.Column("is_draft", sa.Boolean))')
     result = _run(root, "--fail-on", "warn", "--format", "json", "-v", tmp_path=tmp_path)
     report = json.loads(result.stdout)
     # every model table is in the baseline: nothing was judged, so the run is incomplete, not healthy
@@ -808,21 +808,11 @@ def test_a_plugin_carrying_its_own_migrations_is_not_judged_by_the_projects(tmp_
             op.alter_column("dynamic_challenge", "initial", new_column_name="dynamic_initial")
             op.create_table("dynamic_log")
     '''})
-    versions = root / "netra_backend" / "migrations" / "versions"
-    shutil.rmtree(versions)
-    write(versions, {"a1_base.py": '''
-        """challenges"""
-        import sqlalchemy as sa
-        from alembic import op
-
-        revision = "a1"
-        down_revision = None
-
-        def upgrade():
-            op.create_table("challenges", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
-            op.create_table("dynamic_challenge", sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("initial", sa.Integer))
-    '''})
+    only_revision(root, "a1", "challenges", """
+        op.create_table("challenges", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String))
+        op.create_table("dynamic_challenge", sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("initial", sa.Integer))
+    """)
     models = read_models(root, root / "netra_backend" / "alembic.ini")
     own = {t.name: t.own_migrations for t in models.tables}
     assert own == {"challenges": "", "dynamic_challenge": f"{plugin}/migrations", "dynamic_log": f"{plugin}/migrations"}
@@ -1167,6 +1157,7 @@ def test_models_found_with_no_table_name_worked_out_make_the_checks_skip_not_pas
     facts.repo.models.problems = [computed]
     d = replay(facts, only=["models", "model-columns"])
     for finding in d.checks:
-        assert finding.status == "skip" and finding.message.startswith("models found, but no table name")
+        assert finding.status == "skip"
+        assert finding.message.startswith("the models are not judged: no table of theirs could be read")
         assert "FlowRun's __tablename__ is computed" in finding.message
     assert d.status != "healthy"  # not knowing makes the run incomplete, never a pass

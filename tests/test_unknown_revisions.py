@@ -10,7 +10,6 @@ judged nothing is INCOMPLETE (exit 3), never HEALTHY.
 from __future__ import annotations
 
 import dataclasses
-import textwrap
 from pathlib import Path
 
 from doctor.diagnosis import exit_code
@@ -19,6 +18,7 @@ from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable, RepoFact
 from doctor.models import read_models
 from doctor.report import render_table
 from doctor.sources.migrations import read_migrations
+from tests.helpers import write_tree
 from tests.migration_facts import TARGET
 
 REPO_ONLY = dataclasses.replace(TARGET, repo_only=True)
@@ -47,12 +47,7 @@ MODELS = """
 """
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
+write = write_tree
 
 
 def project(root: Path, files: dict[str, str], ini: str = "[alembic]\nscript_location = mig\n") -> Path:
