@@ -298,3 +298,166 @@ def test_a_revision_that_is_not_python_names_the_file(tmp_path):
     rev.write_text(rev.read_text().replace("def upgrade() -> None:", "def upgrade( -> None:"))
     with pytest.raises(SourceError, match=r"dc4fa32fd495_create_credit_transactions.py: not readable Python"):
         read_migrations(project / "alembic.ini")
+
+
+# --- columns: built anywhere, carried as values; what cannot be read is said --------------------------
+
+
+def test_a_column_bound_returned_or_passed_through_star_args_is_read_with_its_table():
+    """Superset's shared create_table(name, *columns) / add_columns(table, *columns), mlflow's
+    `_workspace_column()` and `col = sa.Column(...); op.add_column("t", col)`: the column counts."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from sqlalchemy import Column as C
+
+        def _workspace_column():
+            \"\"\"The same column on every table.\"\"\"
+            return sa.Column("workspace", sa.String(63), nullable=False)
+
+        def named(name, kind=sa.Text):
+            return C(name, kind())
+
+        def create_table(table_name, *columns, **kwargs):
+            op.create_table(table_name, *columns, **kwargs)
+
+        def add_columns(table_name, *columns):
+            cols_to_add = []
+            for col in columns:
+                if col.name in ("x",):
+                    continue
+                cols_to_add.append(col)
+            with op.batch_alter_table(table_name) as batch_op:
+                for col in cols_to_add:
+                    batch_op.add_column(col)
+
+        def upgrade():
+            generation = sa.Column("db_payload_generation", sa.Integer())
+            op.add_column("trace_info", generation)
+            op.add_column("experiments", _workspace_column())
+            create_table("reports", sa.Column("id", sa.Integer), named("title"), sa.PrimaryKeyConstraint("id"))
+            add_columns("dashboards", sa.Column("theme", sa.Text()), named("owner"))
+            shared = [sa.Column("a", sa.Text()), sa.Column("b", sa.Text())]
+            op.create_table("pairs", *shared, sa.UniqueConstraint("a"), sa.Index("ix", "b"))
+    """, problems)
+    assert found.creates == ["reports", "pairs"]
+    assert found.adds_columns == [
+        ["trace_info", "db_payload_generation"], ["experiments", "workspace"], ["reports", "id"],
+        ["reports", "title"], ["dashboards", "theme"], ["dashboards", "owner"], ["pairs", "a"], ["pairs", "b"]]
+    assert found.opaque == problems == []
+
+
+def test_a_column_or_column_list_that_cannot_be_read_is_said_never_dropped():
+    """A create_table whose columns come from code the doctor cannot read still creates its table, and
+    the revision says its columns are unknown (file:line and what), so no check reads "no columns"."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from vendor.schema import standard_columns
+
+        def upgrade():
+            op.create_table("audit", *standard_columns())
+            name = op.get_context().opts["column"]
+            op.add_column("audit", sa.Column(name, sa.Text()))
+            with op.batch_alter_table("users") as b:
+                for col in op.get_bind().execute(sa.text("SELECT 1")):
+                    b.add_column(col)
+            op.create_table("events", sa.Column("id", sa.Integer), standard_columns()[0])
+    """)
+    assert found.creates == ["audit", "events"]
+    assert found.adds_columns == [["events", "id"]]
+    assert found.opaque == [
+        "rev.py:7: op.create_table() creates audit with columns the doctor cannot read (*standard_columns()): "
+        "which columns it has is unknown",
+        "rev.py:9: op.add_column() adds to audit a column the doctor cannot read (sa.Column(name, sa.Text())): "
+        "its name is unknown",
+        "rev.py:12: b.add_column() adds to users a column the doctor cannot read (col): its name is unknown",
+        "rev.py:13: op.create_table() creates events with columns the doctor cannot read (standard_columns()[0]): "
+        "which columns it has is unknown",
+    ]
+
+
+def test_loops_over_literal_tables_columns_and_dicts_are_unrolled():
+    """open-webui's `for name, columns, constraints in _INITIAL_TABLES: op.create_table(name, *columns,
+    *constraints)` and `for col_name, col_type in [("x", sa.Text()), ...]`, jupyterhub's `for item in
+    COL_DATA: sa.Column(item["name"], item["type"])` and a local helper called in a loop."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        _TABLES = [
+            ("auth", [sa.Column("id", sa.String()), sa.Column("email", sa.String())], [sa.PrimaryKeyConstraint("id")]),
+            ("chat", [sa.Column("id", sa.String())], []),
+        ]
+        COL_DATA = [{"name": "last_activity", "type": sa.DateTime()}, {"name": "state", "type": sa.Text()}]
+        KINDS = {"note": sa.Text(), "score": sa.Integer()}
+        tables = ("oauth_codes", "oauth_access_tokens")
+
+        def add_column_if_table_exists(table, column):
+            op.add_column(table, column)
+
+        def upgrade():
+            for name, columns, constraints in _TABLES:
+                op.create_table(name, *columns, *constraints)
+            for col_name, col_type in [("oauth", sa.JSON()), ("scim", sa.JSON())]:
+                op.add_column("user", sa.Column(col_name, col_type, nullable=True))
+            for item in COL_DATA:
+                op.add_column("services", sa.Column(item["name"], item["type"]))
+            for key, kind in KINDS.items():
+                op.add_column("feedback", sa.Column(key, kind))
+            for t in tables:
+                add_column_if_table_exists(t, sa.Column("session_id", sa.Unicode(255)))
+    """, problems)
+    assert found.creates == ["auth", "chat"]
+    assert found.adds_columns == [
+        ["auth", "id"], ["auth", "email"], ["chat", "id"], ["user", "oauth"], ["user", "scim"],
+        ["services", "last_activity"], ["services", "state"], ["feedback", "note"], ["feedback", "score"],
+        ["oauth_codes", "session_id"], ["oauth_access_tokens", "session_id"]]
+    assert found.opaque == problems == []
+
+
+def test_a_helper_defined_inside_upgrade_is_followed_where_it_is_called():
+    """mlflow's upgrade() defines `_create_workspace_indexes_and_catalog()` and calls it last: its
+    create_table counts (it was skipped as an unknown call)."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        def upgrade():
+            bind = op.get_bind()
+            schema = None
+
+            def _column(name):
+                return sa.Column(name, sa.Text())
+
+            def _create_catalog():
+                op.create_table("workspaces", _column("name"), sa.Column("description", sa.Text()), schema=schema)
+
+            def unused():
+                op.drop_table("never_called")
+
+            op.add_column("experiments", _column("workspace"))
+            _create_catalog()
+    """)
+    assert found.creates == ["workspaces"]
+    assert found.drops == []
+    assert found.adds_columns == [["experiments", "workspace"], ["workspaces", "name"], ["workspaces", "description"]]
+    assert found.opaque == []
+
+
+def test_sql_an_outside_module_built_is_still_run_time_sql():
+    """A name bound to what another package returns is not SQLAlchemy's row construct: its SQL is unknown."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from vendor.sqlgen import build_ddl
+
+        def upgrade():
+            rows = sa.update(sa.table("t", sa.column("a"))).values(a=1)
+            op.execute(rows)
+            ddl = build_ddl("events")
+            op.execute(ddl)
+    """)
+    assert found.opaque == ["rev.py:10: runs SQL built at run time (ddl)"]

@@ -20,7 +20,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, is_external, lookup
+from doctor.sources.pysource import (
+    Built,
+    ColumnValue,
+    Module,
+    Modules,
+    Unresolved,
+    evaluate,
+    is_external,
+    lookup,
+)
 from doctor.sqlops import qualified, read_sql, sql_text
 
 MAX_CALL_DEPTH = 16
@@ -36,6 +45,10 @@ _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set"
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
+# what create_table takes besides columns (SQLAlchemy's SchemaItem kinds that are not a Column)
+_NOT_COLUMNS = ("Constraint", "Index")
+_ROW_BUILDERS = frozenset({"sqlalchemy", "sqlmodel"})  # their insert/update/select constructs change rows
+_MUTATORS = frozenset({"insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "sort", "reverse"})
 
 
 @dataclass
@@ -84,6 +97,16 @@ class TableOps:
 
 
 @dataclass
+class LocalFunction:
+    """A function defined inside upgrade() (or a helper): followed when called there, with the
+    enclosing function's names as its closure."""
+
+    module: Module
+    fn: ast.FunctionDef | ast.AsyncFunctionDef
+    closure: dict[str, Any]
+
+
+@dataclass
 class _Frame:
     module: Module
     env: dict[str, Any] = field(default_factory=dict)  # local names bound to constants (Unresolved: unknown)
@@ -112,7 +135,7 @@ class _Reader:
     def __init__(self, modules: Modules, revision: Module):
         self.modules, self.revision = modules, revision
         self.ops = TableOps()
-        self.active: set[tuple[str, str]] = set()  # functions being read (recursion guard)
+        self.active: set[tuple[str, str, int]] = set()  # functions being read (recursion guard)
         self.line = 0  # line in the revision file of the call being followed
 
     # --- where things are ----------------------------------------------------------------
@@ -128,13 +151,98 @@ class _Reader:
     def value(self, frame: _Frame, expr: ast.expr | None) -> Any:
         if expr is None:
             raise Unresolved("missing")
-        return evaluate(self.modules, frame.module, expr, env=frame.env)
+        return evaluate(self.modules, frame.module, expr, env=frame.env, calls=self.call_value)
+
+    def call_value(self, mod: Module, node: ast.Call, env: dict[str, Any] | None, depth: int) -> Any:
+        """What a call gives: a checkout helper's return value, a Column, or an outside module's object."""
+        env = env or {}
+        func = node.func
+        target = self._callee(mod, func, env)
+        if target is not None:
+            return self._returned(_Frame(mod, dict(env), depth=depth), *target, node)
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if isinstance(func, ast.Name) and func.id not in env:  # `from sqlalchemy import Column as C`
+            name = (mod.imports.get(func.id, ("", None))[1] or name)
+        if name == "Column":
+            return self._column(_Frame(mod, dict(env), depth=depth), node)
+        root = func
+        while isinstance(root, (ast.Attribute, ast.Call)):  # sa.update(t).values(...): sqlalchemy's
+            root = root.value if isinstance(root, ast.Attribute) else root.func
+        if isinstance(root, ast.Name) and root.id not in env:
+            origin = is_external(self.modules, mod, root.id)
+            if origin is not None:
+                return Built(name, origin, short(ast.unparse(node)))
+        raise Unresolved(ast.unparse(node))
+
+    def _callee(self, mod: Module, func: ast.expr, env: dict[str, Any]
+                ) -> tuple[Module, ast.FunctionDef | ast.AsyncFunctionDef, dict[str, Any]] | None:
+        """The checkout function (module-level, imported, or local) a call runs, with its closure."""
+        if isinstance(func, ast.Name):
+            local = env.get(func.id)
+            if isinstance(local, LocalFunction):
+                return local.module, local.fn, local.closure
+            if func.id in env:
+                return None
+            found = lookup(self.modules, mod, func.id)
+            if found is not None and found.function is not None:
+                return found.module, found.function, {}
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id not in env:
+            found = lookup(self.modules, mod, func.value.id)
+            if found is not None and found.submodule is not None:
+                inner = lookup(self.modules, found.submodule, func.attr)
+                if inner is not None and inner.function is not None:
+                    return inner.module, inner.function, {}
+        return None
+
+    def _returned(self, caller: _Frame, module: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef,
+                  closure: dict[str, Any], node: ast.Call) -> Any:
+        """The value a helper returns, when its body only binds names and returns (``return sa.Column(...)``)."""
+        key = (str(module.path), fn.name, fn.lineno)
+        if key in self.active or caller.depth > MAX_CALL_DEPTH * 4:
+            raise Unresolved(ast.unparse(node))
+        frame = _Frame(module, {**closure, **self._bind(caller, fn, node.args, node.keywords)}, depth=caller.depth)
+        self.active.add(key)
+        try:
+            for stmt in fn.body:
+                if isinstance(stmt, ast.Return):
+                    return None if stmt.value is None else self.value(frame, stmt.value)
+                if isinstance(stmt, ast.Assign):
+                    for target in stmt.targets:
+                        self._assign(frame, target, self._try(frame, stmt.value))
+                elif not (isinstance(stmt, ast.Pass)
+                          or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))):
+                    break  # a branch, a loop, a call: what it returns depends on running it
+        finally:
+            self.active.discard(key)
+        raise Unresolved(f"what {fn.name}() returns")
+
+    def _column(self, frame: _Frame, node: ast.Call) -> ColumnValue:
+        first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
+        name = self._try(frame, first) if first is not None else None
+        return ColumnValue(name if isinstance(name, str) else None, short(ast.unparse(node)))
+
+    def _assign(self, frame: _Frame, target: ast.expr, value: Any) -> None:
+        """Bind ``target`` (a name, or a tuple of them) to ``value`` (Unresolved where it does not fit)."""
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            parts = tuple(value) if isinstance(value, (tuple, dict)) else None
+            fits = parts is not None and len(parts) == len(target.elts)
+            for i, elt in enumerate(target.elts):
+                self._assign(frame, elt, parts[i] if fits and parts is not None
+                             else value if isinstance(value, Unresolved) else Unresolved(ast.unparse(elt)))
+        elif isinstance(target, ast.Starred):
+            self._assign(frame, target.value, Unresolved(ast.unparse(target)))
 
     # --- functions -----------------------------------------------------------------------
 
     def named_call(self, frame: _Frame, name: str, args: list[ast.expr], keywords: list[ast.keyword],
                    line: int, node: ast.AST | None = None) -> bool:
         """Follow ``name(...)`` when it is a function of the checkout; False when it is not one."""
+        local = frame.env.get(name)
+        if isinstance(local, LocalFunction):
+            self.function(frame, local.module, local.fn, args, keywords, line, node, local.closure)
+            return True
         if name in frame.env:
             return False
         found = lookup(self.modules, frame.module, name)
@@ -144,14 +252,15 @@ class _Reader:
         return True
 
     def function(self, caller: _Frame, module: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef,
-                 args: list[ast.expr], keywords: list[ast.keyword], line: int, node: ast.AST | None) -> None:
-        key = (str(module.path), fn.name)
+                 args: list[ast.expr], keywords: list[ast.keyword], line: int, node: ast.AST | None,
+                 closure: dict[str, Any] | None = None) -> None:
+        key = (str(module.path), fn.name, fn.lineno)
         if key in self.active:
             return  # recursion: its operations are already being read
         if caller.depth >= MAX_CALL_DEPTH:
             self.ops.why(f"{self.where(caller, node or fn)}: helpers nested deeper than {MAX_CALL_DEPTH} calls")
             return
-        frame = _Frame(module, self._bind(caller, fn, args, keywords), depth=caller.depth + 1)
+        frame = _Frame(module, {**(closure or {}), **self._bind(caller, fn, args, keywords)}, depth=caller.depth + 1)
         saved = self.line
         if caller.module is self.revision and line:
             self.line = line
@@ -172,21 +281,42 @@ class _Reader:
             env[p.arg] = self._try(caller, defaults[d]) if d >= 0 else Unresolved(p.arg)
         for p, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True):
             env[p.arg] = self._try(caller, d) if d is not None else Unresolved(p.arg)
-        for p, a in zip(params, args, strict=False):
-            if isinstance(a, ast.Starred):
-                break
-            env[p.arg] = self._try(caller, a)
+        given, cut = self._positional(caller, args)
+        for i, p in enumerate(params):
+            if i < len(given):
+                env[p.arg] = given[i]
+            elif cut is not None:
+                env[p.arg] = cut
+        extra: dict[str, Any] = {}
         for k in keywords:
             if k.arg is not None and k.arg in env:
                 env[k.arg] = self._try(caller, k.value)
-        for extra in (fn.args.vararg, fn.args.kwarg):
-            if extra is not None:
-                env[extra.arg] = Unresolved(extra.arg)
+            elif k.arg is not None:
+                extra[k.arg] = self._try(caller, k.value)
+        if fn.args.vararg is not None:  # `def mk(name, *cols)`: the columns it is given, as a tuple
+            env[fn.args.vararg.arg] = cut if cut is not None else tuple(given[len(params):])
+        if fn.args.kwarg is not None:
+            spread = any(k.arg is None for k in keywords)
+            env[fn.args.kwarg.arg] = Unresolved(fn.args.kwarg.arg) if spread else extra
         # `op` handed to a helper as a parameter is still alembic's op
         for name in ("op", "batch_op"):
-            if isinstance(env.get(name), Unresolved):
+            if isinstance(env.get(name), (Unresolved, Built)):
                 del env[name]
         return env
+
+    def _positional(self, frame: _Frame, args: list[ast.expr]) -> tuple[list[Any], Unresolved | None]:
+        """The values of positional arguments, ``*seq`` spread; the reason the rest is unknown, if it is."""
+        out: list[Any] = []
+        for a in args:
+            if not isinstance(a, ast.Starred):
+                out.append(self._try(frame, a))
+                continue
+            value = self._try(frame, a.value)
+            if isinstance(value, (tuple, dict)):
+                out.extend(value)
+            else:
+                return out, Unresolved(ast.unparse(a))
+        return out, None
 
     def _try(self, frame: _Frame, expr: ast.expr) -> Any:
         try:
@@ -201,8 +331,11 @@ class _Reader:
             self.stmt(frame, stmt)
 
     def stmt(self, frame: _Frame, node: ast.stmt) -> None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return  # a nested definition runs only when called
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            frame.env[node.name] = LocalFunction(frame.module, node, frame.env)  # runs only when called
+            return
+        if isinstance(node, ast.ClassDef):
+            return
         if isinstance(node, (ast.For, ast.AsyncFor)):
             self.loop(frame, node)
             return
@@ -217,11 +350,18 @@ class _Reader:
             dialect = _mentions_dialect(node.value, frame.dialect_names)
             # `stmt = sa.text("UPDATE ...")`, then `op.execute(stmt)`: the name holds the SQL's text
             bound = _text_of(node.value) if isinstance(node.value, ast.Call) else None
+            value = self._try(frame, bound or node.value)
             for target in node.targets:
-                if isinstance(target, ast.Name):
-                    frame.env[target.id] = self._try(frame, bound or node.value)
-                    if dialect:
-                        frame.dialect_names.add(target.id)
+                self._assign(frame, target, value)
+                if isinstance(target, ast.Name) and dialect:
+                    frame.dialect_names.add(target.id)
+                elif isinstance(target, (ast.Subscript, ast.Attribute)):
+                    self._changed(frame, target.value)
+            return
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            self.expr(frame, node.value)
+            grown = ast.BinOp(ast.Name(node.target.id, ast.Load()), node.op, node.value)
+            frame.env[node.target.id] = self._try(frame, ast.copy_location(grown, node))
             return
         if isinstance(node, ast.If):
             verdict = _on_postgresql(node.test, frame.dialect_names)
@@ -230,6 +370,7 @@ class _Reader:
                 return
         if isinstance(node, ast.Expr):
             self.expr(frame, node.value, statement=True)
+            self._mutation(frame, node.value)
             return
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
@@ -239,11 +380,36 @@ class _Reader:
             elif isinstance(child, ast.excepthandler):
                 self.body(frame, child.body)
 
+    def _mutation(self, frame: _Frame, call: ast.expr) -> None:
+        """``cols.append(c)`` / ``cols.extend(more)`` grow a local list; other changes make it unknown."""
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name) and call.func.value.id in frame.env):
+            return
+        name, method = call.func.value.id, call.func.attr
+        current = frame.env[name]
+        if method in ("append", "extend") and isinstance(current, tuple) and len(call.args) == 1:
+            added = self._try(frame, call.args[0])
+            if method == "append":
+                frame.env[name] = (*current, added)
+            elif isinstance(added, tuple):
+                frame.env[name] = current + added
+            else:
+                frame.env[name] = Unresolved(f"{name} (extended with {ast.unparse(call.args[0])})")
+        elif method in _MUTATORS or method in ("append", "extend"):
+            self._changed(frame, call.func.value)
+
+    def _changed(self, frame: _Frame, target: ast.expr) -> None:
+        if isinstance(target, ast.Name) and target.id in frame.env and not isinstance(frame.env[target.id],
+                                                                                    (Unresolved, LocalFunction)):
+            frame.env[target.id] = Unresolved(f"{target.id} (changed at run time)")
+
     def loop(self, frame: _Frame, node: ast.For | ast.AsyncFor) -> None:
         values = self._try(frame, node.iter)
-        if isinstance(node.target, ast.Name) and isinstance(values, tuple) and len(values) <= MAX_UNROLL:
+        if isinstance(values, dict):
+            values = tuple(values)
+        if isinstance(values, tuple) and len(values) <= MAX_UNROLL:
             for value in values:
-                frame.env[node.target.id] = value
+                self._assign(frame, node.target, value)
                 self.body(frame, node.body)
         else:
             for name in ast.walk(node.target):
@@ -358,10 +524,9 @@ class _Reader:
             if method == "create_table":
                 table = self._table(frame, node, 0, "table_name")
                 self.ops.create(table, line)
-                for col in node.args[1:]:
-                    name = self._column_name(frame, col)
-                    if name:
-                        self.ops.add_column(table, name)
+                given, cut = self._positional(frame, node.args)
+                named = not any(k.arg == "table_name" for k in node.keywords)
+                self._table_columns(frame, node, table, given[1:] if named else given, cut)
             elif method == "drop_table":
                 self.ops.drop(self._table(frame, node, 0, "table_name"), line)
             elif method == "rename_table":
@@ -375,9 +540,7 @@ class _Reader:
                 table = self._table(frame, node, 0, "table_name")
                 col = node.args[1] if len(node.args) > 1 else next(
                     (k.value for k in node.keywords if k.arg == "column"), None)
-                name = self._column_name(frame, col) if col is not None else None
-                if name:
-                    self.ops.add_column(table, name)
+                self._added(frame, node, table, col)
             elif method == "alter_column" and any(k.arg == "new_column_name" for k in node.keywords):
                 self.ops.rename_column(self._table(frame, node, 0, "table_name"),
                                        self._arg(frame, node, 1, "column_name"),
@@ -395,9 +558,7 @@ class _Reader:
                 self.ops.drop_column(table, self._arg(frame, node, 0, "column_name"))
             elif method == "add_column":
                 col = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "column"), None)
-                name = self._column_name(frame, col) if col is not None else None
-                if name:
-                    self.ops.add_column(table, name)
+                self._added(frame, node, table, col)
             elif method == "alter_column" and any(k.arg == "new_column_name" for k in node.keywords):
                 self.ops.rename_column(table, self._arg(frame, node, 0, "column_name"),
                                        self._arg(frame, node, 99, "new_column_name"))
@@ -413,6 +574,8 @@ class _Reader:
                 return  # a SQLAlchemy construct (insert/update/select): rows, not tables
         try:
             text = self.value(frame, arg)
+            if isinstance(text, Built) and text.origin.split(".")[0] not in _ROW_BUILDERS:
+                raise Unresolved(text.text)  # an object some other code built: what SQL it holds is unknown
         except Unresolved:
             if connection and not isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)):
                 return
@@ -469,18 +632,35 @@ class _Reader:
     def _table(self, frame: _Frame, node: ast.Call, index: int, keyword: str) -> str:
         return qualified(self._schema(frame, node), self._arg(frame, node, index, keyword))
 
-    def _column_name(self, frame: _Frame, col: ast.expr) -> str | None:
-        if not (isinstance(col, ast.Call) and (getattr(col.func, "attr", None) == "Column"
-                                               or getattr(col.func, "id", None) == "Column")):
-            return None
-        first = col.args[0] if col.args else next((k.value for k in col.keywords if k.arg == "name"), None)
-        if first is None:
-            return None
-        try:
-            name = self.value(frame, first)
-        except Unresolved:
-            return None
-        return name if isinstance(name, str) else None
+    def _added(self, frame: _Frame, node: ast.Call, table: str, col: ast.expr | None) -> None:
+        """add_column's column, wherever it was built; when its name cannot be read, the revision says so."""
+        value = self._try(frame, col) if col is not None else Unresolved("no column given")
+        if isinstance(value, ColumnValue) and value.name:
+            self.ops.add_column(table, value.name)
+            return
+        self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() adds to {table} a column the doctor "
+                     f"cannot read ({_shown_value(value, col)}): its name is unknown")
+
+    def _table_columns(self, frame: _Frame, node: ast.Call, table: str, items: list[Any],
+                       cut: Unresolved | None) -> None:
+        """create_table's columns; what is not a column, a constraint or an index leaves them unknown."""
+        unknown = [short(str(cut))] if cut is not None else []
+        for item in items:
+            if isinstance(item, ColumnValue) and item.name:
+                self.ops.add_column(table, item.name)
+            elif not (isinstance(item, Built) and item.kind.endswith(_NOT_COLUMNS)):
+                unknown.append(_shown_value(item, None))
+        if unknown:
+            self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() creates {table} with columns the "
+                         f"doctor cannot read ({short(', '.join(unknown))}): which columns it has is unknown")
+
+
+def _shown_value(value: Any, expr: ast.expr | None) -> str:
+    if isinstance(value, (ColumnValue, Built)):
+        return value.text
+    if isinstance(value, Unresolved):
+        return short(str(value))
+    return short(ast.unparse(expr)) if expr is not None else short(repr(value))
 
 
 def _text_of(call: ast.Call) -> ast.expr | None:
