@@ -267,6 +267,9 @@ class RevisionFacts:
     # (a renamed column keeps its data: it is in neither adds_columns nor drops_columns); empty in
     # snapshots saved before it was recorded, where adds/drops stand in
     column_ops: list[list[str]] = field(default_factory=list)
+    # tables this revision creates or adds to with a column the reader could not read: their columns
+    # are not all known (empty in snapshots saved before it was recorded)
+    columns_unknown: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -367,6 +367,7 @@ def test_a_column_or_column_list_that_cannot_be_read_is_said_never_dropped():
     """)
     assert found.creates == ["audit", "events"]
     assert found.adds_columns == [["events", "id"]]
+    assert found.columns_unknown == ["audit", "users", "events"]
     assert found.opaque == [
         "rev.py:7: op.create_table() creates audit with columns the doctor cannot read (*standard_columns()): "
         "which columns it has is unknown",
@@ -391,7 +392,11 @@ def test_loops_over_literal_tables_columns_and_dicts_are_unrolled():
             ("auth", [sa.Column("id", sa.String()), sa.Column("email", sa.String())], [sa.PrimaryKeyConstraint("id")]),
             ("chat", [sa.Column("id", sa.String())], []),
         ]
-        COL_DATA = [{"name": "last_activity", "type": sa.DateTime()}, {"name": "state", "type": sa.Text()}]
+        class JSONDict(sa.TypeDecorator):
+            impl = sa.Text
+
+        COL_DATA = [{"name": "last_activity", "type": sa.DateTime()}, {"name": "state", "type": JSONDict()},
+                    {"name": "display", "type": sa.Boolean}]
         KINDS = {"note": sa.Text(), "score": sa.Integer()}
         tables = ("oauth_codes", "oauth_access_tokens")
 
@@ -413,7 +418,8 @@ def test_loops_over_literal_tables_columns_and_dicts_are_unrolled():
     assert found.creates == ["auth", "chat"]
     assert found.adds_columns == [
         ["auth", "id"], ["auth", "email"], ["chat", "id"], ["user", "oauth"], ["user", "scim"],
-        ["services", "last_activity"], ["services", "state"], ["feedback", "note"], ["feedback", "score"],
+        ["services", "last_activity"], ["services", "state"], ["services", "display"], ["feedback", "note"],
+        ["feedback", "score"],
         ["oauth_codes", "session_id"], ["oauth_access_tokens", "session_id"]]
     assert found.opaque == problems == []
 

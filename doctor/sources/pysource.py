@@ -262,6 +262,9 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
     if isinstance(expr, ast.Name):
         found = lookup(modules, mod, expr.id)
         if found is None or found.expr is None:
+            origin = is_external(modules, mod, expr.id) if calls is not None else None
+            if origin is not None:  # `Boolean` from sqlalchemy: a value, its content unknown
+                return Built(expr.id, origin, expr.id)
             raise Unresolved(expr.id)
         return evaluate(modules, found.module, found.expr, depth + 1, calls=calls)
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
@@ -270,6 +273,9 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
             inner = lookup(modules, found.submodule, expr.attr)
             if inner is not None and inner.expr is not None:
                 return evaluate(modules, inner.module, inner.expr, depth + 1, calls=calls)
+        origin = None if calls is None or (env and expr.value.id in env) else is_external(modules, mod, expr.value.id)
+        if origin is not None:  # `sa.Boolean`
+            return Built(expr.attr, origin, ast.unparse(expr))
         raise Unresolved(ast.unparse(expr))
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
         left = evaluate(modules, mod, expr.left, depth + 1, env, calls)

@@ -3,9 +3,12 @@
 Follows ``upgrade`` (and ``upgrade_*``) wherever it is defined, in the revision file or imported
 from another module of the checkout, and every helper it calls the same way: the module's own
 functions, functions imported from the checkout (``from pkg.helpers import create_all``), and
-``module.function()`` on an imported checkout module. Constant arguments are bound to the
-helper's parameters, loops over constant tuples are unrolled, ``with op.batch_alter_table(...)``
-blocks are tracked, and SQL given to ``op.execute`` (or a connection's ``execute``) is parsed
+``module.function()`` on an imported checkout module, and functions defined inside upgrade().
+Constant arguments are bound to the helper's parameters (``*args`` as a tuple), loops over constant
+lists, tuples and dicts are unrolled (tuple targets too), ``with op.batch_alter_table(...)``
+blocks are tracked, ``sa.Column(...)`` is a value wherever it is built (a name, a helper's return,
+a list, a loop) so create_table/add_column get its name, or the revision says which column it
+could not read, and SQL given to ``op.execute`` (or a connection's ``execute``) is parsed
 with PostgreSQL's grammar (``doctor.sqlops``). ``downgrade()`` is never read.
 
 Whatever cannot be known without running code makes the revision *opaque*, with the reason:
@@ -47,7 +50,7 @@ _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
 # what create_table takes besides columns (SQLAlchemy's SchemaItem kinds that are not a Column)
 _NOT_COLUMNS = ("Constraint", "Index")
-_ROW_BUILDERS = frozenset({"sqlalchemy", "sqlmodel"})  # their insert/update/select constructs change rows
+_ROW_MODULES = frozenset({"sqlalchemy", "sqlmodel"})  # their insert/update/select constructs change rows
 _MUTATORS = frozenset({"insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "sort", "reverse"})
 
 
@@ -63,6 +66,7 @@ class TableOps:
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
+    columns_unknown: list[str] = field(default_factory=list)  # tables given a column the doctor cannot read
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -172,7 +176,8 @@ class _Reader:
             origin = is_external(self.modules, mod, root.id)
             if origin is not None:
                 return Built(name, origin, short(ast.unparse(node)))
-        raise Unresolved(ast.unparse(node))
+        # a class of the checkout (`JSONDict()`), a method of a run-time object: some object, content unknown
+        return Built(name, "", short(ast.unparse(node)))
 
     def _callee(self, mod: Module, func: ast.expr, env: dict[str, Any]
                 ) -> tuple[Module, ast.FunctionDef | ast.AsyncFunctionDef, dict[str, Any]] | None:
@@ -574,7 +579,7 @@ class _Reader:
                 return  # a SQLAlchemy construct (insert/update/select): rows, not tables
         try:
             text = self.value(frame, arg)
-            if isinstance(text, Built) and text.origin.split(".")[0] not in _ROW_BUILDERS:
+            if isinstance(text, Built) and text.origin.split(".")[0] not in _ROW_MODULES:
                 raise Unresolved(text.text)  # an object some other code built: what SQL it holds is unknown
         except Unresolved:
             if connection and not isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)):
@@ -638,6 +643,8 @@ class _Reader:
         if isinstance(value, ColumnValue) and value.name:
             self.ops.add_column(table, value.name)
             return
+        if table not in self.ops.columns_unknown:
+            self.ops.columns_unknown.append(table)
         self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() adds to {table} a column the doctor "
                      f"cannot read ({_shown_value(value, col)}): its name is unknown")
 
@@ -651,6 +658,8 @@ class _Reader:
             elif not (isinstance(item, Built) and item.kind.endswith(_NOT_COLUMNS)):
                 unknown.append(_shown_value(item, None))
         if unknown:
+            if table not in self.ops.columns_unknown:
+                self.ops.columns_unknown.append(table)
             self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() creates {table} with columns the "
                          f"doctor cannot read ({short(', '.join(unknown))}): which columns it has is unknown")
 
