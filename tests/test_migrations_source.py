@@ -467,3 +467,34 @@ def test_sql_an_outside_module_built_is_still_run_time_sql():
             op.execute(ddl)
     """)
     assert found.opaque == ["rev.py:10: runs SQL built at run time (ddl)"]
+
+
+def test_a_batch_from_a_helper_or_handed_to_one_keeps_its_table():
+    """mlflow's `with _with_batch("experiments") as batch_op:` (a helper returning op.batch_alter_table)
+    and a batch handed to a helper: add_column names the batch's table; a receiver the doctor cannot
+    follow to op or a batch is said, not skipped."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        def _with_batch(table_name):
+            return op.batch_alter_table(table_name, recreate="auto")
+
+        def _add_workspace(batch_op, column=None):
+            batch_op.add_column(column or sa.Column("workspace", sa.String(63)))
+
+        def _drop_legacy(batch):
+            batch.drop_column("legacy")
+
+        def upgrade():
+            with _with_batch("experiments") as batch_op:
+                batch_op.add_column(sa.Column("workspace", sa.String(63)))
+            with op.batch_alter_table("runs") as b:
+                _add_workspace(b, sa.Column("workspace", sa.String(63)))
+            _drop_legacy(op.get_context())
+    """, problems)
+    assert found.adds_columns == [["experiments", "workspace"], ["runs", "workspace"]]
+    assert found.opaque == problems == [
+        "rev.py:12: batch.drop_column() on batch, which the doctor cannot follow to alembic's op or a batch: what "
+        "it changes is unknown"]

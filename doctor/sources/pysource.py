@@ -296,6 +296,15 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
             else:
                 raise Unresolved(ast.unparse(expr))
         return "".join(out)
+    if isinstance(expr, ast.BoolOp):  # `column or sa.Column(...)`: Python's rule, over known values
+        value: Any = None
+        for part in expr.values:
+            value = evaluate(modules, mod, part, depth + 1, env, calls)
+            if isinstance(value, Built):  # whether it is true is known when it runs
+                raise Unresolved(ast.unparse(expr))
+            if bool(value) == isinstance(expr.op, ast.Or):
+                return value
+        return value
     if isinstance(expr, ast.Call):
         return _call(modules, mod, expr, depth, env, calls)
     raise Unresolved(ast.unparse(expr))

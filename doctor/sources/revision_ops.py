@@ -100,6 +100,21 @@ class TableOps:
             self.opaque.append(reason)
 
 
+@dataclass(frozen=True)
+class BatchValue:
+    """``op.batch_alter_table("t")`` returned by a helper (``with _with_batch("t") as batch_op:``)."""
+
+    table: str
+
+
+# what a receiver the doctor cannot follow would do to a table, were it alembic's op or a batch
+_TABLE_METHODS = frozenset({"add_column", "drop_column", "create_table", "drop_table", "rename_table"})
+
+
+class _UnknownBatch(Unresolved):
+    """A batch whose table could not be read (already said where the batch was opened)."""
+
+
 @dataclass
 class LocalFunction:
     """A function defined inside upgrade() (or a helper): followed when called there, with the
@@ -169,6 +184,8 @@ class _Reader:
             name = (mod.imports.get(func.id, ("", None))[1] or name)
         if name == "Column":
             return self._column(_Frame(mod, dict(env), depth=depth), node)
+        if self._op_method(_Frame(mod, env), func) == "batch_alter_table":
+            return BatchValue(self._table(_Frame(mod, dict(env), depth=depth), node, 0, "table_name"))
         root = func
         while isinstance(root, (ast.Attribute, ast.Call)):  # sa.update(t).values(...): sqlalchemy's
             root = root.value if isinstance(root, ast.Attribute) else root.func
@@ -266,6 +283,13 @@ class _Reader:
             self.ops.why(f"{self.where(caller, node or fn)}: helpers nested deeper than {MAX_CALL_DEPTH} calls")
             return
         frame = _Frame(module, {**(closure or {}), **self._bind(caller, fn, args, keywords)}, depth=caller.depth + 1)
+        params = [p.arg for p in (*fn.args.posonlyargs, *fn.args.args)]
+        given = args[:next((i for i, a in enumerate(args) if isinstance(a, ast.Starred)), len(args))]
+        handed = [*zip(params, given, strict=False), *((k.arg, k.value) for k in keywords if k.arg)]
+        for param, arg in handed:  # `_add(batch_op)`: the helper's parameter is the same batch
+            if isinstance(arg, ast.Name) and arg.id in caller.batches:
+                frame.batches[param] = caller.batches[arg.id]
+                frame.env.pop(param, None)
         saved = self.line
         if caller.module is self.revision and line:
             self.line = line
@@ -454,13 +478,22 @@ class _Reader:
 
     def _batch(self, frame: _Frame, item: ast.withitem) -> None:
         call = item.context_expr
-        if (isinstance(call, ast.Call) and self._op_method(frame, call.func) == "batch_alter_table"
-                and isinstance(item.optional_vars, ast.Name)):
+        if not (isinstance(call, ast.Call) and isinstance(item.optional_vars, ast.Name)):
+            return
+        name = item.optional_vars.id
+        frame.batches.pop(name, None)
+        if self._op_method(frame, call.func) == "batch_alter_table":
             try:
-                frame.batches[item.optional_vars.id] = self._table(frame, call, 0, "table_name")
+                frame.batches[name] = self._table(frame, call, 0, "table_name")
+                frame.env.pop(name, None)
             except Unresolved as exc:
                 self._unknown(frame, call, exc)
-                frame.batches.pop(item.optional_vars.id, None)
+                frame.env[name] = _UnknownBatch(name)
+            return
+        value = self._try(frame, call)  # `with _with_batch("t") as batch_op:`: a helper returning the batch
+        if isinstance(value, BatchValue):
+            frame.batches[name] = value.table
+            frame.env.pop(name, None)
 
     # --- calls -----------------------------------------------------------------------------
 
@@ -493,6 +526,14 @@ class _Reader:
             self.sql(frame, node, node.args[0], line, connection=True)
             return
         if isinstance(recv, ast.Name):
+            if (statement and func.attr in _TABLE_METHODS
+                    and isinstance(frame.env.get(recv.id, Unresolved()), (Unresolved, Built))
+                    and not isinstance(frame.env.get(recv.id), _UnknownBatch)
+                    and lookup(self.modules, frame.module, recv.id) is None
+                    and is_external(self.modules, frame.module, recv.id) is None):
+                self.ops.why(f"{self.where(frame, node)}: {ast.unparse(func)}() on {recv.id}, which the doctor cannot "
+                             "follow to alembic's op or a batch: what it changes is unknown")
+                return
             self._outside(frame, node, recv.id, statement)
 
     def _outside(self, frame: _Frame, node: ast.Call, name: str, statement: bool) -> None:
