@@ -498,3 +498,98 @@ def test_a_batch_from_a_helper_or_handed_to_one_keeps_its_table():
     assert found.opaque == problems == [
         "rev.py:12: batch.drop_column() on batch, which the doctor cannot follow to alembic's op or a batch: what "
         "it changes is unknown"]
+
+
+COLUMN_CONSTRUCTS = {
+    "alembic.ini": alembic_projects.ini("migrations"),
+    **alembic_projects.scripts_folder("migrations"),
+    "migrations/shared.py": '''
+        from alembic import op
+
+
+        def create_table(table_name, *columns, **kwargs):
+            op.create_table(table_name, *columns, **kwargs)
+
+
+        def add_columns(table_name, *columns):
+            cols_to_add = []
+            for col in columns:
+                cols_to_add.append(col)
+            with op.batch_alter_table(table_name) as batch_op:
+                for col in cols_to_add:
+                    batch_op.add_column(col)
+    ''',
+    "migrations/versions/c1_constructs.py": '''
+        """columns built every way the trial projects build them"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        from migrations.shared import add_columns, create_table
+
+        revision = "c1"
+        down_revision = None
+
+        _TABLES = [
+            ("auth", [sa.Column("id", sa.String(), nullable=False), sa.Column("email", sa.String())],
+             [sa.PrimaryKeyConstraint("id")]),
+            ("chat", [sa.Column("id", sa.String())], []),
+        ]
+        COL_DATA = [{"name": "url", "type": sa.Unicode(length=255)}, {"name": "display", "type": sa.Boolean}]
+        tables = ("auth", "chat")
+
+
+        def _workspace_column():
+            return sa.Column("workspace", sa.String(63), nullable=False, server_default="default")
+
+
+        def add_column_if_table_exists(table, column):
+            op.add_column(table, column)
+
+
+        def _with_batch(table_name):
+            return op.batch_alter_table(table_name)
+
+
+        def upgrade():
+            def _create_catalog():
+                op.create_table("workspaces", sa.Column("name", sa.String(63), primary_key=True))
+
+            for name, columns, constraints in _TABLES:
+                op.create_table(name, *columns, *constraints)
+            create_table("services", sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.Text()))
+            for item in COL_DATA:
+                op.add_column("services", sa.Column(item["name"], item["type"], nullable=True))
+            for col_name, col_type in [("oauth", sa.JSON()), ("scim", sa.JSON())]:
+                op.add_column("auth", sa.Column(col_name, col_type, nullable=True))
+            for t in tables:
+                add_column_if_table_exists(t, sa.Column("session_id", sa.Unicode(255)))
+            generation = sa.Column("generation", sa.Integer())
+            op.add_column("chat", generation)
+            op.add_column("chat", _workspace_column())
+            add_columns("services", sa.Column("theme", sa.Text()), _workspace_column())
+            with _with_batch("services") as batch_op:
+                batch_op.drop_column("kind")
+            _create_catalog()
+    ''',
+}
+
+
+def test_columns_built_every_way_are_the_columns_a_real_upgrade_leaves(tmp_path, pg):
+    """The reader's columns for each table against `alembic upgrade head` on PostgreSQL, table for table."""
+    import psycopg
+
+    from doctor.plan import standing_columns
+
+    root = alembic_projects.write(tmp_path / "proj", COLUMN_CONSTRUCTS)
+    m = read_migrations(root / "alembic.ini", cwd=root)
+    assert m.revisions[0].opaque == [] and m.problems == []
+    upgrade = alembic_projects.alembic(root, "-c", "alembic.ini", "upgrade", "head", dsn=pg.dsn())
+    assert upgrade.returncode == 0, upgrade.stderr
+    with psycopg.connect(pg.dsn()) as conn:
+        rows = conn.execute("SELECT table_name, column_name FROM information_schema.columns "
+                            "WHERE table_schema = 'public' AND table_name <> 'alembic_version'").fetchall()
+    real: dict[str, set[str]] = {}
+    for table, column in rows:
+        real.setdefault(table, set()).add(column)
+    assert standing_columns(m, m.heads) == real
+    assert real["services"] == {"id", "url", "display", "theme", "workspace"}
