@@ -338,13 +338,15 @@ def test_a_column_bound_returned_or_passed_through_star_args_is_read_with_its_ta
             op.add_column("experiments", _workspace_column())
             create_table("reports", sa.Column("id", sa.Integer), named("title"), sa.PrimaryKeyConstraint("id"))
             add_columns("dashboards", sa.Column("theme", sa.Text()), named("owner"))
+            create_table("audit_log", sa.Column("id", sa.Integer), schema="audit")
             shared = [sa.Column("a", sa.Text()), sa.Column("b", sa.Text())]
             op.create_table("pairs", *shared, sa.UniqueConstraint("a"), sa.Index("ix", "b"))
     """, problems)
-    assert found.creates == ["reports", "pairs"]
+    assert found.creates == ["reports", "audit.audit_log", "pairs"]
     assert found.adds_columns == [
         ["trace_info", "db_payload_generation"], ["experiments", "workspace"], ["reports", "id"],
-        ["reports", "title"], ["dashboards", "theme"], ["dashboards", "owner"], ["pairs", "a"], ["pairs", "b"]]
+        ["reports", "title"], ["dashboards", "theme"], ["dashboards", "owner"], ["audit.audit_log", "id"],
+        ["pairs", "a"], ["pairs", "b"]]
     assert found.opaque == problems == []
 
 
@@ -593,3 +595,24 @@ def test_columns_built_every_way_are_the_columns_a_real_upgrade_leaves(tmp_path,
         real.setdefault(table, set()).add(column)
     assert standing_columns(m, m.heads) == real
     assert real["services"] == {"id", "url", "display", "theme", "workspace"}
+
+
+def test_keywords_spread_into_op_may_carry_the_schema():
+    """`op.create_table(name, *columns, **kwargs)` in a shared helper: a known dict gives the schema; one
+    known only at run time leaves the table's name unknown, and the revision says so."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from vendor.settings import table_options
+
+        def create_table(table_name, *columns, **kwargs):
+            op.create_table(table_name, *columns, **kwargs)
+
+        def upgrade():
+            create_table("events", sa.Column("id", sa.Integer), **{"schema": "audit"})
+            create_table("plain", sa.Column("id", sa.Integer))
+            create_table("tuned", sa.Column("id", sa.Integer), **table_options())
+    """)
+    assert found.creates == ["audit.events", "plain"]
+    assert found.opaque == ["rev.py:7: op.create_table() names its table with a value known only at run time "
+                            "(**kwargs)"]

@@ -317,15 +317,20 @@ class _Reader:
             elif cut is not None:
                 env[p.arg] = cut
         extra: dict[str, Any] = {}
+        spread = False  # a `**mapping` the doctor cannot read: which keywords it gives is unknown
         for k in keywords:
-            if k.arg is not None and k.arg in env:
-                env[k.arg] = self._try(caller, k.value)
-            elif k.arg is not None:
-                extra[k.arg] = self._try(caller, k.value)
+            given_kw = {k.arg: self._try(caller, k.value)} if k.arg is not None else self._try(caller, k.value)
+            if not isinstance(given_kw, dict):
+                spread = True
+                continue
+            for key, value in given_kw.items():
+                if key in env:
+                    env[key] = value
+                else:
+                    extra[key] = value
         if fn.args.vararg is not None:  # `def mk(name, *cols)`: the columns it is given, as a tuple
             env[fn.args.vararg.arg] = cut if cut is not None else tuple(given[len(params):])
         if fn.args.kwarg is not None:
-            spread = any(k.arg is None for k in keywords)
             env[fn.args.kwarg.arg] = Unresolved(fn.args.kwarg.arg) if spread else extra
         # `op` handed to a helper as a parameter is still alembic's op
         for name in ("op", "batch_op"):
@@ -669,6 +674,16 @@ class _Reader:
     def _schema(self, frame: _Frame, node: ast.Call) -> str | None:
         value = next((k.value for k in node.keywords if k.arg == "schema"), None)
         if value is None:
+            for k in node.keywords:  # `op.create_table(name, *columns, **kwargs)` in a shared helper
+                if k.arg is None:
+                    spread = self._try(frame, k.value)
+                    if not isinstance(spread, dict):
+                        raise Unresolved(f"**{ast.unparse(k.value)}")
+                    if "schema" in spread:
+                        schema = spread["schema"]
+                        if schema is not None and not isinstance(schema, str):
+                            raise Unresolved(f"**{ast.unparse(k.value)}")
+                        return schema
             return None
         schema = self.value(frame, value)
         if schema is not None and not isinstance(schema, str):
