@@ -616,3 +616,31 @@ def test_keywords_spread_into_op_may_carry_the_schema():
     assert found.creates == ["audit.events", "plain"]
     assert found.opaque == ["rev.py:7: op.create_table() names its table with a value known only at run time "
                             "(**kwargs)"]
+
+
+def test_a_comprehension_over_a_literal_list_is_worked_out():
+    """superset's `models = {name: type(name, (Mixin, Base), {...}) for name in table_names}`, then
+    `for table_name, model in models.items(): with op.batch_alter_table(table_name) as b: b.add_column(...)`:
+    each table gets its column (its table was a run-time value)."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        table_names = ["dbs", "slices"]
+        models = {table_name: type(table_name, (object,), {"__tablename__": table_name}) for table_name in table_names}
+        SHADOWS = [f"{t}_shadow" for t in table_names]
+
+        def upgrade():
+            for table_name, model in models.items():
+                with op.batch_alter_table(table_name) as batch_op:
+                    batch_op.add_column(sa.Column("uuid", sa.String(36)))
+            for name in SHADOWS:
+                op.create_table(name, sa.Column("id", sa.Integer))
+            for name in [t for t in table_names if t != "dbs"]:
+                op.drop_table(name)
+    """, problems)
+    assert found.adds_columns == [["dbs", "uuid"], ["slices", "uuid"], ["dbs_shadow", "id"], ["slices_shadow", "id"]]
+    assert found.creates == ["dbs_shadow", "slices_shadow"]
+    assert found.opaque == problems == [
+        "rev.py:16: op.drop_table() names its table with a value known only at run time (name)"]

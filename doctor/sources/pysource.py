@@ -307,7 +307,46 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
         return value
     if isinstance(expr, ast.Call):
         return _call(modules, mod, expr, depth, env, calls)
+    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        return _comprehension(modules, mod, expr, depth, env, calls)
     raise Unresolved(ast.unparse(expr))
+
+
+MAX_ITEMS = 1000  # items a comprehension is worked out over
+
+
+def _comprehension(modules: Modules, mod: Module, expr: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                   depth: int, env: dict[str, Any] | None, calls: CallValue | None) -> Any:
+    """``{name: f(name) for name in NAMES}`` over a known sequence: one generator, no condition."""
+    (gen, *more) = expr.generators
+    if more or gen.ifs or gen.is_async:
+        raise Unresolved(ast.unparse(expr))
+    seq = evaluate(modules, mod, gen.iter, depth + 1, env, calls)
+    if isinstance(seq, dict):
+        seq = tuple(seq)
+    if not isinstance(seq, tuple) or len(seq) > MAX_ITEMS:
+        raise Unresolved(ast.unparse(expr))
+    names = [gen.target] if isinstance(gen.target, ast.Name) else list(getattr(gen.target, "elts", [None]))
+    if not all(isinstance(n, ast.Name) for n in names):
+        raise Unresolved(ast.unparse(expr))
+    keys: list[Any] = []
+    values: list[Any] = []
+    for item in seq:
+        parts = (item,) if isinstance(gen.target, ast.Name) else item
+        if not isinstance(parts, tuple) or len(parts) != len(names):
+            raise Unresolved(ast.unparse(expr))
+        local = {**(env or {}), **{n.id: v for n, v in zip(names, parts, strict=True)}}  # type: ignore[union-attr]
+        if isinstance(expr, ast.DictComp):
+            keys.append(evaluate(modules, mod, expr.key, depth + 1, local, calls))
+            values.append(evaluate(modules, mod, expr.value, depth + 1, local, calls))
+        else:
+            values.append(evaluate(modules, mod, expr.elt, depth + 1, local, calls))
+    if isinstance(expr, ast.DictComp):
+        try:
+            return dict(zip(keys, values, strict=True))
+        except TypeError:
+            raise Unresolved(ast.unparse(expr)) from None
+    return tuple(values)
 
 
 _VIEWS = {"items": lambda d: tuple(d.items()), "keys": lambda d: tuple(d), "values": lambda d: tuple(d.values())}
