@@ -5,7 +5,7 @@ tables were added with no revision, so `alembic upgrade head` was a no-op and st
 from __future__ import annotations
 
 from doctor.checking import Finding, check, fail, not_applicable, not_judged, ok, skip, warn
-from doctor.expected import ancestors, tables_at_head
+from doctor.expected import ancestors, table_ops, tables_at_head
 from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable
 from doctor.plan import made_outside, plain, standing_columns, unreadable
 
@@ -142,6 +142,25 @@ def models(facts: Facts) -> list[Finding]:
     return out
 
 
+def _columns_unknown(m: MigrationFacts, chain: set[str]) -> dict[str, str]:
+    """Table (as it is named at the end) -> the revision that gave it a column the reader could not read."""
+    out: dict[str, str] = {}
+    for rev in m.revisions:
+        if rev.revision not in chain:
+            continue
+        ops = table_ops(rev)
+        for kind, *names in ops:  # a later create or drop starts the table over
+            if kind in ("create", "drop") and names:
+                out.pop(plain(names[0]), None)
+        for table in rev.columns_unknown:
+            why = next((o for o in rev.opaque if f" {table} " in o), "; ".join(rev.opaque[:1]))
+            out[plain(table)] = f"revision {rev.revision}: {why}"
+        for kind, *names in ops:
+            if kind == "rename" and len(names) == 2 and plain(names[0]) in out:
+                out[plain(names[1])] = out.pop(plain(names[0]))
+    return out
+
+
 @check(
     "model-columns",
     "Every column the models declare is added by a revision up to head",
@@ -170,13 +189,19 @@ def model_columns(facts: Facts) -> list[Finding]:
     theirs: list[ModelTable] = []
     compared = 0
     baseline = [t for t in found.tables if plain(t.name) in outside]
+    unknown = _columns_unknown(m, chain)
+    unread = [t for t in found.tables if t not in baseline and plain(t.name) in unknown]
+    if unread:  # a column list the reader could not read: "no revision adds" would be a guess
+        out.append(not_judged(
+            f"the columns of {len(unread)} model table(s) are not judged: a revision gives them columns the "
+            "doctor could not read", evidence=[f"not judged: {t.name}: {unknown[plain(t.name)]}" for t in unread]))
     if baseline:  # made outside Alembic: the scripts know only what they added, not the whole table
         out.append(not_judged(
             f"the columns of {len(baseline)} model table(s) are not judged: the revisions alter them but none "
             "creates them, so their baseline columns were made outside Alembic (create_all, then stamp)",
             evidence=[f"not judged: {', '.join(sorted(t.name for t in baseline))}", _reading(found)]))
     for t in found.tables:
-        if t in baseline:
+        if t in baseline or t in unread:
             continue
         have = columns.get(plain(t.name))
         if have is None and "." not in t.name:  # see models(): a schema from the MetaData

@@ -274,6 +274,9 @@ class RevisionFacts:
     # indexes into ``ops`` of creates that skip a table already there (SQLAlchemy's create_all(), or
     # .create(checkfirst=True)): a present table is no conflict for them
     creates_if_absent: list[int] = field(default_factory=list)
+    # tables this revision creates or adds to with a column the reader could not read: their columns
+    # are not all known (empty in snapshots saved before it was recorded)
+    columns_unknown: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -298,3 +298,349 @@ def test_a_revision_that_is_not_python_names_the_file(tmp_path):
     rev.write_text(rev.read_text().replace("def upgrade() -> None:", "def upgrade( -> None:"))
     with pytest.raises(SourceError, match=r"dc4fa32fd495_create_credit_transactions.py: not readable Python"):
         read_migrations(project / "alembic.ini")
+
+
+# --- columns: built anywhere, carried as values; what cannot be read is said --------------------------
+
+
+def test_a_column_bound_returned_or_passed_through_star_args_is_read_with_its_table():
+    """Superset's shared create_table(name, *columns) / add_columns(table, *columns), mlflow's
+    `_workspace_column()` and `col = sa.Column(...); op.add_column("t", col)`: the column counts."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from sqlalchemy import Column as C
+
+        def _workspace_column():
+            \"\"\"The same column on every table.\"\"\"
+            return sa.Column("workspace", sa.String(63), nullable=False)
+
+        def named(name, kind=sa.Text):
+            return C(name, kind())
+
+        def create_table(table_name, *columns, **kwargs):
+            op.create_table(table_name, *columns, **kwargs)
+
+        def add_columns(table_name, *columns):
+            cols_to_add = []
+            for col in columns:
+                if col.name in ("x",):
+                    continue
+                cols_to_add.append(col)
+            with op.batch_alter_table(table_name) as batch_op:
+                for col in cols_to_add:
+                    batch_op.add_column(col)
+
+        def upgrade():
+            generation = sa.Column("db_payload_generation", sa.Integer())
+            op.add_column("trace_info", generation)
+            op.add_column("experiments", _workspace_column())
+            create_table("reports", sa.Column("id", sa.Integer), named("title"), sa.PrimaryKeyConstraint("id"))
+            add_columns("dashboards", sa.Column("theme", sa.Text()), named("owner"))
+            create_table("audit_log", sa.Column("id", sa.Integer), schema="audit")
+            shared = [sa.Column("a", sa.Text()), sa.Column("b", sa.Text())]
+            op.create_table("pairs", *shared, sa.UniqueConstraint("a"), sa.Index("ix", "b"))
+    """, problems)
+    assert found.creates == ["reports", "audit.audit_log", "pairs"]
+    assert found.adds_columns == [
+        ["trace_info", "db_payload_generation"], ["experiments", "workspace"], ["reports", "id"],
+        ["reports", "title"], ["dashboards", "theme"], ["dashboards", "owner"], ["audit.audit_log", "id"],
+        ["pairs", "a"], ["pairs", "b"]]
+    assert found.opaque == problems == []
+
+
+def test_a_column_or_column_list_that_cannot_be_read_is_said_never_dropped():
+    """A create_table whose columns come from code the doctor cannot read still creates its table, and
+    the revision says its columns are unknown (file:line and what), so no check reads "no columns"."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from vendor.schema import standard_columns
+
+        def upgrade():
+            op.create_table("audit", *standard_columns())
+            name = op.get_context().opts["column"]
+            op.add_column("audit", sa.Column(name, sa.Text()))
+            with op.batch_alter_table("users") as b:
+                for col in op.get_bind().execute(sa.text("SELECT 1")):
+                    b.add_column(col)
+            op.create_table("events", sa.Column("id", sa.Integer), standard_columns()[0])
+    """)
+    assert found.creates == ["audit", "events"]
+    assert found.adds_columns == [["events", "id"]]
+    assert found.columns_unknown == ["audit", "users", "events"]
+    assert found.opaque == [
+        "rev.py:7: op.create_table() creates audit with columns the doctor cannot read (*standard_columns()): "
+        "which columns it has is unknown",
+        "rev.py:9: op.add_column() adds to audit a column the doctor cannot read (sa.Column(name, sa.Text())): "
+        "its name is unknown",
+        "rev.py:12: b.add_column() adds to users a column the doctor cannot read (col): its name is unknown",
+        "rev.py:13: op.create_table() creates events with columns the doctor cannot read (standard_columns()[0]): "
+        "which columns it has is unknown",
+    ]
+
+
+def test_loops_over_literal_tables_columns_and_dicts_are_unrolled():
+    """open-webui's `for name, columns, constraints in _INITIAL_TABLES: op.create_table(name, *columns,
+    *constraints)` and `for col_name, col_type in [("x", sa.Text()), ...]`, jupyterhub's `for item in
+    COL_DATA: sa.Column(item["name"], item["type"])` and a local helper called in a loop."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        _TABLES = [
+            ("auth", [sa.Column("id", sa.String()), sa.Column("email", sa.String())], [sa.PrimaryKeyConstraint("id")]),
+            ("chat", [sa.Column("id", sa.String())], []),
+        ]
+        class JSONDict(sa.TypeDecorator):
+            impl = sa.Text
+
+        COL_DATA = [{"name": "last_activity", "type": sa.DateTime()}, {"name": "state", "type": JSONDict()},
+                    {"name": "display", "type": sa.Boolean}]
+        KINDS = {"note": sa.Text(), "score": sa.Integer()}
+        tables = ("oauth_codes", "oauth_access_tokens")
+
+        def add_column_if_table_exists(table, column):
+            op.add_column(table, column)
+
+        def upgrade():
+            for name, columns, constraints in _TABLES:
+                op.create_table(name, *columns, *constraints)
+            for col_name, col_type in [("oauth", sa.JSON()), ("scim", sa.JSON())]:
+                op.add_column("user", sa.Column(col_name, col_type, nullable=True))
+            for item in COL_DATA:
+                op.add_column("services", sa.Column(item["name"], item["type"]))
+            for key, kind in KINDS.items():
+                op.add_column("feedback", sa.Column(key, kind))
+            for t in tables:
+                add_column_if_table_exists(t, sa.Column("session_id", sa.Unicode(255)))
+    """, problems)
+    assert found.creates == ["auth", "chat"]
+    assert found.adds_columns == [
+        ["auth", "id"], ["auth", "email"], ["chat", "id"], ["user", "oauth"], ["user", "scim"],
+        ["services", "last_activity"], ["services", "state"], ["services", "display"], ["feedback", "note"],
+        ["feedback", "score"],
+        ["oauth_codes", "session_id"], ["oauth_access_tokens", "session_id"]]
+    assert found.opaque == problems == []
+
+
+def test_a_helper_defined_inside_upgrade_is_followed_where_it_is_called():
+    """mlflow's upgrade() defines `_create_workspace_indexes_and_catalog()` and calls it last: its
+    create_table counts (it was skipped as an unknown call)."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        def upgrade():
+            bind = op.get_bind()
+            schema = None
+
+            def _column(name):
+                return sa.Column(name, sa.Text())
+
+            def _create_catalog():
+                op.create_table("workspaces", _column("name"), sa.Column("description", sa.Text()), schema=schema)
+
+            def unused():
+                op.drop_table("never_called")
+
+            op.add_column("experiments", _column("workspace"))
+            _create_catalog()
+    """)
+    assert found.creates == ["workspaces"]
+    assert found.drops == []
+    assert found.adds_columns == [["experiments", "workspace"], ["workspaces", "name"], ["workspaces", "description"]]
+    assert found.opaque == []
+
+
+def test_sql_an_outside_module_built_is_still_run_time_sql():
+    """A name bound to what another package returns is not SQLAlchemy's row construct: its SQL is unknown."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from vendor.sqlgen import build_ddl
+
+        def upgrade():
+            rows = sa.update(sa.table("t", sa.column("a"))).values(a=1)
+            op.execute(rows)
+            ddl = build_ddl("events")
+            op.execute(ddl)
+    """)
+    assert found.opaque == ["rev.py:10: runs SQL built at run time (ddl)"]
+
+
+def test_a_batch_from_a_helper_or_handed_to_one_keeps_its_table():
+    """mlflow's `with _with_batch("experiments") as batch_op:` (a helper returning op.batch_alter_table)
+    and a batch handed to a helper: add_column names the batch's table; a receiver the doctor cannot
+    follow to op or a batch is said, not skipped."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        def _with_batch(table_name):
+            return op.batch_alter_table(table_name, recreate="auto")
+
+        def _add_workspace(batch_op, column=None):
+            batch_op.add_column(column or sa.Column("workspace", sa.String(63)))
+
+        def _drop_legacy(batch):
+            batch.drop_column("legacy")
+
+        def upgrade():
+            with _with_batch("experiments") as batch_op:
+                batch_op.add_column(sa.Column("workspace", sa.String(63)))
+            with op.batch_alter_table("runs") as b:
+                _add_workspace(b, sa.Column("workspace", sa.String(63)))
+            _drop_legacy(op.get_context())
+    """, problems)
+    assert found.adds_columns == [["experiments", "workspace"], ["runs", "workspace"]]
+    assert found.opaque == problems == [
+        "rev.py:12: batch.drop_column() on batch, which the doctor cannot follow to alembic's op or a batch: what "
+        "it changes is unknown"]
+
+
+COLUMN_CONSTRUCTS = {
+    "alembic.ini": alembic_projects.ini("migrations"),
+    **alembic_projects.scripts_folder("migrations"),
+    "migrations/shared.py": '''
+        from alembic import op
+
+
+        def create_table(table_name, *columns, **kwargs):
+            op.create_table(table_name, *columns, **kwargs)
+
+
+        def add_columns(table_name, *columns):
+            cols_to_add = []
+            for col in columns:
+                cols_to_add.append(col)
+            with op.batch_alter_table(table_name) as batch_op:
+                for col in cols_to_add:
+                    batch_op.add_column(col)
+    ''',
+    "migrations/versions/c1_constructs.py": '''
+        """columns built every way the trial projects build them"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        from migrations.shared import add_columns, create_table
+
+        revision = "c1"
+        down_revision = None
+
+        _TABLES = [
+            ("auth", [sa.Column("id", sa.String(), nullable=False), sa.Column("email", sa.String())],
+             [sa.PrimaryKeyConstraint("id")]),
+            ("chat", [sa.Column("id", sa.String())], []),
+        ]
+        COL_DATA = [{"name": "url", "type": sa.Unicode(length=255)}, {"name": "display", "type": sa.Boolean}]
+        tables = ("auth", "chat")
+
+
+        def _workspace_column():
+            return sa.Column("workspace", sa.String(63), nullable=False, server_default="default")
+
+
+        def add_column_if_table_exists(table, column):
+            op.add_column(table, column)
+
+
+        def _with_batch(table_name):
+            return op.batch_alter_table(table_name)
+
+
+        def upgrade():
+            def _create_catalog():
+                op.create_table("workspaces", sa.Column("name", sa.String(63), primary_key=True))
+
+            for name, columns, constraints in _TABLES:
+                op.create_table(name, *columns, *constraints)
+            create_table("services", sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.Text()))
+            for item in COL_DATA:
+                op.add_column("services", sa.Column(item["name"], item["type"], nullable=True))
+            for col_name, col_type in [("oauth", sa.JSON()), ("scim", sa.JSON())]:
+                op.add_column("auth", sa.Column(col_name, col_type, nullable=True))
+            for t in tables:
+                add_column_if_table_exists(t, sa.Column("session_id", sa.Unicode(255)))
+            generation = sa.Column("generation", sa.Integer())
+            op.add_column("chat", generation)
+            op.add_column("chat", _workspace_column())
+            add_columns("services", sa.Column("theme", sa.Text()), _workspace_column())
+            with _with_batch("services") as batch_op:
+                batch_op.drop_column("kind")
+            _create_catalog()
+    ''',
+}
+
+
+def test_columns_built_every_way_are_the_columns_a_real_upgrade_leaves(tmp_path, pg):
+    """The reader's columns for each table against `alembic upgrade head` on PostgreSQL, table for table."""
+    import psycopg
+
+    from doctor.plan import standing_columns
+
+    root = alembic_projects.write(tmp_path / "proj", COLUMN_CONSTRUCTS)
+    m = read_migrations(root / "alembic.ini", cwd=root)
+    assert m.revisions[0].opaque == [] and m.problems == []
+    upgrade = alembic_projects.alembic(root, "-c", "alembic.ini", "upgrade", "head", dsn=pg.dsn())
+    assert upgrade.returncode == 0, upgrade.stderr
+    with psycopg.connect(pg.dsn()) as conn:
+        rows = conn.execute("SELECT table_name, column_name FROM information_schema.columns "
+                            "WHERE table_schema = 'public' AND table_name <> 'alembic_version'").fetchall()
+    real: dict[str, set[str]] = {}
+    for table, column in rows:
+        real.setdefault(table, set()).add(column)
+    assert standing_columns(m, m.heads) == real
+    assert real["services"] == {"id", "url", "display", "theme", "workspace"}
+
+
+def test_keywords_spread_into_op_may_carry_the_schema():
+    """`op.create_table(name, *columns, **kwargs)` in a shared helper: a known dict gives the schema; one
+    known only at run time leaves the table's name unknown, and the revision says so."""
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+        from vendor.settings import table_options
+
+        def create_table(table_name, *columns, **kwargs):
+            op.create_table(table_name, *columns, **kwargs)
+
+        def upgrade():
+            create_table("events", sa.Column("id", sa.Integer), **{"schema": "audit"})
+            create_table("plain", sa.Column("id", sa.Integer))
+            create_table("tuned", sa.Column("id", sa.Integer), **table_options())
+    """)
+    assert found.creates == ["audit.events", "plain"]
+    assert found.opaque == ["rev.py:7: op.create_table() names its table with a value known only at run time "
+                            "(**kwargs)"]
+
+
+def test_a_comprehension_over_a_literal_list_is_worked_out():
+    """superset's `models = {name: type(name, (Mixin, Base), {...}) for name in table_names}`, then
+    `for table_name, model in models.items(): with op.batch_alter_table(table_name) as b: b.add_column(...)`:
+    each table gets its column (its table was a run-time value)."""
+    problems: list[str] = []
+    found = ops("""
+        from alembic import op
+        import sqlalchemy as sa
+
+        table_names = ["dbs", "slices"]
+        models = {table_name: type(table_name, (object,), {"__tablename__": table_name}) for table_name in table_names}
+        SHADOWS = [f"{t}_shadow" for t in table_names]
+
+        def upgrade():
+            for table_name, model in models.items():
+                with op.batch_alter_table(table_name) as batch_op:
+                    batch_op.add_column(sa.Column("uuid", sa.String(36)))
+            for name in SHADOWS:
+                op.create_table(name, sa.Column("id", sa.Integer))
+            for name in [t for t in table_names if t != "dbs"]:
+                op.drop_table(name)
+    """, problems)
+    assert found.adds_columns == [["dbs", "uuid"], ["slices", "uuid"], ["dbs_shadow", "id"], ["slices_shadow", "id"]]
+    assert found.creates == ["dbs_shadow", "slices_shadow"]
+    assert found.opaque == problems == [
+        "rev.py:16: op.drop_table() names its table with a value known only at run time (name)"]

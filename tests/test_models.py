@@ -1161,3 +1161,26 @@ def test_models_found_with_no_table_name_worked_out_make_the_checks_skip_not_pas
         assert finding.message.startswith("the models are not judged: no table of theirs could be read")
         assert "FlowRun's __tablename__ is computed" in finding.message
     assert d.status != "healthy"  # not knowing makes the run incomplete, never a pass
+
+
+def test_a_table_whose_columns_were_not_all_read_is_not_judged_column_by_column():
+    """open-webui's init created its tables from `*columns` the reader could not read: the table was left
+    with "no column read" and every model column became a false model-columns-without-migration. A
+    table given a column the reader could not read (followed through a rename) is said, not judged;
+    a fully read table next to it still is."""
+    made = _rev("a1", [], ["prompt_new", "chat"], [("chat", "id")])
+    made.columns_unknown = ["prompt_new"]
+    made.opaque = ["init.py:9: op.create_table() creates prompt_new with columns the doctor cannot read "
+                   "(*columns): which columns it has is unknown"]
+    renamed = _rev("b2", ["a1"])
+    renamed.ops, renamed.renames = [["rename", "prompt_new", "prompt"]], [["prompt_new", "prompt"]]
+    models = [ModelTable("prompt", "app/models.py", 3, "Prompt", ["id", "command"]),
+              ModelTable("chat", "app/models.py", 9, "Chat", ["id", "title"])]
+    d = replay(_facts(models, [made, renamed]), only=["model-columns"])
+    assert [(c.id, c.evidence[0]) for c in d.causes] == [(
+        "model-columns-without-migration", "model Chat (app/models.py:9) declares column(s) title of chat, which "
+        "no revision adds [model-columns]")]
+    skipped = next(f for f in d.checks[0].findings if f.status == "skip")
+    assert skipped.message == ("the columns of 1 model table(s) are not judged: a revision gives them columns the "
+                               "doctor could not read")
+    assert skipped.evidence == [f"not judged: prompt: revision a1: {made.opaque[0]}"]

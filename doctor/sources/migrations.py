@@ -363,6 +363,7 @@ def _revision_facts(script: _Script, ops: TableOps) -> RevisionFacts:
         adds_columns=ops.adds_columns,
         opaque=ops.opaque,
         column_ops=ops.column_ops,
+        columns_unknown=ops.columns_unknown,
         branch_labels=sorted(rev._orig_branch_labels or ()) if hasattr(rev, "_orig_branch_labels")
         else sorted(rev.branch_labels or ()),
         depends_on=_down(rev.dependencies),

@@ -10,6 +10,7 @@ never around a cycle) to the literal or function that defines it.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,29 @@ MAX_DEPTH = 12  # import hops followed for one name
 
 class Unresolved(Exception):
     """A name or expression whose value cannot be known without running code."""
+
+
+@dataclass(frozen=True)
+class ColumnValue:
+    """``sa.Column("name", ...)`` carried as a value (bound to a name, returned, passed, collected);
+    ``name`` None when the name is known only at run time."""
+
+    name: str | None
+    text: str  # the source, for messages
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a call into a module outside the checkout returns (a type, a constraint, a connection):
+    it exists, its content is not known."""
+
+    kind: str  # the callee's last name: "PrimaryKeyConstraint", "Text", "get_bind"
+    origin: str  # the module it comes from
+    text: str
+
+
+# the reader's way to give a call a value (a helper's return, a Column); None: calls are Unresolved
+CallValue = Callable[["Module", ast.Call, "dict[str, Any] | None", int], Any]
 
 
 @dataclass
@@ -228,9 +252,11 @@ def is_external(modules: Modules, mod: Module, name: str) -> str | None:
     return source if target is None else None
 
 
-def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env: dict[str, Any] | None = None) -> Any:
+def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env: dict[str, Any] | None = None,
+             calls: CallValue | None = None) -> Any:
     """The value of a constant expression: literals, names bound to constants (here or imported from
-    the checkout), tuples/lists of them, ``+`` and f-strings over them. Else Unresolved."""
+    the checkout), tuples/lists/dicts of them, subscripts, ``+`` and f-strings over them; calls only
+    through ``calls``. Else Unresolved."""
     if depth > MAX_DEPTH * 4:
         raise Unresolved("too deep")
     if isinstance(expr, ast.Constant):
@@ -242,9 +268,41 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
         found = class_attribute(modules, owner.module, owner.cls, expr.attr)  # type: ignore[union-attr]
         if found is None or found.expr is None:
             raise Unresolved(ast.unparse(expr))
-        return evaluate(modules, found.module, found.expr, depth + 1)
+        return evaluate(modules, found.module, found.expr, depth + 1, calls=calls)
     if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
-        return tuple(evaluate(modules, mod, e, depth + 1, env) for e in expr.elts)
+        items: list[Any] = []
+        for e in expr.elts:
+            if isinstance(e, ast.Starred):
+                inner = evaluate(modules, mod, e.value, depth + 1, env, calls)
+                if not isinstance(inner, (tuple, dict)):
+                    raise Unresolved(ast.unparse(e))
+                items.extend(inner)
+            else:
+                items.append(evaluate(modules, mod, e, depth + 1, env, calls))
+        return tuple(items)
+    if isinstance(expr, ast.Dict):
+        out_dict: dict[Any, Any] = {}
+        try:
+            for k, v in zip(expr.keys, expr.values, strict=True):
+                value = evaluate(modules, mod, v, depth + 1, env, calls)
+                if k is None:
+                    if not isinstance(value, dict):
+                        raise Unresolved(ast.unparse(v))
+                    out_dict.update(value)
+                else:
+                    out_dict[evaluate(modules, mod, k, depth + 1, env, calls)] = value
+        except TypeError:  # an unhashable key
+            raise Unresolved(ast.unparse(expr)) from None
+        return out_dict
+    if isinstance(expr, ast.Subscript):
+        container = evaluate(modules, mod, expr.value, depth + 1, env, calls)
+        key = evaluate(modules, mod, expr.slice, depth + 1, env, calls)
+        try:
+            if isinstance(container, dict) or (isinstance(container, (tuple, str)) and isinstance(key, int)):
+                return container[key]
+        except (KeyError, IndexError, TypeError):
+            pass
+        raise Unresolved(ast.unparse(expr))
     if isinstance(expr, ast.Name) and env is not None and expr.id in env:
         value = env[expr.id]
         if isinstance(value, Unresolved):
@@ -253,18 +311,24 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
     if isinstance(expr, ast.Name):
         found = lookup(modules, mod, expr.id)
         if found is None or found.expr is None:
+            origin = is_external(modules, mod, expr.id) if calls is not None else None
+            if origin is not None:  # `Boolean` from sqlalchemy: a value, its content unknown
+                return Built(expr.id, origin, expr.id)
             raise Unresolved(expr.id)
-        return evaluate(modules, found.module, found.expr, depth + 1)
+        return evaluate(modules, found.module, found.expr, depth + 1, calls=calls)
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
         found = lookup(modules, mod, expr.value.id)
         if found is not None and found.submodule is not None:
             inner = lookup(modules, found.submodule, expr.attr)
             if inner is not None and inner.expr is not None:
-                return evaluate(modules, inner.module, inner.expr, depth + 1)
+                return evaluate(modules, inner.module, inner.expr, depth + 1, calls=calls)
+        origin = None if calls is None or (env and expr.value.id in env) else is_external(modules, mod, expr.value.id)
+        if origin is not None:  # `sa.Boolean`
+            return Built(expr.attr, origin, ast.unparse(expr))
         raise Unresolved(ast.unparse(expr))
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
-        left = evaluate(modules, mod, expr.left, depth + 1, env)
-        right = evaluate(modules, mod, expr.right, depth + 1, env)
+        left = evaluate(modules, mod, expr.left, depth + 1, env, calls)
+        right = evaluate(modules, mod, expr.right, depth + 1, env, calls)
         if type(left) is type(right) and isinstance(left, (str, tuple)):
             return left + right
         raise Unresolved(ast.unparse(expr))
@@ -274,11 +338,88 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
             if isinstance(part, ast.Constant):
                 out.append(str(part.value))
             elif isinstance(part, ast.FormattedValue) and part.conversion == -1 and part.format_spec is None:
-                value = evaluate(modules, mod, part.value, depth + 1, env)
+                value = evaluate(modules, mod, part.value, depth + 1, env, calls)
                 if not isinstance(value, (str, int)) or isinstance(value, bool):
                     raise Unresolved(ast.unparse(part.value))
                 out.append(str(value))
             else:
                 raise Unresolved(ast.unparse(expr))
         return "".join(out)
+    if isinstance(expr, ast.BoolOp):  # `column or sa.Column(...)`: Python's rule, over known values
+        value: Any = None
+        for part in expr.values:
+            value = evaluate(modules, mod, part, depth + 1, env, calls)
+            if isinstance(value, Built):  # whether it is true is known when it runs
+                raise Unresolved(ast.unparse(expr))
+            if bool(value) == isinstance(expr.op, ast.Or):
+                return value
+        return value
+    if isinstance(expr, ast.Call):
+        return _call(modules, mod, expr, depth, env, calls)
+    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        return _comprehension(modules, mod, expr, depth, env, calls)
     raise Unresolved(ast.unparse(expr))
+
+
+MAX_ITEMS = 1000  # items a comprehension is worked out over
+
+
+def _comprehension(modules: Modules, mod: Module, expr: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                   depth: int, env: dict[str, Any] | None, calls: CallValue | None) -> Any:
+    """``{name: f(name) for name in NAMES}`` over a known sequence: one generator, no condition."""
+    (gen, *more) = expr.generators
+    if more or gen.ifs or gen.is_async:
+        raise Unresolved(ast.unparse(expr))
+    seq = evaluate(modules, mod, gen.iter, depth + 1, env, calls)
+    if isinstance(seq, dict):
+        seq = tuple(seq)
+    if not isinstance(seq, tuple) or len(seq) > MAX_ITEMS:
+        raise Unresolved(ast.unparse(expr))
+    names = [gen.target] if isinstance(gen.target, ast.Name) else list(getattr(gen.target, "elts", [None]))
+    if not all(isinstance(n, ast.Name) for n in names):
+        raise Unresolved(ast.unparse(expr))
+    keys: list[Any] = []
+    values: list[Any] = []
+    for item in seq:
+        parts = (item,) if isinstance(gen.target, ast.Name) else item
+        if not isinstance(parts, tuple) or len(parts) != len(names):
+            raise Unresolved(ast.unparse(expr))
+        local = {**(env or {}), **{n.id: v for n, v in zip(names, parts, strict=True)}}  # type: ignore[union-attr]
+        if isinstance(expr, ast.DictComp):
+            keys.append(evaluate(modules, mod, expr.key, depth + 1, local, calls))
+            values.append(evaluate(modules, mod, expr.value, depth + 1, local, calls))
+        else:
+            values.append(evaluate(modules, mod, expr.elt, depth + 1, local, calls))
+    if isinstance(expr, ast.DictComp):
+        try:
+            return dict(zip(keys, values, strict=True))
+        except TypeError:
+            raise Unresolved(ast.unparse(expr)) from None
+    return tuple(values)
+
+
+_VIEWS = {"items": lambda d: tuple(d.items()), "keys": lambda d: tuple(d), "values": lambda d: tuple(d.values())}
+_SEQUENCES = {"list": tuple, "tuple": tuple, "reversed": lambda v: tuple(reversed(v))}
+
+
+def _call(modules: Modules, mod: Module, expr: ast.Call, depth: int, env: dict[str, Any] | None,
+          calls: CallValue | None) -> Any:
+    """``d.items()`` / ``.keys()`` / ``.values()`` of a known dict, ``list(...)`` / ``tuple(...)`` /
+    ``reversed(...)`` of a known sequence; any other call only through ``calls``."""
+    func = expr.func
+    if isinstance(func, ast.Attribute) and func.attr in _VIEWS and not expr.args and not expr.keywords:
+        try:
+            target = evaluate(modules, mod, func.value, depth + 1, env, calls)
+        except Unresolved:
+            target = None
+        if isinstance(target, dict):
+            return _VIEWS[func.attr](target)
+    if (isinstance(func, ast.Name) and func.id in _SEQUENCES and len(expr.args) == 1 and not expr.keywords
+            and not (env and func.id in env) and lookup(modules, mod, func.id) is None):
+        value = evaluate(modules, mod, expr.args[0], depth + 1, env, calls)
+        if isinstance(value, (tuple, dict)):
+            return _SEQUENCES[func.id](tuple(value))
+        raise Unresolved(ast.unparse(expr))
+    if calls is None:
+        raise Unresolved(ast.unparse(expr))
+    return calls(mod, expr, env, depth + 1)

@@ -3,9 +3,12 @@
 Follows ``upgrade`` (and ``upgrade_*``) wherever it is defined, in the revision file or imported
 from another module of the checkout, and every helper it calls the same way: the module's own
 functions, functions imported from the checkout (``from pkg.helpers import create_all``), and
-``module.function()`` on an imported checkout module. Constant arguments are bound to the
-helper's parameters, loops over constant tuples are unrolled, ``with op.batch_alter_table(...)``
-blocks are tracked, and SQL given to ``op.execute`` (or a connection's ``execute``) is parsed
+``module.function()`` on an imported checkout module, and functions defined inside upgrade().
+Constant arguments are bound to the helper's parameters (``*args`` as a tuple), loops over constant
+lists, tuples and dicts are unrolled (tuple targets too), ``with op.batch_alter_table(...)``
+blocks are tracked, ``sa.Column(...)`` is a value wherever it is built (a name, a helper's return,
+a list, a loop) so create_table/add_column get its name, or the revision says which column it
+could not read, and SQL given to ``op.execute`` (or a connection's ``execute``) is parsed
 with PostgreSQL's grammar (``doctor.sqlops``). ``downgrade()`` is never read.
 
 Whatever cannot be known without running code makes the revision *opaque*, with the reason:
@@ -20,7 +23,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, is_external, lookup
+from doctor.sources.pysource import (
+    Built,
+    ColumnValue,
+    Module,
+    Modules,
+    Unresolved,
+    evaluate,
+    is_external,
+    lookup,
+)
 from doctor.sqlops import qualified, read_sql, sql_text
 
 MAX_CALL_DEPTH = 16
@@ -36,6 +48,10 @@ _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set"
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
+# what create_table takes besides columns (SQLAlchemy's SchemaItem kinds that are not a Column)
+_NOT_COLUMNS = ("Constraint", "Index")
+_ROW_MODULES = frozenset({"sqlalchemy", "sqlmodel"})  # their insert/update/select constructs change rows
+_MUTATORS = frozenset({"insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "sort", "reverse"})
 
 
 @dataclass
@@ -52,6 +68,7 @@ class TableOps:
     opaque: list[str] = field(default_factory=list)
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
+    columns_unknown: list[str] = field(default_factory=list)  # tables given a column the doctor cannot read
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -87,6 +104,31 @@ class TableOps:
             self.opaque.append(reason)
 
 
+@dataclass(frozen=True)
+class BatchValue:
+    """``op.batch_alter_table("t")`` returned by a helper (``with _with_batch("t") as batch_op:``)."""
+
+    table: str
+
+
+# what a receiver the doctor cannot follow would do to a table, were it alembic's op or a batch
+_TABLE_METHODS = frozenset({"add_column", "drop_column", "create_table", "drop_table", "rename_table"})
+
+
+class _UnknownBatch(Unresolved):
+    """A batch whose table could not be read (already said where the batch was opened)."""
+
+
+@dataclass
+class LocalFunction:
+    """A function defined inside upgrade() (or a helper): followed when called there, with the
+    enclosing function's names as its closure."""
+
+    module: Module
+    fn: ast.FunctionDef | ast.AsyncFunctionDef
+    closure: dict[str, Any]
+
+
 @dataclass
 class _Frame:
     module: Module
@@ -117,7 +159,7 @@ class _Reader:
     def __init__(self, modules: Modules, revision: Module):
         self.modules, self.revision = modules, revision
         self.ops = TableOps()
-        self.active: set[tuple[str, str]] = set()  # functions being read (recursion guard)
+        self.active: set[tuple[str, str, int]] = set()  # functions being read (recursion guard)
         self.line = 0  # line in the revision file of the call being followed
 
     # --- where things are ----------------------------------------------------------------
@@ -133,13 +175,101 @@ class _Reader:
     def value(self, frame: _Frame, expr: ast.expr | None) -> Any:
         if expr is None:
             raise Unresolved("missing")
-        return evaluate(self.modules, frame.module, expr, env=frame.env)
+        return evaluate(self.modules, frame.module, expr, env=frame.env, calls=self.call_value)
+
+    def call_value(self, mod: Module, node: ast.Call, env: dict[str, Any] | None, depth: int) -> Any:
+        """What a call gives: a checkout helper's return value, a Column, or an outside module's object."""
+        env = env or {}
+        func = node.func
+        target = self._callee(mod, func, env)
+        if target is not None:
+            return self._returned(_Frame(mod, dict(env), depth=depth), *target, node)
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if isinstance(func, ast.Name) and func.id not in env:  # `from sqlalchemy import Column as C`
+            name = (mod.imports.get(func.id, ("", None))[1] or name)
+        if name == "Column":
+            return self._column(_Frame(mod, dict(env), depth=depth), node)
+        if self._op_method(_Frame(mod, env), func) == "batch_alter_table":
+            return BatchValue(self._table(_Frame(mod, dict(env), depth=depth), node, 0, "table_name"))
+        root = func
+        while isinstance(root, (ast.Attribute, ast.Call)):  # sa.update(t).values(...): sqlalchemy's
+            root = root.value if isinstance(root, ast.Attribute) else root.func
+        if isinstance(root, ast.Name) and root.id not in env:
+            origin = is_external(self.modules, mod, root.id)
+            if origin is not None:
+                return Built(name, origin, short(ast.unparse(node)))
+        # a class of the checkout (`JSONDict()`), a method of a run-time object: some object, content unknown
+        return Built(name, "", short(ast.unparse(node)))
+
+    def _callee(self, mod: Module, func: ast.expr, env: dict[str, Any]
+                ) -> tuple[Module, ast.FunctionDef | ast.AsyncFunctionDef, dict[str, Any]] | None:
+        """The checkout function (module-level, imported, or local) a call runs, with its closure."""
+        if isinstance(func, ast.Name):
+            local = env.get(func.id)
+            if isinstance(local, LocalFunction):
+                return local.module, local.fn, local.closure
+            if func.id in env:
+                return None
+            found = lookup(self.modules, mod, func.id)
+            if found is not None and found.function is not None:
+                return found.module, found.function, {}
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id not in env:
+            found = lookup(self.modules, mod, func.value.id)
+            if found is not None and found.submodule is not None:
+                inner = lookup(self.modules, found.submodule, func.attr)
+                if inner is not None and inner.function is not None:
+                    return inner.module, inner.function, {}
+        return None
+
+    def _returned(self, caller: _Frame, module: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef,
+                  closure: dict[str, Any], node: ast.Call) -> Any:
+        """The value a helper returns, when its body only binds names and returns (``return sa.Column(...)``)."""
+        key = (str(module.path), fn.name, fn.lineno)
+        if key in self.active or caller.depth > MAX_CALL_DEPTH * 4:
+            raise Unresolved(ast.unparse(node))
+        frame = _Frame(module, {**closure, **self._bind(caller, fn, node.args, node.keywords)}, depth=caller.depth)
+        self.active.add(key)
+        try:
+            for stmt in fn.body:
+                if isinstance(stmt, ast.Return):
+                    return None if stmt.value is None else self.value(frame, stmt.value)
+                if isinstance(stmt, ast.Assign):
+                    for target in stmt.targets:
+                        self._assign(frame, target, self._try(frame, stmt.value))
+                elif not (isinstance(stmt, ast.Pass)
+                          or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))):
+                    break  # a branch, a loop, a call: what it returns depends on running it
+        finally:
+            self.active.discard(key)
+        raise Unresolved(f"what {fn.name}() returns")
+
+    def _column(self, frame: _Frame, node: ast.Call) -> ColumnValue:
+        first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
+        name = self._try(frame, first) if first is not None else None
+        return ColumnValue(name if isinstance(name, str) else None, short(ast.unparse(node)))
+
+    def _assign(self, frame: _Frame, target: ast.expr, value: Any) -> None:
+        """Bind ``target`` (a name, or a tuple of them) to ``value`` (Unresolved where it does not fit)."""
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            parts = tuple(value) if isinstance(value, (tuple, dict)) else None
+            fits = parts is not None and len(parts) == len(target.elts)
+            for i, elt in enumerate(target.elts):
+                self._assign(frame, elt, parts[i] if fits and parts is not None
+                             else value if isinstance(value, Unresolved) else Unresolved(ast.unparse(elt)))
+        elif isinstance(target, ast.Starred):
+            self._assign(frame, target.value, Unresolved(ast.unparse(target)))
 
     # --- functions -----------------------------------------------------------------------
 
     def named_call(self, frame: _Frame, name: str, args: list[ast.expr], keywords: list[ast.keyword],
                    line: int, node: ast.AST | None = None) -> bool:
         """Follow ``name(...)`` when it is a function of the checkout; False when it is not one."""
+        local = frame.env.get(name)
+        if isinstance(local, LocalFunction):
+            self.function(frame, local.module, local.fn, args, keywords, line, node, local.closure)
+            return True
         if name in frame.env:
             return False
         found = lookup(self.modules, frame.module, name)
@@ -149,14 +279,22 @@ class _Reader:
         return True
 
     def function(self, caller: _Frame, module: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef,
-                 args: list[ast.expr], keywords: list[ast.keyword], line: int, node: ast.AST | None) -> None:
-        key = (str(module.path), fn.name)
+                 args: list[ast.expr], keywords: list[ast.keyword], line: int, node: ast.AST | None,
+                 closure: dict[str, Any] | None = None) -> None:
+        key = (str(module.path), fn.name, fn.lineno)
         if key in self.active:
             return  # recursion: its operations are already being read
         if caller.depth >= MAX_CALL_DEPTH:
             self.ops.why(f"{self.where(caller, node or fn)}: helpers nested deeper than {MAX_CALL_DEPTH} calls")
             return
-        frame = _Frame(module, self._bind(caller, fn, args, keywords), depth=caller.depth + 1)
+        frame = _Frame(module, {**(closure or {}), **self._bind(caller, fn, args, keywords)}, depth=caller.depth + 1)
+        params = [p.arg for p in (*fn.args.posonlyargs, *fn.args.args)]
+        given = args[:next((i for i, a in enumerate(args) if isinstance(a, ast.Starred)), len(args))]
+        handed = [*zip(params, given, strict=False), *((k.arg, k.value) for k in keywords if k.arg)]
+        for param, arg in handed:  # `_add(batch_op)`: the helper's parameter is the same batch
+            if isinstance(arg, ast.Name) and arg.id in caller.batches:
+                frame.batches[param] = caller.batches[arg.id]
+                frame.env.pop(param, None)
         saved = self.line
         if caller.module is self.revision and line:
             self.line = line
@@ -177,24 +315,58 @@ class _Reader:
             env[p.arg] = self._try(caller, defaults[d]) if d >= 0 else Unresolved(p.arg)
         for p, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True):
             env[p.arg] = self._try(caller, d) if d is not None else Unresolved(p.arg)
-        for p, a in zip(params, args, strict=False):
+        given, cut = self._positional(caller, args)
+        for i, p in enumerate(params):
+            if i < len(given):
+                env[p.arg] = given[i]
+            elif cut is not None:
+                env[p.arg] = cut
+        extra: dict[str, Any] = {}
+        spread = False  # a `**mapping` the doctor cannot read: which keywords it gives is unknown
+        for k in keywords:
+            given_kw = {k.arg: self._try(caller, k.value)} if k.arg is not None else self._try(caller, k.value)
+            if not isinstance(given_kw, dict):
+                spread = True
+                continue
+            for key, value in given_kw.items():
+                if key in env:
+                    env[key] = value
+                else:
+                    extra[key] = value
+        if fn.args.vararg is not None:  # `def mk(name, *cols)`: the columns it is given, as a tuple
+            env[fn.args.vararg.arg] = cut if cut is not None else tuple(given[len(params):])
+        if fn.args.kwarg is not None:
+            env[fn.args.kwarg.arg] = Unresolved(fn.args.kwarg.arg) if spread else extra
+        for p, a in zip(params, args, strict=False):  # `stmt = sa.update(t)` handed on: a statement over rows
             if isinstance(a, ast.Starred):
                 break
-            env[p.arg] = ROWS if self._rows(caller, a) else self._try(caller, a)
+            if self._rows(caller, a):
+                env[p.arg] = ROWS
         for k in keywords:
-            if k.arg is not None and k.arg in env:
-                env[k.arg] = ROWS if self._rows(caller, k.value) else self._try(caller, k.value)
+            if k.arg is not None and k.arg in env and self._rows(caller, k.value):
+                env[k.arg] = ROWS
         for p in params:  # `query: Query`: a SQLAlchemy statement over rows, whatever the caller passes
             if isinstance(env.get(p.arg), Unresolved) and _annotated_rows(p.annotation):
                 env[p.arg] = ROWS
-        for extra in (fn.args.vararg, fn.args.kwarg):
-            if extra is not None:
-                env[extra.arg] = Unresolved(extra.arg)
         # `op` handed to a helper as a parameter is still alembic's op
         for name in ("op", "batch_op"):
-            if isinstance(env.get(name), Unresolved):
+            if isinstance(env.get(name), (Unresolved, Built)):
                 del env[name]
         return env
+
+    def _positional(self, frame: _Frame, args: list[ast.expr]) -> tuple[list[Any], Unresolved | None]:
+        """The values of positional arguments, ``*seq`` spread; the reason the rest is unknown, if it is."""
+        out: list[Any] = []
+        for a in args:
+            if not isinstance(a, ast.Starred):
+                out.append(self._try(frame, a))
+                continue
+            value = self._try(frame, a.value)
+            if isinstance(value, (tuple, dict)):
+                out.extend(value)
+            else:
+                return out, Unresolved(ast.unparse(a))
+        return out, None
 
     def _try(self, frame: _Frame, expr: ast.expr) -> Any:
         try:
@@ -209,8 +381,11 @@ class _Reader:
             self.stmt(frame, stmt)
 
     def stmt(self, frame: _Frame, node: ast.stmt) -> None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return  # a nested definition runs only when called
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            frame.env[node.name] = LocalFunction(frame.module, node, frame.env)  # runs only when called
+            return
+        if isinstance(node, ast.ClassDef):
+            return
         if isinstance(node, (ast.For, ast.AsyncFor)):
             self.loop(frame, node)
             return
@@ -226,12 +401,20 @@ class _Reader:
             # `stmt = sa.text("UPDATE ...")`, then `op.execute(stmt)`: the name holds the SQL's text
             bound = _text_of(node.value) if isinstance(node.value, ast.Call) else None
             rows = bound is None and self._rows(frame, node.value)  # `stmt = sa.update(t).where(...)`
+            value = ROWS if rows else self._try(frame, bound or node.value)
             for target in node.targets:
+                self._assign(frame, target, value)
                 if isinstance(target, ast.Name):
-                    frame.env[target.id] = ROWS if rows else self._try(frame, bound or node.value)
                     frame.exprs[target.id] = node.value
                     if dialect:
                         frame.dialect_names.add(target.id)
+                elif isinstance(target, (ast.Subscript, ast.Attribute)):
+                    self._changed(frame, target.value)
+            return
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            self.expr(frame, node.value)
+            grown = ast.BinOp(ast.Name(node.target.id, ast.Load()), node.op, node.value)
+            frame.env[node.target.id] = self._try(frame, ast.copy_location(grown, node))
             return
         if isinstance(node, ast.If):
             verdict = _on_postgresql(node.test, frame.dialect_names)
@@ -240,6 +423,7 @@ class _Reader:
                 return
         if isinstance(node, ast.Expr):
             self.expr(frame, node.value, statement=True)
+            self._mutation(frame, node.value)
             return
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
@@ -249,11 +433,36 @@ class _Reader:
             elif isinstance(child, ast.excepthandler):
                 self.body(frame, child.body)
 
+    def _mutation(self, frame: _Frame, call: ast.expr) -> None:
+        """``cols.append(c)`` / ``cols.extend(more)`` grow a local list; other changes make it unknown."""
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name) and call.func.value.id in frame.env):
+            return
+        name, method = call.func.value.id, call.func.attr
+        current = frame.env[name]
+        if method in ("append", "extend") and isinstance(current, tuple) and len(call.args) == 1:
+            added = self._try(frame, call.args[0])
+            if method == "append":
+                frame.env[name] = (*current, added)
+            elif isinstance(added, tuple):
+                frame.env[name] = current + added
+            else:
+                frame.env[name] = Unresolved(f"{name} (extended with {ast.unparse(call.args[0])})")
+        elif method in _MUTATORS or method in ("append", "extend"):
+            self._changed(frame, call.func.value)
+
+    def _changed(self, frame: _Frame, target: ast.expr) -> None:
+        if isinstance(target, ast.Name) and target.id in frame.env and not isinstance(frame.env[target.id],
+                                                                                    (Unresolved, LocalFunction)):
+            frame.env[target.id] = Unresolved(f"{target.id} (changed at run time)")
+
     def loop(self, frame: _Frame, node: ast.For | ast.AsyncFor) -> None:
         values = self._try(frame, node.iter)
-        if isinstance(node.target, ast.Name) and isinstance(values, tuple) and len(values) <= MAX_UNROLL:
+        if isinstance(values, dict):
+            values = tuple(values)
+        if isinstance(values, tuple) and len(values) <= MAX_UNROLL:
             for value in values:
-                frame.env[node.target.id] = value
+                self._assign(frame, node.target, value)
                 self.body(frame, node.body)
         else:
             for name in ast.walk(node.target):
@@ -293,13 +502,22 @@ class _Reader:
 
     def _batch(self, frame: _Frame, item: ast.withitem) -> None:
         call = item.context_expr
-        if (isinstance(call, ast.Call) and self._op_method(frame, call.func) == "batch_alter_table"
-                and isinstance(item.optional_vars, ast.Name)):
+        if not (isinstance(call, ast.Call) and isinstance(item.optional_vars, ast.Name)):
+            return
+        name = item.optional_vars.id
+        frame.batches.pop(name, None)
+        if self._op_method(frame, call.func) == "batch_alter_table":
             try:
-                frame.batches[item.optional_vars.id] = self._table(frame, call, 0, "table_name")
+                frame.batches[name] = self._table(frame, call, 0, "table_name")
+                frame.env.pop(name, None)
             except Unresolved as exc:
                 self._unknown(frame, call, exc)
-                frame.batches.pop(item.optional_vars.id, None)
+                frame.env[name] = _UnknownBatch(name)
+            return
+        value = self._try(frame, call)  # `with _with_batch("t") as batch_op:`: a helper returning the batch
+        if isinstance(value, BatchValue):
+            frame.batches[name] = value.table
+            frame.env.pop(name, None)
 
     # --- calls -----------------------------------------------------------------------------
 
@@ -334,6 +552,14 @@ class _Reader:
             self.sql(frame, node, node.args[0], line, connection=True)
             return
         if isinstance(recv, ast.Name):
+            if (statement and func.attr in _TABLE_METHODS
+                    and isinstance(frame.env.get(recv.id, Unresolved()), (Unresolved, Built))
+                    and not isinstance(frame.env.get(recv.id), _UnknownBatch)
+                    and lookup(self.modules, frame.module, recv.id) is None
+                    and is_external(self.modules, frame.module, recv.id) is None):
+                self.ops.why(f"{self.where(frame, node)}: {ast.unparse(func)}() on {recv.id}, which the doctor cannot "
+                             "follow to alembic's op or a batch: what it changes is unknown")
+                return
             self._outside(frame, node, recv.id, statement)
 
     def _outside(self, frame: _Frame, node: ast.Call, name: str, statement: bool) -> None:
@@ -438,10 +664,9 @@ class _Reader:
             if method == "create_table":
                 table = self._table(frame, node, 0, "table_name")
                 self.ops.create(table, line)
-                for col in node.args[1:]:
-                    name = self._column_name(frame, col)
-                    if name:
-                        self.ops.add_column(table, name)
+                given, cut = self._positional(frame, node.args)
+                named = not any(k.arg == "table_name" for k in node.keywords)
+                self._table_columns(frame, node, table, given[1:] if named else given, cut)
             elif method == "drop_table":
                 self.ops.drop(self._table(frame, node, 0, "table_name"), line)
             elif method == "rename_table":
@@ -455,9 +680,7 @@ class _Reader:
                 table = self._table(frame, node, 0, "table_name")
                 col = node.args[1] if len(node.args) > 1 else next(
                     (k.value for k in node.keywords if k.arg == "column"), None)
-                name = self._column_name(frame, col) if col is not None else None
-                if name:
-                    self.ops.add_column(table, name)
+                self._added(frame, node, table, col)
             elif method == "alter_column" and any(k.arg == "new_column_name" for k in node.keywords):
                 self.ops.rename_column(self._table(frame, node, 0, "table_name"),
                                        self._arg(frame, node, 1, "column_name"),
@@ -475,9 +698,7 @@ class _Reader:
                 self.ops.drop_column(table, self._arg(frame, node, 0, "column_name"))
             elif method == "add_column":
                 col = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "column"), None)
-                name = self._column_name(frame, col) if col is not None else None
-                if name:
-                    self.ops.add_column(table, name)
+                self._added(frame, node, table, col)
             elif method == "alter_column" and any(k.arg == "new_column_name" for k in node.keywords):
                 self.ops.rename_column(table, self._arg(frame, node, 0, "column_name"),
                                        self._arg(frame, node, 99, "new_column_name"))
@@ -494,6 +715,8 @@ class _Reader:
                 return  # a SQLAlchemy construct (insert/update/select): rows, not tables
         try:
             text = self.value(frame, arg)
+            if isinstance(text, Built) and text.origin.split(".")[0] not in _ROW_MODULES:
+                raise Unresolved(text.text)  # an object some other code built: what SQL it holds is unknown
         except Unresolved:
             if connection and not isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)):
                 return
@@ -541,6 +764,16 @@ class _Reader:
     def _schema(self, frame: _Frame, node: ast.Call) -> str | None:
         value = next((k.value for k in node.keywords if k.arg == "schema"), None)
         if value is None:
+            for k in node.keywords:  # `op.create_table(name, *columns, **kwargs)` in a shared helper
+                if k.arg is None:
+                    spread = self._try(frame, k.value)
+                    if not isinstance(spread, dict):
+                        raise Unresolved(f"**{ast.unparse(k.value)}")
+                    if "schema" in spread:
+                        schema = spread["schema"]
+                        if schema is not None and not isinstance(schema, str):
+                            raise Unresolved(f"**{ast.unparse(k.value)}")
+                        return schema
             return None
         schema = self.value(frame, value)
         if schema is not None and not isinstance(schema, str):
@@ -550,18 +783,39 @@ class _Reader:
     def _table(self, frame: _Frame, node: ast.Call, index: int, keyword: str) -> str:
         return qualified(self._schema(frame, node), self._arg(frame, node, index, keyword))
 
-    def _column_name(self, frame: _Frame, col: ast.expr) -> str | None:
-        if not (isinstance(col, ast.Call) and (getattr(col.func, "attr", None) == "Column"
-                                               or getattr(col.func, "id", None) == "Column")):
-            return None
-        first = col.args[0] if col.args else next((k.value for k in col.keywords if k.arg == "name"), None)
-        if first is None:
-            return None
-        try:
-            name = self.value(frame, first)
-        except Unresolved:
-            return None
-        return name if isinstance(name, str) else None
+    def _added(self, frame: _Frame, node: ast.Call, table: str, col: ast.expr | None) -> None:
+        """add_column's column, wherever it was built; when its name cannot be read, the revision says so."""
+        value = self._try(frame, col) if col is not None else Unresolved("no column given")
+        if isinstance(value, ColumnValue) and value.name:
+            self.ops.add_column(table, value.name)
+            return
+        if table not in self.ops.columns_unknown:
+            self.ops.columns_unknown.append(table)
+        self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() adds to {table} a column the doctor "
+                     f"cannot read ({_shown_value(value, col)}): its name is unknown")
+
+    def _table_columns(self, frame: _Frame, node: ast.Call, table: str, items: list[Any],
+                       cut: Unresolved | None) -> None:
+        """create_table's columns; what is not a column, a constraint or an index leaves them unknown."""
+        unknown = [short(str(cut))] if cut is not None else []
+        for item in items:
+            if isinstance(item, ColumnValue) and item.name:
+                self.ops.add_column(table, item.name)
+            elif not (isinstance(item, Built) and item.kind.endswith(_NOT_COLUMNS)):
+                unknown.append(_shown_value(item, None))
+        if unknown:
+            if table not in self.ops.columns_unknown:
+                self.ops.columns_unknown.append(table)
+            self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() creates {table} with columns the "
+                         f"doctor cannot read ({short(', '.join(unknown))}): which columns it has is unknown")
+
+
+def _shown_value(value: Any, expr: ast.expr | None) -> str:
+    if isinstance(value, (ColumnValue, Built)):
+        return value.text
+    if isinstance(value, Unresolved):
+        return short(str(value))
+    return short(ast.unparse(expr)) if expr is not None else short(repr(value))
 
 
 # SQLAlchemy statements over rows: sa.update(t), t.delete(), session.query(M), and their .where()/.values() chains
