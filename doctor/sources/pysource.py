@@ -22,13 +22,29 @@ class Unresolved(Exception):
     """A name or expression whose value cannot be known without running code."""
 
 
+def short(text: str) -> str:
+    """Source text on one line, cut for a message."""
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _shown(source: ast.AST | str) -> str:
+    """The source for a message, unparsed only when a message needs it (3,000 revisions' columns
+    unparsed up front cost a tenth of reading them)."""
+    return source if isinstance(source, str) else short(ast.unparse(source))
+
+
 @dataclass(frozen=True)
 class ColumnValue:
     """``sa.Column("name", ...)`` carried as a value (bound to a name, returned, passed, collected);
     ``name`` None when the name is known only at run time."""
 
     name: str | None
-    text: str  # the source, for messages
+    source: ast.AST | str = field(compare=False, repr=False)  # for messages: see ``text``
+
+    @property
+    def text(self) -> str:
+        return _shown(self.source)
 
 
 @dataclass(frozen=True)
@@ -38,7 +54,11 @@ class Built:
 
     kind: str  # the callee's last name: "PrimaryKeyConstraint", "Text", "get_bind"
     origin: str  # the module it comes from
-    text: str
+    source: ast.AST | str = field(compare=False, repr=False)  # for messages: see ``text``
+
+    @property
+    def text(self) -> str:
+        return _shown(self.source)
 
 
 # the reader's way to give a call a value (a helper's return, a Column); None: calls are Unresolved

@@ -32,6 +32,7 @@ from doctor.sources.pysource import (
     evaluate,
     is_external,
     lookup,
+    short,
 )
 from doctor.sqlops import qualified, read_sql, sql_text
 
@@ -197,9 +198,9 @@ class _Reader:
         if isinstance(root, ast.Name) and root.id not in env:
             origin = is_external(self.modules, mod, root.id)
             if origin is not None:
-                return Built(name, origin, short(ast.unparse(node)))
+                return Built(name, origin, node)
         # a class of the checkout (`JSONDict()`), a method of a run-time object: some object, content unknown
-        return Built(name, "", short(ast.unparse(node)))
+        return Built(name, "", node)
 
     def _callee(self, mod: Module, func: ast.expr, env: dict[str, Any]
                 ) -> tuple[Module, ast.FunctionDef | ast.AsyncFunctionDef, dict[str, Any]] | None:
@@ -246,7 +247,7 @@ class _Reader:
     def _column(self, frame: _Frame, node: ast.Call) -> ColumnValue:
         first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
         name = self._try(frame, first) if first is not None else None
-        return ColumnValue(name if isinstance(name, str) else None, short(ast.unparse(node)))
+        return ColumnValue(name if isinstance(name, str) else None, node)
 
     def _assign(self, frame: _Frame, target: ast.expr, value: Any) -> None:
         """Bind ``target`` (a name, or a tuple of them) to ``value`` (Unresolved where it does not fit)."""
@@ -976,7 +977,3 @@ def _shown(path, checkout) -> str:
         return os.path.basename(str(path))
 
 
-def short(text: str) -> str:
-    """Source text on one line, cut for a message."""
-    text = " ".join(text.split())
-    return text if len(text) <= 60 else text[:57] + "..."
