@@ -15,7 +15,7 @@ from typing import Any
 
 from doctor.causes import fix_kind
 from doctor.diagnosis import Diagnosis, uncaused
-from doctor.secrecy import scrub
+from doctor.secrecy import scrub, scrub_tree
 from doctor.untrusted import clean_line
 
 MAX_EVIDENCE = 6  # lines per cause without -v
@@ -100,17 +100,11 @@ def render_json(diagnoses: list[Diagnosis], verbose: bool = False) -> str:
     return json.dumps(data, indent=2)
 
 
-def scrub_report(value: Any, key: str | None = None) -> Any:
+def scrub_report(report: Any) -> Any:
     """String values scrubbed (the JSON stays JSON), except the doctor's own vocabulary: a secret
     ``0.1.`` or ``neve`` must not turn tool_version into ``***0`` or a cause id into ``job-***r-succeeded``
     in a run and not in its replay (which knows no secret)."""
-    if key in OWN:
-        return value
-    if isinstance(value, dict):
-        return {k: scrub_report(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub_report(v, key) for v in value]
-    return scrub(value) if isinstance(value, str) else value
+    return scrub_tree(report, OWN)
 
 
 # --- the terminal report ------------------------------------------------------------------------

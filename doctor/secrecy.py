@@ -156,12 +156,13 @@ def scrub(text: str, everything: bool = False) -> str:
     return _KW_PASSWORD.sub(lambda m: m["head"] + "***", text)
 
 
-def scrub_tree(data: Any) -> Any:
-    """A copy of JSON-shaped data with every string value scrubbed; keys, numbers and the shape stay."""
+def scrub_tree(data: Any, keep: frozenset[str] = frozenset()) -> Any:
+    """A copy of JSON-shaped data with every string value scrubbed; keys, numbers and the shape stay,
+    and so does whatever stands under a key in ``keep`` (words of the caller's own)."""
     if isinstance(data, str):
         return scrub(data)
     if isinstance(data, dict):
-        return {k: scrub_tree(v) for k, v in data.items()}
+        return {k: v if k in keep else scrub_tree(v, keep) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [scrub_tree(v) for v in data]
+        return [scrub_tree(v, keep) for v in data]
     return data
