@@ -612,12 +612,12 @@ def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
     revision folders (None when the layout cannot be read), as the migrations source resolves them
     (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
     from doctor.errors import SourceError
-    from doctor.sources.migrations import _layout
+    from doctor.sources.alembic_layout import locate_layout
 
     if not alembic_ini.is_file():
         return None, [], None
     try:  # the migrations source's own resolution (a relative script_location falls back to the ini's folder)
-        layout = _layout(alembic_ini, cwd or root, section)
+        layout = locate_layout(alembic_ini, cwd or root, section)
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
         env_py = alembic_ini.parent / "env.py"  # only an Alembic env.py: an app's own env.py is no such thing
         alembic_env = env_py.is_file() and any(w in _peek(env_py) for w in ("alembic", "target_metadata"))

@@ -91,6 +91,27 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
     )
 
 
+def locate_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
+    """Alembic resolves a relative script_location against the directory it runs in; when the doctor
+    is started elsewhere, the first folder above the ini that holds it is used, and said."""
+    try:
+        return read_layout(ini, cwd, section)
+    except SourceError as first:
+        if "Path doesn't exist" not in str(first):
+            raise
+        for base in [ini.parent, *ini.parent.parents]:
+            if base == cwd:
+                continue
+            try:
+                layout = read_layout(ini, base, section)
+            except SourceError:
+                continue
+            layout.problems.append(f"script_location is relative to the directory alembic runs in; it is not under "
+                                   f"{cwd} but under {base}, which was used")
+            return layout
+        raise
+
+
 def _toml(path: Path) -> dict:
     """[tool.alembic] of the pyproject.toml alembic would read, with ``%(here)s`` filled in."""
     if not path.is_file():

@@ -21,9 +21,9 @@ from typing import Any
 
 from doctor.facts import MigrationFacts, RevisionFacts
 from doctor.sources import Context, SourceError
-from doctor.sources.alembic_layout import Layout, read_layout
-from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, index, lookup
-from doctor.sources.revision_ops import TableOps, read_revision_ops, short
+from doctor.sources.alembic_layout import Layout, locate_layout
+from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, index, lookup, short
+from doctor.sources.revision_ops import TableOps, read_revision_ops
 from doctor.sqlops import FALLBACK_NOTE, PGLAST
 
 _SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")  # Alembic's _only_source_rev_file
@@ -69,7 +69,7 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
         raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)")
     ini = ini.absolute()
     cwd = (cwd or ini.parent).absolute()
-    layout = _layout(ini, cwd, section)
+    layout = locate_layout(ini, cwd, section)
     checkout = (checkout or layout.cwd).absolute()
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(layout.script_dir), problems=layout.problems)
     if layout.sourceless:
@@ -90,27 +90,6 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
     if sql_read and not PGLAST:
         facts.problems.append(FALLBACK_NOTE)
     return facts
-
-
-def _layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
-    """Alembic resolves a relative script_location against the directory it runs in; when the doctor
-    is started elsewhere, the first folder above the ini that holds it is used, and said."""
-    try:
-        return read_layout(ini, cwd, section)
-    except SourceError as first:
-        if "Path doesn't exist" not in str(first):
-            raise
-        for base in [ini.parent, *ini.parent.parents]:
-            if base == cwd:
-                continue
-            try:
-                layout = read_layout(ini, base, section)
-            except SourceError:
-                continue
-            layout.problems.append(f"script_location is relative to the directory alembic runs in; it is not under "
-                                   f"{cwd} but under {base}, which was used")
-            return layout
-        raise
 
 
 def _where(layout: Layout, checkout: Path, facts: MigrationFacts) -> None:
