@@ -397,12 +397,8 @@ def _resolver(index: Index, module: ModuleInfo, depth: int = 0) -> Callable[[str
             return nameeval.RE
         if target == "re.sub":
             return nameeval.RE_SUB
-        if target and depth < 8:
-            mod, _, attr = target.rpartition(".")
-            other = index.modules.get(mod)
-            if other is not None and other is not module:
-                return _resolver(index, other, depth + 1)(attr)
-        return None
+        found = _imported(index, module, name) if depth < 8 else None
+        return _resolver(index, found[0], depth + 1)(found[1]) if found is not None else None
 
     return resolve
 
@@ -419,13 +415,18 @@ def _root_of_name(index: Index, module: ModuleInfo, dotted: str, depth: int = 0)
     and re-exports), or None."""
     if dotted in module.declarative_names:
         return module.path, dotted
-    target = module.imports.get(dotted)
-    if target and depth < 8:
-        mod, _, attr = target.rpartition(".")
-        other = index.modules.get(mod)
-        if other is not None and other is not module:
-            return _root_of_name(index, other, attr, depth + 1)
-    return None
+    found = _imported(index, module, dotted) if depth < 8 else None
+    return _root_of_name(index, found[0], found[1], depth + 1) if found is not None else None
+
+
+def _imported(index: Index, module: ModuleInfo, name: str) -> tuple[ModuleInfo, str] | None:
+    """The module of the files read that ``name`` is imported from in ``module``, and its name there."""
+    target = module.imports.get(name)
+    if not target:
+        return None
+    mod, _, attr = target.rpartition(".")
+    other = index.modules.get(mod)
+    return (other, attr) if other is not None and other is not module else None
 
 
 def _roots(index: Index, cls: ClassInfo) -> set[tuple[str, str]]:
