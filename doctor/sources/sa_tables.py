@@ -23,6 +23,7 @@ from doctor.sources.pysource import (
     evaluate,
     is_external,
     lookup,
+    short,
 )
 from doctor.sqlops import qualified
 
@@ -230,8 +231,3 @@ def _column_name(modules: Modules, mod: Module, call: ast.Call, attr: str | None
     except Unresolved:
         return attr if not (isinstance(first, ast.Name) and first.id[:1].islower()) else None
     return value if isinstance(value, str) else attr
-
-
-def short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 60 else text[:57] + "..."
