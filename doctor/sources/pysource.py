@@ -225,13 +225,13 @@ def lookup(modules: Modules, mod: Module, name: str, depth: int = 0, seen: froze
     return None
 
 
-def _object(modules: Modules, mod: Module, expr: ast.expr, env: dict[str, Any] | None) -> Found | None:
+def named_object(modules: Modules, mod: Module, expr: ast.expr, env: dict[str, Any] | None) -> Found | None:
     """The module or class ``expr`` names (``Tag``, ``models``, ``models.Tag``); None for anything else,
     or for a local name (its value is the function's, not the module's)."""
     if isinstance(expr, ast.Name):
         return None if env is not None and expr.id in env else lookup(modules, mod, expr.id)
     if isinstance(expr, ast.Attribute):
-        owner = _object(modules, mod, expr.value, env)
+        owner = named_object(modules, mod, expr.value, env)
         if owner is not None and owner.submodule is not None:
             return lookup(modules, owner.submodule, expr.attr)
     return None
@@ -253,7 +253,7 @@ def class_attribute(modules: Modules, mod: Module, cls: ast.ClassDef, attr: str,
     if value is not None:
         return Found(mod, expr=value)
     for base in cls.bases:
-        owner = _object(modules, mod, base, None)
+        owner = named_object(modules, mod, base, None)
         if owner is not None and owner.cls is not None:
             found = class_attribute(modules, owner.module, owner.cls, attr, depth + 1)
             if found is not None:
@@ -283,7 +283,7 @@ def evaluate(modules: Modules, mod: Module, expr: ast.expr, depth: int = 0, env:
         if expr.value is None or isinstance(expr.value, (str, int, bool)):
             return expr.value
         raise Unresolved(ast.unparse(expr))
-    owner = _object(modules, mod, expr.value, env) if isinstance(expr, ast.Attribute) else None
+    owner = named_object(modules, mod, expr.value, env) if isinstance(expr, ast.Attribute) else None
     if owner is not None and owner.cls is not None:  # Tag.__tablename__, models.Tag.__tablename__: the class body's
         found = class_attribute(modules, owner.module, owner.cls, expr.attr)  # type: ignore[union-attr]
         if found is None or found.expr is None:

@@ -23,6 +23,7 @@ from doctor.sources.pysource import (
     evaluate,
     is_external,
     lookup,
+    named_object,
     short,
 )
 from doctor.sqlops import qualified
@@ -93,13 +94,7 @@ def table_of(modules: Modules, mod: Module, expr: ast.expr, local: dict[str, ast
 
 
 def _class(modules: Modules, mod: Module, expr: ast.expr, local: dict[str, ast.expr]) -> tuple[Module, ast.ClassDef]:
-    found = None
-    if isinstance(expr, ast.Name) and expr.id not in local:
-        found = lookup(modules, mod, expr.id)
-    elif isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id not in local:
-        owner = lookup(modules, mod, expr.value.id)
-        if owner is not None and owner.submodule is not None:
-            found = lookup(modules, owner.submodule, expr.attr)
+    found = named_object(modules, mod, expr, local)
     if found is None or found.cls is None:
         raise Unresolved(ast.unparse(expr))
     return found.module, found.cls
