@@ -267,16 +267,10 @@ class _Reader:
     def named_call(self, frame: _Frame, name: str, args: list[ast.expr], keywords: list[ast.keyword],
                    line: int, node: ast.AST | None = None) -> bool:
         """Follow ``name(...)`` when it is a function of the checkout; False when it is not one."""
-        local = frame.env.get(name)
-        if isinstance(local, LocalFunction):
-            self.function(frame, local.module, local.fn, args, keywords, line, node, local.closure)
-            return True
-        if name in frame.env:
+        target = self._callee(frame.module, ast.Name(name, ast.Load()), frame.env)
+        if target is None:
             return False
-        found = lookup(self.modules, frame.module, name)
-        if found is None or found.function is None:
-            return False
-        self.function(frame, found.module, found.function, args, keywords, line, node)
+        self.function(frame, target[0], target[1], args, keywords, line, node, target[2])
         return True
 
     def function(self, caller: _Frame, module: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef,
@@ -542,13 +536,10 @@ class _Reader:
         if isinstance(recv, ast.Name) and recv.id in frame.batches:
             self.batch_op(frame, node, frame.batches[recv.id], func.attr)
             return
-        if isinstance(recv, ast.Name) and recv.id not in frame.env:
-            found = lookup(self.modules, frame.module, recv.id)
-            if found is not None and found.submodule is not None:
-                inner = lookup(self.modules, found.submodule, func.attr)
-                if inner is not None and inner.function is not None:
-                    self.function(frame, inner.module, inner.function, node.args, node.keywords, line, node)
-                    return
+        helper = self._callee(frame.module, func, frame.env)  # module.helper(...) of the checkout
+        if helper is not None:
+            self.function(frame, helper[0], helper[1], node.args, node.keywords, line, node, helper[2])
+            return
         if func.attr in _SQL_METHODS and node.args:
             self.sql(frame, node, node.args[0], line, connection=True)
             return
