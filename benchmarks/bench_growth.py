@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doctor.facts import DatabaseFacts, Facts, LogEntry, SourceStatus, TableInfo, TargetInfo  # noqa: E402
+from netra_doctor.core.facts import DatabaseFacts, Facts, LogEntry, SourceStatus, TableInfo, TargetInfo  # noqa: E402
 
 SEED = ROOT / "tests" / "data" / "seed"
 
@@ -101,8 +101,8 @@ def bench_tables(work: Path) -> None:
     """The checks over hand-built facts, and `replay` of their snapshot as a process. The replay is
     shown beside the run, not held to its target: a replay's cost is the snapshot's JSON (its own
     target is loading within 3x json.load, below)."""
-    from checks.tables import tables
-    from doctor.engine import replay
+    from netra_doctor.checks.tables import tables
+    from netra_doctor.engine import replay
 
     print("\nTables: n present and n expected tables (hand-built facts; the checks, and a replay of their snapshot)")
     sizes = (100, 1_000, 3_000, 10_000)
@@ -115,7 +115,7 @@ def bench_tables(work: Path) -> None:
         path = work / f"tables-{n}.json"
         path.write_text(json.dumps(facts.to_dict()))
         loading = best(lambda p=path: json.loads(p.read_bytes()), runs=5)
-        commands.append(([sys.executable, "-m", "doctor.cli", "replay", str(path), "--format", "json"], work))
+        commands.append(([sys.executable, "-m", "netra_doctor.cli", "replay", str(path), "--format", "json"], work))
         measured.append((check, diagnosis, peak, loading))
     wholes = process_seconds(commands)
     rows = [(n, f"{check * 1000:.1f} ms", f"{diagnosis * 1000:.1f} ms", f"{peak:.1f} MiB", f"{load * 1000:.1f} ms",
@@ -129,8 +129,7 @@ def bench_tables_live_database(work: Path) -> None:
     PostgreSQL whose database holds n tables, with n expected tables in the config. Each size has a
     server of its own, so no run also reads the other sizes' databases as "other databases"."""
     import psycopg
-
-    from doctor.pgserver import PostgresUnavailable, start
+    from netra_doctor.demo.pgserver import PostgresUnavailable, start
 
     print("\nTables, whole offline run against a real PostgreSQL (n tables, n expected in the config)")
     sizes = (100, 1_000, 10_000)
@@ -149,8 +148,8 @@ def bench_tables_live_database(work: Path) -> None:
             folder.mkdir()
             names = ", ".join(f'"t_{i:06d}"' for i in range(n))
             (folder / "netra-doctor.toml").write_text(f"expected_tables = [{names}]\n")
-            commands.append(([sys.executable, "-m", "doctor.cli", "staging", "--from", str(SEED), "--format", "json",
-                              "--dsn", server.dsn("growth")], folder))
+            commands.append(([sys.executable, "-m", "netra_doctor.cli", "staging", "--from", str(SEED),
+                              "--format", "json", "--dsn", server.dsn("growth")], folder))
         medians = process_seconds(commands)
     except (PostgresUnavailable, RuntimeError) as exc:
         print(f"  skipped: {exc}")
@@ -200,7 +199,7 @@ def log_entries_doc(n: int) -> list[dict]:
 
 
 def bench_logs(work: Path) -> None:
-    from doctor.sources import offline
+    from netra_doctor.sources import offline
 
     offline.MAX_FILE_BYTES = 2**30  # the cap raised for the benchmark
     print("\nLogs: offline loader (read, parse, depth check, LogEntry) vs json.load of the same file")
@@ -228,7 +227,7 @@ def bench_logs(work: Path) -> None:
 
 
 def bench_scrub() -> None:
-    from doctor import secrecy
+    from netra_doctor.safety import secrecy
 
     for i in range(20):
         secrecy.remember(f"Planted-{i:02d}-{''.join(random.Random(i).choices(string.ascii_letters, k=16))}")
@@ -259,8 +258,8 @@ def bench_scrub() -> None:
 
 
 def bench_replay(work: Path) -> None:
-    from doctor.engine import replay
-    from doctor.snapshot import load_snapshot
+    from netra_doctor.core.snapshot import load_snapshot
+    from netra_doctor.engine import replay
 
     print("\nReplay: load a snapshot (read, parse, validate against the schema) vs json.load of it")
     rows, ratio = [], 0.0

@@ -55,16 +55,17 @@ def critical_path(calls: list) -> float:
 
 
 def main(latency: float = 0.1, runs: int = 5) -> None:
-    from doctor import engine
-    from doctor.config import load_target
-    from doctor.sources.live_api import ENDPOINT_ENV
+    from netra_doctor import engine
+    from netra_doctor.core.config import load_target
+    from netra_doctor.sources.live_api import ENDPOINT_ENV
+
     from tests.fakegcp import FakeProcess
 
     work = Path(tempfile.mkdtemp(prefix="netra-doctor-bench-"))
     exports = work / "exports"
     exports.mkdir()
     for name in EXPORTS:
-        shutil.copy(ROOT / "doctor" / "demo_data" / name, exports / name)
+        shutil.copy(ROOT / "doctor" / "demo" / "data" / name, exports / name)
     cwd = work / "repo"
     cwd.mkdir()
     os.chdir(cwd)
@@ -86,7 +87,7 @@ def main(latency: float = 0.1, runs: int = 5) -> None:
             for run in range(1, 4):
                 fake.clear()
                 start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "doctor.cli", "staging", "--format", "json"], cwd=cwd,
+                subprocess.run([sys.executable, "-m", "netra_doctor.cli", "staging", "--format", "json"], cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 wall = time.perf_counter() - start
                 calls = fake.calls()

@@ -83,7 +83,7 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 def main(sizes: tuple[int, ...]) -> None:
     alembic = str(Path(sys.executable).with_name("alembic"))
-    doctor = [sys.executable, "-c", "import sys; from pathlib import Path; from doctor.sources.migrations import "
+    doctor = [sys.executable, "-c", "import sys; from pathlib import Path; from netra_doctor.sources.migrations import "
               "read_migrations; m = read_migrations(Path(sys.argv[1])); assert len(m.revisions) == int(sys.argv[2])"]
     print(f"{'revisions':>9} {'shape':<14} {'doctor s':>9} {'alembic s':>10} {'ratio':>6}")
     for n in sizes:

@@ -108,7 +108,7 @@ def main(runs: int = 3, models: int = 1000, revisions: int = 3000) -> None:
         generate(work, models, revisions)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         script = Path(sys.executable).with_name("netra-doctor")
-        doctor = [str(script)] if script.exists() else [sys.executable, "-m", "doctor.cli"]
+        doctor = [str(script)] if script.exists() else [sys.executable, "-m", "netra_doctor.cli"]
         commands = {
             "netra-doctor staging --repo-only": [*doctor, "staging", "--repo-only", "--alembic-ini", "alembic.ini",
                                                  "--format", "json"],

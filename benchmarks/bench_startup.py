@@ -30,7 +30,7 @@ def _doctor() -> list[str]:
     """The installed console script when there is one (what users run), else the module."""
     script = Path(sys.executable).with_name("netra-doctor")
     found = str(script) if script.exists() else shutil.which("netra-doctor")
-    return [found] if found else [sys.executable, "-m", "doctor.cli"]
+    return [found] if found else [sys.executable, "-m", "netra_doctor.cli"]
 
 
 def _install_kind() -> str:

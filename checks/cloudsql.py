@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from doctor import containers
-from doctor.checking import Finding, check, fail, not_applicable, ok
-from doctor.cloudsql_attach import attach_value
-from doctor.config import is_instance_name
-from doctor.facts import DbTarget, Facts, Workload
+from netra_doctor.cloudrun import containers
+from netra_doctor.cloudrun.cloudsql_attach import attach_value
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok
+from netra_doctor.core.config import is_instance_name
+from netra_doctor.core.facts import DbTarget, Facts, Workload
 
 KINDS = ("service", "job")
 

@@ -1,16 +1,16 @@
 """Command syntax: the migration job's command and args form a program that runs `alembic upgrade`.
 
 The analysis (parsing the argv as the container would run it, never executing it) and the
-repaired command live in doctor/jobcommand.py, which the startup-errors check shares.
+repaired command live in doctor/cloudrun/jobcommand.py, which the startup-errors check shares.
 """
 
 from __future__ import annotations
 
 import shlex
 
-from doctor.checking import Finding, check, fail, not_applicable, ok, warn
-from doctor.facts import Facts
-from doctor.jobcommand import AlembicCall, Problem, analyse, fix_vars
+from netra_doctor.cloudrun.jobcommand import AlembicCall, Problem, analyse, fix_vars
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, warn
+from netra_doctor.core.facts import Facts
 
 CAUSE = "job-command-invalid"
 

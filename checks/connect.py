@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from doctor.checking import Finding, check, fail, ok, skip
-from doctor.facts import DatabaseFacts, DbTarget, Facts
+from netra_doctor.core.checking import Finding, check, fail, ok, skip
+from netra_doctor.core.facts import DatabaseFacts, DbTarget, Facts
 
 _USER = re.compile(r'(?:for user|role) "([^"]*)"')
 _DATABASE = re.compile(r'database "([^"]*)" does not exist')

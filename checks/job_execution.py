@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from doctor import logparse, serving
-from doctor.checking import Finding, check, fail, not_applicable, ok, warn
-from doctor.executions import last_success
-from doctor.facts import Execution, Facts, LogEntry, is_proxy_image
+from netra_doctor.cloudrun import logparse, serving
+from netra_doctor.cloudrun.executions import last_success
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, warn
+from netra_doctor.core.facts import Execution, Facts, LogEntry, is_proxy_image
 
 NOOP_CONFIDENCE = 0.92  # a no-op upgrade while the service names missing tables, and no revision creates them
 NOOP_CONFIDENCE_UNKNOWN_SCRIPTS = 0.75  # the same, but the migration scripts could not be read

@@ -4,10 +4,10 @@ tables were added with no revision, so `alembic upgrade head` was a no-op and st
 
 from __future__ import annotations
 
-from doctor.checking import Finding, check, fail, not_applicable, not_judged, ok, skip, warn
-from doctor.expected import ancestors, table_ops, tables_at_head
-from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable
-from doctor.plan import made_outside, plain, standing_columns, unreadable
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, not_judged, ok, skip, warn
+from netra_doctor.core.facts import Facts, MigrationFacts, ModelFacts, ModelTable
+from netra_doctor.migrations.expected import ancestors, table_ops, tables_at_head
+from netra_doctor.migrations.plan import made_outside, plain, standing_columns, unreadable
 
 
 def _models(facts: Facts) -> ModelFacts | Finding:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from doctor.checking import Finding, check, not_applicable, ok, skip, warn
-from doctor.facts import Facts, MigrationFacts, RevisionFacts
-from doctor.recorded import label, pending, recorded, service_database, shown_path
+from netra_doctor.core.checking import Finding, check, not_applicable, ok, skip, warn
+from netra_doctor.core.facts import Facts, MigrationFacts, RevisionFacts
+from netra_doctor.migrations.recorded import label, pending, recorded, service_database, shown_path
 
 
 def damage(r: RevisionFacts) -> list[str]:

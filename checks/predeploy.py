@@ -8,11 +8,11 @@ each drop is weighed by what it destroys (rows, and use since statistics were re
 
 from __future__ import annotations
 
-from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
-from doctor.expected import table_ops
-from doctor.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
-from doctor.plan import actions, conflicts, op_line, plain, where
-from doctor.recorded import pending, recorded, service_database
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
+from netra_doctor.migrations.expected import table_ops
+from netra_doctor.migrations.plan import actions, conflicts, op_line, plain, where
+from netra_doctor.migrations.recorded import pending, recorded, service_database
 
 NOT_PRE_DEPLOY = "not a pre-deploy run (--pre-deploy, or pre_deploy = true for the environment)"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from doctor.checking import Finding, check, fail, ok, skip
-from doctor.facts import Facts
+from netra_doctor.core.checking import Finding, check, fail, ok, skip
+from netra_doctor.core.facts import Facts
 
 KINDS = ("service", "job")
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
-from doctor.expected import ancestors, split_name, tables_at
-from doctor.facts import DatabaseFacts, Facts, MigrationFacts
-from doctor.jobcommand import upgrade_targets
-from doctor.recorded import Recorded, job_elsewhere, label, pending, recorded, service_database
-from doctor.stamping import opaque_note
+from netra_doctor.cloudrun.jobcommand import upgrade_targets
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts
+from netra_doctor.migrations.expected import ancestors, split_name, tables_at
+from netra_doctor.migrations.recorded import Recorded, job_elsewhere, label, pending, recorded, service_database
+from netra_doctor.migrations.stamping import opaque_note
 
 
 def _heads(facts: Facts, m: MigrationFacts, versions: list[str] | None) -> list[Finding]:

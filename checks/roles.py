@@ -6,10 +6,10 @@ default privileges (pg_default_acl) grant without someone running GRANT by hand 
 
 from __future__ import annotations
 
-from doctor.checking import Finding, check, not_applicable, ok, skip, warn
-from doctor.facts import DatabaseFacts, DefaultPrivilege, Facts
-from doctor.poolers import place, role
-from doctor.untrusted import quote_ident
+from netra_doctor.cloudrun.poolers import place, role
+from netra_doctor.core.checking import Finding, check, not_applicable, ok, skip, warn
+from netra_doctor.core.facts import DatabaseFacts, DefaultPrivilege, Facts
+from netra_doctor.safety.untrusted import quote_ident
 
 CAUSE = "default-privileges-missing"
 NEEDED = ("SELECT", "INSERT", "UPDATE", "DELETE")

@@ -7,11 +7,11 @@ the missing tables.
 
 from __future__ import annotations
 
-from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
-from doctor.expected import ancestors, tables_at
-from doctor.facts import Facts, MigrationFacts
-from doctor.recorded import label, recorded, service_database
-from doctor.stamping import Catalog, opaque_after, opaque_applied, opaque_note, positions, stamp_fix
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from netra_doctor.core.facts import Facts, MigrationFacts
+from netra_doctor.migrations.expected import ancestors, tables_at
+from netra_doctor.migrations.recorded import label, recorded, service_database
+from netra_doctor.migrations.stamping import Catalog, opaque_after, opaque_applied, opaque_note, positions, stamp_fix
 
 
 @check(

@@ -9,12 +9,12 @@ password only as a fingerprint.
 
 from __future__ import annotations
 
-from doctor import containers
-from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
-from doctor.facts import DbTarget, EnvVar, Facts, SecretRef, SecretValue, Workload
-from doctor.poolers import endpoint, place, role
-from doctor.shellcmd import gcloud_join
-from doctor.targets import URL_NAME
+from netra_doctor.cloudrun import containers
+from netra_doctor.cloudrun.poolers import endpoint, place, role
+from netra_doctor.cloudrun.shellcmd import gcloud_join
+from netra_doctor.cloudrun.targets import URL_NAME
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from netra_doctor.core.facts import DbTarget, EnvVar, Facts, SecretRef, SecretValue, Workload
 
 DIFFERENT_DB = "job-service-different-database"
 DRIFT = "secret-version-drift"

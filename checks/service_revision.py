@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from doctor import logparse, serving
-from doctor.checking import Finding, check, not_applicable, ok, warn
-from doctor.executions import last_success
-from doctor.facts import Facts, LogEntry
+from netra_doctor.cloudrun import logparse, serving
+from netra_doctor.cloudrun.executions import last_success
+from netra_doctor.core.checking import Finding, check, not_applicable, ok, warn
+from netra_doctor.core.facts import Facts, LogEntry
 
 UNTIMED_CONFIDENCE = 0.4  # not ready, but when it failed relative to the migration is unknown
 

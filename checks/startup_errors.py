@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from doctor import logparse, serving
-from doctor.checking import Finding, check, fail, not_applicable, ok, warn
-from doctor.cloudsql_attach import attach_value
-from doctor.facts import Facts, LogEntry, Workload
-from doctor.jobcommand import analyse
-from doctor.jobcommand import fix_vars as command_fix
-from doctor.logparse import Hit
-from doctor.untrusted import sql_ident
+from netra_doctor.cloudrun import logparse, serving
+from netra_doctor.cloudrun.cloudsql_attach import attach_value
+from netra_doctor.cloudrun.jobcommand import analyse
+from netra_doctor.cloudrun.jobcommand import fix_vars as command_fix
+from netra_doctor.cloudrun.logparse import Hit
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, warn
+from netra_doctor.core.facts import Facts, LogEntry, Workload
+from netra_doctor.safety.untrusted import sql_ident
 
 MAPPED = (
     "database-auth-failed", "database-missing", "cloudsql-connector-missing", "tables-invisible-to-role",

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from doctor.checking import Finding, check, fail, not_applicable, ok, skip, warn
-from doctor.expected import ancestors, expectation_known, expected_tables, split_name, tables_at_head
-from doctor.facts import DatabaseFacts, Facts, MigrationFacts, TableInfo
-from doctor.recorded import recorded as recorded_table
-from doctor.shellcmd import gcloud_join
-from doctor.stamping import Catalog as StampCatalog
-from doctor.stamping import opaque_after, opaque_applied, opaque_note, positions, stamp_fix
-from doctor.untrusted import quote_ident
+from netra_doctor.cloudrun.shellcmd import gcloud_join
+from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
+from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, TableInfo
+from netra_doctor.migrations.expected import ancestors, expectation_known, expected_tables, split_name, tables_at_head
+from netra_doctor.migrations.recorded import recorded as recorded_table
+from netra_doctor.migrations.stamping import Catalog as StampCatalog
+from netra_doctor.migrations.stamping import opaque_after, opaque_applied, opaque_note, positions, stamp_fix
+from netra_doctor.safety.untrusted import quote_ident
 
 SHOWN = 50  # usable tables listed in the pass finding's evidence: the rest are counted, not listed
 

@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 import click
-
-from doctor import __version__
+from netra_doctor import __version__
 
 FORMATS = ("table", "json", "markdown", "junit", "sarif")
 COLORS = ("auto", "always", "never")
@@ -41,7 +40,7 @@ def _typo_of(word: str, commands) -> str | None:
 def _listed_environments() -> set[str]:
     """The environments the nearest config lists (none when there is no config, or it is broken:
     the diagnosis then says what is wrong with it)."""
-    from doctor.config import ConfigError, find_config
+    from netra_doctor.core.config import ConfigError, find_config
 
     try:
         _, data = find_config(Path.cwd().resolve())
@@ -70,8 +69,8 @@ class _EnvGroup(click.Group):
 
 def _bad_input(message: str) -> None:
     """One clear line on stderr and exit code 2: never a traceback."""
-    from doctor.secrecy import scrub
-    from doctor.untrusted import clean_line
+    from netra_doctor.safety.secrecy import scrub
+    from netra_doctor.safety.untrusted import clean_line
 
     # names from the input may hold newlines or control characters: show them escaped
     click.echo(f"netra-doctor: {clean_line(scrub(message))}", err=True)
@@ -81,7 +80,7 @@ def _bad_input(message: str) -> None:
 def _look(color: str, verbose: bool, quiet: bool, err: bool):
     """Width and colour for the stream the report goes to: wrap to $COLUMNS or the terminal (no
     wrapping when piped without COLUMNS); colour and markers on a terminal unless NO_COLOR is set."""
-    from doctor.report import Look
+    from netra_doctor.output.report import Look
 
     stream = sys.stderr if err else sys.stdout
     tty = stream.isatty()
@@ -137,8 +136,8 @@ def cli() -> None:
 def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose, quiet,
              color, pre_deploy, repo_only, image):
     """Diagnose ENV (live, or offline with --from)."""
-    from doctor.config import ConfigError, load_target, parse_proxy
-    from doctor.targets import DsnError, parse_dsn
+    from netra_doctor.cloudrun.targets import DsnError, parse_dsn
+    from netra_doctor.core.config import ConfigError, load_target, parse_proxy
 
     try:
         overrides: dict = {"project": project, "pre_deploy": pre_deploy or None, "image": image}
@@ -174,8 +173,8 @@ def _folder_for(from_dir: Path, env: str, count: int) -> Path:
 def _run_all(targets, folders, only, fmt):
     from concurrent.futures import ThreadPoolExecutor
 
-    from doctor import engine
-    from doctor.progress import progress_line, wanted
+    from netra_doctor import engine
+    from netra_doctor.output.progress import progress_line, wanted
 
     with progress_line(enabled=wanted(fmt)) as line:
         if len(targets) == 1:
@@ -188,15 +187,15 @@ def _run_all(targets, folders, only, fmt):
 def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, color="auto"):
     """Print the report, then save; a snapshot that cannot be written is one line and exit 2 after
     the report (the diagnosis is never lost). ``--save -`` puts the snapshot on stdout, the report on stderr."""
-    from doctor.config import ConfigError
-    from doctor.diagnosis import exit_code
-    from doctor.report import render
+    from netra_doctor.core.config import ConfigError
+    from netra_doctor.core.diagnosis import exit_code
+    from netra_doctor.output.report import render
 
     to_stdout = save is not None and str(save) == "-"
     look = _look(color, verbose, quiet, err=to_stdout)
     click.echo(render(diagnoses, fmt, verbose, look, fail_on), err=to_stdout, color=look.color)
     if save is not None:
-        from doctor.snapshot import save_snapshot, snapshot_text
+        from netra_doctor.core.snapshot import save_snapshot, snapshot_text
 
         try:
             if to_stdout:
@@ -218,9 +217,9 @@ def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, 
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
 def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
     """Diagnose a saved snapshot (--save FILE), with no network."""
-    from doctor.config import ConfigError
-    from doctor.engine import replay as replay_facts
-    from doctor.snapshot import load_snapshot
+    from netra_doctor.core.config import ConfigError
+    from netra_doctor.core.snapshot import load_snapshot
+    from netra_doctor.engine import replay as replay_facts
 
     try:
         diagnoses = [replay_facts(f, only) for f in load_snapshot(snapshot)]
@@ -238,10 +237,10 @@ def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
 @click.option("--pre-deploy", is_flag=True, help="The gate on the seed's commit, before it ships.")
 def demo(fmt, keep, verbose, quiet, color, pre_deploy):
     """The seed incident, end to end, on a throwaway PostgreSQL."""
-    from doctor.config import ConfigError
+    from netra_doctor.core.config import ConfigError
 
     try:
-        from doctor.demo import run_demo
+        from netra_doctor.demo.run import run_demo
     except ImportError:
         _bad_input("the demo is not built into this version yet")
     try:
@@ -257,10 +256,9 @@ def demo(fmt, keep, verbose, quiet, color, pre_deploy):
 @cli.command("checks")
 def list_checks():
     """List the checks: id, title and what each needs."""
+    from netra_doctor.core.checking import load_checks
+    from netra_doctor.safety.untrusted import clean_line
     from tabulate import tabulate
-
-    from doctor.checking import load_checks
-    from doctor.untrusted import clean_line
 
     rows = [(s.id, s.title if not s.load_error else f"(failed to load) {s.load_error}", ", ".join(s.needs))
             for s in load_checks()]  # a plug-in's text is from outside too
@@ -270,9 +268,8 @@ def list_checks():
 @cli.command("causes")
 def list_causes():
     """List every cause id with its severity and title."""
+    from netra_doctor.core.causes import CAUSES
     from tabulate import tabulate
-
-    from doctor.causes import CAUSES
 
     click.echo(tabulate([(c.id, c.severity, c.title) for c in CAUSES.values()],
                         headers=["id", "severity", "title"]))
@@ -284,8 +281,8 @@ def explain(ident):
     """Explain a check or a cause: what it means, why it happens, how to fix it."""
     import textwrap
 
-    from doctor.causes import CAUSES
-    from doctor.checking import load_checks
+    from netra_doctor.core.causes import CAUSES, FIX_PREFIX, fix_kind
+    from netra_doctor.core.checking import load_checks
 
     spec = CAUSES.get(ident)
     if spec:
@@ -293,9 +290,6 @@ def explain(ident):
         checks = [c.id for c in load_checks() if ident in c.causes]
         if checks:
             lines += ["", "Found by: " + ", ".join(checks)]
-        from doctor.causes import fix_kind
-        from doctor.report import FIX_PREFIX
-
         lines += ["", "Fix:", *(f"  {FIX_PREFIX[fix_kind(f)]}{f}" for f in spec.fix)]
         click.echo("\n".join(lines))
         return
@@ -307,7 +301,7 @@ def explain(ident):
         lines += ["", "Needs: " + ", ".join(check.needs)]
     if check.causes:
         lines += ["Can find: " + ", ".join(check.causes)]
-    from doctor.untrusted import clean
+    from netra_doctor.safety.untrusted import clean
 
     click.echo(clean("\n".join(lines)))
 

@@ -18,9 +18,10 @@ def _own_cache(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(autouse=True)
 def _json_reports_match_their_schema(monkeypatch: pytest.MonkeyPatch):
-    """Every JSON report rendered in-process is validated against doctor/report.schema.json (the
+    """Every JSON report rendered in-process is validated against doctor/output/report.schema.json (the
     subprocess runs are validated in tests/helpers.run_subprocess); the terminal width is the test's own."""
-    from doctor import report
+    from netra_doctor.output import report
+
     from tests.helpers import check_report_schema
 
     real = report.render_json
@@ -53,7 +54,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def pg_server():
     """One throwaway PostgreSQL per test session (TESTING.md); each test makes its own database."""
-    from doctor.pgserver import start
+    from netra_doctor.demo.pgserver import start
 
     server = start(prefix="netra-doctor-test-")
     yield server

@@ -37,9 +37,8 @@ from google.cloud.secretmanager_v1.types import (
     AccessSecretVersionRequest,
     AccessSecretVersionResponse,
 )
-
-from doctor.facts import Condition, Container, Execution, Workload
-from doctor.sources.offline import load_folder
+from netra_doctor.core.facts import Condition, Container, Execution, Workload
+from netra_doctor.sources.offline import load_folder
 
 PROJECT_NUMBER = "701982941175"  # the seed's namespace
 _STATE = {"True": "CONDITION_SUCCEEDED", "False": "CONDITION_FAILED", "Unknown": "CONDITION_PENDING"}

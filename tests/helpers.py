@@ -14,8 +14,7 @@ from typing import Any
 
 import yaml
 from click.testing import CliRunner
-
-from doctor.cli import cli
+from netra_doctor.cli import cli
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed"
@@ -80,7 +79,7 @@ def check_status(report: dict, check_id: str) -> str:
 
 def run_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 60):
     proc = subprocess.run(
-        [sys.executable, "-m", "doctor.cli", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "netra_doctor.cli", *args], capture_output=True, text=True, cwd=cwd,
         env={**os.environ, **(env or {})}, timeout=timeout,
     )
     if "json" in args and proc.returncode in (0, 1, 3) and proc.stdout.strip():
@@ -88,11 +87,11 @@ def run_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None,
     return proc
 
 
-REPORT_SCHEMA = Path(__file__).resolve().parent.parent / "doctor" / "report.schema.json"
+REPORT_SCHEMA = Path(__file__).resolve().parent.parent / "doctor" / "output" / "report.schema.json"
 
 
 def check_report_schema(text: str) -> None:
-    """Every JSON report a test sees must match the schema the package ships (doctor/report.schema.json)."""
+    """Every JSON report a test sees must match the schema the package ships (doctor/output/report.schema.json)."""
     import jsonschema
 
     schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ JOB = "netra-migrations-staging"
 REVISION = "netra-backend-staging-00042-xqv"
 LATEST = "netra-migrations-staging-k7x2p"  # the seed's latest execution (succeeded 07:49:36)
 OLDER = "netra-migrations-staging-9wq4d"  # the seed's earlier, failed execution
-DEMO_LOGS = Path(__file__).parent.parent / "doctor" / "demo_data" / "logs.json"
+DEMO_LOGS = Path(__file__).parent.parent / "doctor" / "demo" / "data" / "logs.json"
 
 
 def service(text: str, ts: str, revision: str = REVISION, severity: str = "ERROR", structured: bool = True) -> dict:

@@ -6,10 +6,19 @@ from __future__ import annotations
 import copy
 from functools import cache
 
-from doctor.diagnosis import Diagnosis
-from doctor.engine import replay
-from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, Facts, MigrationFacts, TableInfo, TargetInfo
-from doctor.sources.migrations import read_migrations
+from netra_doctor.core.diagnosis import Diagnosis
+from netra_doctor.core.facts import (
+    AlembicVersion,
+    DatabaseFacts,
+    DbTarget,
+    Facts,
+    MigrationFacts,
+    TableInfo,
+    TargetInfo,
+)
+from netra_doctor.engine import replay
+from netra_doctor.sources.migrations import read_migrations
+
 from tests.helpers import DATA, INSTANCE
 
 TARGET = TargetInfo(

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from netra_doctor.core.errors import SourceError
+from netra_doctor.migrations.expected import tables_at
+from netra_doctor.sources.migrations import read_migrations
 
-from doctor.expected import tables_at
-from doctor.sources import SourceError
-from doctor.sources.migrations import read_migrations
 from tests.alembic_projects import alembic, ini, scripts_folder, upgrade_each, write
 from tests.helpers import DATA, copy_seed
 
@@ -296,7 +296,7 @@ def _hostile_project(root: Path, marker: Path, hostile: bool) -> Path:
 
 def _run(project: Path, exports: Path, save: Path) -> tuple[int, dict]:
     result = subprocess.run(
-        [sys.executable, "-m", "doctor.cli", "staging", "--from", str(exports), "--alembic-ini",
+        [sys.executable, "-m", "netra_doctor.cli", "staging", "--from", str(exports), "--alembic-ini",
          str(project / "alembic.ini"), "--fail-on", "warn", "--format", "json", "--save", str(save)],
         capture_output=True, text=True, cwd=project, timeout=90,
     )
@@ -329,7 +329,7 @@ def test_branches_for_other_databases_are_not_read_as_postgresql():
     import ast
     import textwrap
 
-    from doctor.sources.migrations import read_ops
+    from netra_doctor.sources.migrations import read_ops
 
     found = read_ops(ast.parse(textwrap.dedent('''
         from alembic import op
@@ -359,7 +359,7 @@ def test_branches_for_other_databases_are_not_read_as_postgresql():
     ({"version_locations": "%(here)s/a\n%(here)s/b", "path_separator": "newline"}, ["a", "b"]),
 ])
 def test_version_locations_split_as_alembic_splits_them(tmp_path, options, expected):
-    from doctor.sources.alembic_layout import read_layout
+    from netra_doctor.migrations.layout import read_layout
 
     root = write(tmp_path / "p", {"alembic.ini": ini("%(here)s", **{k: v.replace("\n", "\n    ")
                                                                      for k, v in options.items()})})
@@ -502,7 +502,7 @@ def test_an_ini_whose_scripts_live_in_named_sections_is_read_with_alembic_name(t
         "    id = Column(Integer, primary_key=True)\n")
     (tmp_path / "netra-doctor.toml").write_text(
         '[environments.staging]\nalembic_ini = "alembic.ini"\nalembic_name = "tenant"\nmodels = ["app"]\n')
-    result = subprocess.run([sys.executable, "-m", "doctor.cli", "staging", "--repo-only", "--format", "json"],
+    result = subprocess.run([sys.executable, "-m", "netra_doctor.cli", "staging", "--repo-only", "--format", "json"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=90)
     [cause] = json.loads(result.stdout)["causes"]
     assert cause["id"] == "model-without-migration"

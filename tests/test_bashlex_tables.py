@@ -23,7 +23,7 @@ SCRIPTS = [
 
 PROBE = r"""
 import json, sys
-from doctor.bashlex_tables import import_bashlex
+from netra_doctor.cloudrun.bashlex_tables import import_bashlex
 bashlex = import_bashlex()
 out = []
 for script in json.loads(sys.argv[1]):

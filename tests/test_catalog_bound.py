@@ -8,9 +8,10 @@ so that a handful of real tables crosses it.
 
 from __future__ import annotations
 
-from doctor import engine
-from doctor.config import load_target
-from doctor.sources import database
+from netra_doctor import engine
+from netra_doctor.core.config import load_target
+from netra_doctor.sources import database
+
 from tests.helpers import INSTANCE, write_db_secrets
 
 APP_PW = "Hb4-catalog-bound-PW-5d21"

@@ -9,8 +9,7 @@ each answer is compared with has_table_privilege, has_schema_privilege and the v
 from __future__ import annotations
 
 import psycopg
-
-from doctor.sources.database import TABLES_SQL
+from netra_doctor.sources.database import TABLES_SQL
 
 
 def _setup(pg) -> tuple[list[str], str]:

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 
 import pytest
+from netra_doctor.core.checking import CheckSpec, load_checks, run_check, source_for
+from netra_doctor.core.facts import Facts
 
-from doctor.checking import CheckSpec, load_checks, run_check, source_for
-from doctor.facts import Facts
 from tests.helpers import run_cli
 from tests.test_scenarios import _prepare
 

@@ -10,7 +10,7 @@ import ast
 import sys
 from pathlib import Path
 
-import checks
+from netra_doctor import checks
 
 CHECKS = sorted(Path(checks.__file__).parent.glob("*.py"))
 
@@ -32,12 +32,12 @@ def test_the_check_files_are_found():
 
 def test_no_check_imports_from_another_check():
     offending = [f"{p.name}:{line}: {module}" for p in CHECKS for line, module in imported(p)
-                 if module.startswith(".") or module.split(".")[0] == "checks"]
+                 if module.startswith((".", "netra_doctor.checks"))]
     assert offending == []
 
 
 def test_checks_import_only_doctor_and_the_standard_library():
-    allowed = {"doctor", "__future__", *sys.stdlib_module_names}
+    allowed = {"netra_doctor", "__future__", *sys.stdlib_module_names}
     offending = [f"{p.name}:{line}: {module}" for p in CHECKS for line, module in imported(p)
                  if module.split(".")[0] not in allowed]
     assert offending == []

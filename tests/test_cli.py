@@ -190,7 +190,7 @@ def _run_on_terminals(args: list[str], cwd: Path) -> tuple[int, str, str]:
     for t in readers:
         t.start()
     try:
-        proc = subprocess.run([sys.executable, "-m", "doctor.cli", *args], stdout=ends[0][1], stderr=ends[1][1],
+        proc = subprocess.run([sys.executable, "-m", "netra_doctor.cli", *args], stdout=ends[0][1], stderr=ends[1][1],
                               cwd=cwd, env={**os.environ, "TERM": "xterm"}, timeout=60)
     finally:
         for _, follower in ends:
@@ -314,7 +314,7 @@ def test_a_typo_of_a_command_is_bad_input_with_a_suggestion_not_a_diagnosis(args
 
 @pytest.mark.parametrize("env", ["dev", "prod", "qa", "staging", "stage", "test", "uat", "preprod"])
 def test_common_environment_names_are_not_typos(env: str):
-    from doctor.cli import _typo_of, cli
+    from netra_doctor.cli import _typo_of, cli
 
     assert _typo_of(env, cli.commands) is None
     assert _typo_of("dmeo", cli.commands) == "demo" and _typo_of("chekcs", cli.commands) == "checks"
@@ -332,7 +332,7 @@ def test_an_environment_the_config_lists_is_diagnosed_even_when_it_looks_like_a_
 
 
 def test_causes_lists_every_cause_with_severity_and_title():
-    from doctor.causes import CAUSES
+    from netra_doctor.core.causes import CAUSES
 
     out = run_cli("causes").stdout.splitlines()
     assert out[0].split() == ["id", "severity", "title"]
@@ -375,7 +375,7 @@ def test_save_dash_writes_the_snapshot_to_stdout_and_the_report_to_stderr(app: P
 
 def test_fail_on_warn_counts_a_warning_that_names_no_cause(repo: Path):
     """The demo's start-up log says tables are missing: a warn row with no cause of its own."""
-    demo_data = Path(__file__).resolve().parent.parent / "doctor" / "demo_data"
+    demo_data = Path(__file__).resolve().parent.parent / "doctor" / "demo" / "data"
     args = ("staging", "--from", str(demo_data), "--only", "startup-errors")
     plain = run_cli(*args)
     assert plain.exit_code == 0 and "startup-errors  warn" in plain.stdout
@@ -412,7 +412,7 @@ def _on_a_terminal(args: list[str], cwd: Path, cols: int, env: dict | None = Non
     reader.start()
     clean_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
     try:
-        proc = subprocess.run([sys.executable, "-m", "doctor.cli", *args], stdout=follower,
+        proc = subprocess.run([sys.executable, "-m", "netra_doctor.cli", *args], stdout=follower,
                               stderr=subprocess.DEVNULL, cwd=cwd, env={**clean_env, "TERM": "xterm", **(env or {})},
                               timeout=60)
     finally:
@@ -437,7 +437,7 @@ def test_on_a_terminal_the_report_fits_its_width_with_markers_and_colour(cols: i
     plain = _visible(out)
     assert plain.startswith("[✗] netra-doctor: staging: UNHEALTHY (1 cause)")
     assert "[✗] #1 job-command-invalid:" in plain
-    from doctor.untrusted import shell_words
+    from netra_doctor.safety.untrusted import shell_words
 
     for line in plain.splitlines():  # only a single (shell) word longer than the line may run past it
         assert len(line) <= cols or len(shell_words(line.strip().removesuffix(" \\"))[0]) == 1, line

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from netra_doctor.core.config import ConfigError
+from netra_doctor.sources.offline import load_folder
 
-from doctor.config import ConfigError
-from doctor.sources.offline import load_folder
 from tests.helpers import DATA, SEED, cause_ids, check_status, diagnose_json, ruled_out_ids
 
 
@@ -64,8 +64,7 @@ def test_executions_newest_first_with_status():
 
 def test_v1_secret_alias_annotation_resolves_other_project(tmp_path: Path):
     import yaml
-
-    from doctor.sources.cloudrun_model import from_v1
+    from netra_doctor.cloudrun.model import from_v1
 
     doc = yaml.safe_load((SEED / "service.yaml").read_text())
     tpl = doc["spec"]["template"]

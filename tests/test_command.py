@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from checks.command import job_command
-from doctor.facts import Container, Facts, ImageFacts, RepoFacts, TargetInfo, Workload
-from doctor.shellcmd import (
+from netra_doctor.checks.command import job_command
+from netra_doctor.cloudrun.shellcmd import (
     GcloudListError,
     ShellSyntaxError,
     gcloud_flag,
@@ -24,7 +22,9 @@ from doctor.shellcmd import (
     parse_shell,
     python_syntax_error,
 )
-from doctor.sources.offline import load_folder
+from netra_doctor.core.facts import Container, Facts, ImageFacts, RepoFacts, TargetInfo, Workload
+from netra_doctor.sources.offline import load_folder
+
 from tests.exports import FORMATS, Exports, checkout
 from tests.helpers import cause_ids, check_status, diagnose_json, ruled_out_ids
 

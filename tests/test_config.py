@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from doctor.config import DEFAULT_DB_ENV, ConfigError, load_target, parse_proxy
-from doctor.diagnosis import Silence
+from netra_doctor.core.config import DEFAULT_DB_ENV, ConfigError, load_target, parse_proxy
+from netra_doctor.core.diagnosis import Silence
 
 INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
 

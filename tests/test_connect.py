@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from checks.connect import database_connect
-from doctor.engine import replay
-from doctor.facts import DatabaseFacts, DbTarget, Facts, TargetInfo
+from netra_doctor.checks.connect import database_connect
+from netra_doctor.core.facts import DatabaseFacts, DbTarget, Facts, TargetInfo
+from netra_doctor.engine import replay
+
 from tests.helpers import INSTANCE, diagnose_json, point_job_at, write_db_secrets
 
 APP_PW = "Lp6-connect-planted-PW-2b7e"

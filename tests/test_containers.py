@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from netra_doctor.cloudrun.containers import command_proxies, proxy_routes
+from netra_doctor.core.facts import Container
+from netra_doctor.sources.offline import load_folder
 
-from doctor.containers import command_proxies, proxy_routes
-from doctor.facts import Container
-from doctor.sources.offline import load_folder
 from tests.exports import FORMATS, Exports
 from tests.helpers import INSTANCE, cause_ids, diagnose_json, ruled_out_ids
 
@@ -186,9 +186,10 @@ def test_live_reads_every_container_as_the_offline_export_does(tmp_path: Path, r
                                                                 monkeypatch: pytest.MonkeyPatch):
     """A database sidecar first and a Cloud SQL Auth Proxy last, served by the fake Cloud Run API: the
     live facts (proto -> v2 form) pick the same app, sidecars, proxy and images as the v1 export."""
-    from doctor import engine
-    from doctor.config import load_target
-    from doctor.sources.live_api import ENDPOINT_ENV
+    from netra_doctor import engine
+    from netra_doctor.core.config import load_target
+    from netra_doctor.sources.live_api import ENDPOINT_ENV
+
     from tests.fakegcp import FakeGCP
 
     ex = Exports(tmp_path / "exports", "v1")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from doctor import serving
-from doctor.facts import Facts, LogEntry, ServingRevision, TargetInfo, Workload
+from netra_doctor.cloudrun import serving
+from netra_doctor.core.facts import Facts, LogEntry, ServingRevision, TargetInfo, Workload
+
 from tests import logs_json as L
 from tests.helpers import cause_ids, diagnose_json, edit_yaml, run_cli
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from netra_doctor import engine
+from netra_doctor.core.config import load_target
+from netra_doctor.core.facts import AlembicVersion, TableInfo
+from netra_doctor.sources import database
+from netra_doctor.sources.database import Route, connect, error_kind, probe
 
-from doctor import engine
-from doctor.config import load_target
-from doctor.facts import AlembicVersion, TableInfo
-from doctor.sources import database
-from doctor.sources.database import Route, connect, error_kind, probe
 from tests.helpers import (
     INSTANCE,
     check_status,
@@ -361,7 +361,7 @@ def test_error_kinds_from_libpq_messages(message, kind):
 
 def test_error_text_is_scrubbed_of_the_password():
     """libpq may echo connection parameters; whatever it says, the stored text has no password."""
-    from doctor.secrecy import remember
+    from netra_doctor.safety.secrecy import remember
 
     remember(APP_PW)
     facts = database._failed("service", "x", "dsn", "other", f"bad option: password={APP_PW} dbname=x")

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from netra_doctor.cloudrun.poolers import endpoint, place
+from netra_doctor.cloudrun.targets import DsnError, parse_dsn
+from netra_doctor.core.config import ConfigError, load_target
+from netra_doctor.core.facts import DbTarget
 
-from doctor.config import ConfigError, load_target
-from doctor.facts import DbTarget
-from doctor.poolers import endpoint, place
-from doctor.targets import DsnError, parse_dsn
 from tests.exports import FORMATS, Exports
 from tests.helpers import cause_ids, run_cli
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
-from doctor import demo
+from netra_doctor.demo import run as demo
 
 ROOT = Path(__file__).parent.parent
 GUESSES = ("cloudsql-instance-mismatch", "tables-in-other-schema", "job-service-different-database",
@@ -55,8 +54,8 @@ def assert_nothing_left(pid: int) -> None:
 
 
 def run_demo(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`python -m doctor.cli demo ARGS` as a user runs it; checks afterwards that it left nothing behind."""
-    proc = subprocess.Popen([sys.executable, "-m", "doctor.cli", "demo", *args], stdout=subprocess.PIPE,
+    """`python -m netra_doctor.cli demo ARGS` as a user runs it; checks afterwards that it left nothing behind."""
+    proc = subprocess.Popen([sys.executable, "-m", "netra_doctor.cli", "demo", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -117,7 +116,7 @@ def test_interrupted_demo_removes_its_server_and_files(sig, stage):
     # on a starved machine the demo may be past its run (handlers restored) when the signal lands, and die
     # of it: not the case this test is about, so try again (a demo that never handles it fails all three)
     for _ in range(3):
-        proc = subprocess.Popen([sys.executable, "-m", "doctor.cli", "demo", "--format", "json"], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "netra_doctor.cli", "demo", "--format", "json"], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             _wait_for(proc, stage)
@@ -168,14 +167,16 @@ def test_demo_as_a_normal_user():
     """As root, PostgreSQL runs as `postgres`; here the whole demo runs as `nobody` instead."""
     system_python = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
     site = next(p for p in sys.path if p.endswith("site-packages"))
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{site}", "HOME": "/tmp", "USER": "nobody"}
+    env = {**os.environ, "HOME": "/tmp", "USER": "nobody"}
+    # this environment's packages, its editable netra_doctor included (a .pth file that PYTHONPATH would skip)
+    boot = f"import runpy, site; site.addsitedir({site!r}); runpy.run_module('netra_doctor.cli', run_name='__main__')"
     as_nobody = ["runuser", "-u", "nobody", "--"]
     if not system_python.exists() or subprocess.run(
-            [*as_nobody, str(system_python), "-c", "import psycopg, alembic, doctor"], env=env, cwd="/",
+            [*as_nobody, str(system_python), "-c", boot, "--version"], env=env, cwd="/",
             capture_output=True).returncode != 0:
         pytest.skip("no interpreter the `nobody` user can run with this environment's packages")
     # the shell prints its pid, then becomes the demo: the pid its folders are named after
-    script = f'echo $$; exec {system_python} -m doctor.cli demo --format json'
+    script = f'echo $$; exec {system_python} -c "{boot}" demo --format json'
     result = subprocess.run([*as_nobody, "sh", "-c", script], capture_output=True, text=True, timeout=120,
                             cwd="/", env=env)
     pid, _, result.stdout = result.stdout.partition("\n")

@@ -10,9 +10,9 @@ import shlex
 from pathlib import Path
 
 import pytest
+from netra_doctor.cloudrun import dockerfile
+from netra_doctor.core.facts import ImageFacts
 
-from doctor import dockerfile
-from doctor.facts import ImageFacts
 from tests.exports import FORMATS, Exports, checkout
 from tests.helpers import DATA, cause_ids, check_status, diagnose_json, ruled_out_ids
 from tests.test_command import fix_argv

@@ -19,9 +19,9 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from netra_doctor.cli import cli
+from netra_doctor.core.checking import load_checks
 
-from doctor.checking import load_checks
-from doctor.cli import cli
 from tests.helpers import SEED
 
 FAST, SLOW = 150, 10_000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from netra_doctor.core.facts import Container, Workload
 
-from doctor.facts import Container, Workload
 from tests.alembic_projects import alembic
 from tests.helpers import DATA
 from tests.migration_facts import cause_ids, database, diagnose, facts, findings, ruled_out_ids

@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from netra_doctor.cli import cli
+from netra_doctor.core.snapshot import MAX_SNAPSHOT_BYTES
 
-from doctor.cli import cli
-from doctor.snapshot import MAX_SNAPSHOT_BYTES
 from tests.helpers import SEED
 from tests.test_fuzz import _mutate, values
 
@@ -34,7 +34,7 @@ def _limited_cli(*args: str, cwd: Path, timeout: float = 60) -> subprocess.Compl
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_MB} * 2**20, {MEMORY_MB} * 2**20))
         sys.argv = ["netra-doctor", *{list(args)!r}]
-        from doctor.cli import main
+        from netra_doctor.cli import main
         main()
     """)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=timeout,
@@ -192,7 +192,7 @@ def test_a_mutated_snapshot_replays_or_is_one_line(saved: dict, tmp_path_factory
 
 
 def test_the_config_search_stops_at_the_repository_root(tmp_path: Path) -> None:
-    from doctor.config import find_config, load_target
+    from netra_doctor.core.config import find_config, load_target
 
     (tmp_path / "netra-doctor.toml").write_text('project = "not-this-checkout"\n')
     checkout = tmp_path / "checkout"
@@ -206,7 +206,7 @@ def test_the_config_search_stops_at_the_repository_root(tmp_path: Path) -> None:
 
 
 def test_the_config_search_stops_at_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from doctor.config import search_folders
+    from netra_doctor.core.config import search_folders
 
     (tmp_path / "netra-doctor.toml").write_text('project = "above-home"\n')
     home = tmp_path / "home" / "me"
@@ -218,7 +218,7 @@ def test_the_config_search_stops_at_the_home_folder(tmp_path: Path, monkeypatch:
 
 def test_started_from_the_file_system_root_nothing_walks_it(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "doctor.cli", "staging", "--from", str(SEED), "--format", "json",
+        [sys.executable, "-m", "netra_doctor.cli", "staging", "--from", str(SEED), "--format", "json",
          "--only", "job-command"], capture_output=True, text=True, cwd="/", timeout=60,
         env={**os.environ, "NETRA_DOCTOR_GCP_ENDPOINT": "127.0.0.1:9",
              "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from checks.job_execution import job_execution, job_image, migration_log
-from doctor.facts import Container as C
-from doctor.facts import (
+from netra_doctor.checks.job_execution import job_execution, job_image, migration_log
+from netra_doctor.core.facts import Container as C
+from netra_doctor.core.facts import (
     Execution,
     Facts,
     LogEntry,
@@ -14,6 +14,7 @@ from doctor.facts import (
     TargetInfo,
     Workload,
 )
+
 from tests import logs_json as L
 from tests.helpers import DATA, cause_ids, check_status, diagnose_json, edit_yaml, job_container, ruled_out_ids
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import grpc
 import pytest
+from netra_doctor.core.config import load_target
+from netra_doctor.sources.live_api import ENDPOINT_ENV
 
-from doctor.config import load_target
-from doctor.sources.live_api import ENDPOINT_ENV
 from tests.fakegcp import BlackHole, FakeGCP
 from tests.helpers import DATA, PLANTED_PASSWORDS, run_cli, run_subprocess
 
-DEMO = Path(__file__).parent.parent / "doctor" / "demo_data"
+DEMO = Path(__file__).parent.parent / "doctor" / "demo" / "data"
 EXPORTS = ("service.yaml", "job.yaml", "executions.yaml", "secrets.yaml", "logs.json")
 INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
 
@@ -84,7 +84,7 @@ def _comparable(workload) -> dict:
 
 
 def test_live_gathers_what_the_offline_exports_hold(live: FakeGCP, incident: Path, repo: Path) -> None:
-    from doctor import engine
+    from netra_doctor import engine
 
     target = load_target("staging")
     offline = engine.run(target, incident).facts
@@ -158,7 +158,7 @@ def test_independent_calls_overlap_and_follow_the_critical_path(live: FakeGCP, r
 
 
 def test_paged_results_are_read_to_the_end(incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from doctor import engine
+    from netra_doctor import engine
 
     target = load_target("staging")
     with FakeGCP(page_size=1).add_environment(incident) as fake:
@@ -375,7 +375,7 @@ def _service_account_key(path: Path, token_uri: str) -> Path:
 @pytest.fixture
 def adc(repo: Path, monkeypatch: pytest.MonkeyPatch):
     """Production mode (no local endpoint) with a fresh credentials lookup for this test."""
-    from doctor.sources import live_api as gcp
+    from netra_doctor.sources import live_api as gcp
 
     monkeypatch.delenv(ENDPOINT_ENV, raising=False)
     monkeypatch.setattr(gcp, "_adc", [])  # the lookup is cached per process
@@ -496,7 +496,7 @@ def test_the_project_comes_from_flag_config_then_gcloud_environment(
 def _on_a_terminal(args: list[str], env: dict, cwd: Path) -> str:
     """Run the CLI with stdout and stderr on a pseudo-terminal; return all it wrote."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "doctor.cli", *args], stdout=slave, stderr=slave, cwd=cwd,
+    proc = subprocess.Popen([sys.executable, "-m", "netra_doctor.cli", *args], stdout=slave, stderr=slave, cwd=cwd,
                             env={**os.environ, **env, "TERM": "xterm"})
     os.close(slave)
     out = b""
@@ -673,7 +673,7 @@ def test_fifty_thousand_newer_entries_do_not_push_the_startup_error_out(
 
 def test_a_read_the_bound_cuts_keeps_each_revisions_startup_and_says_so(
         incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from doctor.sources import live_logs
+    from netra_doctor.sources import live_logs
 
     monkeypatch.setattr(live_logs, "SERVICE_MAX", 3_000)
     _flood(incident, 10_000)
@@ -689,7 +689,7 @@ def test_a_read_the_bound_cuts_keeps_each_revisions_startup_and_says_so(
 
 def test_the_bound_in_seconds_cuts_a_slow_read_and_says_so(
         incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from doctor.sources import live_logs
+    from netra_doctor.sources import live_logs
 
     monkeypatch.setattr(live_logs, "READ_SECONDS", 0.3)
     _flood(incident, 2_000)
@@ -703,7 +703,7 @@ def test_the_bound_in_seconds_cuts_a_slow_read_and_says_so(
 def test_a_cut_job_read_also_reads_how_the_run_ended(
         incident: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The latest execution's first entry only, then its last ones: the same lines as offline."""
-    from doctor.sources import live_logs
+    from netra_doctor.sources import live_logs
 
     monkeypatch.setattr(live_logs, "JOB_MAX", 1)
     fake = FakeGCP(page_size=1)

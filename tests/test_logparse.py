@@ -17,12 +17,11 @@ import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from netra_doctor.cloudrun import logparse
+from netra_doctor.core.facts import Execution, LogEntry
+from netra_doctor.sources.offline import log_entries
 
-from doctor import logparse
-from doctor.facts import Execution, LogEntry
-from doctor.sources.offline import log_entries
-
-DEMO = Path(logparse.__file__).parent / "demo_data"
+DEMO = Path(logparse.__file__).parents[1] / "demo" / "data"
 TABLES = "{'subscriptions', 'credit_transactions', 'agent_executions'}"
 
 # one real-shaped message per pattern, and the groups it must yield

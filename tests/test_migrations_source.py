@@ -14,10 +14,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from netra_doctor.core.errors import SourceError
+from netra_doctor.migrations.expected import origin_of, tables_at
+from netra_doctor.sources.migrations import ini_path, read_migrations, read_ops
 
-from doctor.expected import origin_of, tables_at
-from doctor.sources import SourceError
-from doctor.sources.migrations import ini_path, read_migrations, read_ops
 from tests import alembic_projects
 from tests.helpers import DATA, run_cli
 
@@ -579,8 +579,7 @@ COLUMN_CONSTRUCTS = {
 def test_columns_built_every_way_are_the_columns_a_real_upgrade_leaves(tmp_path, pg):
     """The reader's columns for each table against `alembic upgrade head` on PostgreSQL, table for table."""
     import psycopg
-
-    from doctor.plan import standing_columns
+    from netra_doctor.migrations.plan import standing_columns
 
     root = alembic_projects.write(tmp_path / "proj", COLUMN_CONSTRUCTS)
     m = read_migrations(root / "alembic.ini", cwd=root)

@@ -14,10 +14,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from netra_doctor.core.facts import Facts, MigrationFacts, ModelFacts, ModelTable, RepoFacts, RevisionFacts
+from netra_doctor.engine import replay
+from netra_doctor.migrations.models import read_models
 
-from doctor.engine import replay
-from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable, RepoFacts, RevisionFacts
-from doctor.models import read_models
 from tests.helpers import DATA, run_subprocess, write_tree
 from tests.migration_facts import TARGET
 
@@ -239,7 +239,7 @@ def test_models_import_reads_the_real_metadata_in_a_subprocess(tmp_path):
             __tablename__ = "plain"
             id = Column(Integer, primary_key=True)
     """})
-    from doctor.models_import import read_imported
+    from netra_doctor.sources.models_import import read_imported
 
     models = read_imported(root, root / "alembic.ini", "app.models:Base.metadata", timeout=60, paths=["app"])
     assert models.reading == "import app.models:Base.metadata"
@@ -291,7 +291,7 @@ def test_model_columns_without_migration_uses_the_columns_revisions_add():
 def test_a_cause_several_findings_support_gives_each_step_of_its_fix_once_in_order():
     """mlflow gave five model-columns findings: the fix listed the first `alembic revision`, the review, the
     job run, then the other four revisions. Each catalog step now comes once, every finding's version together."""
-    from doctor.causes import fix_kind
+    from netra_doctor.core.causes import fix_kind
 
     revisions = [_rev("a1", [], ["a", "b"], [("a", "id"), ("b", "id")])]
     models = [ModelTable("a", "m.py", 1, "A", ["id", "x"]), ModelTable("b", "m.py", 9, "B", ["id", "y"])]
@@ -335,7 +335,7 @@ def _no_cloud_env(tmp_path: Path) -> dict:
 def _run(root: Path, *args: str, tmp_path: Path):
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "doctor.cli", "staging", "--repo-only", *args], cwd=root,
+    return subprocess.run([sys.executable, "-m", "netra_doctor.cli", "staging", "--repo-only", *args], cwd=root,
                           env=_no_cloud_env(tmp_path), capture_output=True, text=True, timeout=120)
 
 
@@ -379,7 +379,7 @@ def test_repo_only_imports_no_google_client_library(tmp_path):
     code = ("import sys, runpy; sys.argv = ['netra-doctor', 'staging', '--repo-only', '--format', 'json'];\n"
             "import atexit; atexit.register(lambda: print('GOOGLE' if any(m.startswith('google.cloud') "
             "for m in sys.modules) else 'CLEAN', file=sys.stderr))\n"
-            "runpy.run_module('doctor.cli', run_name='__main__')")
+            "runpy.run_module('netra_doctor.cli', run_name='__main__')")
     import subprocess
 
     result = subprocess.run([sys.executable, "-c", code], cwd=root, env=_no_cloud_env(tmp_path),
@@ -509,7 +509,7 @@ def test_the_models_and_the_database_seeing_one_missing_revision_make_one_cause(
     root = checkout(tmp_path / "repo", SEED_CHECKOUT)
     exports = tmp_path / "exports"  # the demo's exports: the seed's, with its logs
     exports.mkdir()
-    for f in (Path(__file__).parents[1] / "doctor" / "demo_data").glob("*.*"):
+    for f in (Path(__file__).parents[1] / "doctor" / "demo" / "data").glob("*.*"):
         shutil.copy(f, exports / f.name)
     proc = run_subprocess("staging", "--from", str(exports), "--format", "json", cwd=root)
     report = json.loads(proc.stdout)

@@ -30,16 +30,16 @@ from urllib.parse import quote, quote_plus
 
 import psycopg
 import pytest
+from netra_doctor.sources.database import Route, connect
+from netra_doctor.sources.live_api import ENDPOINT_ENV
 
-from doctor.sources.database import Route, connect
-from doctor.sources.live_api import ENDPOINT_ENV
 from tests.exports import Exports, checkout
 from tests.fakegcp import FakeGCP, mutating
 from tests.helpers import INSTANCE, SEED, edit_yaml, job_container, run_cli, run_subprocess
 from tests.logs_json import service as service_line
 from tests.logs_json import write as write_logs
 
-DEMO = Path(__file__).parent.parent / "doctor" / "demo_data"
+DEMO = Path(__file__).parent.parent / "doctor" / "demo" / "data"
 # URL-special (@ : # / % ") and non-ASCII (ö), so every encoded form differs from the raw one
 PASSWORD = 'PLNT4qx@ZK9secw:Hv2Rkz#Jm8/wörd7Yq%X"'
 ENCODED = quote(PASSWORD, safe="")
@@ -447,7 +447,7 @@ def test_the_fake_logs_a_mutating_call_so_that_assertion_can_fail() -> None:
 # --- a third-party check that raises, registered through the real entry-point mechanism ---------------
 
 PLUGIN = '''\
-from doctor.checking import check
+from netra_doctor.core.checking import check
 
 
 @check("boom", "A third-party check with a bug", needs=("service",))

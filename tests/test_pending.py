@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from doctor.diagnosis import Silence, exit_code
-from doctor.engine import replay
+from netra_doctor.core.diagnosis import Silence, exit_code
+from netra_doctor.engine import replay
+
 from tests.helpers import DATA, INSTANCE, diagnose_json, write_db_secrets
 from tests.migration_facts import cause_ids, database, diagnose, facts, findings, ruled_out_ids, status
 

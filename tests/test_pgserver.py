@@ -15,7 +15,7 @@ def test_role_logs_in_with_its_password_and_not_without(pg):
 
 
 def test_stop_removes_everything():
-    from doctor.pgserver import start
+    from netra_doctor.demo.pgserver import start
 
     server = start()
     root = server.root

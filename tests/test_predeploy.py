@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 
-from doctor.engine import replay
-from doctor.facts import Facts, RevisionFacts, TableUsage
+from netra_doctor.core.facts import Facts, RevisionFacts, TableUsage
+from netra_doctor.engine import replay
+
 from tests.helpers import DATA, INSTANCE, diagnose_json, run_subprocess, write_db_secrets
 from tests.migration_facts import database, facts
 
@@ -184,13 +185,13 @@ def test_an_unknown_recorded_revision_leaves_no_plan_to_tell():
 
 def test_revision_facts_without_ops_still_list_drops():
     r = RevisionFacts("x", drops=["old"])
-    from doctor.plan import actions
+    from netra_doctor.migrations.plan import actions
 
     assert actions(r) == ["drops table old"]
 
 
 def test_pre_deploy_and_the_image_come_from_config_per_environment(tmp_path, monkeypatch):
-    from doctor.config import load_target
+    from netra_doctor.core.config import load_target
 
     (tmp_path / "netra-doctor.toml").write_text(
         'image = "example/app:cfg"\n[environments.staging]\npre_deploy = true\n[environments.production]\n')

@@ -50,7 +50,7 @@ def _plugin(tmp_path: Path) -> Path:
 
 def doctor(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    return subprocess.run([sys.executable, "-m", "doctor.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "netra_doctor.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -77,7 +77,7 @@ def test_the_plug_in_example_registers_and_its_cause_is_ranked(tmp_path, repo):
 #
 # The agreed marking: a ```console block whose first line is `$ netra-doctor ...` is run and must print
 # the block's next line first (stdout, or stderr when stdout is empty). `exports/` in it is the seed
-# incident's exports (doctor/demo_data) in a checkout holding its netra_backend/ Alembic project, with
+# incident's exports (doctor/demo/data) in a checkout holding its netra_backend/ Alembic project, with
 # no database reachable. The demo's block is compared whole with tests/golden/demo.table-80.txt, which
 # tests/test_report.py holds to a fresh run of the demo.
 # Blocks of any other kind (sh, toml, python, plain) are not run here.
@@ -95,7 +95,7 @@ def console_blocks() -> list[tuple[str, list[str]]]:
 def _offline_checkout(tmp_path: Path) -> Path:
     import shutil
 
-    demo = ROOT / "doctor" / "demo_data"
+    demo = ROOT / "doctor" / "demo" / "data"
     root = tmp_path / "checkout"
     shutil.copytree(demo / "netra_backend", root / "netra_backend")
     (root / "exports").mkdir()
@@ -123,7 +123,7 @@ def test_each_console_command_prints_what_the_readme_shows(tmp_path: Path):
             continue
         words = shlex.split(command)
         assert words[0] == "netra-doctor"
-        proc = subprocess.run([sys.executable, "-m", "doctor.cli", *words[1:]], cwd=root, env=env,
+        proc = subprocess.run([sys.executable, "-m", "netra_doctor.cli", *words[1:]], cwd=root, env=env,
                               capture_output=True, text=True, timeout=120)
         printed = (proc.stdout or proc.stderr).splitlines()
         assert proc.returncode in (0, 1, 2, 3) and "Traceback" not in proc.stderr, (command, proc.stderr)
@@ -131,7 +131,7 @@ def test_each_console_command_prints_what_the_readme_shows(tmp_path: Path):
 
 
 def test_the_check_table_names_what_each_check_can_find():
-    from doctor.checking import load_checks
+    from netra_doctor.core.checking import load_checks
 
     table = README[README.index("| check | good state | causes it can find |"):]
     rows = {}
@@ -147,7 +147,7 @@ def test_the_check_table_names_what_each_check_can_find():
 
 
 def test_every_option_the_readme_lists_exists():
-    from doctor.cli import cli
+    from netra_doctor.cli import cli
 
     table = README[README.index("| option | what it does |"):]
     listed = re.findall(r"^\| `(-[-\w]+)", table.split("\n\n")[0], re.M)

@@ -18,9 +18,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from netra_doctor import __version__
+from netra_doctor.output.report import scrub_report
+from netra_doctor.safety import secrecy
 
-from doctor import __version__, secrecy
-from doctor.report import scrub_report
 from tests.helpers import copy_seed, edit_yaml, job_container, run_cli
 from tests.logs_json import job as job_line
 from tests.logs_json import service as service_line
@@ -160,8 +161,8 @@ def test_a_secret_equal_to_a_word_of_the_format_leaves_every_report_valid(tmp_pa
 
 @pytest.mark.parametrize("tables", [3, 200])  # 200: over the bulk size, where a list is searched compactly
 def test_a_secret_that_names_a_table_owner_stays_readable_however_many_tables(tables: int) -> None:
-    from doctor.facts import DatabaseFacts, Facts, LogEntry, TableInfo, TargetInfo
-    from doctor.redact import redact_facts
+    from netra_doctor.core.facts import DatabaseFacts, Facts, LogEntry, TableInfo, TargetInfo
+    from netra_doctor.safety.redact import redact_facts
 
     with fresh_process_secrets():
         secrecy.remember("migrator_x")

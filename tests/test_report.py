@@ -118,9 +118,9 @@ def test_long_evidence_is_cut_without_v_and_whole_with_it(broken: Path, app: Pat
 
 def _with_step():
     """A diagnosis whose first cause's fix mixes commands, a step and SQL, rendered directly."""
-    from doctor.causes import Sql, Step
-    from doctor.checking import CheckResult, Finding
-    from doctor.diagnosis import Cause, Diagnosis
+    from netra_doctor.core.causes import Sql, Step
+    from netra_doctor.core.checking import CheckResult, Finding
+    from netra_doctor.core.diagnosis import Cause, Diagnosis
 
     finding = Finding("fail", "no revision creates subscriptions", "migration-missing-for-tables",
                       ["alembic heads: add_deleted_at_001"], check="tables")
@@ -134,7 +134,7 @@ def _with_step():
 
 
 def test_steps_are_prose_and_typed_in_every_format():
-    from doctor.report import render
+    from netra_doctor.output.report import render
 
     d = _with_step()
     table = render([d], "table")
@@ -154,7 +154,7 @@ def test_steps_are_prose_and_typed_in_every_format():
 
 
 def test_json_names_its_schema_and_tool_versions(broken: Path, app: Path):
-    from doctor import __version__
+    from netra_doctor import __version__
 
     report = json.loads(render(broken, app, "json")[0])
     assert report["schema_version"] == "1.1" and report["tool_version"] == __version__
@@ -224,7 +224,7 @@ VARIABLE = [  # what differs between runs: ports, temporary folders, times, the 
 @pytest.fixture(scope="module")
 def demo_diagnosis():
     """The demo's diagnosis, once per module, with every timing zeroed (they differ per run)."""
-    from doctor.demo import run_demo
+    from netra_doctor.demo.run import run_demo
 
     d = run_demo()
     for r in d.checks:
@@ -247,7 +247,7 @@ def _normal(text: str) -> list[str]:
 ])
 def test_the_demo_renders_as_its_golden_output(demo_diagnosis, name: str, fmt: str, look: dict):
     """Compared line by line; `UPDATE_GOLDEN=1 pytest tests/test_report.py` rewrites them (review the diff)."""
-    from doctor.report import Look, render
+    from netra_doctor.output.report import Look, render
 
     text = render([demo_diagnosis], fmt, look.get("verbose", False), Look(**look))
     if fmt == "junit":
@@ -268,7 +268,8 @@ def test_the_json_schema_ships_in_the_package_and_is_a_valid_schema():
 
     import jsonschema
 
-    schema = json.loads(importlib.resources.files("doctor").joinpath("report.schema.json").read_text("utf-8"))
+    schema_file = importlib.resources.files("netra_doctor.output").joinpath("report.schema.json")
+    schema = json.loads(schema_file.read_text("utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     old = {"environment": "staging", "status": "healthy", "causes": [], "ruled_out": [], "checks": [], "sources": []}
     jsonschema.validate(old, schema)  # a report from before schema_version still matches: additive only

@@ -6,7 +6,8 @@ built by hand here (the real-PostgreSQL versions of these states are scenarios u
 
 from __future__ import annotations
 
-from doctor.facts import AlembicVersion, Facts
+from netra_doctor.core.facts import AlembicVersion, Facts
+
 from tests.migration_facts import cause_ids, database, diagnose, facts, findings, ruled_out_ids, status
 
 LINEAR = ["users", "subscriptions", "credit_transactions"]

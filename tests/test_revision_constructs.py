@@ -8,9 +8,10 @@ import ast
 import textwrap
 from pathlib import Path
 
-from doctor.expected import tables_at
-from doctor.plan import standing_columns
-from doctor.sources.migrations import read_migrations, read_ops
+from netra_doctor.migrations.expected import tables_at
+from netra_doctor.migrations.plan import standing_columns
+from netra_doctor.sources.migrations import read_migrations, read_ops
+
 from tests.alembic_projects import ini, scripts_folder, upgrade_each, write
 
 
@@ -370,7 +371,8 @@ def test_a_create_that_skips_a_present_table_is_no_pre_deploy_conflict():
     where op.create_table of it is (superset's take-2 migration drops and re-creates its tables)."""
     import dataclasses
 
-    from doctor.engine import replay
+    from netra_doctor.engine import replay
+
     from tests.migration_facts import database, facts
 
     f = facts("linear", database(["users", "subscriptions"], ["e9da6f30cc4c"]))

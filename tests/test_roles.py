@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import psycopg
+from netra_doctor.core.facts import DatabaseFacts, DbTarget, DefaultPrivilege, Facts, TargetInfo
 
-from doctor.facts import DatabaseFacts, DbTarget, DefaultPrivilege, Facts, TargetInfo
 from tests.helpers import INSTANCE, diagnose_json, point_job_at, write_db_secrets
 
 APP_PW = "Qw7-roles-app-PW-41c2"
@@ -109,7 +109,7 @@ def _facts(acl: list[DefaultPrivilege] | None) -> Facts:
 
 
 def test_the_check_is_pure_and_quotes_the_names_it_prints():
-    from checks.roles import default_privileges
+    from netra_doctor.checks.roles import default_privileges
 
     (finding,) = default_privileges(_facts([]))
     assert finding.status == "warn"

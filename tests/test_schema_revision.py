@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from doctor.causes import fix_kind
+from netra_doctor.core.causes import fix_kind
+
 from tests.migration_facts import cause_ids, database, diagnose, facts, findings, ruled_out_ids, status
 
 LINEAR = ["users", "subscriptions", "credit_transactions"]

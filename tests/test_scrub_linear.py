@@ -14,8 +14,7 @@ import textwrap
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from doctor import secrecy
+from netra_doctor.safety import secrecy
 
 # the pattern the scrubber used before: the reference for what a DSN password is
 _OLD_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)")
@@ -47,7 +46,7 @@ def test_a_one_megabyte_log_line_is_scrubbed_in_one_pass() -> None:
     """Tokens that made the old pattern quadratic (2 s at 20 KB, 26 s at 100 KB): a long run of scheme
     characters, a `://` with no `@` after it, many `://` in one token, and many `password=` keys."""
     result = _run_limited("""
-        from doctor import secrecy
+        from netra_doctor.safety import secrecy
         for i in range(40):
             secrecy.remember(f"Known-Secret-{i:03d}-value")
         mb = 2**20
@@ -70,7 +69,7 @@ def test_a_nineteen_megabyte_secret_is_remembered_and_scrubbed() -> None:
     """Under the exports' 20 MiB cap: its spellings (URL-encoded, JSON-escaped) are several times its
     size, so they are replaced as plain substrings, not compiled into one pattern."""
     result = _run_limited("""
-        from doctor import secrecy
+        from netra_doctor.safety import secrecy
         secret = "Zk9:/@" + "q" * (19 * 2**20)
         secrecy.remember(secret)
         secrecy.remember("short-secret-value")

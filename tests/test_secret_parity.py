@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from netra_doctor.checks.secret_parity import secret_parity
+from netra_doctor.core.causes import CAUSES
+from netra_doctor.core.facts import Container, DbTarget, EnvVar, Facts, SecretRef, SecretValue, TargetInfo, Workload
+from netra_doctor.sources.offline import load_folder
 
-from checks.secret_parity import secret_parity
-from doctor.causes import CAUSES
-from doctor.facts import Container, DbTarget, EnvVar, Facts, SecretRef, SecretValue, TargetInfo, Workload
-from doctor.sources.offline import load_folder
 from tests.exports import FORMATS, Exports, checkout
 from tests.helpers import PLANTED_PASSWORDS, cause_ids, check_status, ruled_out_ids, run_cli
 

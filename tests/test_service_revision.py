@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from checks.service_revision import service_revision
-from doctor.facts import Execution, Facts, ServingRevision, TargetInfo
+from netra_doctor.checks.service_revision import service_revision
+from netra_doctor.core.facts import Execution, Facts, ServingRevision, TargetInfo
+
 from tests import logs_json as L
 from tests.helpers import cause_ids, check_status, diagnose_json, edit_yaml, ruled_out_ids
 

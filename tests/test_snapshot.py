@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from netra_doctor.sources.live_api import ENDPOINT_ENV
 
-from doctor.sources.live_api import ENDPOINT_ENV
 from tests.fakegcp import BlackHole, FakeGCP
 from tests.helpers import PLANTED_PASSWORDS, run_cli
 from tests.test_live import incident  # noqa: F401  (fixture)
@@ -82,7 +82,7 @@ def test_replay_needs_no_network_and_no_google_library(fake: FakeGCP, repo: Path
     probe = ("import atexit, sys\n"
              "atexit.register(lambda: print('LOADED=' + ','.join(sorted({m.split('.')[0] for m in sys.modules\n"
              "    if m.startswith(('google', 'grpc'))})), file=sys.stderr))\n"
-             "from doctor.cli import main\n"
+             "from netra_doctor.cli import main\n"
              f"sys.argv = ['netra-doctor', 'replay', {str(saved)!r}, '--format', 'json']\n"
              "main()\n")
     with BlackHole() as hole:  # were it to call out, it would hang here
@@ -119,7 +119,7 @@ def test_an_offline_snapshot_replays_too(incident: Path, repo: Path) -> None:  #
 def test_a_file_that_is_no_snapshot_is_one_line_of_bad_input(repo: Path, content: str) -> None:
     bad = repo / "bad.json"
     bad.write_text(content)
-    result = subprocess.run([sys.executable, "-m", "doctor.cli", "replay", str(bad)], capture_output=True, text=True,
-                            cwd=repo, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "netra_doctor.cli", "replay", str(bad)], capture_output=True,
+                            text=True, cwd=repo, timeout=60)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from doctor import sqlops
-from doctor.sqlops import read_sql, sql_text
+from netra_doctor.migrations import sqlops
+from netra_doctor.migrations.sqlops import read_sql, sql_text
 
 
 def test_statements_that_make_rename_move_and_drop_tables_in_text_order():
@@ -72,7 +71,8 @@ def test_empty_sql_does_nothing(sql):
 
 
 def test_the_facts_say_when_sql_was_read_without_pglast(monkeypatch, tmp_path):
-    from doctor.sources import migrations
+    from netra_doctor.sources import migrations
+
     from tests.alembic_projects import write
     from tests.test_alembic_projects import HELPERS
 

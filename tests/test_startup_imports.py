@@ -1,7 +1,7 @@
 """Fast start: `--help` and an offline run never load the Google client libraries, grpc or psycopg.
 
 Each probe runs in a fresh interpreter, drives the CLI through runpy exactly as
-`python -m doctor.cli` would, then lists the forbidden modules that ended up loaded.
+`python -m netra_doctor.cli` would, then lists the forbidden modules that ended up loaded.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ FORBIDDEN = ("google.cloud", "google.api_core", "grpc", "psycopg")
 PROBE = """
 import json, runpy, sys, warnings
 warnings.simplefilter("ignore")  # runpy's 'found in sys.modules' note is not what is measured
-import doctor.cli
+import netra_doctor.cli
 codes = []
 for argv in json.loads(sys.argv[1]):
     sys.argv = ["netra-doctor", *argv]
     try:
-        runpy.run_module("doctor.cli", run_name="__main__", alter_sys=True)
+        runpy.run_module("netra_doctor.cli", run_name="__main__", alter_sys=True)
     except SystemExit as exc:
         codes.append(exc.code)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("grpc", "psycopg")

@@ -10,12 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from checks.tables import setting_schemas, tables
-from doctor import engine
-from doctor.config import load_target
-from doctor.expected import expected_tables, tables_at_head
-from doctor.facts import (
+from netra_doctor import engine
+from netra_doctor.checks.tables import setting_schemas, tables
+from netra_doctor.core.config import load_target
+from netra_doctor.core.facts import (
     AlembicVersion,
     DatabaseFacts,
     Facts,
@@ -25,7 +23,9 @@ from doctor.facts import (
     TableInfo,
     TargetInfo,
 )
-from doctor.untrusted import quote_ident
+from netra_doctor.migrations.expected import expected_tables, tables_at_head
+from netra_doctor.safety.untrusted import quote_ident
+
 from tests.helpers import DATA, INSTANCE, point_job_at, write_db_secrets
 
 APP_PW = "Rv2-tables-planted-PW-6a1f"
@@ -357,7 +357,7 @@ def test_quote_ident_matches_postgresql(name, quoted, pg):
 def test_a_pass_over_thousands_of_tables_lists_some_and_counts_the_rest():
     """10,000 usable tables make one pass finding whose evidence names the first 50 and counts the rest
     (a -v report or JSON does not carry 10,000 lines to say that all is well)."""
-    from checks.tables import SHOWN
+    from netra_doctor.checks.tables import SHOWN
 
     names = [f"t_{i:05d}" for i in range(SHOWN + 30)]
     db = DatabaseFacts("service", "i/app", "dsn", True, current_user="app", current_database="app",
@@ -371,7 +371,7 @@ def test_a_pass_over_thousands_of_tables_lists_some_and_counts_the_rest():
 
 def test_the_ruled_out_evidence_over_thousands_of_tables_names_some_and_counts_the_rest():
     """The pass findings that rule causes out named every present table on one line (150 KB at 10,000)."""
-    from checks.tables import SHOWN
+    from netra_doctor.checks.tables import SHOWN
 
     names = [f"t_{i:05d}" for i in range(SHOWN + 30)]
     db = DatabaseFacts("service", "i/app", "dsn", True, current_user="app", current_database="app",
@@ -388,7 +388,7 @@ def test_the_ruled_out_evidence_over_thousands_of_tables_names_some_and_counts_t
                                              (["billing"], None)])
 def test_a_name_several_schemas_hold_resolves_to_the_first_on_the_search_path(path, found):
     """Most names are held by one schema (the fast path); one held by several resolves as PostgreSQL does."""
-    from checks.tables import Catalog, locate
+    from netra_doctor.checks.tables import Catalog, locate
 
     db = service_db(TableInfo("audit", "orders", "mig"), TableInfo("public", "orders", "mig"),
                     TableInfo("public", "users", "mig"), path=path, setting=", ".join(path))

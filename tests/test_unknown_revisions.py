@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from doctor.diagnosis import exit_code
-from doctor.engine import replay
-from doctor.facts import Facts, MigrationFacts, ModelFacts, ModelTable, RepoFacts, RevisionFacts
-from doctor.models import read_models
-from doctor.report import render_table
-from doctor.sources.migrations import read_migrations
+from netra_doctor.core.diagnosis import exit_code
+from netra_doctor.core.facts import Facts, MigrationFacts, ModelFacts, ModelTable, RepoFacts, RevisionFacts
+from netra_doctor.engine import replay
+from netra_doctor.migrations.models import read_models
+from netra_doctor.output.report import render_table
+from netra_doctor.sources.migrations import read_migrations
+
 from tests.helpers import write_tree
 from tests.migration_facts import TARGET
 

@@ -16,16 +16,16 @@ import bashlex
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from netra_doctor.core.causes import _ALL, fix_kind, render_fix
+from netra_doctor.safety.untrusted import MULTI_WORD, clean, clean_line, shell_words, sql_ident, wrap_command
 
-from doctor.causes import _ALL, fix_kind, render_fix
-from doctor.untrusted import MULTI_WORD, clean, clean_line, shell_words, sql_ident, wrap_command
 from tests.exports import Exports
 from tests.helpers import run_cli, run_subprocess
 
 NAMES = {"environment": "staging", "project": "netra-staging", "region": "us-central1",
          "service": "netra-backend-staging", "job": "netra-migrations-staging",
          "alembic_ini": "netra_backend/alembic.ini"}
-# what checks put in fix_vars, realistic (command/args arrive shell-quoted, as doctor/jobcommand.py gives them)
+# what checks put in fix_vars, realistic (command/args arrive shell-quoted, as doctor/cloudrun/jobcommand.py gives them)
 VARS = {"kind": "job", "name": "netra-migrations-staging", "instance": "netra-staging:us-central1:pg",
         "tables": "agent_executions, subscriptions", "secret": "postgres-password-staging", "env": "POSTGRES_PASSWORD",
         "version": "3", "secret_pairs": "POSTGRES_DB=postgres-db-staging:latest", "image": "gcr.io/p/app:1",
@@ -227,7 +227,7 @@ def test_hostile_log_lines_and_table_names_reach_no_terminal_raw(tmp_path: Path)
     import json
     import shutil
 
-    demo = Path(__file__).resolve().parent.parent / "doctor" / "demo_data"
+    demo = Path(__file__).resolve().parent.parent / "doctor" / "demo" / "data"
     root = tmp_path / "checkout"
     shutil.copytree(demo / "netra_backend", root / "netra_backend")
     exports = root / "exports"
@@ -272,7 +272,8 @@ def test_a_hostile_role_name_from_a_secret_is_one_quoted_identifier_in_the_grant
 def test_a_comma_in_a_secret_name_uses_gclouds_delimiter_form(tmp_path: Path, repo: Path):
     """gcloud splits list flags on commas: a name holding one is written in the ``^DELIM^`` form, so
     gcloud reads back exactly the pairs meant."""
-    from doctor.shellcmd import gcloud_split
+    from netra_doctor.cloudrun.shellcmd import gcloud_split
+
     from tests.helpers import diagnose_json
 
     e = Exports(tmp_path / "exports")

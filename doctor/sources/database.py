@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from itertools import starmap
 from typing import TYPE_CHECKING
 
-from doctor.facts import AlembicVersion, DatabaseFacts, DbTarget, DefaultPrivilege, TableInfo, TableUsage
-from doctor.secrecy import fingerprint, remember, scrub
-from doctor.sources import Context, Skipped, SourceError
-from doctor.targets import DsnError, parse_dsn
+from netra_doctor.cloudrun.targets import DsnError, parse_dsn
+from netra_doctor.core.errors import Skipped, SourceError
+from netra_doctor.core.facts import AlembicVersion, DatabaseFacts, DbTarget, DefaultPrivilege, TableInfo, TableUsage
+from netra_doctor.safety.secrecy import fingerprint, remember, scrub
+from netra_doctor.sources.context import Context
 
 if TYPE_CHECKING:
     import psycopg

@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-from doctor.errors import Skipped, SourceError
+from netra_doctor.core.errors import Skipped, SourceError
 
 if TYPE_CHECKING:
     import grpc
-
-    from doctor.sources import Context
+    from netra_doctor.sources.context import Context
 
 ENDPOINT_ENV = "NETRA_DOCTOR_GCP_ENDPOINT"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)

@@ -11,11 +11,13 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from doctor.facts import Execution, Workload
-from doctor.sources import Context, SourceError
-from doctor.sources import live_api as gcp
-from doctor.sources.cloudrun import publish, serving_from_service
-from doctor.sources.cloudrun_model import execution_from_v2, from_v2, revision_from_v2
+from netra_doctor.cloudrun.model import execution_from_v2, from_v2, revision_from_v2
+from netra_doctor.cloudrun.serving import serving_from_service
+from netra_doctor.core.errors import SourceError
+from netra_doctor.core.facts import Execution, Workload
+from netra_doctor.sources import live_api as gcp
+from netra_doctor.sources.context import Context
+from netra_doctor.sources.publish import publish
 
 MAX_EXECUTIONS = 10  # newest first; the checks read the latest and its predecessors
 PAGE_SIZE = 5

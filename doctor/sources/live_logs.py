@@ -1,6 +1,6 @@
 """Cloud Logging, live: every entry of the service's current revisions and of the job's latest execution.
 
-The checks select the entries they judge by revision and execution (``doctor.serving``), never by
+The checks select the entries they judge by revision and execution (``netra_doctor.cloudrun.serving``), never by
 how error-like a line looks, and the same selection is read here: an INFO-only revision that now
 serves is as much evidence as the errors an older one logged, and an offline ``logs.json`` of every
 revision gives the same result. The current revisions are the latest created (the newest deploy,
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from doctor.config import Target
-from doctor.errors import Partial
-from doctor.sources import Context
-from doctor.sources import live_api as gcp
-from doctor.sources.offline import log_entries
+from netra_doctor.core.config import Target
+from netra_doctor.core.errors import Partial
+from netra_doctor.sources import live_api as gcp
+from netra_doctor.sources.context import Context
+from netra_doctor.sources.offline import log_entries
 
 SERVICE_MAX = 100_000  # entries of the current revisions, newest first
 JOB_MAX = 50_000  # entries of the latest execution, oldest first

@@ -12,9 +12,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from doctor.facts import SecretRef
-from doctor.sources import Context, Skipped
-from doctor.sources import live_api as gcp
+from netra_doctor.core.errors import Skipped
+from netra_doctor.core.facts import SecretRef
+from netra_doctor.sources import live_api as gcp
+from netra_doctor.sources.context import Context
 
 Resolved = tuple[str | None, str | None, str | None]  # (value, resolved version, error)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from doctor.sources import Context, Skipped
+from netra_doctor.core.errors import Skipped
+from netra_doctor.sources.context import Context
 
 
 def gather(ctx: Context) -> None:
     if ctx.live:
-        from doctor.sources import live_logs
+        from netra_doctor.sources import live_logs
 
         live_logs.gather(ctx)
         return

@@ -2,13 +2,13 @@
 
 No revision file, ``env.py`` or module of the application is ever imported or run: a revision
 whose module-level code writes files, exits or loops changes nothing about a diagnosis. The
-files are found as Alembic finds them (``doctor.sources.alembic_layout``); ``revision``,
+files are found as Alembic finds them (``netra_doctor.migrations.layout``); ``revision``,
 ``down_revision``, ``branch_labels`` and ``depends_on`` are read as literals, constants built
 from literals, or names imported from other modules of the checkout
-(``doctor.sources.pysource``); the graph is Alembic's own ``RevisionMap`` over ``Revision``
+(``netra_doctor.migrations.pysource``); the graph is Alembic's own ``RevisionMap`` over ``Revision``
 objects made from those values, so heads, merges, branch labels and dependencies mean what
 they mean to ``alembic upgrade``. The order (base first) is a linear-time topological sort.
-What each ``upgrade()`` does to tables is read by ``doctor.sources.revision_ops``.
+What each ``upgrade()`` does to tables is read by ``netra_doctor.migrations.revision_ops``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from doctor.facts import MigrationFacts, RevisionFacts
-from doctor.sources import Context, SourceError
-from doctor.sources.alembic_layout import Layout, locate_layout
-from doctor.sources.pysource import Module, Modules, Unresolved, evaluate, index, lookup, short
-from doctor.sources.revision_ops import TableOps, read_revision_ops
-from doctor.sqlops import FALLBACK_NOTE, PGLAST
+from netra_doctor.core.errors import SourceError
+from netra_doctor.core.facts import MigrationFacts, RevisionFacts
+from netra_doctor.migrations.layout import Layout, locate_layout
+from netra_doctor.migrations.pysource import Module, Modules, Unresolved, evaluate, index, lookup, short
+from netra_doctor.migrations.revision_ops import TableOps, read_revision_ops
+from netra_doctor.migrations.sqlops import FALLBACK_NOTE, PGLAST
+from netra_doctor.sources.context import Context
 
 _SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")  # Alembic's _only_source_rev_file
 _LEGACY_REV = re.compile(r"([a-f0-9]+)\.py$")

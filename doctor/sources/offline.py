@@ -13,18 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import Composer, ComposerError
-from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent
-from yaml.parser import Parser
-from yaml.reader import Reader
-from yaml.resolver import Resolver
-from yaml.scanner import Scanner
-
-from doctor.config import ConfigError, Target
-from doctor.facts import Execution, LogEntry, Workload
-from doctor.files import gc_paused, present, read_text
-from doctor.sources.cloudrun_model import (
+from netra_doctor.cloudrun.model import (
     ExportError,
     detect,
     execution_from_v1,
@@ -32,6 +21,16 @@ from doctor.sources.cloudrun_model import (
     latest_execution,
     workload_from_export,
 )
+from netra_doctor.core.config import ConfigError, Target
+from netra_doctor.core.facts import Execution, LogEntry, Workload
+from netra_doctor.core.files import gc_paused, present, read_text
+from yaml.composer import Composer, ComposerError
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 64  # gcloud's exports nest about 10 deep; deeper is not an export

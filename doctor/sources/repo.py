@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from doctor.config import home_folder, is_vcs_root
-from doctor.facts import ImageFacts, RepoFacts
-from doctor.sources import Context, Skipped
+from netra_doctor.core.config import Target, home_folder, is_vcs_root
+from netra_doctor.core.errors import Skipped
+from netra_doctor.core.facts import ImageFacts, ModelFacts, RepoFacts
+from netra_doctor.sources.context import Context
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", "site-packages"}
 MAX_FILES = 5000
@@ -55,14 +56,37 @@ def gather(ctx: Context) -> None:
                 else "config" if ctx.target.config_file is not None else "")
     ctx.facts.repo = RepoFacts(root=root, files=files, image=read_image(ctx), checkout=checkout)
 
-    from doctor.gate import gather_models  # the models the checkout declares (doctor/models.py)
+    ctx.facts.repo.models = gather_models(ctx.target)  # the models the checkout declares
 
-    ctx.facts.repo.models = gather_models(ctx.target)
+
+def gather_models(target: Target) -> ModelFacts:
+    """The checkout's models (ast, or the opted-in import); a failure is recorded, never raised."""
+    from netra_doctor.migrations import models
+    from netra_doctor.sources.migrations import ini_and_cwd
+
+    root = Path(target.root)
+    ini, cwd = ini_and_cwd(target.alembic_ini, root)
+    if not ini.is_file():
+        return ModelFacts(where="not read", problems=[f"no alembic.ini at {ini}: models are read only in the "
+                                                      "checkout of an Alembic project"])
+    # a checkout is scanned only when alembic.ini is inside it: never a home directory the doctor was
+    # started in, with --alembic-ini pointing into some checkout below it
+    scan = ini.resolve().is_relative_to(root.resolve())
+    try:
+        if target.models_import:
+            from netra_doctor.sources.models_import import read_imported
+
+            return read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
+                                 target.models or None, scan_checkout=scan, section=target.alembic_name, cwd=cwd)
+        return models.read_models(root, ini, target.models or None, scan_checkout=scan, section=target.alembic_name,
+                                  cwd=cwd)
+    except Exception as exc:  # a reader bug must not cost the repo source its other facts
+        return ModelFacts(problems=[f"models could not be read: {type(exc).__name__}: {exc}"], where="failed")
 
 
 def read_image(ctx: Context) -> ImageFacts | None:
     """The Dockerfile's layout of the checkout in the image (None when there is no Dockerfile)."""
-    from doctor import dockerfile
+    from netra_doctor.cloudrun import dockerfile
 
     t = ctx.target
     root = Path(t.root)

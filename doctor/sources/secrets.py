@@ -7,10 +7,11 @@ the highest numbered version unless the file names ``latest`` itself.
 
 from __future__ import annotations
 
-from doctor.facts import SecretRef, SecretValue
-from doctor.secrecy import fingerprint, remember
-from doctor.sources import Context, Skipped
-from doctor.targets import resolve_target
+from netra_doctor.cloudrun.targets import resolve_target
+from netra_doctor.core.errors import Skipped
+from netra_doctor.core.facts import SecretRef, SecretValue
+from netra_doctor.safety.secrecy import fingerprint, remember
+from netra_doctor.sources.context import Context
 
 
 def _refs(ctx: Context) -> dict[str, SecretRef]:
@@ -65,7 +66,7 @@ def gather(ctx: Context) -> None:
     denied: dict[str, str] = {}  # the doctor may not read these: unknown, not unresolvable
     if refs:
         if ctx.live:
-            from doctor.sources import live_secrets
+            from netra_doctor.sources import live_secrets
 
             resolved, denied = live_secrets.resolve(ctx, list(refs.values()))
         elif ctx.exports.secrets is not None:

@@ -6,13 +6,13 @@ own role, reading statistics views only (see ``database.read_table_usage``).
 
 from __future__ import annotations
 
-from doctor.sources import Context, Skipped, SourceError
+from netra_doctor.core.errors import Skipped, SourceError
+from netra_doctor.sources.context import Context
 
 
 def gather(ctx: Context) -> None:
     import psycopg
-
-    from doctor.sources import database
+    from netra_doctor.sources import database
 
     db = (ctx.facts.databases or {}).get("service")
     if db is None or not db.reached:

@@ -1,0 +1,24 @@
+"""The errors the doctor reports as such: bad input (exit 2) and the outcomes a source can end with.
+
+Kept apart so that ``netra_doctor.sources`` (the runner) and ``netra_doctor.sources.live_api`` (the Google
+clients) both import them without importing each other.
+"""
+
+from __future__ import annotations
+
+
+class Skipped(Exception):
+    """The source had nothing to read (an optional file absent): facts stay unknown."""
+
+
+class SourceError(Exception):
+    """The source failed in a way worth one clear line (already free of secrets)."""
+
+
+class Partial(Exception):
+    """The source gathered its facts, but a bound (entries, seconds) cut the read: the line says what
+    was left unread. Raised after the facts are stored; the run is not incomplete for it."""
+
+
+class ConfigError(Exception):
+    """Bad input the user must fix: reported as one line, exit code 2."""

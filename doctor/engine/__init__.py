@@ -1,0 +1,88 @@
+"""One diagnosis, end to end: config -> sources -> Facts -> checks -> Diagnosis (``gate``: the CI modes).
+
+Drives the run; may import ``sources``, ``core`` and ``safety``, and finds the checks through entry points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netra_doctor.core.checking import CheckSpec, load_checks, source_for
+from netra_doctor.core.config import ConfigError, Target
+from netra_doctor.core.diagnosis import Diagnosis, diagnose
+from netra_doctor.core.facts import Facts
+from netra_doctor.core.files import gc_paused
+from netra_doctor.engine import gate
+
+if TYPE_CHECKING:
+    from netra_doctor.sources.context import Source
+
+ALWAYS = {"cloudrun", "secrets", "repo"}  # cheap, and what every other source builds on
+
+
+@dataclass
+class Run:
+    facts: Facts
+    diagnosis: Diagnosis
+
+
+def select(specs: list[CheckSpec], only: Iterable[str]) -> list[CheckSpec]:
+    only = list(only)
+    known = {s.id for s in specs}
+    for name in only:
+        if name not in known:
+            raise ConfigError(f"--only {name!r}: no such check (see `netra-doctor checks`)")
+    return [s for s in specs if not only or s.id in only]
+
+
+def run(
+    target: Target,
+    from_dir: Path | None = None,
+    only: Iterable[str] = (),
+    progress: Callable[[str, str], None] | None = None,
+) -> Run:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from netra_doctor.sources.context import Context
+    from netra_doctor.sources.runner import gather, new_facts  # not imported for a replay
+
+    only = list(only)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checks") as loader:
+        # the entry-point scan and the check modules' imports overlap the gathering (live: its
+        # network waits); --only needs the checks first, to gather just what they read
+        loading = loader.submit(load_checks)
+        chosen = select(loading.result(), only) if only else None
+        exports = None
+        if from_dir is not None:
+            from netra_doctor.sources.offline import check_environment, load_folder
+
+            exports = load_folder(from_dir)
+            check_environment(exports, target)
+        ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
+                      exports=exports, progress=progress)
+        gate.mark(ctx.facts, target)
+        facts = gather(ctx, gate.sources(target, sources_for(chosen) if chosen is not None else None))
+        specs = chosen if chosen is not None else select(loading.result(), only)
+    with gc_paused():  # checks make many small acyclic objects over big facts: no collector passes
+        return Run(facts, diagnose(facts, gate.checked(specs, facts), target.silence))
+
+
+def sources_for(specs: list[CheckSpec]) -> list[Source]:
+    """With --only, gather just what the chosen checks read: no database for a command check."""
+    from netra_doctor.sources.runner import default_sources
+
+    wanted = ALWAYS | {source_for(f) for s in specs for f in (*s.needs, *s.uses)}
+    return [s for s in default_sources() if s.name in wanted]
+
+
+def replay(facts: Facts, only: Iterable[str] = (), silences=None) -> Diagnosis:
+    """Diagnose saved facts; by default with the silences the saving run had, so the report is the same."""
+    if silences is None:
+        from netra_doctor.core.diagnosis import Silence
+
+        silences = [Silence(s["id"], s["reason"], s.get("object")) for s in facts.target.silence]
+    with gc_paused():
+        return diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))
