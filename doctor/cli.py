@@ -133,8 +133,10 @@ def cli() -> None:
 @click.option("--repo-only", is_flag=True, help="Only the checkout (migrations, models): no cloud, no database.")
 @click.option("--image", envvar="NETRA_DOCTOR_IMAGE", metavar="IMAGE",
               help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
+@click.option("--no-cache", is_flag=True,
+              help="Read every file of the checkout afresh (the per-file cache never changes a verdict).")
 def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose, quiet,
-             color, pre_deploy, repo_only, image):
+             color, pre_deploy, repo_only, image, no_cache):
     """Diagnose ENV (live, or offline with --from)."""
     from netra_doctor.cloudrun.targets import DsnError, parse_dsn
     from netra_doctor.core.config import ConfigError, load_target, parse_proxy
@@ -154,6 +156,7 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
             target = load_target(env, overrides=overrides)
             target.proxies.update(extra)
             target.repo_only = repo_only
+            target.cache = not no_cache
             targets.append(target)
         folders = [_folder_for(from_dir, t.environment, len(targets)) for t in targets] if from_dir else [None] * len(
             targets)

@@ -84,6 +84,7 @@ class Target:
     models_import: str | None = None
     pre_deploy: bool = False
     repo_only: bool = False  # --repo-only: gather the checkout only
+    cache: bool = True  # keep what each file of the checkout yields between runs (--no-cache: read afresh)
     image: str = ""
     dockerfile: str | None = None  # repo-relative; None: look beside the Alembic project
     # per workload ("service", "job"): role -> env names tried in order (db_env, then [db_env.service] ...)

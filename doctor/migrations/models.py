@@ -77,6 +77,10 @@ class ModuleInfo:
     declarative_names: set[str] = field(default_factory=set)  # Base = declarative_base(...)
 
 
+# (source, repo-relative path, dotted module name) -> what the file declares; pure, so it may be cached
+ModuleReader = Callable[[str, str, str], ModuleInfo]
+
+
 def _dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -708,8 +712,9 @@ def _target_names(tree: ast.Module) -> list[str]:
 class _Files:
     """Resolves dotted module names to files of the checkout, reading each once."""
 
-    def __init__(self, root: Path, bases: list[Path]):
+    def __init__(self, root: Path, bases: list[Path], reader: ModuleReader | None = None):
         self.root, self.bases = root, bases
+        self.reader = reader or read_module
         self.modules: dict[Path, ModuleInfo] = {}
         self.problems: list[str] = []
         self.env: ModuleInfo | None = None  # env.py, once read
@@ -740,7 +745,7 @@ class _Files:
         rel = os.path.relpath(path, self.root)
         try:
             source = text if text is not None else path.read_text(encoding="utf-8")
-            info = read_module(source, rel, _module_name(self.root, path, self.bases))
+            info = self.reader(source, rel, _module_name(self.root, path, self.bases))
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError) as exc:
             self.problems.append(f"{rel}: not read ({type(exc).__name__}: {' '.join(str(exc).split())})")
             info = None
@@ -767,12 +772,14 @@ class _Files:
 
 
 def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
-                scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None) -> ModelFacts:
-    """The models of the checkout at ``root`` (see the module docstring for which files)."""
+                scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None,
+                module_reader: ModuleReader | None = None) -> ModelFacts:
+    """The models of the checkout at ``root`` (see the module docstring for which files); ``module_reader``
+    stands in for ``read_module`` (a cache of what each file declares: doctor/sources/filecache.py)."""
     root = root.resolve()
     env_py, prepend, project = _alembic_env(root, alembic_ini, section, cwd)
     bases = list(dict.fromkeys([root, *prepend, alembic_ini.parent, *([env_py.parent] if env_py else [])]))
-    files = _Files(root, bases)
+    files = _Files(root, bases, module_reader)
     facts = ModelFacts()
     modules: list[ModuleInfo] = []
     if paths:

@@ -156,19 +156,26 @@ class Modules:
         if name in self._cache:
             return self._cache[name]
         found: Module | None = None
-        if name:
-            parts = name.split(".")
-            for base in self.search_path:
-                for path in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
-                    if path.is_file():
-                        found = self._load(path, name)
-                        break
-                if found is not None:
+        for pair in self.candidates(name):
+            for path in pair:
+                if path.is_file():
+                    found = self._load(path, name)
                     break
+            if found is not None:
+                break
         if found is None:
             self.outside.add(name)
         self._cache[name] = found
         return found
+
+    def candidates(self, name: str) -> list[tuple[Path, Path]]:
+        """Where ``find`` looks for ``name``, per search-path folder: ``name.py``, then ``name/__init__.py``
+        (what a cached reading that followed ``name`` depends on)."""
+        if not name:
+            return []
+        parts = name.split(".")
+        return [(base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py"))
+                for base in self.search_path]
 
     def _load(self, path: Path, name: str) -> Module | None:
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from netra_doctor.core.config import Target, home_folder, is_vcs_root
 from netra_doctor.core.errors import Skipped
-from netra_doctor.core.facts import ImageFacts, ModelFacts, RepoFacts
+from netra_doctor.core.facts import ImageFacts, ModelFacts, ModelTable, RepoFacts
 from netra_doctor.sources.context import Context
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", "site-packages"}
@@ -61,7 +61,9 @@ def gather(ctx: Context) -> None:
 
 def gather_models(target: Target) -> ModelFacts:
     """The checkout's models (ast, or the opted-in import); a failure is recorded, never raised."""
+    from netra_doctor.core import facts as facts_module
     from netra_doctor.migrations import models
+    from netra_doctor.sources.filecache import Store, cached_reader, code_digest
     from netra_doctor.sources.migrations import ini_and_cwd
 
     root = Path(target.root)
@@ -78,8 +80,14 @@ def gather_models(target: Target) -> ModelFacts:
 
             return read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
                                  target.models or None, scan_checkout=scan, section=target.alembic_name, cwd=cwd)
-        return models.read_models(root, ini, target.models or None, scan_checkout=scan, section=target.alembic_name,
-                                  cwd=cwd)
+        store = Store("models", [code_digest(models.__file__, str(facts_module.__file__)), str(root.absolute())],
+                      enabled=target.cache)
+        reader = cached_reader(store, models.read_module,
+                               {c.__name__: c for c in (models.ModuleInfo, models.ClassInfo, ModelTable)})
+        found = models.read_models(root, ini, target.models or None, scan_checkout=scan, section=target.alembic_name,
+                                   cwd=cwd, module_reader=reader)
+        store.save()
+        return found
     except Exception as exc:  # a reader bug must not cost the repo source its other facts
         return ModelFacts(problems=[f"models could not be read: {type(exc).__name__}: {exc}"], where="failed")
 
