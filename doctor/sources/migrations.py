@@ -20,16 +20,18 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netra_doctor.core.errors import SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
 from netra_doctor.migrations.layout import Layout, locate_layout
 from netra_doctor.migrations.pysource import Module, Modules, Unresolved, evaluate, index, lookup, short
-from netra_doctor.migrations.revision_ops import TableOps, read_revision_ops
 from netra_doctor.migrations.sqlops import FALLBACK_NOTE, PGLAST
 from netra_doctor.sources.context import Context
 from netra_doctor.sources.filecache import Store, code_digest, digest
+
+if TYPE_CHECKING:  # what each upgrade() does is read only for files the cache does not answer
+    from netra_doctor.migrations.revision_ops import TableOps
 
 _SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")  # Alembic's _only_source_rev_file
 _LEGACY_REV = re.compile(r"([a-f0-9]+)\.py$")
@@ -200,7 +202,7 @@ class _Recording(Modules):
 class _Script:
     """One revision file: its identifiers as written (for Alembic's map) and the facts it yields."""
 
-    path: Path
+    path: str
     rev: str
     down: Any
     labels: Any
@@ -209,35 +211,33 @@ class _Script:
     sql_read: bool
 
 
-def _files(layout: Layout) -> list[Path]:
-    """Revision files in Alembic's order: each version location, files sorted, subfolders when recursive."""
-    out: list[Path] = []
-    seen: set[Path] = set()
+def _files(layout: Layout) -> list[str]:
+    """Revision files in Alembic's order: each version location, files sorted, subfolders when recursive.
+    Plain strings, and one scandir per folder: no Path, stat or resolve per file unless it is a symlink
+    (for 3,000 files those cost more than reading them from the cache)."""
+    out: list[str] = []
+    seen: set[str] = set()
     for folder in layout.version_dirs:
         if not folder.is_dir():
             continue
         if layout.recursive:
-            walk = [(p, None) for p in sorted(folder.rglob("*"))]
-        else:  # one scandir: no stat or resolve per file unless it is a symlink (3,000 resolves cost 0.15 s)
-            real_folder = folder.resolve()
-            with os.scandir(folder) as entries:
-                walk = [(folder / e.name, e) for e in sorted(entries, key=lambda e: e.name)]
-        for path, entry in walk:
-            if not _SOURCE_FILE.match(path.name):
-                continue
-            if entry is None:
-                if "__pycache__" in path.parts or not path.is_file():
-                    continue
-                real = path.resolve()
-            else:
-                if not entry.is_file():
-                    continue
-                real = path.resolve() if entry.is_symlink() else real_folder / entry.name
-            if real in seen:
-                continue
-            seen.add(real)
-            out.append(path)
+            for p in sorted(folder.rglob("*")):
+                if _SOURCE_FILE.match(p.name) and "__pycache__" not in p.parts and p.is_file():
+                    _add(str(p), str(p.resolve()), seen, out)
+            continue
+        base, real_base = str(folder), str(folder.resolve())
+        with os.scandir(folder) as entries:
+            for e in sorted(entries, key=lambda e: e.name):
+                if _SOURCE_FILE.match(e.name) and e.is_file():
+                    real = str(Path(e.path).resolve()) if e.is_symlink() else os.path.join(real_base, e.name)
+                    _add(os.path.join(base, e.name), real, seen, out)
     return out
+
+
+def _add(path: str, real: str, seen: set[str], out: list[str]) -> None:
+    if real not in seen:
+        seen.add(real)
+        out.append(path)
 
 
 def _scripts(layout: Layout, modules: _Recording, store: Store, problems: list[str]) -> dict[str, _Script]:
@@ -249,22 +249,23 @@ def _scripts(layout: Layout, modules: _Recording, store: Store, problems: list[s
         if script is None:
             continue
         if script.rev in scripts:
-            problems.append(f"revision {script.rev} is defined twice ({scripts[script.rev].path.name} and "
-                            f"{path.name}); Alembic keeps the last")
+            problems.append(f"revision {script.rev} is defined twice ({os.path.basename(scripts[script.rev].path)} "
+                            f"and {os.path.basename(path)}); Alembic keeps the last")
         scripts[script.rev] = script
     return scripts
 
 
-def _script(path: Path, modules: _Recording, store: Store, fingerprints: dict[str, str]
+def _script(path: str, modules: _Recording, store: Store, fingerprints: dict[str, str]
             ) -> tuple[_Script | None, list[str]]:
     """One revision file, from the cache when its bytes and every module its reading followed are
     unchanged, else read (and kept for the next run)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
     sha = digest(data)
-    entry = store.get(str(path), sha)
+    entry = store.get(path, sha)
     if entry is not None:
         try:
             if all(_fingerprint(modules, n, fingerprints) == fp for n, fp in entry["deps"].items()):
@@ -278,9 +279,11 @@ def _script(path: Path, modules: _Recording, store: Store, fingerprints: dict[st
         names, modules.names = modules.names, None
     entry = {"deps": {n: _fingerprint(modules, n, fingerprints) for n in sorted(names)}, "problems": said}
     if script is not None:
-        entry.update(rev=script.rev, down=script.down, labels=script.labels, depends=script.depends,
-                     facts=asdict(script.facts), sql_read=script.sql_read)
-    store.put(str(path), sha, entry)
+        # only what differs from the defaults (the path is the key): a third of the store to parse
+        facts = {k: v for k, v in asdict(script.facts).items() if k != "path" and v not in ("", [])}
+        entry.update(rev=script.rev, down=script.down, labels=script.labels, depends=script.depends, facts=facts,
+                     sql_read=script.sql_read)
+    store.put(path, sha, entry)
     return script, said
 
 
@@ -307,15 +310,18 @@ def _tupled(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _from_entry(path: Path, entry: dict[str, Any]) -> _Script | None:
+def _from_entry(path: str, entry: dict[str, Any]) -> _Script | None:
     if "rev" not in entry:
         return None  # a file Alembic does not count (its problem is in the entry)
     return _Script(path, entry["rev"], _tupled(entry["down"]), _tupled(entry["labels"]), _tupled(entry["depends"]),
-                   RevisionFacts(**entry["facts"]), bool(entry["sql_read"]))
+                   RevisionFacts(path=path, **entry["facts"]), bool(entry["sql_read"]))
 
 
-def _read_script(path: Path, data: bytes, modules: Modules) -> tuple[_Script | None, list[str]]:
+def _read_script(name: str, data: bytes, modules: Modules) -> tuple[_Script | None, list[str]]:
     """Read one revision file from source: its identifiers, then what its upgrade() does."""
+    from netra_doctor.migrations.revision_ops import read_revision_ops
+
+    path = Path(name)
     said: list[str] = []
     try:
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() reads it
@@ -340,13 +346,13 @@ def _read_script(path: Path, data: bytes, modules: Modules) -> tuple[_Script | N
     if not isinstance(rev_id, str) or not _ids(down) or not _ids(labels) or not _ids(depends):
         raise SourceError(f"{path}: revision identifiers must be strings (revision={rev_id!r}, "
                           f"down_revision={down!r})")
-    revision = _revision(path, rev_id, down, labels, depends)
+    revision = _revision(name, rev_id, down, labels, depends)
     ops = read_revision_ops(modules, module)
     facts = _revision_facts(revision, ast.get_docstring(tree), ops)
-    return _Script(path, rev_id, down, labels, depends, facts, ops.sql_read), said
+    return _Script(name, rev_id, down, labels, depends, facts, ops.sql_read), said
 
 
-def _revision(path: Path, rev_id: str, down: Any, labels: Any, depends: Any) -> Any:
+def _revision(path: str, rev_id: str, down: Any, labels: Any, depends: Any) -> Any:
     """Alembic's ``Revision`` for these identifiers (its own checks: a revision that revises itself...)."""
     from alembic.script.revision import Revision, RevisionError
     from alembic.util import to_tuple
@@ -356,7 +362,7 @@ def _revision(path: Path, rev_id: str, down: Any, labels: Any, depends: Any) -> 
                             branch_labels=to_tuple(labels, default=()))
     except RevisionError as exc:
         raise SourceError(f"{path}: {_one_line(exc)}") from None
-    revision.path = str(path)  # type: ignore[attr-defined]
+    revision.path = path  # type: ignore[attr-defined]
     return revision
 
 
@@ -393,7 +399,7 @@ def _graph(scripts: dict[str, _Script], ini: Path, store: Store) -> tuple[list[s
     """Heads and a base-first order: Alembic's RevisionMap over the scripts (the order computed in linear
     time), or, when every revision's identifiers are as a run already saw them, that run's answer (a
     pure function of them), without importing Alembic."""
-    shape = json.dumps([[s.rev, s.down, s.labels, s.depends, str(s.path)] for s in scripts.values()])
+    shape = json.dumps([[s.rev, s.down, s.labels, s.depends, s.path] for s in scripts.values()])
     key = digest(shape.encode())
     cached = store.get(_GRAPH, key)
     if cached is not None:
@@ -495,6 +501,8 @@ def _one_line(exc: BaseException) -> str:
 def read_ops(tree: ast.Module, filename: str = "rev.py", problems: list[str] | None = None) -> TableOps:
     """One revision file's table operations, with no other module to follow (its opaque reasons
     are also appended to ``problems``)."""
+    from netra_doctor.migrations.revision_ops import read_revision_ops
+
     path = Path(filename).absolute()
     ops = read_revision_ops(Modules([], path.parent), index(tree, path, ""))
     if problems is not None:
