@@ -148,7 +148,7 @@ class Bench:
 
     def rounds(self, cwd: Path, commands: dict[str, list[str]]) -> dict[str, list[Sample]]:
         """Every command RUNS times, taking turns; a name starting with 'cold' runs after ``forget``."""
-        for name, cmd in commands.items():  # untimed: Alembic compiles the revision files, the doctor fills its cache
+        for cmd in commands.values():  # untimed: Alembic compiles the revision files, the doctor fills its cache
             run(cmd, cwd, self.env)
         out: dict[str, list[Sample]] = {name: [] for name in commands}
         for _ in range(self.runs):
@@ -310,7 +310,7 @@ def main() -> None:
             if "repo" in args.only:
                 repo(bench)
             if "check" in args.only and not compile_every_start:
-                import bench_check  # noqa: PLC0415  (PostgreSQL and pytest-alembic: only when asked)
+                import bench_check  # PostgreSQL and pytest-alembic: only when asked
 
                 bench_check.check(bench, run, print_table, print_pairs)
             if "growth" in args.only and not compile_every_start:

@@ -13,8 +13,8 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
+from netra_doctor.core.entrypoints import entry_points
 from netra_doctor.core.facts import Facts
 from netra_doctor.safety.secrecy import scrub
 
