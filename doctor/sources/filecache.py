@@ -67,6 +67,7 @@ class Store:
 
     def __init__(self, kind: str, scope: list[str], enabled: bool = True):
         self.header = {"format": FORMAT, "doctor": __version__, "kind": kind, "scope": scope}
+        self.enabled = enabled
         self.path: Path | None = None
         self.entries: dict[str, Any] = {}
         self.used: dict[str, Any] = {}
