@@ -34,6 +34,7 @@ for the doctor, Alembic and the revision files alike). Always exits 0.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import statistics
@@ -252,8 +253,11 @@ def growth(bench: Bench, small: int = 1000, large: int = 10000) -> None:
             print(f"  {n:>6} revisions: " + ", ".join(cells))
         for mode in ("cold", "warm", "alembic history"):
             growth_ratio = per[mode][large] / per[mode][small]
-            target = " " + verdict("", growth_ratio, 1.1).lstrip(": ") if mode != "alembic history" else ""
-            print(f"  per-revision CPU {mode}, {large:,} against {small:,}: {growth_ratio:.2f}x{target}")
+            total = [statistics.median(s.cpu for s in tables[n][mode]) for n in (small, large)]
+            exponent = math.log(total[1] / total[0]) / math.log(large / small)
+            line = f"  per-revision CPU {mode}, {large:,} against {small:,}: "
+            line += verdict("", growth_ratio, 1.1).lstrip(": ") if mode != "alembic history" else f"{growth_ratio:.2f}x"
+            print(f"{line} (whole process: CPU grows as n^{exponent:.2f})")
         for mode in ("cold", "warm", "alembic history"):
             memory[mode] = max(s.rss_mib for s in tables[large][mode])
         for mode in ("cold", "warm"):
