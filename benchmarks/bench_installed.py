@@ -194,21 +194,26 @@ def print_pairs(results: dict[str, list[Sample]], anchors: list[str], targets: d
               f"{verdict('median', mid, target)}")
 
 
+def against_alembic(bench: Bench, root: Path, title: str, warm: float, cold: float) -> None:
+    """The doctor's --repo-only, cold and warm, against `alembic heads` + `alembic history` on ``root``."""
+    results = bench.rounds(root, {
+        "cold: netra-doctor --repo-only": bench.doctor_cmd("alembic.ini"),
+        "warm: netra-doctor --repo-only": bench.doctor_cmd("alembic.ini"),
+        "alembic heads": bench.alembic("heads"),
+        "alembic history": bench.alembic("history"),
+    })
+    print_table(f"{title} ({bench.kind})", results)
+    print_pairs(results, ["alembic heads", "alembic history"],
+                {"warm: netra-doctor --repo-only": warm, "cold: netra-doctor --repo-only": cold})
+
+
 def history(bench: Bench, size: int = 3000) -> None:
     for merges in (False, True):
         root = bench.work / f"history-{size}-{'merge' if merges else 'linear'}"
         if not root.exists():
             bench_migrations.generate(root, size, merges)
-        results = bench.rounds(root, {
-            "cold: netra-doctor --repo-only": bench.doctor_cmd("alembic.ini"),
-            "warm: netra-doctor --repo-only": bench.doctor_cmd("alembic.ini"),
-            "alembic heads": bench.alembic("heads"),
-            "alembic history": bench.alembic("history"),
-        })
-        print_table(f"{size:,} revisions, {'a branch and merge every 10' if merges else 'linear'} ({bench.kind})",
-                    results)
-        print_pairs(results, ["alembic heads", "alembic history"],
-                    {"warm: netra-doctor --repo-only": 0.2, "cold: netra-doctor --repo-only": 1.0})
+        shape = "a branch and merge every 10" if merges else "linear"
+        against_alembic(bench, root, f"{size:,} revisions, {shape}", warm=0.2, cold=1.0)
 
 
 def repo(bench: Bench, models: int = 1000, revisions: int = 3000) -> None:
@@ -216,15 +221,7 @@ def repo(bench: Bench, models: int = 1000, revisions: int = 3000) -> None:
     if not root.exists():
         root.mkdir()
         bench_repo_only.generate(root, models, revisions)
-    results = bench.rounds(root, {
-        "cold: netra-doctor --repo-only": bench.doctor_cmd("alembic.ini"),
-        "warm: netra-doctor --repo-only": bench.doctor_cmd("alembic.ini"),
-        "alembic heads": bench.alembic("heads"),
-        "alembic history": bench.alembic("history"),
-    })
-    print_table(f"--repo-only, {models:,} models + {revisions:,} revisions ({bench.kind})", results)
-    print_pairs(results, ["alembic heads", "alembic history"],
-                {"warm: netra-doctor --repo-only": 0.3, "cold: netra-doctor --repo-only": 1.2})
+    against_alembic(bench, root, f"--repo-only, {models:,} models + {revisions:,} revisions", warm=0.3, cold=1.2)
 
 
 def growth(bench: Bench, small: int = 1000, large: int = 10000) -> None:
