@@ -9,7 +9,7 @@ itself creates holds nothing to wait for; a tiny one is ruled out with its size.
 from __future__ import annotations
 
 from netra_doctor.core.causes import OMIT
-from netra_doctor.core.checking import Finding, fail, not_applicable, ok, warn
+from netra_doctor.core.checking import Finding, fail, not_applicable, ok, skip, warn
 from netra_doctor.core.facts import DatabaseFacts, Facts, LockSettings, MigrationFacts, RevisionFacts, TableUsage
 from netra_doctor.migrations.expected import table_ops
 from netra_doctor.migrations.locks import Step, classify, describe, duration_class, walk
@@ -69,7 +69,7 @@ def repo_notes(facts: Facts) -> list[Finding]:
              if (lock := classify(op)) is not None]
     total = sum(1 for r in m.revisions for op in r.lock_ops if classify(op) is not None)
     if not total:
-        return [not_applicable("not a pre-deploy run (--pre-deploy, or pre_deploy = true for the environment)")]
+        return [not_applicable("--repo-only: no statement of the revisions takes a table lock: nothing to weigh")]
     return [not_applicable(
         f"--repo-only: {total} lock-taking statement(s) in the revisions, not weighed: with --pre-deploy and a "
         "database each pending one is weighed by its table's rows, size and use, and the lock_timeout in force",
@@ -82,7 +82,8 @@ def lock_findings(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts]) ->
     if not any(r.lock_ops for r in todo):
         return []
     if facts.table_usage is None:
-        return [not_applicable("the pending locks are not weighed: table sizes and use were not read")]
+        return [skip("the pending revisions' locks are not weighed: table sizes and use were not read from the "
+                     "database (see the table_usage source)")]
     settings = facts.lock_settings
     types = settings.column_types if settings else {}
 
