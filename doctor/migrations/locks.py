@@ -64,7 +64,7 @@ def classify(op: LockOp, current_type: str = "") -> Lock | None:
     not_valid = "not_valid" in op.flags
     if op.kind == "add_column":
         if "volatile_default" in op.flags:
-            return Lock("ACCESS EXCLUSIVE", READS_WRITES, "rewrites the table (a volatile default: a value per row)",
+            return Lock("ACCESS EXCLUSIVE", READS_WRITES, "rewrites every row (a volatile default: a value per row)",
                         _in_batches(t, c))
         return Lock("ACCESS EXCLUSIVE", READS_WRITES, "")
     if op.kind == "alter_type":
@@ -72,7 +72,7 @@ def classify(op: LockOp, current_type: str = "") -> Lock | None:
         if before and not rewrites(before, op.detail):
             return Lock("ACCESS EXCLUSIVE", READS_WRITES, "")
         unknown = "" if before else " (its current type unknown: taken as a rewrite)"
-        return Lock("ACCESS EXCLUSIVE", READS_WRITES, f"rewrites the table and its indexes{unknown}",
+        return Lock("ACCESS EXCLUSIVE", READS_WRITES, f"rewrites every row and rebuilds the indexes{unknown}",
                     f"expand and contract: add a new column of type {op.detail}, write both, backfill it in "
                     "batches, switch reads to it, and drop the old column in a later release")
     if op.kind == "set_not_null":

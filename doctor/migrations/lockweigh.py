@@ -122,7 +122,7 @@ def lock_findings(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts]) ->
             for held in step.held:
                 if id(held) not in told and origin.get(plain(held.op.table), plain(held.op.table)):
                     told.add(id(held))
-                    out.append(_held(facts, held, step, at, u, origin))
+                    out.append(_held(facts, db, held, step, at, u, origin))
         # a tiny table is left out: its lock is granted and gone between the service's queries far more often
         # than not, and a gate that warns on every 20-row table is the noise a static linter makes
         if (step.lock.blocks and not step.timeout and u is not None and active(u) and weight(u) != "tiny"
@@ -163,11 +163,12 @@ def _own(step: Step, at: str, u: TableUsage | None, today: str) -> Finding:
         fix_vars={"revision_file": at, "safe_form": step.lock.safe})
 
 
-def _held(facts: Facts, held: Step, step: Step, at: str, u: TableUsage, origin: dict[str, str]) -> Finding:
-    """A blocking lock taken earlier in the transaction, held while ``step`` works through a big table."""
+def _held(facts: Facts, db: DatabaseFacts, held: Step, step: Step, at: str, u: TableUsage,
+          origin: dict[str, str]) -> Finding:
+    """A blocking lock taken earlier in the transaction, held while ``step`` works through a table of size.
+    An error when that table is big, or the locked one is in use (the service waits the whole time)."""
     first = where(facts, held.revision, held.op.line)
     table = origin.get(plain(held.op.table), plain(held.op.table))
-    same = plain(held.op.table) == plain(step.op.table)
     layout = ("in the same revision" if held.revision is step.revision
               else "in one transaction: env.py does not set transaction_per_migration=True")
     evidence = [f"pending revision {held.revision.revision} ({first}) {describe(held.op)}: {held.lock.mode} on "
@@ -175,18 +176,21 @@ def _held(facts: Facts, held: Step, step: Step, at: str, u: TableUsage, origin: 
                 f"then {step.revision.revision} ({at}) {describe(step.op)}: it {step.lock.work}, {layout}",
                 f"the first lock is held until the transaction commits, so {table} stays blocked while it works",
                 table_line(u)]
+    locked = usage_of(facts, db, table)
+    if locked is not None and locked is not u:
+        evidence.append(table_line(locked))
     estimate = duration_class(step.lock, u.size_bytes)
     if estimate:
         evidence.append(f"estimate (rough, from the size; not used for the verdict): {estimate}")
-    severe = weight(u) == "big" or active(u)
-    fix = ("commit between them: the VALIDATE (or the long statement) in its own transaction "
-           "(transaction_per_migration=True in env.py's context.configure(), and the long statement in a later "
-           "revision, or inside op.get_context().autocommit_block())")
+    severe = weight(u) == "big" or (locked is not None and active(locked))
+    fix = ("commit between them: the long statement in its own transaction (transaction_per_migration=True in "
+           "env.py's context.configure() and the long statement in a later revision, or the long statement inside "
+           "op.get_context().autocommit_block())")
     return (fail if severe else warn)(
-        f"{first} {describe(held.op)} and its lock ({held.lock.blocks} blocked) is held while {at} "
-        f"{describe(step.op) if not same else 'validates'} works through {u.schema}.{u.name} ({rows(u):.0f} rows, "
-        f"{size(u)})", "pending-lock-risk", obj=table, location=first, evidence=evidence,
-        fix_vars={"revision_file": first, "safe_form": fix})
+        f"{first} {describe(held.op)}: its {held.lock.mode} lock stays held, blocking the service's "
+        f"{held.lock.blocks} on {table}, while {at} {describe(step.op)}, which {step.lock.work.split(' (')[0]} of "
+        f"{u.schema}.{u.name} ({rows(u):.0f} rows, {size(u)})", "pending-lock-risk", obj=table, location=first,
+        evidence=evidence, fix_vars={"revision_file": first, "safe_form": fix})
 
 
 def _no_timeout(step: Step, at: str, u: TableUsage, settings: LockSettings | None) -> Finding:
