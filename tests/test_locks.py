@@ -357,3 +357,23 @@ def test_a_saved_snapshot_replays_the_same_lock_verdicts(tmp_path, bigdb):
     # the catalog's column type travelled with it: varchar(20) -> text is still no rewrite
     (risky,) = [c for c in again["causes"] if c["id"] == "pending-lock-risk"]
     assert "creates index ix on events" in risky["evidence"][0]
+
+
+def test_sarif_annotates_the_revision_line_with_the_lock_rule(tmp_path, bigdb):
+    import json
+
+    from tests.helpers import run_cli
+
+    name, role, port = bigdb
+    seed = copy_seed(tmp_path / "exports")
+    write_db_secrets(seed, name, role, PASSWORD)
+    alembic_ini = checkout(tmp_path / "repo", ON_EVENTS_WITH_TIMEOUT + "op.create_index('ix', 'events', ['n'])")
+    result = run_cli("staging", "--from", str(seed), "--only", "pre-deploy-plan", "--proxy",
+                     f"{INSTANCE}=127.0.0.1:{port}", "--alembic-ini", str(alembic_ini), "--pre-deploy",
+                     "--format", "sarif")
+    run = json.loads(result.stdout)["runs"][0]
+    assert "pending-lock-risk" in [r["id"] for r in run["tool"]["driver"]["rules"]]
+    (hit,) = [r for r in run["results"] if r["ruleId"] == "pending-lock-risk"]
+    where = hit["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"]["uri"].endswith("rev1.py") and where["region"]["startLine"] == 10
+    assert hit["level"] == "error"

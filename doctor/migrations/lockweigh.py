@@ -202,6 +202,8 @@ def _no_timeout(step: Step, at: str, u: TableUsage, settings: LockSettings | Non
     else:
         checked.append(f"pg_db_role_setting sets no lock_timeout for role {settings.role} or database "
                        f"{settings.database}")
+    checked.append("a server-wide lock_timeout (postgresql.conf, a Cloud SQL flag) is not visible to this role and "
+                   "is not counted")
     return warn(
         f"{at} {describe(step.op)} waits for {step.lock.mode} on {u.schema}.{u.name}, which the service uses, with no "
         "lock_timeout: while it waits behind any open transaction, every query of the service queues behind it",
