@@ -151,6 +151,8 @@ ON_EVENTS_WITH_TIMEOUT = "op.execute(\"SET LOCAL lock_timeout = '2s'\")\n"
      9, "creates index ix_events_n on events", "writes", "postgresql_concurrently=True"),
     ("op.alter_column('events', 'n', nullable=False)",
      9, "sets events.n NOT NULL", "reads and writes", "postgresql_not_valid=True"),
+    ("with op.batch_alter_table('events') as batch_op:\n    batch_op.alter_column('n', nullable=False)",
+     10, "sets events.n NOT NULL", "reads and writes", "postgresql_not_valid=True"),
     ("op.create_foreign_key('fk_events_org', 'events', 'orgs', ['org_id'], ['id'])",
      9, "adds a foreign key from events to orgs", "writes", "postgresql_not_valid=True"),
     ("op.create_check_constraint('ck_events_n', 'events', 'n >= 0')",
@@ -169,7 +171,7 @@ def test_a_blocking_statement_on_a_big_table_is_an_error(tmp_path, bigdb, body, 
     assert "public.events: about 100000 rows (pg_class.reltuples)" in evidence
     assert "MB (pg_relation_size)" in evidence and "inserts" in evidence
     assert "estimate (rough, from the size; not used for the verdict)" in evidence
-    assert fix in "\n".join(cause["fix"]) and "rev1.py:10" in "\n".join(cause["fix"])
+    assert fix in "\n".join(cause["fix"]) and f"rev1.py:{line + 1}" in "\n".join(cause["fix"])
     assert not causes(report, "pending-lock-no-timeout")  # the revision sets one first
 
 
@@ -239,6 +241,13 @@ def test_a_tiny_table_is_ruled_out_with_its_size(tmp_path, bigdb):
     assert code == 0, report["causes"]
     ruled = next(r for r in report["ruled_out"] if r["id"] == "pending-lock-risk")
     assert any("notes is tiny (20 rows" in line for line in ruled["evidence"]), ruled
+
+
+def test_a_revision_not_fully_read_says_its_locks_are_not_weighed(tmp_path, bigdb):
+    report, _ = gate(tmp_path, bigdb, "op.execute(sa.text(build_sql()))")
+    check = next(c for c in report["checks"] if c["id"] == "pre-deploy-plan")
+    assert any(f["message"].startswith("revision rev1 (") and "the locks of what was not read are not weighed" in
+               f["message"] for f in check["findings"])
 
 
 def test_a_table_the_plan_creates_is_ruled_out(tmp_path, bigdb):

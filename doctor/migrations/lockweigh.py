@@ -9,7 +9,7 @@ itself creates holds nothing to wait for; a tiny one is ruled out with its size.
 from __future__ import annotations
 
 from netra_doctor.core.causes import OMIT
-from netra_doctor.core.checking import Finding, fail, not_applicable, ok, skip, warn
+from netra_doctor.core.checking import Finding, fail, not_applicable, not_judged, ok, skip, warn
 from netra_doctor.core.facts import DatabaseFacts, Facts, LockSettings, MigrationFacts, RevisionFacts, TableUsage
 from netra_doctor.migrations.expected import table_ops
 from netra_doctor.migrations.locks import Step, classify, describe, duration_class, walk
@@ -79,8 +79,10 @@ def repo_notes(facts: Facts) -> list[Finding]:
 def lock_findings(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts]) -> list[Finding]:
     """The pending revisions' locks, weighed by the tables they hold (see the module docstring)."""
     m: MigrationFacts = facts.migrations  # type: ignore[assignment]
+    unread = [not_judged(f"revision {r.revision} ({where(facts, r)}) was not fully read: the locks of what was not "
+                         f"read are not weighed ({r.opaque[0]})", obj=r.revision) for r in todo if r.opaque]
     if not any(r.lock_ops for r in todo):
-        return []
+        return unread
     if facts.table_usage is None:
         return [skip("the pending revisions' locks are not weighed: table sizes and use were not read from the "
                      "database (see the table_usage source)")]
@@ -99,6 +101,7 @@ def lock_findings(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts]) ->
     out: list[Finding] = []
     warned: set[tuple[str, str]] = set()
     told: set[int] = set()  # held locks already reported (once, at the first long statement after them)
+    out += unread
     for step in steps:
         r = step.revision
         if r.revision not in seen:
