@@ -198,6 +198,14 @@ def test_the_safe_forms_are_healthy(tmp_path, bigdb, body):
     assert not [f for f in lock_findings(report) if f["status"] != "pass"]
 
 
+def test_a_concurrent_index_outside_autocommit_block_fails_the_job_and_says_so(tmp_path, bigdb):
+    report, code = gate(tmp_path, bigdb, "op.create_index('ix', 'events', ['n'], postgresql_concurrently=True)")
+    assert code == 1
+    check = next(c for c in report["checks"] if c["id"] == "pre-deploy-plan")
+    assert any("rev1.py:9 creates index ix on events concurrently inside the migration's transaction" in f["message"]
+               and "autocommit_block()" in f["message"] for f in check["findings"] if f["status"] == "warn")
+
+
 def test_a_validate_in_its_own_transaction_is_healthy(tmp_path, bigdb):
     report, code = gate(tmp_path, bigdb,
                         ON_EVENTS_WITH_TIMEOUT + "op.create_check_constraint('ck', 'events', 'n >= 0', "

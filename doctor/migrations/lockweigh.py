@@ -112,6 +112,11 @@ def lock_findings(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts]) ->
         name = plain(step.op.table)
         today = origin.get(name, name)
         at = where(facts, r, step.op.line)
+        if "concurrently" in step.op.flags and step.transaction >= 0:
+            out.append(warn(f"{at} {describe(step.op)} inside the migration's transaction: PostgreSQL refuses "
+                            "(CREATE INDEX CONCURRENTLY cannot run inside a transaction block) and the job fails "
+                            "there; run it inside op.get_context().autocommit_block()", obj=step.op.table,
+                            location=at))
         if step.op.kind == "rename_table":
             origin[plain(step.op.detail)] = origin.pop(name, name)
         u = usage_of(facts, db, today) if today else None
