@@ -69,7 +69,7 @@ def classify(op: LockOp, current_type: str = "") -> Lock | None:
         return Lock("ACCESS EXCLUSIVE", READS_WRITES, "")
     if op.kind == "alter_type":
         before = current_type or op.existing
-        if before and not rewrites(before, op.detail):
+        if before and "using" not in op.flags and not rewrites(before, op.detail):  # USING: taken as a rewrite
             return Lock("ACCESS EXCLUSIVE", READS_WRITES, "")
         unknown = "" if before else " (its current type unknown: taken as a rewrite)"
         return Lock("ACCESS EXCLUSIVE", READS_WRITES, f"rewrites every row and rebuilds the indexes{unknown}",

@@ -774,8 +774,9 @@ class _Reader:
                     self.ops.locks.append(LockOp("rename_column", t, line, column,
                                                  self._arg(frame, node, 99, "new_column_name")))
                 if _keyword(node, "type_") is not None:
+                    using = ["using"] if _keyword(node, "postgresql_using") is not None else []
                     self.ops.locks.append(LockOp("alter_type", t, line, column, _shown_type(_keyword(node, "type_")),
-                                                 existing))
+                                                 existing, using))
                 if _literal(node, "nullable") is False:
                     self.ops.locks.append(LockOp("set_not_null", t, line, column, "", existing))
             elif method == "create_index":

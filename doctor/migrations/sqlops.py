@@ -261,7 +261,8 @@ def _alter_lock(cmd, table: str, stream) -> SqlLock | None:
                 flags.append("volatile_default" if volatile(stream(c.raw_expr)) else "default")
         return SqlLock("add_column", table, cmd.def_.colname, stream(cmd.def_.typeName), flags)
     if sub == "AT_AlterColumnType" and cmd.def_ is not None:
-        return SqlLock("alter_type", table, cmd.name, stream(cmd.def_.typeName))
+        return SqlLock("alter_type", table, cmd.name, stream(cmd.def_.typeName),
+                       flags=["using"] if cmd.def_.raw_default is not None else [])
     if sub == "AT_SetNotNull":
         return SqlLock("set_not_null", table, cmd.name)
     if sub == "AT_ValidateConstraint":
