@@ -188,7 +188,9 @@ def model_columns(facts: Facts) -> list[Finding]:
     out: list[Finding] = []
     theirs: list[ModelTable] = []
     compared = 0
-    baseline = [t for t in found.tables if plain(t.name) in outside]
+    # a model without a schema may get one from its MetaData or a computed __table_args__ (see models())
+    outside_bare = {n.split(".", 1)[1] for n in outside if "." in n}
+    baseline = [t for t in found.tables if plain(t.name) in outside or ("." not in t.name and t.name in outside_bare)]
     unknown = _columns_unknown(m, chain)
     unread = [t for t in found.tables if t not in baseline and plain(t.name) in unknown]
     if unread:  # a column list the reader could not read: "no revision adds" would be a guess

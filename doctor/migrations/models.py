@@ -27,6 +27,7 @@ from pathlib import Path
 
 from netra_doctor.core.facts import ModelFacts, ModelTable
 from netra_doctor.migrations import nameeval
+from netra_doctor.migrations.pyparse import parse
 from netra_doctor.migrations.pysource import absolute_import
 
 SKIP_DIRS = {
@@ -55,6 +56,7 @@ class ClassInfo:
     abstract: bool = False
     sqlmodel_table: bool = False
     schema: str | None = None  # from __table_args__
+    schema_computed: str = ""  # path:line of a declared_attr __table_args__ that is not a literal
     columns: list[tuple[str, int]] = field(default_factory=list)
     plain_fields: set[str] = field(default_factory=set)  # annotated fields: columns only in a SQLModel
     module: ModuleInfo | None = field(default=None, repr=False)
@@ -109,7 +111,7 @@ def _text(node: ast.AST | None, constants: dict[str, str]) -> str | None:
 
 def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
     """Classes, Table() calls, imports and string constants of one file."""
-    tree = ast.parse(source, filename=path)
+    tree = parse(source, path)
     info = ModuleInfo(path, module)
     is_package = path.endswith("__init__.py")
     for node in tree.body:
@@ -196,6 +198,11 @@ def _table_call(call: ast.Call, info: ModuleInfo, model: str,
             info.problems.append(f"{info.path}:{call.lineno}: Table() names its table with a value known only at run "
                                  f"time ({ast.unparse(call.args[0])}); that table is not read")
         return None
+    if name == "alembic_version" or any(
+            k.arg == "autoload_with" or (k.arg == "autoload" and not (isinstance(k.value, ast.Constant)
+                                                                     and k.value.value is False))
+            for k in call.keywords):
+        return None  # a reflected table declares nothing, and Alembic's bookkeeping table is no model
     schema = next((_text(k.value, consts) for k in call.keywords if k.arg == "schema"), None)
     table = ModelTable(f"{schema}.{name}" if schema else name, info.path, call.lineno, model or name)
     for arg in call.args[2:]:
@@ -272,6 +279,15 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
     for stmt in node.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__tablename__":
             cls.tablename_rule = stmt  # @declared_attr def __tablename__(cls): ... (worked out per model)
+            continue
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__table_args__":
+            # @declared_attr def __table_args__(cls): a literal return is read; anything else is computed
+            body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+            if isinstance(value, (ast.Tuple, ast.Dict)):
+                cls.schema = _schema_of_args(value, consts)
+            else:
+                cls.schema_computed = f"{info.path}:{stmt.lineno}"
             continue
         if isinstance(stmt, ast.FunctionDef) and not stmt.name.startswith("__") and any(
                 _last(d) == "declared_attr" or _dotted(d) == "declared_attr.directive" for d in stmt.decorator_list):
@@ -555,6 +571,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
                 continue
             tablename = cls.name.lower()  # SQLModel's default __tablename__
         schema = cls.schema or next((a.schema for a in ancestors if a.schema), None)
+        computed = cls.schema_computed or next((a.schema_computed for a in ancestors if a.schema_computed), "")
+        if schema is None and computed:
+            problems.append(f"{cls.path}:{cls.line}: {cls.name}'s schema comes from a computed __table_args__ "
+                            f"({computed}); its table {tablename} is matched in any schema")
         columns: list[tuple[str, int]] = []
         for c in [*reversed([a for a in ancestors if id(a) not in owner]), cls]:
             for col in _own_columns(c, sqlmodel):
@@ -629,7 +649,7 @@ def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
 
 # --- revisions a model's package carries itself -----------------------------------------------------
 
-REVISION_FOLDERS = ("migrations", "alembic")
+REVISION_FOLDERS = ("migrations", "migration", "alembic")
 _DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=", re.MULTILINE)
 
 
@@ -652,7 +672,7 @@ def _nearest_revisions(root: Path, folder: Path, ours: set[Path], cache: dict[Pa
     found = ""
     while folder not in cache:
         trail.append(folder)
-        hit = next((d for name in REVISION_FOLDERS for d in (folder / name, folder / name / "versions")
+        hit = next((d for name in REVISION_FOLDERS for d in _revision_candidates(folder / name)
                     if _holds_revisions(d)), None)
         if hit is not None:
             found = "" if hit.resolve() in ours else os.path.relpath(hit, root)
@@ -667,6 +687,18 @@ def _nearest_revisions(root: Path, folder: Path, ours: set[Path], cache: dict[Pa
     return found
 
 
+def _revision_candidates(folder: Path) -> list[Path]:
+    """``NAME/``, ``NAME/versions`` and, for a folder per plug-in (CKAN's ``migration/<plugin>/versions``),
+    ``NAME/*/versions``."""
+    if not folder.is_dir():
+        return []
+    try:
+        subs = sorted(d / "versions" for d in folder.iterdir() if d.is_dir() and d.name != "versions")
+    except OSError:
+        subs = []
+    return [folder, folder / "versions", *subs[:20]]
+
+
 def _holds_revisions(folder: Path, most: int = 50) -> bool:
     """Does ``folder`` hold Alembic revision files (a module-level ``down_revision =``)? At most ``most``
     files are looked at: one revision is enough."""
@@ -674,7 +706,12 @@ def _holds_revisions(folder: Path, most: int = 50) -> bool:
         files = sorted(p for p in folder.iterdir() if p.suffix == ".py" and p.is_file())[:most]
     except OSError:  # not a folder, or unreadable
         return False
-    return any(_DOWN_REVISION.search(_peek(p)) for p in files)
+    return any(is_revision_file(p) for p in files)
+
+
+def is_revision_file(path: Path) -> bool:
+    """A module-level ``down_revision =``: an Alembic revision file (read as text, never imported)."""
+    return bool(_DOWN_REVISION.search(_peek(path)))
 
 
 def _target_names(tree: ast.Module) -> list[str]:
@@ -705,6 +742,24 @@ def _target_names(tree: ast.Module) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _computed_target(tree: ast.Module) -> str:
+    """``target_metadata = build(models)`` (or ``configure(target_metadata=build(...))``) with ``build`` not
+    defined in env.py: a MetaData made when env.py runs (quay converts peewee models so), which reading
+    source cannot follow. The expression, or ""."""
+    local = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in ast.walk(tree):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
+                                                for t in node.targets):
+            values = [node.value]
+        elif isinstance(node, ast.Call):
+            values = [kw.value for kw in node.keywords if kw.arg == "target_metadata"]
+        for value in values:
+            if isinstance(value, ast.Call) and (_dotted(value.func) or "").split(".")[0] not in local:
+                return ast.unparse(value)
+    return ""
+
+
 class _Files:
     """Resolves dotted module names to files of the checkout, reading each once."""
 
@@ -714,6 +769,7 @@ class _Files:
         self.problems: list[str] = []
         self.env: ModuleInfo | None = None  # env.py, once read
         self.targets: list[str] = []  # its target_metadata
+        self.computed = ""  # its target_metadata, when a call env.py does not define makes it
 
     def find(self, dotted: str) -> list[Path]:
         """The files importing ``dotted`` runs: its packages' __init__ files, then the module."""
@@ -798,6 +854,11 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
         if not tables and any("__tablename__ is computed" in p for p in found):
             # the models env.py leads to are found, their names are not: say so, and read nothing else
             facts.where += ", which led to models for which no table name could be worked out"
+        elif not tables and files.computed:  # no model reached: what env.py computes is unknown, not "none"
+            facts.where += ", which led to no model"
+            facts.problems.append(f"target_metadata = {files.computed} in {os.path.relpath(env_py, root)} is "
+                                  "computed when env.py runs, which reading source cannot follow; set models_import "
+                                  "(or models = [...]) in netra-doctor.toml to judge the models")
         elif not tables:
             followed = bool(modules) or "followed" in facts.where
             why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
@@ -854,13 +915,17 @@ def _from_env(env_py: Path, files: _Files, root: Path) -> tuple[list[ModuleInfo]
     """The modules env.py imports (its target_metadata's first), followed through their imports."""
     rel = os.path.relpath(env_py, root)
     try:
-        tree = ast.parse(env_py.read_text(encoding="utf-8"), filename=str(env_py))
+        tree = parse(env_py.read_text(encoding="utf-8"), str(env_py))
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
         files.problems.append(f"{rel}: not read ({type(exc).__name__})")
         return [], f"{rel} could not be read"
     env = read_module(ast.unparse(tree), rel)
     files.env = env
     targets = files.targets = _target_names(tree)
+    files.computed = _computed_target(tree)
+    if not targets and files.computed:
+        starts = [*env.imports.values(), *env.star]
+        return files.follow([s for s in dict.fromkeys(starts) if s]), f"target_metadata = {files.computed} in {rel}"
     if not targets:
         return [], f"{rel} sets no target_metadata"
     starts = []

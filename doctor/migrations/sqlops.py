@@ -38,6 +38,15 @@ def sql_text(sql: str) -> str:
     return _BIND.sub(lambda m: "$1", sql).replace("\\:", ":")
 
 
+_PYFORMAT = re.compile(r"%%|%\((\w+)\)s|%s")
+
+
+def pyformat_text(sql: str) -> str:
+    """What the server receives from a DB-API ``execute(sql, params)`` in psycopg2's paramstyle: ``%s`` and
+    ``%(name)s`` become values (``$1`` here), ``%%`` a percent sign."""
+    return _PYFORMAT.sub(lambda m: "%" if m.group(0) == "%%" else "$1", sql)
+
+
 def qualified(schema: str | None, table: str) -> str:
     """``schema.table``, or the bare name without a schema (how the facts name tables)."""
     return f"{schema}.{table}" if schema else table
