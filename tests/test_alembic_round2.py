@@ -292,3 +292,126 @@ def test_an_fstring_naming_a_table_stays_not_fully_read(tmp_path):
     root = project(tmp_path, {"mig/versions/a1_x.py": rev("a1", None, body)})
     m = read_migrations(root / "alembic.ini")
     assert m.revisions[0].opaque and "built at run time" in m.revisions[0].opaque[0]
+
+
+# --- script_location = . in Flask-Migrate's migrations/alembic.ini; naming the script folder -------------
+
+
+def test_flask_migrate_script_location_dot_reads_the_ini_s_own_folder(tmp_path):
+    root = write(tmp_path, {
+        ".git/HEAD": "ref: refs/heads/main\n",
+        "migrations/alembic.ini": ini("."),
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/a1_user.py": rev("a1", None, "    op.create_table('user', sa.Column('id', sa.Integer, "
+                                              "primary_key=True))"),
+        "app/models.py": model("User", "user", "id") + "\n\nclass Order(Base):\n    __tablename__ = 'orders'\n"
+                                                      "    id = sa.Column(sa.Integer, primary_key=True)\n",
+    })
+    m = read_migrations(root / "migrations" / "alembic.ini", cwd=root, checkout=root)
+    assert [r.revision for r in m.revisions] == ["a1"] and not m.unknown
+    assert any("Flask-Migrate" in p for p in m.problems)
+    d = diagnose(root, "migrations/alembic.ini")
+    assert [c.id for c in d.causes] == ["model-without-migration"]  # orders: read, not "nothing read"
+    # started inside the script folder (no VCS marker there): never HEALTHY with "no models found"
+    inside = write(tmp_path / "alone", {"alembic.ini": ini("."), "env.py": ENV_PY.replace(
+        "target_metadata = None", "from app import db\ntarget_metadata = db.metadata"),
+        "versions/a1_user.py": (root / "migrations/versions/a1_user.py").read_text()})
+    d = diagnose(inside)
+    assert d.status == "incomplete" and "script folder itself" in check(d, "models").message
+
+
+def _truth(folders: list[Path], script: Path) -> tuple[list[str], int]:
+    """Alembic's own heads and revision count for these version locations (as Flask-Alembic configures it)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", ":".join(str(f) for f in folders))
+    directory = ScriptDirectory.from_config(cfg)
+    return sorted(directory.get_heads()), len(list(directory.walk_revisions()))
+
+
+def test_a_flask_alembic_project_without_an_ini_is_read_from_the_named_folders(tmp_path):
+    import json
+
+    from tests.helpers import run_cli
+
+    root = write(tmp_path, {
+        ".git/HEAD": "ref: refs/heads/main\n",
+        "netra-doctor.toml": 'script_location = "migrations"\nversion_locations = ["accounts/alembic"]\n',
+        "migrations/a1_base.py": rev("a1", None, "    op.create_table('base', sa.Column('id', sa.Integer))",
+                                     "branch_labels = ('default',)"),
+        "accounts/__init__.py": "",
+        "accounts/alembic/b1_users.py": rev("b1", None, "    op.create_table('accounts_user', sa.Column('id', "
+                                            "sa.Integer, primary_key=True))", "branch_labels = ('accounts',)\n"
+                                            "depends_on = 'a1'"),
+        "accounts/alembic/b2_blocked.py": rev("b2", "b1", "    op.add_column('accounts_user', sa.Column("
+                                              "'blocked_at', sa.DateTime))", 'depends_on = ""'),
+        "accounts/models.py": model("User", "accounts_user", "id", "blocked_at", "email"),
+        "alembic_env/env.py": ENV_PY,
+    })
+    heads, count = _truth([root / "migrations", root / "accounts/alembic"], root / "alembic_env")
+    m = read_migrations(root / "alembic.ini", cwd=root, checkout=root, script_location=root / "migrations",
+                        version_locations=[root / "accounts/alembic"])
+    assert (sorted(m.heads), len(m.revisions)) == (heads, count) == (["a1", "b2"], 3)
+    result = run_cli("staging", "--repo-only", "--format", "json", cwd=root)
+    report = json.loads(result.output)
+    assert [c["id"] for c in report["causes"]] == ["model-columns-without-migration"]  # email: a real finding
+    assert any("email of accounts_user" in e for e in report["causes"][0]["evidence"])
+    # the flag names the folder (over the config's), relative to where it is typed
+    (root / "netra-doctor.toml").write_text('version_locations = ["accounts/alembic"]\n')
+    assert json.loads(run_cli("staging", "--repo-only", "--format", "json", cwd=root).output)["status"] == "incomplete"
+    flagged = run_cli("staging", "--repo-only", "--format", "json", "--script-location", "migrations", cwd=root)
+    assert json.loads(flagged.output)["causes"] == report["causes"]
+    missing = run_cli("staging", "--repo-only", "--script-location", "nowhere", cwd=root)
+    assert missing.exit_code == 2 and "--script-location nowhere: no such folder" in missing.output
+
+
+# --- models that vanish: counted and listed, and a HEALTHY verdict says what it did not judge ------------
+
+
+def test_models_the_reader_cannot_name_or_reach_are_listed_as_not_judged(tmp_path):
+    env = ENV_PY.replace("target_metadata = None", "from app.db import Base\ntarget_metadata = Base.metadata")
+    root = project(tmp_path, {
+        "mig/env.py": env,
+        "mig/versions/a1_items.py": rev("a1", None, "    op.create_table('items', sa.Column('id', sa.Integer, "
+                                        "primary_key=True))"),
+        "app/__init__.py": "",
+        "app/db.py": model("Item", "items", "id"),
+        # a model on a base from an installed package, whose declared_attr names the table
+        "app/records.py": "import sqlalchemy as sa\nfrom invenio_records.models import RecordMetadataBase\n"
+                          "from app.db import Item\n\n\nclass Record(RecordMetadataBase):\n"
+                          "    id = sa.Column(sa.Integer, primary_key=True)\n",
+        # loaded by the application at run time (import_modules_recursively): no import reaches it
+        "app/plugins/__init__.py": "",
+        "app/plugins/tags.py": model("Tag", "tags", "id"),
+    })
+    (root / "app/db.py").write_text((root / "app/db.py").read_text() + "\nimport app.records  # noqa\n")
+    d = diagnose(root)
+    models = check(d, "models")
+    assert d.causes == [] and models.status == "skip" and "2 model(s) or model module(s)" in models.message
+    evidence = [e for f in models.findings for e in f.evidence]
+    assert any("Record maps columns on RecordMetadataBase" in e for e in evidence)
+    assert any("app/plugins/tags.py: declares models" in e for e in evidence)
+    assert "model-without-migration" not in {r.id for r in d.ruled_out}  # not ruled out while parts are unknown
+    from netra_doctor.output.report import render_table
+
+    text = render_table(d)
+    assert text.startswith("netra-doctor: staging: HEALTHY in what it judged, 1 part not judged")
+
+
+def test_a_warning_below_fail_on_error_is_headed_healthy_at_that_level(tmp_path):
+    from netra_doctor.output.report import Look, render_table
+
+    body = ("    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+            "    op.execute(os.environ['MORE_SQL'])\n")
+    root = project(tmp_path, {"mig/versions/a1_t.py": rev("a1", None, body, "import os"),
+                              "models.py": model("T", "t", "id", "extra")})
+    d = diagnose(root)
+    assert [(c.id, c.severity) for c in d.causes] == [("model-columns-without-migration", "warn")]
+    assert exit_code([d], "error") == 0 and exit_code([d], "warn") == 1
+    text = render_table(d, look=Look(fail_on="error"))
+    assert text.splitlines()[0] == "netra-doctor: staging: HEALTHY at --fail-on error, 1 warning (1 cause: see below)"
+    assert render_table(d, look=Look(fail_on="warn")).splitlines()[0] == "netra-doctor: staging: UNHEALTHY (1 cause)"

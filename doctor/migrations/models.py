@@ -473,6 +473,26 @@ def _target_roots(index: Index, env: ModuleInfo, target: str) -> set[tuple[str, 
     return _roots(index, cls) if cls is not None else set()
 
 
+NO_TABLE_NAME = "its table name is not known without running the code"
+_PLAIN_BASES = {"object", "ABC", "Generic", "Protocol", "Enum", "IntEnum", "StrEnum", "Exception", "TypedDict",
+                "NamedTuple", "BaseModel", "dict", "str", "int"}
+
+
+def _outside_base(index: Index, cls: ClassInfo, subclassed: set[int]) -> str:
+    """The base, from outside the files read, that a class with columns and no table name of its own maps
+    on (a declarative base or model class of an installed package, whose declared_attr names the table), or
+    "": a mixin (other classes build on it), or bases that are all plain Python."""
+    if id(cls) in subclassed or cls.module is None:
+        return ""
+    for c in [cls, *index.ancestors(cls)]:
+        for b in c.bases:
+            last = b.rsplit(".", 1)[-1]
+            if (c.module is not None and index.lookup(c.module, b) is None and last not in _PLAIN_BASES
+                    and (last.endswith(("Model", "Base")) or "Model" in last)):
+                return b
+    return ""
+
+
 def _is_sqlmodel(index: Index, cls: ClassInfo) -> bool:
     return any(b.rsplit(".", 1)[-1] == "SQLModel" for c in [cls, *index.ancestors(cls)] for b in c.bases)
 
@@ -508,6 +528,7 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
         for t in m.tables:
             add(t)
     pending: list[ClassInfo] = [c for m in modules for c in m.classes.values()]
+    subclassed = {id(b) for c in pending for b in index.ancestors(c)}  # mixins and bases of the classes read
     for cls in pending:
         if cls.table is not None:
             owner[id(cls)] = add(cls.table)
@@ -562,6 +583,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
                 if cls.columns or inherited is not None:
                     problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr); "
                                     "its table is not known without running the code")
+                continue
+            if inherited is None and cls.columns and (outside := _outside_base(index, cls, subclassed)):
+                problems.append(f"{cls.path}:{cls.line}: {cls.name} maps columns on {outside}, a base from outside "
+                                f"the checkout that names its table; {NO_TABLE_NAME}")
                 continue
             if inherited is None or not cls.columns:
                 continue  # a base, a mixin or a plain class
@@ -627,18 +652,18 @@ def _mentions_models(text: str) -> bool:
     return "sqlalchemy" in text or "sqlmodel" in text or "__tablename__" in text or "Column(" in text
 
 
-def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
-                 cwd: Path | None = None) -> tuple[Path | None, list[Path], list[Path] | None]:
+def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic", cwd: Path | None = None,
+                 script: tuple[Path, list[Path]] | None = None) -> tuple[Path | None, list[Path], list[Path] | None]:
     """env.py of the Alembic project, the folders its modules import from, and its own script and
     revision folders (None when the layout cannot be read), as the migrations source resolves them
     (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
     from netra_doctor.core.errors import SourceError
-    from netra_doctor.migrations.layout import locate_layout
+    from netra_doctor.migrations.layout import script_layout
 
-    if not alembic_ini.is_file():
+    if not alembic_ini.is_file() and script is None:
         return None, [], None
     try:  # the migrations source's own resolution (a relative script_location falls back to the ini's folder)
-        layout = locate_layout(alembic_ini, cwd or root, section)
+        layout = script_layout(alembic_ini, cwd or root, section, *(script or (None, None)))
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
         env_py = alembic_ini.parent / "env.py"  # only an Alembic env.py: an app's own env.py is no such thing
         alembic_env = env_py.is_file() and any(w in _peek(env_py) for w in ("alembic", "target_metadata"))
@@ -823,10 +848,13 @@ class _Files:
 
 
 def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
-                scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None) -> ModelFacts:
-    """The models of the checkout at ``root`` (see the module docstring for which files)."""
+                scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None,
+                script_location: Path | None = None, version_locations: list[Path] | None = None) -> ModelFacts:
+    """The models of the checkout at ``root`` (see the module docstring for which files); ``script_location``
+    and ``version_locations`` as the migrations source takes them."""
     root = root.resolve()
-    env_py, prepend, project = _alembic_env(root, alembic_ini, section, cwd)
+    script = (script_location, version_locations or []) if script_location is not None else None
+    env_py, prepend, project = _alembic_env(root, alembic_ini, section, cwd, script)
     bases = list(dict.fromkeys([root, *prepend, alembic_ini.parent, *([env_py.parent] if env_py else [])]))
     files = _Files(root, bases)
     facts = ModelFacts()
@@ -880,8 +908,15 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
                 if tables:
                     break
             facts.where = f"a scan of {shown} without migrations, tests and virtualenvs ({why})"
+            if not tables and files.targets and any(root == s or s in root.parents for s in scripts):
+                # started inside the script folder (no VCS marker above): the models env.py names are outside
+                facts.problems.append(f"the checkout read is {root}, the Alembic script folder itself, and env.py's "
+                                      f"target_metadata = {files.targets[0]} names models outside it: run the doctor "
+                                      "from the repository's root (or pass --alembic-ini from there)")
             if not scan_checkout:
                 facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
+    if tables and not paths and "followed through its imports" in facts.where:
+        found += _unreached(root, files, tables, _script_dirs(env_py, project))
     facts.tables = tables
     if project is not None:
         mark_own_migrations(root, tables, project)
@@ -889,6 +924,39 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems
     return facts
+
+
+UNREACHED = "declares models (__tablename__) but no import from env.py reaches it"
+
+
+# what the problems say of a model (class, Table() or module) that the reader found and could not judge
+UNJUDGED_MARKS = (NO_TABLE_NAME, "its table is not known without running the code", UNREACHED, ": not read (",
+                  "that table is not read")
+
+
+def unjudged(problems: list[str]) -> list[str]:
+    """The models found and not judged, from the reader's problems."""
+    return [p for p in problems if any(m in p for m in UNJUDGED_MARKS)]
+
+
+def _unreached(root: Path, files: _Files, tables: list[ModelTable], scripts: list[Path]) -> list[str]:
+    """Modules of the models' packages that declare models and that no import from env.py reaches: loaded
+    dynamically by the application (``import_modules_recursively``, plug-in loaders), so whether Alembic's
+    MetaData holds them is unknown. Each is said, never read as the project's models."""
+    packages: set[Path] = set()
+    for t in tables:
+        folder = (root / t.path).parent if t.path else None
+        while folder is not None and (folder.parent / "__init__.py").is_file() and folder.parent != root:
+            folder = folder.parent
+        if folder is not None and (folder / "__init__.py").is_file():
+            packages.add(folder.resolve())
+    read = {p.resolve() for p in files.modules}
+    out: list[str] = []
+    for package in sorted(packages):
+        for path in scan(package, frozenset(str(s) for s in scripts)):
+            if path.resolve() not in read and "__tablename__" in _peek(path):
+                out.append(f"{os.path.relpath(path, root)}: {UNREACHED}; its models are not judged")
+    return out
 
 
 def _script_dirs(env_py: Path | None, project: list[Path] | None) -> list[Path]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from netra_doctor.core.errors import SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
-from netra_doctor.migrations.layout import Layout, locate_layout
+from netra_doctor.migrations.layout import Layout, script_layout
 from netra_doctor.migrations.models import is_revision_file
 from netra_doctor.migrations.pyparse import parse
 from netra_doctor.migrations.pysource import Module, Modules, Unresolved, evaluate, index, lookup, short
@@ -38,8 +38,20 @@ def gather(ctx: Context) -> None:
     root = ctx.target.root.absolute()
     inside = ini.absolute().is_relative_to(root)
     # an alembic.ini given from outside the repository (--alembic-ini elsewhere) brings its own project
+    script, extra = script_folders(ctx.target.script_location, ctx.target.version_locations, root)
     ctx.facts.migrations = read_migrations(ini, cwd=cwd if inside else None, checkout=root if inside else None,
-                                           section=ctx.target.alembic_name)
+                                           section=ctx.target.alembic_name, script_location=script,
+                                           version_locations=extra)
+
+
+def script_folders(script_location: str | None, version_locations: list[str], root: Path
+                   ) -> tuple[Path | None, list[Path]]:
+    """The configured script folder and extra revision folders, relative to the repository root."""
+    def where(p: str) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else root / path
+
+    return (where(script_location) if script_location else None), [where(v) for v in version_locations]
 
 
 def ini_path(alembic_ini: str, root: Path) -> Path:
@@ -61,18 +73,21 @@ def ini_and_cwd(alembic_ini: str, root: Path) -> tuple[Path, Path]:
 
 
 def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = None,
-                    section: str = "alembic") -> MigrationFacts:
+                    section: str = "alembic", script_location: Path | None = None,
+                    version_locations: list[Path] | None = None) -> MigrationFacts:
     """Heads and every revision (base first) of the scripts that ``ini`` points at.
 
     ``cwd``: the directory alembic runs in (relative locations resolve against it; default the
     ini's folder); ``checkout``: the repository being diagnosed (default: the directory relative
     locations resolved against), the only place modules are read from; ``section``: the ini's
-    section (`alembic -n NAME`)."""
-    if not ini.is_file():
-        raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)")
+    section (`alembic -n NAME`); ``script_location``: the script folder the job runs, over the ini's (with
+    no ini: Flask-Alembic), and ``version_locations`` more revision folders."""
+    if not ini.is_file() and script_location is None:
+        raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH, or --script-location DIR for a project "
+                          "without one, or set alembic_ini in netra-doctor.toml)")
     ini = ini.absolute()
     cwd = (cwd or ini.parent).absolute()
-    layout = locate_layout(ini, cwd, section)
+    layout = script_layout(ini, cwd, section, script_location, version_locations)
     checkout = (checkout or layout.cwd).absolute()
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(layout.script_dir), problems=layout.problems)
     if layout.sourceless:
