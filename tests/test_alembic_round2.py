@@ -270,6 +270,8 @@ SQL_REVISION = """
     stmt = stmt.bindparams(kind=3, id=1)
     op.execute(stmt)
     op.execute(f"UPDATE aspects SET kind = {Kind.big.value} WHERE id = 1")
+    order = []
+    bisect.insort(order, 1)  # the standard library does not reach the database
     if conn.dialect.name != "mysql":
         return
     op.execute("ALTER TABLE aspects ENGINE = InnoDB")
@@ -278,13 +280,21 @@ SQL_REVISION = """
 
 
 def test_parameterised_sql_bindparams_fstring_values_and_early_return_guards_are_read(tmp_path, pg):
-    extra = "import enum\n\n\nclass Kind(enum.Enum):\n    big = 7\n"
+    extra = "import bisect\nimport enum\n\n\nclass Kind(enum.Enum):\n    big = 7\n"
     root = project(tmp_path, {"mig/versions/a1_aspects.py": rev("a1", None, SQL_REVISION, extra),
                               "models.py": model("Aspect", "aspects", "id", "is_default", "kind")})
     m = read_migrations(root / "alembic.ini")
     assert m.revisions[0].opaque == []  # fully read: every statement understood
     assert standing_columns(m, m.heads) == columns_after_upgrade(root, pg.dsn())
     assert diagnose(root).status == "healthy"
+
+
+def test_psycopg2_in_tuple_parameters_are_read():
+    from netra_doctor.migrations.sqlops import pyformat_text, read_sql
+
+    text = pyformat_text("SELECT COUNT(*) FROM t WHERE id IN %s AND name = %(n)s AND pct LIKE '5%%'")
+    assert text == "SELECT COUNT(*) FROM t WHERE id IN ($1) AND name = $1 AND pct LIKE '5%'"
+    assert read_sql(text).opaque == []
 
 
 def test_an_fstring_naming_a_table_stays_not_fully_read(tmp_path):
@@ -388,7 +398,10 @@ def test_models_the_reader_cannot_name_or_reach_are_listed_as_not_judged(tmp_pat
         "app/plugins/__init__.py": "",
         "app/plugins/tags.py": model("Tag", "tags", "id"),
     })
-    (root / "app/db.py").write_text((root / "app/db.py").read_text() + "\nimport app.records  # noqa\n")
+    write(root, {"app/base.py": "import sqlalchemy as sa\nfrom flask_sqlalchemy.model import Model\n\n\n"
+                                "class AppModel(Model):\n    query: object\n    flag = sa.Column(sa.Boolean)\n"})
+    imports = "\nimport app.records  # noqa\nimport app.base\n"
+    (root / "app/db.py").write_text((root / "app/db.py").read_text() + imports)
     d = diagnose(root)
     models = check(d, "models")
     assert d.causes == [] and models.status == "skip" and "2 model(s) or model module(s)" in models.message
@@ -398,8 +411,12 @@ def test_models_the_reader_cannot_name_or_reach_are_listed_as_not_judged(tmp_pat
     assert "model-without-migration" not in {r.id for r in d.ruled_out}  # not ruled out while parts are unknown
     from netra_doctor.output.report import render_table
 
+    assert not any("AppModel" in e for e in evidence)  # flask_sqlalchemy's model_class: no model of its own
     text = render_table(d)
     assert text.startswith("netra-doctor: staging: HEALTHY in what it judged, 1 part not judged")
+    # what was judged is said too: the passing part of the models check, and the closing count
+    assert "the other 1 model table(s) are created by the 1 revision(s) up to head a1" in text
+    assert "1 passed in part" in text.splitlines()[-1]
 
 
 def test_a_warning_below_fail_on_error_is_headed_healthy_at_that_level(tmp_path):

@@ -474,6 +474,7 @@ def _target_roots(index: Index, env: ModuleInfo, target: str) -> set[tuple[str, 
 
 
 NO_TABLE_NAME = "its table name is not known without running the code"
+_LIBRARIES = {"sqlalchemy", "flask_sqlalchemy", "sqlmodel", "pydantic"}
 _PLAIN_BASES = {"object", "ABC", "Generic", "Protocol", "Enum", "IntEnum", "StrEnum", "Exception", "TypedDict",
                 "NamedTuple", "BaseModel", "dict", "str", "int"}
 
@@ -487,6 +488,9 @@ def _outside_base(index: Index, cls: ClassInfo, subclassed: set[int]) -> str:
     for c in [cls, *index.ancestors(cls)]:
         for b in c.bases:
             last = b.rsplit(".", 1)[-1]
+            library = c.module.imports.get(b.split(".")[0], "") if c.module is not None else ""
+            if library.split(".")[0] in _LIBRARIES:
+                continue  # flask_sqlalchemy's Model, SQLAlchemy's own bases: a model_class, not a model
             if (c.module is not None and index.lookup(c.module, b) is None and last not in _PLAIN_BASES
                     and (last.endswith(("Model", "Base")) or "Model" in last)):
                 return b
@@ -584,7 +588,7 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
                     problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr); "
                                     "its table is not known without running the code")
                 continue
-            if inherited is None and cls.columns and (outside := _outside_base(index, cls, subclassed)):
+            if inherited is None and _own_columns(cls, False) and (outside := _outside_base(index, cls, subclassed)):
                 problems.append(f"{cls.path}:{cls.line}: {cls.name} maps columns on {outside}, a base from outside "
                                 f"the checkout that names its table; {NO_TABLE_NAME}")
                 continue

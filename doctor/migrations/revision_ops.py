@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,11 @@ _HARMLESS_MODULES = frozenset({
     "sqlmodel", "geoalchemy2", "sqlalchemy_utils", "pgvector", "alembic_utils", "__future__", "math", "random",
     "string", "hashlib", "secrets", "base64", "copy", "contextlib",
 })
+# the standard library cannot reach the database on its own (bisect.insort, json.dumps), except what runs
+# other code or programs (a psql through subprocess, a module imported by name)
+_RUNS_CODE = frozenset({"subprocess", "importlib", "runpy", "multiprocessing", "concurrent", "code", "codeop",
+                        "pkgutil", "ctypes", "asyncio", "threading", "pty", "builtins", "os", "shutil"})
+_HARMLESS_MODULES = _HARMLESS_MODULES | (frozenset(sys.stdlib_module_names) - _RUNS_CODE)
 _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set", "tuple", "isinstance", "range",
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})

@@ -146,6 +146,9 @@ def _closing(d: Diagnosis, look: Look) -> str:
         counts[r.status] = counts.get(r.status, 0) + 1
     parts += [f"{counts[s]} {word}" for s, word in (("fail", "failed"), ("error", "errored"), ("warn", "warned"),
                                                     ("skip", "skipped")) if counts.get(s)]
+    partly = sum(1 for r in d.checks if r.status == "skip" and any(f.status == "pass" for f in r.findings))
+    if partly:  # a check that judged some of what it examines: said, not hidden among the skipped
+        parts.append(f"{partly} passed in part")
     parts.append(f"{counts.get('pass', 0)} passed")
     if d.silenced:
         parts.append(f"{len(d.silenced)} silenced")
@@ -288,7 +291,8 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
                          *([f"{r.duration_ms:.1f}"] if look.verbose else [])))
             # a part not judged beside a verdict on the rest: its own row, else only -v would tell
             rows += [(r.id, out.mark(f.status) + f.status, f.message, *([""] if look.verbose else []))
-                     for f in r.findings if f.unjudged and f.message != r.message]
+                     for f in r.findings if (f.unjudged or (f.status == "pass" and r.status == "skip"))
+                     and f.message != r.message]
         out.table(rows, ["check", "status", "message", *(["ms"] if look.verbose else [])], 2)
     troubled = [s for s in d.sources if look.verbose or s.status != "ok"]
     if troubled:
