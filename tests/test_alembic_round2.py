@@ -297,6 +297,27 @@ def test_psycopg2_in_tuple_parameters_are_read():
     assert read_sql(text).opaque == []
 
 
+DEDENT_REVISION = '''
+    bind = op.get_bind()
+    bind.execute(sa.text(dedent("""
+        ALTER TABLE t RENAME TO u
+    """)))
+    query = sa.text(f"DELETE FROM {meta.tablename} WHERE {meta.pk} > 1")
+    bind.execute(query)
+    bind.execute(sa.text(f"SELECT id FROM {meta.tablename}"))
+'''
+
+
+def test_sql_in_dedent_and_row_statements_held_in_a_name_are_read(tmp_path):
+    """mealie: sa.text(dedent(...)), and row statements built from names at run time, held in a name."""
+    root = project(tmp_path, {"mig/versions/a1_x.py": rev("a1", None, DEDENT_REVISION, "from textwrap import dedent")})
+    [r] = read_migrations(root / "alembic.ini").revisions
+    assert r.opaque == [] and r.renames == [["t", "u"]]
+    into = "    op.execute(f'SELECT * INTO {name} FROM t')\n"
+    root = project(tmp_path / "into", {"mig/versions/a1_x.py": rev("a1", None, into)})
+    assert read_migrations(root / "alembic.ini").revisions[0].opaque  # SELECT ... INTO makes a table
+
+
 def test_an_fstring_naming_a_table_stays_not_fully_read(tmp_path):
     body = "    name = compute()\n    op.execute(f'CREATE TABLE {name} (id int)')\n"
     root = project(tmp_path, {"mig/versions/a1_x.py": rev("a1", None, body)})

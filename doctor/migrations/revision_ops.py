@@ -726,7 +726,10 @@ class _Reader:
             if text is not None:  # f"... {Enum.x.value} ...": the unknown parts are values, the SQL is known
                 self._read_sql(frame, node, text, line)
                 return
-            if _rows_only(arg):
+            held = frame.exprs.get(arg.id) if isinstance(arg, ast.Name) else None  # query = f"DELETE ..."
+            if isinstance(held, ast.Call):
+                held = _text_of(held)
+            if _rows_only(arg) or (held is not None and _rows_only(held)):
                 return  # f"UPDATE t SET ... {value}": built at run time, but it changes rows, not tables
             self.ops.why(f"{self.where(frame, node)}: runs SQL built at run time ({short(ast.unparse(arg))})")
             return
@@ -897,10 +900,23 @@ def _text_of(call: ast.Call) -> ast.expr | None:
     if not isinstance(arg, ast.Call):
         return None
     name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
-    return arg.args[0] if name in _TEXT_FUNCS and arg.args else None
+    if name not in _TEXT_FUNCS or not arg.args:
+        return None
+    inner = arg.args[0]
+    while (isinstance(inner, ast.Call) and len(inner.args) == 1 and not inner.keywords
+           and (_dotted_name(inner.func) in _SAME_SQL)):
+        inner = inner.args[0]  # text(dedent("""...""")): the same statement, its indentation aside
+    return inner
 
 
-_DML = ("update ", "insert ", "delete ")
+_SAME_SQL = frozenset({"dedent", "textwrap.dedent", "inspect.cleandoc", "cleandoc"})
+
+
+def _dotted_name(node: ast.expr) -> str:
+    return ast.unparse(node) if isinstance(node, (ast.Name, ast.Attribute)) else ""
+
+
+_DML = ("update ", "insert ", "delete ", "select ")
 
 
 def _rows_only(expr: ast.expr) -> bool:
@@ -910,8 +926,10 @@ def _rows_only(expr: ast.expr) -> bool:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             parts.append(node.value)
     head = _leading_text(expr)
+    # a SELECT reads rows, unless SELECT ... INTO makes a table of them
     return (head is not None and head.lstrip().lower().startswith(_DML)
-            and not any(";" in p.rstrip().rstrip(";") for p in parts))
+            and not any(";" in p.rstrip().rstrip(";") for p in parts)
+            and not (head.lstrip().lower().startswith("select ") and any(" into " in p.lower() for p in parts)))
 
 
 def _leading_text(expr: ast.expr) -> str | None:
