@@ -453,3 +453,8 @@ def test_a_warning_below_fail_on_error_is_headed_healthy_at_that_level(tmp_path)
     text = render_table(d, look=Look(fail_on="error"))
     assert text.splitlines()[0] == "netra-doctor: staging: HEALTHY at --fail-on error, 1 warning (1 cause: see below)"
     assert render_table(d, look=Look(fail_on="warn")).splitlines()[0] == "netra-doctor: staging: UNHEALTHY (1 cause)"
+    from netra_doctor.output.report import render
+
+    assert render([d], "markdown", fail_on="error").startswith(
+        "## netra-doctor: `staging` is HEALTHY at --fail-on error, 1 warning")
+    assert '"status": "unhealthy"' in render([d], "json")  # the JSON contract keeps its meaning

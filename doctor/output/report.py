@@ -347,7 +347,9 @@ def _md_fix(items: list[str]) -> list[str]:
 
 
 def render_markdown(d: Diagnosis, verbose: bool = False, look: Look | None = None) -> str:
-    out = [f"## netra-doctor: `{clean_line(d.environment)}` is {d.status}", ""]
+    verdict = _verdict(d, look.fail_on if look else "error")
+    out = [f"## netra-doctor: `{clean_line(d.environment)}` is {verdict if verdict != d.status.upper() else d.status}",
+           ""]
     if d.causes:
         out += ["| rank | cause | severity | confidence | title |", "| --- | --- | --- | --- | --- |"]
         out += [f"| {c.rank} | `{c.id}` | {c.severity} | {c.confidence:.2f} | {_md(c.title)} |" for c in d.causes]
@@ -390,5 +392,5 @@ def render(diagnoses: list[Diagnosis], fmt: str, verbose: bool = False, look: Lo
 
         return render_junit(diagnoses, fail_on)
     if fmt == "markdown":
-        return "\n\n".join(render_markdown(d, verbose) for d in diagnoses)
+        return "\n\n".join(render_markdown(d, verbose, look) for d in diagnoses)
     return "\n\n".join(render_table(d, verbose, look) for d in diagnoses)
