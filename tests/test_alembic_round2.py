@@ -458,3 +458,30 @@ def test_a_warning_below_fail_on_error_is_headed_healthy_at_that_level(tmp_path)
     assert render([d], "markdown", fail_on="error").startswith(
         "## netra-doctor: `staging` is HEALTHY at --fail-on error, 1 warning")
     assert '"status": "unhealthy"' in render([d], "json")  # the JSON contract keeps its meaning
+
+
+def test_a_plain_mixin_is_never_the_model_of_its_subclass_s_table(tmp_path):
+    mixin = """
+import sqlalchemy as sa
+from sqlalchemy.orm import declarative_base, declared_attr
+
+Base = declarative_base()
+
+
+class ApplicationMixin:
+    __tablename__ = "applications"
+
+    @declared_attr
+    def __table_args__(cls):
+        return ({"schema": "oauth"},)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+
+
+class Application(ApplicationMixin, Base):
+    name = sa.Column(sa.String)
+"""
+    root = project(tmp_path, {"mig/versions/a1.py": rev("a1", None, "    pass"), "models.py": mixin})
+    [table] = read_models(root, root / "alembic.ini", cwd=root).tables
+    assert (table.name, table.model, table.line, table.columns) == ("oauth.applications", "Application", 17,
+                                                                     ["id", "name"])

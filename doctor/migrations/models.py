@@ -540,6 +540,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
     for cls in sorted(pending, key=lambda c: len(index.ancestors(c))):
         if id(cls) in owner or cls.abstract or cls.declarative:
             continue
+        if id(cls) in subclassed and cls.bases in ([], ["object"]) and not cls.sqlmodel_table:
+            # a plain mixin (`__tablename__`, `__table_args__` and columns for the models built on it) maps
+            # nothing itself: its models are the subclasses, each named as its own table's model
+            continue
         if wanted and target is not None and (roots := _roots(index, cls)) and not roots & wanted and (
                 cls.tablename or cls.tablename_rule or cls.columns):
             elsewhere.setdefault(", ".join(f"{path}: {name}" for path, name in sorted(roots)), []).append(cls)
