@@ -116,6 +116,9 @@ def cli() -> None:
               help="Reach a Cloud SQL instance through a local Auth Proxy (repeatable).")
 @click.option("--dsn", metavar="URL", help="Connect straight to this database (overrides resolution).")
 @click.option("--alembic-ini", type=click.Path(path_type=Path), help="The migration scripts' alembic.ini.")
+@click.option("--script-location", type=click.Path(path_type=Path), metavar="DIR",
+              help="The Alembic script folder the job runs (Flask-Migrate's -d DIR, Flask-Alembic's migrations/), "
+              "over the ini's script_location; with no alembic.ini, the revisions are read from it.")
 @click.option("--project", help="Google Cloud project (default: config, $CLOUDSDK_CORE_PROJECT, "
               "$GOOGLE_CLOUD_PROJECT, netra-ENV).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -135,8 +138,8 @@ def cli() -> None:
               help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
 @click.option("--no-cache", is_flag=True,
               help="Read every file of the checkout afresh (the per-file cache never changes a verdict).")
-def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose, quiet,
-             color, pre_deploy, repo_only, image, no_cache):
+def diagnose(environments, from_dir, proxies, dsn, alembic_ini, script_location, project, fmt, save, fail_on, only,
+             verbose, quiet, color, pre_deploy, repo_only, image, no_cache):
     """Diagnose ENV (live, or offline with --from)."""
     from netra_doctor.cloudrun.targets import DsnError, parse_dsn
     from netra_doctor.core.config import ConfigError, load_target, parse_proxy
@@ -147,6 +150,10 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
             if not alembic_ini.is_file():
                 raise ConfigError(f"--alembic-ini {alembic_ini}: no such file")
             overrides["alembic_ini"] = str(alembic_ini.resolve())  # relative to where the user typed it
+        if script_location is not None:
+            if not script_location.is_dir():
+                raise ConfigError(f"--script-location {script_location}: no such folder")
+            overrides["script_location"] = str(script_location.resolve())
         if dsn is not None:
             parse_dsn(dsn)
             overrides["dsn"] = dsn
@@ -238,7 +245,9 @@ def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
 @click.option("--pre-deploy", is_flag=True, help="The gate on the seed's commit, before it ships.")
-def demo(fmt, keep, verbose, quiet, color, pre_deploy):
+@click.option("--scenario", type=click.Choice(("seed", "big-table-lock")), default="seed", show_default=True,
+              help="seed: the incident; big-table-lock: a pending revision indexing a 150,000-row table.")
+def demo(fmt, keep, verbose, quiet, color, pre_deploy, scenario):
     """The seed incident, end to end, on a throwaway PostgreSQL."""
     from netra_doctor.core.config import ConfigError
 
@@ -247,7 +256,8 @@ def demo(fmt, keep, verbose, quiet, color, pre_deploy):
     except ImportError:
         _bad_input("the demo is not built into this version yet")
     try:
-        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json", pre_deploy=pre_deploy)
+        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json", pre_deploy=pre_deploy,
+                             scenario=scenario)
     except ConfigError as exc:  # also: no PostgreSQL binaries (the line says how to install them)
         _bad_input(str(exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: run_demo has removed its server and files

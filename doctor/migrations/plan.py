@@ -10,13 +10,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts
+from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
 from netra_doctor.migrations.expected import ancestors, split_name, table_ops
 
 
 def plain(name: str) -> str:
     """``public.x`` and ``x`` are one table for a default search_path."""
     return name[len("public."):] if name.startswith("public.") else name
+
+
+def usage_of(facts: Facts, db: DatabaseFacts, name: str) -> TableUsage | None:
+    """A table's rows and use, found as the service's search_path finds ``name``."""
+    schema, _, table = name.rpartition(".")
+    path = [schema] if schema else (db.search_path or ["public"])
+    usage = {(u.schema, u.name): u for u in facts.table_usage or []}
+    return next((usage[(s, table)] for s in path if (s, table) in usage), None)
 
 
 def op_line(r: RevisionFacts, index: int) -> int:
@@ -129,8 +137,8 @@ def made_outside(m: MigrationFacts, tips: list[str]) -> list[str]:
                 made.add(plain(names[0]))
             elif kind in ("rename", "drop") and names and plain(names[0]) not in made:
                 outside.add(plain(names[0]))
-            if kind == "rename" and len(names) == 2:
-                made.add(plain(names[1]))
+            if kind == "rename" and len(names) == 2:  # a baseline table renamed is still the baseline's
+                (made if plain(names[0]) in made else outside).add(plain(names[1]))
         touched = [op[1] for op in rev.column_ops if len(op) > 2] or [p[0] for p in (*rev.adds_columns,
                                                                                      *rev.drops_columns) if p]
         outside.update(plain(t) for t in touched if plain(t) not in made)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from netra_doctor.core.facts import LockOp
 from netra_doctor.migrations.pysource import (
     Built,
     ColumnValue,
@@ -34,7 +36,15 @@ from netra_doctor.migrations.pysource import (
     lookup,
     short,
 )
-from netra_doctor.migrations.sqlops import qualified, read_sql, sql_text
+from netra_doctor.migrations.sqlops import (
+    PGLAST,
+    pyformat_text,
+    qualified,
+    read_locks,
+    read_sql,
+    sql_text,
+    volatile,
+)
 
 MAX_CALL_DEPTH = 16
 MAX_UNROLL = 200  # loop iterations unrolled per loop
@@ -45,12 +55,18 @@ _HARMLESS_MODULES = frozenset({
     "sqlmodel", "geoalchemy2", "sqlalchemy_utils", "pgvector", "alembic_utils", "__future__", "math", "random",
     "string", "hashlib", "secrets", "base64", "copy", "contextlib",
 })
+# the standard library cannot reach the database on its own (bisect.insort, json.dumps), except what runs
+# other code or programs (a psql through subprocess, a module imported by name)
+_RUNS_CODE = frozenset({"subprocess", "importlib", "runpy", "multiprocessing", "concurrent", "code", "codeop",
+                        "pkgutil", "ctypes", "asyncio", "threading", "pty", "builtins", "os", "shutil"})
+_HARMLESS_MODULES = _HARMLESS_MODULES | (frozenset(sys.stdlib_module_names) - _RUNS_CODE)
 _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set", "tuple", "isinstance", "range",
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
 # what create_table takes besides columns (SQLAlchemy's SchemaItem kinds that are not a Column)
 _NOT_COLUMNS = ("Constraint", "Index")
+_VALUE_MARK = "\x00"  # where an f-string's part known only at run time stood
 _ROW_MODULES = frozenset({"sqlalchemy", "sqlmodel"})  # their insert/update/select constructs change rows
 _MUTATORS = frozenset({"insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "sort", "reverse"})
 
@@ -70,6 +86,7 @@ class TableOps:
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
     columns_unknown: list[str] = field(default_factory=list)  # tables given a column the doctor cannot read
+    locks: list[LockOp] = field(default_factory=list)  # lock-taking statements, autocommit blocks, lock_timeout
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -374,6 +391,9 @@ class _Reader:
     def body(self, frame: _Frame, stmts: list[ast.stmt]) -> None:
         for stmt in stmts:
             self.stmt(frame, stmt)
+            if (isinstance(stmt, ast.If) and stmt.body and isinstance(stmt.body[-1], ast.Return)
+                    and _on_postgresql(stmt.test, frame.dialect_names) is True):
+                return  # `if bind.dialect.name != "mysql": return`: PostgreSQL leaves here, the rest is MySQL's
 
     def stmt(self, frame: _Frame, node: ast.stmt) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -385,10 +405,16 @@ class _Reader:
             self.loop(frame, node)
             return
         if isinstance(node, (ast.With, ast.AsyncWith)):
+            autocommit = any(isinstance(i.context_expr, ast.Call) and isinstance(i.context_expr.func, ast.Attribute)
+                             and i.context_expr.func.attr == "autocommit_block" for i in node.items)
             for item in node.items:
                 self.expr(frame, item.context_expr, statement=True)
                 self._batch(frame, item)
+            if autocommit:  # `with op.get_context().autocommit_block():` commits, runs outside a transaction
+                self.ops.locks.append(LockOp("autocommit_begin", line=self.line_of(frame, node)))
             self.body(frame, node.body)
+            if autocommit:
+                self.ops.locks.append(LockOp("autocommit_end", line=self.line_of(frame, node)))
             return
         if isinstance(node, ast.Assign):
             self.expr(frame, node.value)  # `x = f(...)` computes a value: only a bare call acts on its own
@@ -652,6 +678,8 @@ class _Reader:
         return None
 
     def op(self, frame: _Frame, node: ast.Call, method: str, line: int) -> None:
+        if method in _LOCK_METHODS:
+            self.lock_op(frame, node, method, line)
         try:
             if method == "create_table":
                 table = self._table(frame, node, 0, "table_name")
@@ -685,6 +713,8 @@ class _Reader:
             self._unknown(frame, node, exc)
 
     def batch_op(self, frame: _Frame, node: ast.Call, table: str, method: str) -> None:
+        if method in _LOCK_METHODS:
+            self.lock_op(frame, node, method, self.line_of(frame, node), table)
         try:
             if method == "drop_column":
                 self.ops.drop_column(table, self._arg(frame, node, 0, "column_name"))
@@ -703,7 +733,7 @@ class _Reader:
     def sql(self, frame: _Frame, node: ast.Call, arg: ast.expr, line: int, connection: bool = False) -> None:
         if isinstance(arg, ast.Call):
             arg = _text_of(arg)
-            if arg is None:
+            if arg is None or (isinstance(arg, ast.Name) and not isinstance(self._try(frame, arg), str)):
                 return  # a SQLAlchemy construct (insert/update/select): rows, not tables
         try:
             text = self.value(frame, arg)
@@ -712,16 +742,53 @@ class _Reader:
         except Unresolved:
             if connection and not isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)):
                 return
-            if _rows_only(arg):
+            text = self._values_only(frame, arg)
+            if text is not None:  # f"... {Enum.x.value} ...": the unknown parts are values, the SQL is known
+                self._read_sql(frame, node, text, line)
+                return
+            held = frame.exprs.get(arg.id) if isinstance(arg, ast.Name) else None  # query = f"DELETE ..."
+            if isinstance(held, ast.Call):
+                held = _text_of(held)
+            if _rows_only(arg) or (held is not None and _rows_only(held)):
                 return  # f"UPDATE t SET ... {value}": built at run time, but it changes rows, not tables
             self.ops.why(f"{self.where(frame, node)}: runs SQL built at run time ({short(ast.unparse(arg))})")
             return
         if not isinstance(text, str):
             return
-        self.ops.sql_read = True
+        if connection and len(node.args) > 1:
+            text = pyformat_text(text)  # conn.execute("... WHERE id = %s", (x,)): psycopg2's paramstyle
         if not (isinstance(node.func, ast.Attribute) and node.func.attr == "exec_driver_sql"):
             text = sql_text(text)
+        self._read_sql(frame, node, text, line)
+
+    def _values_only(self, frame: _Frame, arg: ast.expr) -> str | None:
+        """An f-string's SQL with each part known only at run time as ``$1``, when every such part stands
+        where a value goes (PostgreSQL's grammar takes ``$1`` only as a value, never as a name); else None."""
+        if not isinstance(arg, ast.JoinedStr):
+            return None
+        out: list[str] = []
+        for part in arg.values:
+            if isinstance(part, ast.Constant):
+                out.append(str(part.value))
+                continue
+            value = self._try(frame, part.value) if isinstance(part, ast.FormattedValue) else None
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and part.format_spec is None:
+                out.append(str(value))
+            else:
+                out.append(_VALUE_MARK)
+        text = "".join(out)
+        pieces = text.split(_VALUE_MARK)
+        if len(pieces) == 1 or any(p and (p[-1].isalnum() or p[-1] in '_."$') for p in pieces[:-1]) or any(
+                p and (p[0].isalnum() or p[0] in '_."$') for p in pieces[1:]):
+            return None
+        text = "$1".join(pieces)
+        return text if PGLAST and not read_sql(text).opaque else None
+
+    def _read_sql(self, frame: _Frame, node: ast.Call, text: str, line: int) -> None:
+        self.ops.sql_read = True
         effect = read_sql(text)
+        self.ops.locks += [LockOp(k.kind, k.table, line, k.column, k.detail, "", [*k.flags, "sql"])
+                           for k in read_locks(text)]
         for reason in effect.opaque:
             self.ops.why(f"{self.where(frame, node)}: {reason}")
         for kind, *names in effect.ops:
@@ -737,6 +804,57 @@ class _Reader:
                 self.ops.add_column(*names)
             elif kind == "rename_column":
                 self.ops.rename_column(*names)
+
+    def lock_op(self, frame: _Frame, node: ast.Call, method: str, line: int, batch: str | None = None) -> None:
+        """What the lock weighing needs of an op call (``batch``: the batch's table, not an argument). A
+        table or column named at run time is left out: the table operations already say it was not read."""
+        shift = 1 if batch is not None else 0  # a batch op's arguments lack the table
+
+        def table(index: int, keyword: str = "table_name") -> str:
+            return batch if batch is not None else self._table(frame, node, index, keyword)
+
+        try:
+            if method == "add_column":
+                col = node.args[1 - shift] if len(node.args) > 1 - shift else _keyword(node, "column")
+                value = self._try(frame, col) if col is not None else None
+                if isinstance(value, ColumnValue) and value.name and isinstance(value.source, ast.Call):
+                    self.ops.locks.append(LockOp("add_column", table(0), line, value.name,
+                                                 _column_type(value.source), "", _column_flags(value.source)))
+            elif method == "alter_column":
+                t, column = table(0), self._arg(frame, node, 1 - shift, "column_name")
+                existing = _shown_type(_keyword(node, "existing_type"))
+                if _keyword(node, "new_column_name") is not None:
+                    self.ops.locks.append(LockOp("rename_column", t, line, column,
+                                                 self._arg(frame, node, 99, "new_column_name")))
+                if _keyword(node, "type_") is not None:
+                    using = ["using"] if _keyword(node, "postgresql_using") is not None else []
+                    self.ops.locks.append(LockOp("alter_type", t, line, column, _shown_type(_keyword(node, "type_")),
+                                                 existing, using))
+                if _literal(node, "nullable") is False:
+                    self.ops.locks.append(LockOp("set_not_null", t, line, column, "", existing))
+            elif method == "create_index":
+                flags = [f for f, k in (("concurrently", "postgresql_concurrently"), ("unique", "unique"))
+                         if _literal(node, k) is True]
+                name = self._try(frame, node.args[0]) if node.args else None
+                self.ops.locks.append(LockOp("create_index", table(1), line, "", name if isinstance(name, str) else "",
+                                             "", flags))
+            elif method == "create_foreign_key":
+                referent = self._arg(frame, node, 2 - shift, "referent_table")
+                self.ops.locks.append(LockOp("add_foreign_key", table(1, "source_table"), line, "", referent, "",
+                                             ["not_valid"] if _literal(node, "postgresql_not_valid") is True else []))
+            elif method == "create_check_constraint":
+                self.ops.locks.append(LockOp("add_check", table(1), line, "", "", "",
+                                             ["not_valid"] if _literal(node, "postgresql_not_valid") is True else []))
+            elif method in ("create_unique_constraint", "create_primary_key"):
+                kind = "add_unique" if method == "create_unique_constraint" else "add_primary_key"
+                self.ops.locks.append(LockOp(kind, table(1), line))
+            elif method == "rename_table" and batch is None:
+                schema = self._schema(frame, node)
+                self.ops.locks.append(LockOp("rename_table", qualified(schema, self._arg(frame, node, 0,
+                                                                                         "old_table_name")),
+                                             line, "", self._arg(frame, node, 1, "new_table_name")))
+        except Unresolved:
+            return
 
     # --- arguments -----------------------------------------------------------------------
 
@@ -802,6 +920,46 @@ class _Reader:
                          f"doctor cannot read ({short(', '.join(unknown))}): which columns it has is unknown")
 
 
+_LOCK_METHODS = frozenset({"add_column", "alter_column", "create_index", "create_foreign_key",
+                           "create_check_constraint", "create_unique_constraint", "create_primary_key", "rename_table"})
+
+
+def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in node.keywords if k.arg == name), None)
+
+
+def _literal(node: ast.Call, name: str) -> Any:
+    """A keyword's literal value (None when absent or not a literal)."""
+    value = _keyword(node, name)
+    return value.value if isinstance(value, ast.Constant) else None
+
+
+def _shown_type(expr: ast.expr | None) -> str:
+    """A SQLAlchemy type as written, without its module (``sa.String(20)`` -> ``String(20)``)."""
+    if expr is None:
+        return ""
+    text = ast.unparse(expr)
+    head, dot, rest = text.partition("(")
+    return head.rpartition(".")[2] + dot + rest
+
+
+def _column_type(column: ast.Call) -> str:
+    args = [a for a in column.args if not (isinstance(a, ast.Constant) and isinstance(a.value, str))]
+    return _shown_type(args[0] if args else _keyword(column, "type_"))
+
+
+def _column_flags(column: ast.Call) -> list[str]:
+    """NOT NULL and the kind of server default a ``sa.Column(...)`` asks ADD COLUMN for."""
+    flags = ["not_null"] if _literal(column, "nullable") is False or _literal(column, "primary_key") is True else []
+    default = _keyword(column, "server_default")
+    if default is not None and not (isinstance(default, ast.Constant) and default.value is None):
+        text = "" if isinstance(default, ast.Constant) else ast.unparse(default)  # a plain string is a literal
+        if isinstance(default, ast.Call) and isinstance(default.func, ast.Attribute) and default.func.attr != "text":
+            text = f"{default.func.attr}()"  # sa.func.gen_random_uuid()
+        flags.append("volatile_default" if volatile(text) else "default")
+    return flags
+
+
 def _shown_value(value: Any, expr: ast.expr | None) -> str:
     if isinstance(value, (ColumnValue, Built)):
         return value.text
@@ -850,13 +1008,28 @@ def _text_of(call: ast.Call) -> ast.expr | None:
     while (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute)
            and arg.func.attr in ("bindparams", "execution_options", "columns")):
         arg = arg.func.value  # text("...").bindparams(...): the SQL is the text's
+    if isinstance(arg, ast.Name) and arg is not call:
+        return arg  # stmt = stmt.bindparams(...): the text the name holds (the caller checks it is one)
     if not isinstance(arg, ast.Call):
         return None
     name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
-    return arg.args[0] if name in _TEXT_FUNCS and arg.args else None
+    if name not in _TEXT_FUNCS or not arg.args:
+        return None
+    inner = arg.args[0]
+    while (isinstance(inner, ast.Call) and len(inner.args) == 1 and not inner.keywords
+           and (_dotted_name(inner.func) in _SAME_SQL)):
+        inner = inner.args[0]  # text(dedent("""...""")): the same statement, its indentation aside
+    return inner
 
 
-_DML = ("update ", "insert ", "delete ")
+_SAME_SQL = frozenset({"dedent", "textwrap.dedent", "inspect.cleandoc", "cleandoc"})
+
+
+def _dotted_name(node: ast.expr) -> str:
+    return ast.unparse(node) if isinstance(node, (ast.Name, ast.Attribute)) else ""
+
+
+_DML = ("update ", "insert ", "delete ", "select ")
 
 
 def _rows_only(expr: ast.expr) -> bool:
@@ -866,8 +1039,10 @@ def _rows_only(expr: ast.expr) -> bool:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             parts.append(node.value)
     head = _leading_text(expr)
+    # a SELECT reads rows, unless SELECT ... INTO makes a table of them
     return (head is not None and head.lstrip().lower().startswith(_DML)
-            and not any(";" in p.rstrip().rstrip(";") for p in parts))
+            and not any(";" in p.rstrip().rstrip(";") for p in parts)
+            and not (head.lstrip().lower().startswith("select ") and any(" into " in p.lower() for p in parts)))
 
 
 def _leading_text(expr: ast.expr) -> str | None:

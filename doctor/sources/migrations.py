@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import gc
 import heapq
 import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netra_doctor.core.errors import SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
-from netra_doctor.migrations.layout import Layout, locate_layout
+from netra_doctor.migrations.layout import Layout, script_layout
+from netra_doctor.migrations.models import is_revision_file
+from netra_doctor.migrations.pyparse import parse
 from netra_doctor.migrations.pysource import Module, Modules, Unresolved, evaluate, index, lookup, short
 from netra_doctor.migrations.sqlops import FALLBACK_NOTE, PGLAST
 from netra_doctor.sources.context import Context
-from netra_doctor.sources.filecache import Store, code_digest, digest
+from netra_doctor.sources.filecache import Store, code_digest, decode, digest, encode
 
 if TYPE_CHECKING:  # what each upgrade() does is read only for files the cache does not answer
     from netra_doctor.migrations.revision_ops import TableOps
@@ -45,8 +48,20 @@ def gather(ctx: Context) -> None:
     root = ctx.target.root.absolute()
     inside = ini.absolute().is_relative_to(root)
     # an alembic.ini given from outside the repository (--alembic-ini elsewhere) brings its own project
+    script, extra = script_folders(ctx.target.script_location, ctx.target.version_locations, root)
     ctx.facts.migrations = read_migrations(ini, cwd=cwd if inside else None, checkout=root if inside else None,
-                                           section=ctx.target.alembic_name, cache=ctx.target.cache)
+                                           section=ctx.target.alembic_name, script_location=script,
+                                           version_locations=extra, cache=ctx.target.cache)
+
+
+def script_folders(script_location: str | None, version_locations: list[str], root: Path
+                   ) -> tuple[Path | None, list[Path]]:
+    """The configured script folder and extra revision folders, relative to the repository root."""
+    def where(p: str) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else root / path
+
+    return (where(script_location) if script_location else None), [where(v) for v in version_locations]
 
 
 def ini_path(alembic_ini: str, root: Path) -> Path:
@@ -68,17 +83,21 @@ def ini_and_cwd(alembic_ini: str, root: Path) -> tuple[Path, Path]:
 
 
 def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = None,
-                    section: str = "alembic", cache: bool = True) -> MigrationFacts:
+                    section: str = "alembic", script_location: Path | None = None,
+                    version_locations: list[Path] | None = None, cache: bool = True) -> MigrationFacts:
     """Heads and every revision (base first) of the scripts that ``ini`` points at.
 
     ``cwd``: the directory alembic runs in (relative locations resolve against it; default the
     ini's folder); ``checkout``: the repository being diagnosed (default: the directory relative
     locations resolved against), the only place modules are read from; ``section``: the ini's
-    section (`alembic -n NAME`); ``cache``: keep and reuse what each file yielded (filecache.py)."""
-    if not ini.is_file():
-        raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)")
+    section (`alembic -n NAME`); ``script_location``: the script folder the job runs, over the ini's (with
+    no ini: Flask-Alembic), and ``version_locations`` more revision folders; ``cache``: keep and reuse what
+    each file yielded (filecache.py)."""
+    if not ini.is_file() and script_location is None:
+        raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH, or --script-location DIR for a project "
+                          "without one, or set alembic_ini in netra-doctor.toml)")
     with _collector_paused():
-        return _read(ini, cwd, checkout, section, cache)
+        return _read(ini, cwd, checkout, section, script_location, version_locations, cache)
 
 
 @contextlib.contextmanager
@@ -95,10 +114,11 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read(ini: Path, cwd: Path | None, checkout: Path | None, section: str, cache: bool) -> MigrationFacts:
+def _read(ini: Path, cwd: Path | None, checkout: Path | None, section: str, script_location: Path | None,
+          version_locations: list[Path] | None, cache: bool) -> MigrationFacts:
     ini = ini.absolute()
     cwd = (cwd or ini.parent).absolute()
-    layout = locate_layout(ini, cwd, section)
+    layout = script_layout(ini, cwd, section, script_location, version_locations)
     checkout = (checkout or layout.cwd).absolute()
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(layout.script_dir), problems=layout.problems)
     if layout.sourceless:
@@ -110,6 +130,7 @@ def _read(ini: Path, cwd: Path | None, checkout: Path | None, section: str, cach
                                 str(PGLAST)], enabled=cache)
     scripts = _scripts(layout, modules, store, facts.problems)
     _unseen(layout, len(scripts), facts)
+    _env_transactions(layout.script_dir / "env.py", checkout, facts)
     facts.heads, order = _graph(scripts, ini, store)
     sql_read = False
     for rev_id in order:
@@ -165,6 +186,14 @@ def _unseen(layout: Layout, found: int, facts: MigrationFacts) -> None:
             if nested and not _revision_files(folder):
                 reasons.append(f"{folder} holds revision files only in its subfolders ({', '.join(nested)}) and "
                                "recursive_version_locations is off: Alembic as configured reads none of them")
+            elif nested and (beside := _nested_revisions(folder, layout.version_dirs)):
+                # keystone: versions/ holds the first revision, versions/<release>/{expand,contract}/ the rest,
+                # added to version_locations by the project's own runner: the history is longer than the ini says
+                reasons.append(f"{folder} holds {len(beside)} revision file(s) in subfolders the ini does not read "
+                               f"({_few_paths(beside, folder)}) and recursive_version_locations is off: a wrapper "
+                               "(the project's own migration command) may add them to version_locations, so the "
+                               "revisions alembic runs are not known; name them in version_locations (or set "
+                               "recursive_version_locations = true) if the job runs them")
     facts.warnings += reasons
     if not found and not reasons:  # a new project, or a layout not understood: the model checks say which
         reasons.append(f"no revision file was found in {', '.join(str(d) for d in layout.version_dirs)}")
@@ -173,6 +202,24 @@ def _unseen(layout: Layout, found: int, facts: MigrationFacts) -> None:
 
 def _revision_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_file() and _SOURCE_FILE.match(p.name)] if folder.is_dir() else []
+
+
+def _nested_revisions(folder: Path, read: list[Path]) -> list[Path]:
+    """Revision files (a module-level ``down_revision =``) below ``folder``'s subfolders that no version
+    location of the ini reads."""
+    places = {d.resolve() for d in read}
+    out: list[Path] = []
+    for sub in sorted(d for d in folder.iterdir() if d.is_dir() and d.name != "__pycache__"):
+        for path in sorted(sub.rglob("*.py")):
+            if (_SOURCE_FILE.match(path.name) and "__pycache__" not in path.parts
+                    and path.parent.resolve() not in places and is_revision_file(path)):
+                out.append(path)
+    return out
+
+
+def _few_paths(paths: list[Path], folder: Path) -> str:
+    shown = sorted({p.parent.relative_to(folder).as_posix() + "/" for p in paths})
+    return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more folder(s)" if len(shown) > 5 else "")
 
 
 def _nested(folder: Path) -> list[str]:
@@ -187,7 +234,7 @@ def _sets_version_locations(env: Path) -> str:
     """``path:line`` where env.py assigns ``version_locations`` (``context.script.version_locations = [...]``)
     or sets the option (``config.set_main_option("version_locations", ...)``); "" when it does not."""
     try:
-        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
+        tree = parse(env.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return ""
     for node in ast.walk(tree):
@@ -203,6 +250,31 @@ def _sets_version_locations(env: Path) -> str:
                 and any(isinstance(a, ast.Constant) and a.value == "version_locations" for a in node.args)):
             return f"{env}:{node.lineno}"
     return ""
+
+
+_LOCK_TIMEOUT = re.compile(r"lock_timeout\s*(?:=|\bto\b)\s*'?([\w.]+)", re.I)
+
+
+def _env_transactions(env: Path, checkout: Path, facts: MigrationFacts) -> None:
+    """What env.py decides about transactions, read statically: ``transaction_per_migration=True`` given to
+    ``context.configure`` (each revision commits on its own), and a lock_timeout it sets on the connection
+    (``SET lock_timeout``, or ``-c lock_timeout=...`` in connect options). Left unknown when env.py is not read."""
+    try:
+        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return
+    facts.transaction_per_migration = False
+    try:
+        shown = str(env.resolve().relative_to(checkout.resolve()))
+    except ValueError:
+        shown = env.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "transaction_per_migration":
+            facts.transaction_per_migration = not (isinstance(node.value, ast.Constant) and not node.value.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and not facts.env_lock_timeout:
+            found = _LOCK_TIMEOUT.search(node.value)
+            if found and found.group(1).strip("'") not in ("0", "0s", "0ms"):
+                facts.env_lock_timeout = f"{shown}:{getattr(node, 'lineno', 0)} {found.group(1)}"
 
 
 # --- revision files -------------------------------------------------------------------------------
@@ -306,7 +378,9 @@ def _script(path: str, modules: _Recording, store: Store, fingerprints: dict[str
     if script is not None:
         # only what differs from the defaults (the path is the key): a third of the store to parse; the
         # values are plain lists of strings, written before anything could change them (no deep copy)
-        facts = {f.name: v for f in _FACT_FIELDS if (v := getattr(script.facts, f.name)) not in ("", [])}
+        # (lists of dataclasses, such as lock_ops, in filecache's plain form, marked {"~": ...})
+        facts = {f.name: v if _plain(v) else {"~": encode(v)} for f in _FACT_FIELDS
+                 if (v := getattr(script.facts, f.name)) not in ("", [])}
         entry.update(rev=script.rev, down=script.down, labels=script.labels, depends=script.depends, facts=facts,
                      sql_read=script.sql_read)
     store.put(path, sha, entry)
@@ -314,6 +388,20 @@ def _script(path: str, modules: _Recording, store: Store, fingerprints: dict[str
 
 
 _FACT_FIELDS = [f for f in fields(RevisionFacts) if f.name != "path"]
+
+
+def _plain(value: Any) -> bool:
+    """Strings, numbers and lists of them (nested): JSON as it is."""
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+@functools.cache
+def _fact_classes() -> dict[str, type]:
+    from netra_doctor.core import facts as facts_module
+
+    return {name: c for name, c in vars(facts_module).items() if isinstance(c, type) and is_dataclass(c)}
 
 
 def _fingerprint(modules: Modules, name: str, seen: dict[str, str]) -> str:
@@ -342,8 +430,9 @@ def _tupled(value: Any) -> Any:
 def _from_entry(path: str, entry: dict[str, Any]) -> _Script | None:
     if "rev" not in entry:
         return None  # a file Alembic does not count (its problem is in the entry)
+    facts = {k: decode(v["~"], _fact_classes()) if isinstance(v, dict) else v for k, v in entry["facts"].items()}
     return _Script(path, entry["rev"], _tupled(entry["down"]), _tupled(entry["labels"]), _tupled(entry["depends"]),
-                   RevisionFacts(path=path, **entry["facts"]), bool(entry["sql_read"]))
+                   RevisionFacts(path=path, **facts), bool(entry["sql_read"]))
 
 
 def _read_script(name: str, data: bytes, modules: Modules) -> tuple[_Script | None, list[str]]:
@@ -354,7 +443,7 @@ def _read_script(name: str, data: bytes, modules: Modules) -> tuple[_Script | No
     said: list[str] = []
     try:
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() reads it
-        tree = ast.parse(text, filename=str(path))
+        tree = parse(text, str(path))
     except (UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
     module = index(tree, path, "")
@@ -387,7 +476,8 @@ def _revision(path: str, rev_id: str, down: Any, labels: Any, depends: Any) -> A
     from alembic.util import to_tuple
 
     try:
-        revision = Revision(rev_id, down, dependencies=to_tuple(depends, default=()) or None,
+        # `depends_on = ""` is no dependency to Alembic (an empty string is falsy where it looks)
+        revision = Revision(rev_id, down, dependencies=tuple(d for d in to_tuple(depends, default=()) if d) or None,
                             branch_labels=to_tuple(labels, default=()))
     except RevisionError as exc:
         raise SourceError(f"{path}: {_one_line(exc)}") from None
@@ -520,6 +610,7 @@ def _revision_facts(rev: Any, doc: str | None, ops: TableOps) -> RevisionFacts:
         depends_on=_down(rev.dependencies),
         op_columns_before=ops.columns_before,
         creates_if_absent=ops.if_absent,
+        lock_ops=ops.locks,
     )
 
 
