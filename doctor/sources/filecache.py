@@ -113,7 +113,7 @@ class Store:
             os.replace(tmp, self.path)  # a concurrent reader sees the old store or the whole new one
             tmp = None
             evict(self.path.parent, keep=self.path)
-        except OSError:
+        except (OSError, TypeError, ValueError):  # a value JSON cannot hold (a reader's new type): no store, no harm
             pass
         finally:
             if tmp:
