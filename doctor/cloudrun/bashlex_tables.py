@@ -18,11 +18,16 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 _FORMAT = 1
+# Several environments diagnose in threads at once: the package sits in sys.modules half executed
+# while its tables load, so a second thread must wait for the first, never take that half module.
+_LOCK = threading.Lock()
+_READY: list[ModuleType] = []
 
 
 def cache_dir() -> Path:
@@ -35,9 +40,19 @@ def cache_dir() -> Path:
 
 
 def import_bashlex() -> ModuleType:
-    """``import bashlex``, building its parser from the table cache when one fits."""
-    if "bashlex" in sys.modules:
-        return sys.modules["bashlex"]
+    """``import bashlex``, building its parser from the table cache when one fits; safe from any thread."""
+    if _READY:
+        return _READY[0]
+    with _LOCK:
+        if not _READY:
+            _READY.append(_import())
+        return _READY[0]
+
+
+def _import() -> ModuleType:
+    done = sys.modules.get("bashlex")
+    if done is not None and hasattr(done, "split"):  # imported whole by someone else (a plain `import bashlex`)
+        return done
     # bashlex/__init__ imports the parser, which builds the tables at once: so register the
     # package unexecuted, import its yacc module, wrap yacc(), and only then run __init__.
     spec = importlib.util.find_spec("bashlex")
