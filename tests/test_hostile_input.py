@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from hypothesis import strategies as st
 from netra_doctor.cli import cli
 from netra_doctor.core.snapshot import MAX_SNAPSHOT_BYTES
 
-from tests.helpers import SEED
+from tests.helpers import SEED, limited_cli
 from tests.test_fuzz import _mutate, values
 
 MEMORY_MB = 512
@@ -30,15 +29,7 @@ MEMORY_MB = 512
 
 def _limited_cli(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """`netra-doctor ARGS` in a fresh interpreter limited to MEMORY_MB of address space."""
-    code = textwrap.dedent(f"""
-        import resource, sys
-        resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_MB} * 2**20, {MEMORY_MB} * 2**20))
-        sys.argv = ["netra-doctor", *{list(args)!r}]
-        from netra_doctor.cli import main
-        main()
-    """)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env={**os.environ, "NETRA_DOCTOR_GCP_ENDPOINT": "127.0.0.1:9"})
+    return limited_cli(*args, cwd=cwd, memory_mb=MEMORY_MB, timeout=timeout)
 
 
 def _one_line(result: subprocess.CompletedProcess, needle: str) -> None:
