@@ -23,7 +23,11 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from netra_doctor.core.errors import ConfigError
+from netra_doctor.core.files import read_text
+
 _FORMAT = 1
+_MAX_BYTES = 16 * 2**20  # the tables are about 300 KB; a bigger file is not ours
 # Several environments diagnose in threads at once: the package sits in sys.modules half executed
 # while its tables load, so a second thread must wait for the first, never take that half module.
 _LOCK = threading.Lock()
@@ -100,7 +104,7 @@ def _cache_path(package: Path) -> Path | None:
 def _load(path: Path, pdict: dict[str, Any], yacc: ModuleType) -> Any:
     """The parser from a saved table, or None when there is no usable one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, _MAX_BYTES))
         productions = [
             SimpleNamespace(name=name, len=length, str=text, func=func, callable=pdict[func] if func else None)
             for name, length, text, func in data["productions"]
@@ -111,7 +115,7 @@ def _load(path: Path, pdict: dict[str, Any], yacc: ModuleType) -> Any:
             lr_goto={int(state): gotos for state, gotos in data["goto"].items()},
         )
         return yacc.LRParser(table, pdict.get("p_error"))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ConfigError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

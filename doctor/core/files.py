@@ -79,6 +79,20 @@ def read_text(path: Path, max_bytes: int, errors: str = "strict") -> str:
         raise ConfigError(f"{path}: not UTF-8 text") from None
 
 
+MAX_SOURCE_BYTES = 8 * 2**20  # a Python module, ini or toml of the checkout: real ones are kilobytes
+
+
+def read_source(path: Path, errors: str = "strict") -> str:
+    """A checkout file's text (a revision, a model, env.py, alembic.ini), its size checked before a
+    byte is read: ConfigError says why not (a 1 GiB file is refused, never read whole)."""
+    return read_text(path, MAX_SOURCE_BYTES, errors)
+
+
+def why_not(exc: ConfigError, path: Path) -> str:
+    """The reason a read of ``path`` failed, without the path the message starts with."""
+    return str(exc).removeprefix(f"{path}: ")
+
+
 def outside(path: Path, root: Path) -> bool:
     """Does ``path``, its symlinks followed, lead out of ``root``? (The image is built from the
     checkout: a link to a file elsewhere is not in it, and what it points at is not the project's.)"""

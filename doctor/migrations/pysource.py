@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netra_doctor.core.errors import ConfigError
+from netra_doctor.core.files import read_source
+
 MAX_DEPTH = 12  # import hops followed for one name
 
 
@@ -175,8 +178,8 @@ class Modules:
             real = path.resolve()
             if not real.is_relative_to(self.checkout):
                 return None
-            tree = ast.parse(real.read_text(encoding="utf-8"), filename=str(path))
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = ast.parse(read_source(real), filename=str(path))
+        except (OSError, ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         return index(tree, path, name)
 
