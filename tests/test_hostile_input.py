@@ -179,6 +179,44 @@ def test_a_mutated_snapshot_replays_or_is_one_line(saved: dict, tmp_path_factory
     assert not [c for c in report["checks"] if c["status"] == "error"], report["checks"]
 
 
+
+# --- numbers no export or snapshot holds ---------------------------------------------------------
+
+HUGE = "9" * 5000  # Python refuses to convert more than 4300 digits
+
+
+@pytest.mark.parametrize("name", ["service.yaml", "job.yaml", "secrets.yaml", "logs.json"])
+def test_a_5000_digit_number_in_an_export_is_one_line_not_a_traceback(tmp_path: Path, name: str) -> None:
+    folder = _seed(tmp_path)
+    path = folder / name
+    text = path.read_text() if path.exists() else ""
+    if name == "logs.json":
+        path.write_text(f'[{{"timestamp": "2025-06-14T07:48:33Z", "severity": {HUGE}}}]')
+    elif name == "secrets.yaml":
+        path.write_text(text + f"huge-number: {{'1': {HUGE}}}\n")
+    else:
+        path.write_text(text.replace("metadata:\n", f"metadata:\n  generation: {HUGE}\n", 1))
+    _one_line(_limited_cli("staging", "--from", str(folder), cwd=tmp_path), f"{name}: a number of 5000 digits")
+
+
+def test_a_5000_digit_number_in_the_config_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "netra-doctor.toml").write_text(f"timeout = {HUGE}\n")
+    _one_line(_limited_cli("staging", "--from", str(_seed(tmp_path)), cwd=tmp_path),
+              "netra-doctor.toml: not valid TOML: a number of 5000 digits")
+
+
+@pytest.mark.parametrize(("number", "needle"), [
+    (HUGE, "(a number of 5000 digits)"),
+    ("1e400", "(the number 1e400 is too large to be one)"),
+    ("NaN", "(NaN, which JSON does not allow as a number)"),
+    ("-Infinity", "(-Infinity, which JSON does not allow as a number)"),
+    ("1.5", "duration_ms: expected a number, got 1.5 (not a whole number)"),
+])
+def test_a_number_no_snapshot_holds_says_what_was_wrong(saved: dict, tmp_path: Path, number: str, needle: str):
+    text = json.dumps(saved).replace('"duration_ms": ', f'"duration_ms": {number}, "x": ', 1)
+    (tmp_path / "s.json").write_text(text)
+    _one_line(_limited_cli("replay", str(tmp_path / "s.json"), cwd=tmp_path), needle)
+
 # --- bounded discovery --------------------------------------------------------------------------------
 
 

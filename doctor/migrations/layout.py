@@ -124,7 +124,7 @@ def _toml(path: Path) -> dict:
 
     try:
         data = tomli.loads(read_source(path)).get("tool", {}).get("alembic", {})
-    except (tomli.TOMLDecodeError, ConfigError):
+    except (ValueError, ConfigError):  # TOMLDecodeError, or a number of thousands of digits
         return {}
     here = {"here": path.absolute().parent.as_posix()}
 
