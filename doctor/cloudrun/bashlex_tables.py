@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from netra_doctor.core.cleanup import held
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.files import read_text
 
@@ -130,9 +131,10 @@ def _save(path: Path, parser: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bashlex-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with held(Path(tmp).unlink), os.fdopen(fd, "w", encoding="utf-8") as out:  # Ctrl-C: removed
             json.dump(data, out, separators=(",", ":"))
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+            out.close()
+            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
     except OSError:
         if tmp:
             Path(tmp).unlink(missing_ok=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, wait
 from contextlib import suppress
 from datetime import datetime, timezone
 
+from netra_doctor.core.cleanup import threads
 from netra_doctor.core.config import Target
 from netra_doctor.core.errors import Partial, Skipped, SourceError
 from netra_doctor.core.facts import Facts, SourceStatus, TargetInfo
@@ -76,7 +77,7 @@ def gather(ctx: Context, sources: list[Source] | None = None, workers: int = 6) 
 
     ctx._wake = wake
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
+        with threads(workers, "source") as pool:  # Ctrl-C: not waited for (a connect may hang for seconds)
             while pending or running:
                 if signal[0].done():
                     signal[0] = Future()  # before reading ctx.reached, so no announcement is lost
