@@ -31,3 +31,9 @@ def value_problem(exc: ValueError) -> str:
 
     digits = re.search(r"value has (\d+) digits", str(exc))
     return f"a number of {digits.group(1)} digits" if digits else " ".join(str(exc).split())[:200]
+
+
+class BadInput(ConfigError):
+    """Something the user typed for this run is wrong (the credentials in --dsn or PGPASSWORD): raised
+    by a source, it ends the run as bad input (one line, exit 2) instead of becoming a finding whose
+    fix would change the environment (rotating a real password because of a typo)."""

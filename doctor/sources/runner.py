@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from netra_doctor.core.cleanup import threads
 from netra_doctor.core.config import Target
-from netra_doctor.core.errors import Partial, Skipped, SourceError
+from netra_doctor.core.errors import BadInput, Partial, Skipped, SourceError
 from netra_doctor.core.facts import Facts, SourceStatus, TargetInfo
 from netra_doctor.safety.secrecy import scrub
 from netra_doctor.sources.context import Context, Source
@@ -51,6 +51,8 @@ def _timed(ctx: Context, source: Source) -> SourceStatus:
         status, error = "ok", None
     except Skipped as exc:
         status, error = "skipped", str(exc)
+    except BadInput:  # the user's own input (--dsn): the run ends as bad input, exit 2
+        raise
     except Partial as exc:  # the facts are in; what the bound left unread is said
         status, error = "partial", scrub(str(exc))
     except Exception as exc:  # one failing source never stops the others
