@@ -362,8 +362,12 @@ def test_error_kinds_from_libpq_messages(message, kind):
 
 def test_error_text_is_scrubbed_of_the_password():
     """libpq may echo connection parameters; whatever it says, the stored text has no password."""
+    from netra_doctor.core.facts import Facts, TargetInfo
+    from netra_doctor.safety.redact import redact_facts
     from netra_doctor.safety.secrecy import remember
 
     remember(APP_PW)
-    facts = database._failed("service", "x", "dsn", "other", f"bad option: password={APP_PW} dbname=x")
-    assert APP_PW not in facts.error
+    failed = database._failed("service", "x", "dsn", "other", f"bad option: password={APP_PW} dbname=x")
+    # stored as said, redacted with the rest of the facts when gathering ends (names then known and kept)
+    facts = redact_facts(Facts(TargetInfo("staging", "p", "r", "s", "j", "a.ini"), databases={"service": failed}))
+    assert APP_PW not in facts.databases["service"].error

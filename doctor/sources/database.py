@@ -119,7 +119,8 @@ class Route:
 
 
 def _failed(kind: str, where: str, via: str, error_kind: str, error: str) -> DatabaseFacts:
-    return DatabaseFacts(workload=kind, target=where, via=via, reached=False, error_kind=error_kind, error=scrub(error))
+    # error is redacted with the rest of the facts when gathering ends, names kept whole (redact_facts)
+    return DatabaseFacts(workload=kind, target=where, via=via, reached=False, error_kind=error_kind, error=error)
 
 
 def _dsn_route(kind: str, dsn: str) -> Route | DatabaseFacts:
