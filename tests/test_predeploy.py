@@ -200,3 +200,15 @@ def test_pre_deploy_and_the_image_come_from_config_per_environment(tmp_path, mon
     assert (staging.pre_deploy, staging.image) == (True, "example/app:cfg")
     production = load_target("production", start=tmp_path, overrides={"image": "example/app:cli"})
     assert (production.pre_deploy, production.image) == (False, "example/app:cli")
+
+
+def test_a_pending_table_present_in_another_database_of_the_server_is_not_the_jobs(pg, seed, repo):
+    """Job and service reach the same database; `subscriptions`, which the plan creates, stands in some
+    other database of the server: that says nothing about the job's target (no different-database cause)."""
+    assert alembic(pg, LINEAR, "upgrade", "e9da6f30cc4c").returncode == 0
+    other = pg.database()
+    pg.sql("CREATE TABLE subscriptions (id integer PRIMARY KEY)", dbname=other)
+    report, code = gate(pg, seed, LINEAR, "--pre-deploy")
+    ids = [c["id"] for c in report["causes"]] + [f["cause"] for f in findings(report, "tables") if f.get("cause")]
+    assert "job-service-different-database" not in ids, report["causes"]
+    assert code == 0, report["causes"]  # the plan creates it: pending, not a fault
