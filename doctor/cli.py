@@ -349,7 +349,21 @@ def explain(ident):
 
 def main() -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    cli(prog_name="netra-doctor")
+    try:
+        code = cli.main(prog_name="netra-doctor", standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C while the command line was read
+        _interrupted()
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:  # one line, as every bad input: the value and where to read more
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        click.echo(f"netra-doctor: {exc.format_message()}{where}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"netra-doctor: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
