@@ -8,7 +8,7 @@ from netra_doctor.checks.connect import database_connect
 from netra_doctor.core.facts import DatabaseFacts, DbTarget, Facts, TargetInfo
 from netra_doctor.engine import replay
 
-from tests.helpers import INSTANCE, diagnose_json, point_job_at, run_subprocess, write_db_secrets
+from tests.helpers import INSTANCE, diagnose_json, point_job_at, run_cli, run_subprocess, write_db_secrets
 
 APP_PW = "Lp6-connect-planted-PW-2b7e"
 WRONG_PW = "Nf1-connect-wrong-PW-c3a9"
@@ -112,8 +112,8 @@ def test_a_secret_missing_from_the_export_is_quoted_where_the_database_is_skippe
 def test_a_wrong_password_in_the_users_own_dsn_is_bad_input_never_a_password_reset(pg, seed, repo):
     """`--dsn postgresql://app:WRONG@...`: a typo, not the environment's fault; no `set-password` fix."""
     app = pg.role("app", APP_PW)
-    proc = run_subprocess("staging", "--from", str(seed), "--dsn", pg.dsn(app, WRONG_PW), cwd=repo)
-    assert proc.returncode == 2, proc.stdout[-2000:]
+    proc = run_cli("staging", "--from", str(seed), "--dsn", pg.dsn(app, WRONG_PW), cwd=repo)
+    assert proc.exit_code == 2, proc.stdout[-2000:]
     assert proc.stdout == ""
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"netra-doctor: --dsn: the login failed (user {app}, host 127.0.0.1:{pg.server.port}, "
@@ -121,15 +121,15 @@ def test_a_wrong_password_in_the_users_own_dsn_is_bad_input_never_a_password_res
     assert WRONG_PW not in proc.stderr and "set-password" not in proc.stderr
 
 
-def test_a_wrong_pgpassword_and_a_mistyped_database_are_bad_input_too(pg, seed, repo):
+def test_a_wrong_pgpassword_and_a_mistyped_database_are_bad_input_too(pg, seed, repo, monkeypatch):
     app = pg.role("app", APP_PW)
-    typed = run_subprocess("staging", "--from", str(seed), "--dsn", pg.dsn(app), cwd=repo,
-                           env={"PGPASSWORD": WRONG_PW})
-    assert typed.returncode == 2 and "check the user and password you gave (PGPASSWORD)" in typed.stderr
+    monkeypatch.setenv("PGPASSWORD", WRONG_PW)
+    typed = run_cli("staging", "--from", str(seed), "--dsn", pg.dsn(app), cwd=repo)
+    assert typed.exit_code == 2 and "check the user and password you gave (PGPASSWORD)" in typed.stderr
     assert WRONG_PW not in typed.stderr
-    missing = run_subprocess("staging", "--from", str(seed), "--dsn", pg.dsn(app, APP_PW, dbname="netra_stagign"),
-                             cwd=repo)
-    assert missing.returncode == 2, missing.stdout[-2000:]
+    monkeypatch.delenv("PGPASSWORD")
+    missing = run_cli("staging", "--from", str(seed), "--dsn", pg.dsn(app, APP_PW, dbname="netra_stagign"), cwd=repo)
+    assert missing.exit_code == 2, missing.stdout[-2000:]
     assert missing.stderr.startswith(f"netra-doctor: --dsn: no such database (user {app}, host 127.0.0.1:"
                                      f"{pg.server.port}, database netra_stagign)")
     assert "databases create" not in missing.stderr and missing.stderr.count("\n") == 1

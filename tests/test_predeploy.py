@@ -14,7 +14,7 @@ import time
 from netra_doctor.core.facts import Facts, RevisionFacts, TableUsage
 from netra_doctor.engine import replay
 
-from tests.helpers import DATA, INSTANCE, diagnose_json, run_subprocess, write_db_secrets
+from tests.helpers import DATA, INSTANCE, diagnose_json, run_cli, run_subprocess, write_db_secrets
 from tests.migration_facts import database, facts
 
 LINEAR = DATA / "alembic" / "linear" / "alembic.ini"
@@ -246,10 +246,10 @@ def _with_models(tmp_path, users: str = "accounts"):
 def test_a_model_of_a_renamed_table_is_pointed_at_the_new_name_never_created_again(tmp_path):
     ini = _with_models(tmp_path, users="users")
     (ini.parent / "netra-doctor.toml").write_text('alembic_ini = "alembic.ini"\n')
-    proc = run_subprocess("staging", "--repo-only", "--format", "json", cwd=ini.parent)
-    report = json.loads(proc.stdout)
+    result = run_cli("staging", "--repo-only", "--format", "json", cwd=ini.parent)
+    report = json.loads(result.stdout)
     [cause] = report["causes"]
-    assert cause["id"] == "model-table-dropped-by-migration" and proc.returncode == 1
+    assert cause["id"] == "model-table-dropped-by-migration" and result.exit_code == 1
     fix = "\n".join(cause["fix"])
     assert ("point model Account (app/models.py:7) at the table's new name: __tablename__ = 'accounts'; or, if the "
             "rename was not meant, remove it from revision 7b62c3df8eda (migrations/versions/"
