@@ -17,6 +17,7 @@ from typing import Any
 
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.files import read_source
+from netra_doctor.migrations.pyparse import parse
 
 MAX_DEPTH = 12  # import hops followed for one name
 
@@ -178,7 +179,7 @@ class Modules:
             real = path.resolve()
             if not real.is_relative_to(self.checkout):
                 return None
-            tree = ast.parse(read_source(real), filename=str(path))
+            tree = parse(read_source(real), str(path))
         except (OSError, ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         return index(tree, path, name)
