@@ -14,20 +14,18 @@ What each ``upgrade()`` does to tables is read by ``netra_doctor.migrations.revi
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
-import gc
 import heapq
 import json
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netra_doctor.core.errors import SourceError
+from netra_doctor.core.errors import ConfigError, SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
+from netra_doctor.core.files import MAX_SOURCE_BYTES, gc_paused, outside, read_bytes, read_source, why_not
 from netra_doctor.migrations.layout import Layout, script_layout
 from netra_doctor.migrations.models import is_revision_file
 from netra_doctor.migrations.pyparse import parse
@@ -96,22 +94,10 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
     if not ini.is_file() and script_location is None:
         raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH, or --script-location DIR for a project "
                           "without one, or set alembic_ini in netra-doctor.toml)")
-    with _collector_paused():
+    # the cyclic collector off while a history is read: its passes over every fact read so far made the cost
+    # per revision grow with the history (10,000 revisions: 1.1-1.2x what 1,000 cost per revision; 1.0x without)
+    with gc_paused():
         return _read(ini, cwd, checkout, section, script_location, version_locations, cache)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a history is read: every pass walks all the facts read so far,
-    which made the cost per revision grow with the history (10,000 revisions: 1.1-1.2x the cost per revision of
-    1,000; 1.0x without it). The reading makes no cycles worth collecting; reference counting frees the rest."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _read(ini: Path, cwd: Path | None, checkout: Path | None, section: str, script_location: Path | None,
@@ -128,10 +114,13 @@ def _read(ini: Path, cwd: Path | None, checkout: Path | None, section: str, scri
     modules = _Recording(layout.search_path, checkout)
     store = Store("revisions", [_reader_digest(), str(ini), str(checkout), section, *map(str, modules.search_path),
                                 str(PGLAST)], enabled=cache)
-    scripts = _scripts(layout, modules, store, facts.problems)
+    unread: list[str] = []  # revision files not read: what alembic runs is not all known
+    scripts = _scripts(layout, modules, store, facts.problems, checkout, unread)
+    facts.warnings += unread
+    facts.unknown += unread
     _unseen(layout, len(scripts), facts)
     _env_transactions(layout.script_dir / "env.py", checkout, facts)
-    facts.heads, order = _graph(scripts, ini, store)
+    facts.heads, order = _graph(scripts, ini, store, facts.problems if unread else None)
     sql_read = False
     for rev_id in order:
         script = scripts[rev_id]
@@ -234,8 +223,8 @@ def _sets_version_locations(env: Path) -> str:
     """``path:line`` where env.py assigns ``version_locations`` (``context.script.version_locations = [...]``)
     or sets the option (``config.set_main_option("version_locations", ...)``); "" when it does not."""
     try:
-        tree = parse(env.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+        tree = parse(read_source(env, errors="replace"))
+    except (ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
         return ""
     for node in ast.walk(tree):
         targets: list[ast.expr] = []
@@ -260,8 +249,8 @@ def _env_transactions(env: Path, checkout: Path, facts: MigrationFacts) -> None:
     ``context.configure`` (each revision commits on its own), and a lock_timeout it sets on the connection
     (``SET lock_timeout``, or ``-c lock_timeout=...`` in connect options). Left unknown when env.py is not read."""
     try:
-        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+        tree = parse(read_source(env, errors="replace"))
+    except (ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
         return
     facts.transaction_per_migration = False
     try:
@@ -306,10 +295,12 @@ class _Script:
     revision: Any = None  # Alembic's Revision, when this run built one (a cold read)
 
 
-def _files(layout: Layout) -> list[str]:
+def _files(layout: Layout, checkout: Path, unread: list[str]) -> list[str]:
     """Revision files in Alembic's order: each version location, files sorted, subfolders when recursive.
-    Plain strings, and one scandir per folder: no Path, stat or resolve per file unless it is a symlink
-    (for 3,000 files those cost more than reading them from the cache)."""
+    A symlink leading out of the checkout is not followed (the image is built from the checkout: it will
+    not hold what the link points at), and is named in ``unread``. Plain strings, and one scandir per
+    folder: no Path, stat or resolve per file unless it is a symlink (for 3,000 files those cost more
+    than reading them from the cache)."""
     out: list[str] = []
     seen: set[str] = set()
     for folder in layout.version_dirs:
@@ -317,16 +308,45 @@ def _files(layout: Layout) -> list[str]:
             continue
         if layout.recursive:
             for p in sorted(folder.rglob("*")):
-                if _SOURCE_FILE.match(p.name) and "__pycache__" not in p.parts and p.is_file():
+                if "__pycache__" in p.parts or not _SOURCE_FILE.match(p.name) or _left(p, folder, checkout, unread):
+                    continue
+                if p.is_file():
                     _add(str(p), str(p.resolve()), seen, out)
             continue
         base, real_base = str(folder), str(folder.resolve())
         with os.scandir(folder) as entries:
             for e in sorted(entries, key=lambda e: e.name):
-                if _SOURCE_FILE.match(e.name) and e.is_file():
-                    real = str(Path(e.path).resolve()) if e.is_symlink() else os.path.join(real_base, e.name)
-                    _add(os.path.join(base, e.name), real, seen, out)
+                if not _SOURCE_FILE.match(e.name):
+                    continue
+                if e.is_symlink():
+                    path = Path(e.path)
+                    if not _left(path, folder, checkout, unread) and path.is_file():
+                        _add(e.path, str(path.resolve()), seen, out)
+                elif e.is_file():
+                    _add(os.path.join(base, e.name), os.path.join(real_base, e.name), seen, out)
     return out
+
+
+def _left(path: Path, folder: Path, checkout: Path, unread: list[str]) -> bool:
+    """A revision file reached through a symlink out of the checkout: said in ``unread``, not read."""
+    if _linked_out(path, folder, checkout):
+        unread.append(f"{_shown(path, checkout)}: a symlink to {path.resolve()}, outside the checkout: "
+                      "not followed (the image will not hold it); what it does is unknown")
+        return True
+    return False
+
+
+def _linked_out(path: Path, folder: Path, checkout: Path) -> bool:
+    """Is ``path`` reached through a symlink (itself or a folder below ``folder``) that leaves the checkout?"""
+    linked = any(p.is_symlink() for p in (path, *path.parents) if p == path or folder in p.parents)
+    return linked and outside(path, checkout)
+
+
+def _shown(path: Path, checkout: Path) -> str:
+    try:
+        return path.relative_to(checkout).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _add(path: str, real: str, seen: set[str], out: list[str]) -> None:
@@ -335,11 +355,16 @@ def _add(path: str, real: str, seen: set[str], out: list[str]) -> None:
         out.append(path)
 
 
-def _scripts(layout: Layout, modules: _Recording, store: Store, problems: list[str]) -> dict[str, _Script]:
+def _scripts(layout: Layout, modules: _Recording, store: Store, problems: list[str], checkout: Path,
+             unread: list[str]) -> dict[str, _Script]:
     scripts: dict[str, _Script] = {}
     fingerprints: dict[str, str] = {}
-    for path in _files(layout):
-        script, said = _script(path, modules, store, fingerprints)
+    for path in _files(layout, checkout, unread):
+        try:
+            script, said = _script(path, modules, store, fingerprints)
+        except _Unread as exc:
+            unread.append(f"{_shown(Path(path), checkout)}: {exc}")
+            continue
         problems += said
         if script is None:
             continue
@@ -355,10 +380,9 @@ def _script(path: str, modules: _Recording, store: Store, fingerprints: dict[str
     """One revision file, from the cache when its bytes and every module its reading followed are
     unchanged, else read (and kept for the next run)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
+        data = read_bytes(Path(path), MAX_SOURCE_BYTES)
+    except ConfigError as exc:  # too large (checked before reading), not a regular file
+        raise _Unread(f"not read ({why_not(exc, Path(path))}); what it does is unknown") from None
     sha = digest(data)
     entry = store.get(path, sha)
     if entry is not None:
@@ -437,17 +461,24 @@ def _from_entry(path: str, entry: dict[str, Any]) -> _Script | None:
 
 def _read_script(name: str, data: bytes, modules: Modules) -> tuple[_Script | None, list[str]]:
     """Read one revision file from source: its identifiers, then what its upgrade() does."""
-    from netra_doctor.migrations.revision_ops import read_revision_ops
+    from netra_doctor.migrations.revision_ops import TableOps, read_revision_ops
 
     path = Path(name)
     said: list[str] = []
     try:
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() reads it
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unread("not read (not UTF-8 text); what it does is unknown") from None
+    try:
         tree = parse(text, str(path))
-    except (UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
     module = index(tree, path, "")
-    rev_id = _name(modules, module, "revision", path)
+    try:
+        rev_id = _name(modules, module, "revision", path)
+    except (RecursionError, MemoryError) as exc:
+        raise _Unread(f"its revision id is nested too deep to read ({type(exc).__name__}): not counted; what it "
+                      "does and where it stands in the history are unknown") from None
     if rev_id is _MISSING:
         legacy = _LEGACY_REV.match(path.name)
         if not legacy:
@@ -465,7 +496,11 @@ def _read_script(name: str, data: bytes, modules: Modules) -> tuple[_Script | No
         raise SourceError(f"{path}: revision identifiers must be strings (revision={rev_id!r}, "
                           f"down_revision={down!r})")
     revision = _revision(name, rev_id, down, labels, depends)
-    ops = read_revision_ops(modules, module)
+    try:
+        ops = read_revision_ops(modules, module)
+    except (RecursionError, MemoryError) as exc:  # one revision beyond reading: opaque, the rest still read
+        ops = TableOps()
+        ops.why(f"its upgrade() is nested too deep to read ({type(exc).__name__})")
     facts = _revision_facts(revision, ast.get_docstring(tree), ops)
     return _Script(name, rev_id, down, labels, depends, facts, ops.sql_read, revision), said
 
@@ -486,6 +521,10 @@ def _revision(path: str, rev_id: str, down: Any, labels: Any, depends: Any) -> A
 
 
 _MISSING = object()
+
+
+class _Unread(Exception):
+    """A revision file not read (too large, not UTF-8, nested too deep): said, never cached."""
 
 
 def _name(modules: Modules, module: Module, name: str, path: Path, optional: bool = False) -> Any:
@@ -514,13 +553,16 @@ def _ids(value: Any) -> bool:
 # --- the graph ------------------------------------------------------------------------------------
 
 
-def _graph(scripts: dict[str, _Script], ini: Path, store: Store) -> tuple[list[str], list[str]]:
+def _graph(scripts: dict[str, _Script], ini: Path, store: Store, unread: list[str] | None = None
+           ) -> tuple[list[str], list[str]]:
     """Heads and a base-first order: Alembic's RevisionMap over the scripts (the order computed in linear
     time), or, when every revision's identifiers are as a run already saw them, that run's answer (a
-    pure function of them), without importing Alembic."""
+    pure function of them), without importing Alembic. ``unread``: problems, when some revision files
+    were not read: a revision of one of those is read as a base, and said, rather than the whole graph
+    refused (never from or into the cache: what is said depends on the files not read)."""
     shape = json.dumps([[s.rev, s.down, s.labels, s.depends, s.path] for s in scripts.values()])
     key = digest(shape.encode())
-    cached = store.get(_GRAPH, key)
+    cached = store.get(_GRAPH, key) if unread is None else None
     if cached is not None:
         heads, order = cached.get("heads"), cached.get("order")
         if isinstance(heads, list) and isinstance(order, list) and all(isinstance(r, str) and r in scripts
@@ -532,7 +574,13 @@ def _graph(scripts: dict[str, _Script], ini: Path, store: Store) -> tuple[list[s
     labels = {label for r in revisions for label in (r.branch_labels or ())}
     for rev in revisions:
         for down in _down(rev.down_revision):
-            if down not in scripts:
+            if down not in scripts and unread is not None:
+                unread.append(f"{Path(rev.path).name} revises {down}, which no revision file read defines (one not "
+                              "read may): read without that parent")
+                kept = tuple(d for d in _down(rev.down_revision) if d != down)
+                rev.down_revision = kept[0] if len(kept) == 1 else (kept or None)
+                scripts[rev.revision].facts.down_revisions = _down(rev.down_revision)  # a new list: the store's stays
+            elif down not in scripts:
                 raise SourceError(f"{ini}: the revision graph is broken: {Path(rev.path).name} revises "
                                   f"{down}, which no revision file defines")
         for dep in _down(rev.dependencies):
@@ -545,7 +593,8 @@ def _graph(scripts: dict[str, _Script], ini: Path, store: Store) -> tuple[list[s
     except Exception as exc:  # cycles and the like: Alembic's own verdict
         raise SourceError(f"{ini}: the revision graph is broken: {_one_line(exc)}") from None
     order = _topological(revisions)
-    store.put(_GRAPH, key, {"heads": heads, "order": order})
+    if unread is None:
+        store.put(_GRAPH, key, {"heads": heads, "order": order})
     return heads, order
 
 
