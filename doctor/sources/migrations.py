@@ -380,7 +380,7 @@ def _script(path: str, modules: _Recording, store: Store, fingerprints: dict[str
     """One revision file, from the cache when its bytes and every module its reading followed are
     unchanged, else read (and kept for the next run)."""
     try:
-        data = read_bytes(Path(path), MAX_SOURCE_BYTES)
+        data = read_bytes(path, MAX_SOURCE_BYTES)  # type: ignore[arg-type]  (a str opens the same; no Path per file)
     except ConfigError as exc:  # too large (checked before reading), not a regular file
         raise _Unread(f"not read ({why_not(exc, Path(path))}); what it does is unknown") from None
     sha = digest(data)
@@ -421,6 +421,16 @@ def _plain(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool)) or value is None
 
 
+def _fact_value(data: Any) -> Any:
+    """A stored list of dataclasses (lock_ops): built straight from fields that are plain, as most are;
+    filecache's decode for anything else."""
+    classes = _fact_classes()
+    if isinstance(data, list) and all(isinstance(x, dict) and x.keys() == {"c", "f"} and x["c"] in classes
+                                      and all(_plain(v) for v in x["f"].values()) for x in data):
+        return [classes[x["c"]](**x["f"]) for x in data]
+    return decode(data, classes)
+
+
 @functools.cache
 def _fact_classes() -> dict[str, type]:
     from netra_doctor.core import facts as facts_module
@@ -454,7 +464,7 @@ def _tupled(value: Any) -> Any:
 def _from_entry(path: str, entry: dict[str, Any]) -> _Script | None:
     if "rev" not in entry:
         return None  # a file Alembic does not count (its problem is in the entry)
-    facts = {k: decode(v["~"], _fact_classes()) if isinstance(v, dict) else v for k, v in entry["facts"].items()}
+    facts = {k: _fact_value(v["~"]) if isinstance(v, dict) else v for k, v in entry["facts"].items()}
     return _Script(path, entry["rev"], _tupled(entry["down"]), _tupled(entry["labels"]), _tupled(entry["depends"]),
                    RevisionFacts(path=path, **facts), bool(entry["sql_read"]))
 
