@@ -140,6 +140,7 @@ class Execution:
     completed: str = ""
     image: str = ""
     message: str = ""
+    job: str = ""  # the job it is a run of ("": not said by the export)
 
 
 @dataclass
@@ -307,6 +308,7 @@ class LogEntry:
     severity: str = ""
     resource: str = ""  # "service" | "job" | ""
     origin: str = ""  # revision or execution name, when the entry's labels give it
+    workload: str = ""  # the service or job that wrote it (resource.labels service_name / job_name)
 
 
 @dataclass
