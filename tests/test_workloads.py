@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from tests import logs_json as L
-from tests.helpers import cause_ids, diagnose_json, ruled_out_ids
+from tests.helpers import cause_ids, diagnose_json, ruled_out_ids, run_cli
 
 CHECKER = "netra-check-revision-staging"
 
@@ -40,3 +42,25 @@ def test_a_checkers_success_never_stands_in_for_the_migrators_failure(seed, repo
     assert "netra-migrations-staging-k7x2p failed" in evidence
     assert "No module named 'psycopg2'" in evidence
     assert CHECKER not in evidence
+
+
+# --- [[workloads]] in the config: bad input is one line naming the entry, exit 2 -----------------
+
+AUTH = '[[workloads]]\nname = "netra-auth-service-{env}"\nkind = "service"\n'
+
+
+@pytest.mark.parametrize("entry, needle", [
+    ('[[workloads]]\nname = "x"\nkind = "daemon"\n', "workloads[0] (x): unknown kind 'daemon'"),
+    (AUTH + 'role = "writer"\n', "(netra-auth-service-{env}): unknown role 'writer' for a service"),
+    ('[[workloads]]\nname = "chk"\nkind = "job"\nrole = "reader"\n', "(chk): unknown role 'reader' for a job"),
+    (AUTH + AUTH, "workloads[1] (netra-auth-service-{env}): workload netra-auth-service-staging is named twice"),
+    (AUTH + 'tables = ["auth_[users"]\n', "tables pattern 'auth_[users' is not a valid glob"),
+    (AUTH + 'models = ["auth_service/models.py"]\n', "models path 'auth_service/models.py' does not exist"),
+    (AUTH + 'colour = "blue"\n', "unknown setting 'colour'"),
+])
+def test_bad_workload_entries_are_one_line_and_exit_2(seed, repo, entry, needle):
+    (repo / "netra-doctor.toml").write_text(entry)
+    result = run_cli("staging", "--from", str(seed))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.output

@@ -67,17 +67,6 @@ def same_database(a: DbTarget | None, b: DbTarget | None) -> bool | None:
     return (a.host, a.port or 5432, a.database) == (b.host, b.port or 5432, b.database)
 
 
-def valid_glob(pattern: str) -> bool:
-    """A table pattern fnmatch reads as the user meant: no unclosed `[`, no path separator."""
-    if not pattern or "/" in pattern or pattern.count("[") != pattern.count("]"):
-        return False
-    try:
-        re.compile(fnmatch.translate(pattern))
-    except re.error:
-        return False
-    return True
-
-
 def matches(name: str, patterns: Iterable[str]) -> str | None:
     """The first pattern the table (bare or schema-qualified) matches, or None."""
     bare = name.rsplit(".", 1)[-1]

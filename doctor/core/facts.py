@@ -431,6 +431,31 @@ class DefaultPrivilege:
 
 
 @dataclass
+class OtherWorkload:
+    """Another Cloud Run service or job on the environment's database (configured or discovered), or the
+    primary job's own entry (``primary``: its ``[[workloads]]`` entry gives it an image recipe of its own)."""
+
+    name: str
+    kind: str  # "service" | "job"
+    role: str = ""  # service: primary | reader; job: migrate | check | other
+    found_by: str = ""  # "config" | "services.yaml" | "jobs.yaml" | "ListServices" | "ListJobs"
+    configured: bool = False  # named in the config's [[workloads]]
+    primary: bool = False  # the environment's own service or job
+    exists: bool | None = None  # False: looked for and not there; None: could not be looked for
+    workload: Workload | None = None
+    target: DbTarget | None = None
+    same_database: bool | None = None  # its target is the primary service's database (None: unknown)
+    tables: list[str] = field(default_factory=list)  # globs of the tables it owns or uses (config)
+    models: ModelFacts | None = None  # the tables its models declare (config `models`)
+    executions: list[Execution] | None = None  # a job's own runs, newest first
+    logs: list[LogEntry] | None = None  # its own entries (None: not read)
+    dockerfile: str = ""  # its own image recipe (config), repo-relative
+    image: ImageFacts | None = None  # how that recipe lays the checkout out
+    database: DatabaseFacts | None = None  # what its own role sees (a reader's grants)
+    notes: list[str] = field(default_factory=list)  # how it was found, what could not be read
+
+
+@dataclass
 class Facts:
     target: TargetInfo
     service: Workload | None = None
@@ -450,6 +475,9 @@ class Facts:
     mode: str = "offline"  # "offline" | "live" | "replay"
     # pre-deploy: rows and use of the service database's tables that pending revisions drop or alter
     table_usage: list[TableUsage] | None = None
+    # the other services and jobs on the same database (configured [[workloads]], or discovered);
+    # None: not looked for
+    workloads: list[OtherWorkload] | None = None
 
     def workload(self, kind: str) -> Workload | None:
         return self.service if kind == "service" else self.job

@@ -151,3 +151,44 @@ def _serving(run: _Run, service: Workload | None, pending: dict[str, Future]) ->
 
 def _revision_name(key: str, service: Workload) -> str:
     return service.latest_revision if key == "latest_ready_revision" else service.latest_created
+
+
+# --- the other workloads of the project and region (ListServices / ListJobs) ----------------------
+
+MAX_LISTED = 500  # services or jobs per project and region read for discovery
+
+
+def list_workloads(ctx: Context) -> tuple[list[Workload] | None, list[Workload] | None, list[Exception]]:
+    """Every service and job of the project and region, at once, each call with the run's deadline
+    (None for a list that could not be read, with why in the problems)."""
+    run = _Run(ctx)
+    calls = {"service": (run.services.list_services, "list services"), "job": (run.jobs.list_jobs, "list jobs")}
+
+    def one(kind: str) -> list[Workload]:
+        method, _ = calls[kind]
+        found = run.clients.pages("run", method, MAX_LISTED, parent=run.parent, page_size=100)
+        out = []
+        for item in found:
+            w = from_v2(_as_dict(item), kind)
+            w.source_format = "v2-api"
+            out.append(w)
+        return out
+
+    lists: dict[str, list[Workload] | None] = {}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cloudrun-list") as pool:
+        futures = {kind: pool.submit(one, kind) for kind in calls}
+        for kind, future in futures.items():
+            try:
+                lists[kind] = future.result()
+            except Exception as exc:
+                run.fail(exc, calls[kind][1] + f" in {ctx.target.region}")
+                lists[kind] = None
+    return lists["service"], lists["job"], run.problems
+
+
+def executions_of(ctx: Context, job: str) -> list[Execution]:
+    """One job's executions (ListExecutions under that job: never another job's), newest first."""
+    run = _Run(ctx)
+    found = run.clients.pages("run", run.executions_api.list_executions, MAX_EXECUTIONS,
+                              parent=f"{run.parent}/jobs/{job}", page_size=PAGE_SIZE)
+    return sorted((execution_from_v2(_as_dict(e)) for e in found), key=lambda e: e.started, reverse=True)
