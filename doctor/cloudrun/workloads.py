@@ -11,7 +11,7 @@ import fnmatch
 import re
 from collections.abc import Iterable
 
-from netra_doctor.core.facts import DbTarget, Execution, LogEntry, Workload
+from netra_doctor.core.facts import DbTarget, DefaultPrivilege, Execution, LogEntry, Workload
 
 # `alembic ... SUBCOMMAND` as a job's argv runs it (shell text or words alike)
 _ALEMBIC = re.compile(r"\balembic\b(?P<rest>[^;&|\n]*)")
@@ -71,3 +71,24 @@ def matches(name: str, patterns: Iterable[str]) -> str | None:
     """The first pattern the table (bare or schema-qualified) matches, or None."""
     bare = name.rsplit(".", 1)[-1]
     return next((p for p in patterns if fnmatch.fnmatchcase(bare, p) or fnmatch.fnmatchcase(name, p)), None)
+
+
+def default_grants(acl: list[DefaultPrivilege], owner: str, schema: str, objtype: str, grantees: set[str]) -> set[str]:
+    """Privileges the owner's future objects of this type in ``schema`` get for any of ``grantees``
+    (pg_default_acl, per schema or for all schemas)."""
+    return {p for d in acl if d.owner == owner and d.object_type == objtype and d.schema in (schema, "")
+            and d.grantee in grantees for p in d.privileges}
+
+
+def include_object(tables: Iterable[str], globs: Iterable[str]) -> str:
+    """The exact env.py function that keeps autogenerate away from another workload's tables (one line,
+    valid Python): neither created nor dropped by this project's revisions."""
+    names = sorted(set(tables))
+    patterns = sorted(set(globs))
+    tests = []
+    if names:
+        tests.append(f"name in {{{', '.join(repr(n) for n in names)}}}")
+    if patterns:
+        tests.append(f"any(__import__('fnmatch').fnmatchcase(name, p) for p in ({', '.join(map(repr, patterns))},))")
+    return ("def include_object(obj, name, type_, reflected, compare_to): "
+            f"return not (type_ == 'table' and ({' or '.join(tests) or 'False'}))")
