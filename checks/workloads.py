@@ -148,19 +148,26 @@ def other_workloads_plan(facts: Facts) -> list[Finding]:
     todo = pending(facts.migrations, list(rec.versions) if rec else [])
     out: list[Finding] = []
     for r in todo:
-        for index, table, column, what in _destroyed(r):
-            for o in others:
+        for o in others:
+            hits = []
+            for index, table, column, what in _destroyed(r):
                 claims = _column_claims(o, table, column) if column else _claims(o, table, facts)
-                if not claims:
-                    continue
-                at = where(facts, r, op_line(r, index) if index >= 0 else 0)
-                out.append(fail(
-                    f"pending revision {r.revision} ({at}) {what}, which {o.kind} {o.name} uses",
-                    "pending-drop-breaks-other-workload", obj=f"{o.name}:{plain(table)}", location=at,
-                    evidence=[f"pending revision {r.revision} ({at}) {what}", *claims, *_usage(facts, table)],
-                    fix_vars={"revision_file": at, "what": what, "workload": o.name,
-                              "include_object": _exclusion(o, [table])},
-                ))
+                if claims:
+                    hits.append((index, table, what, claims))
+            if not hits:
+                continue
+            at = where(facts, r, op_line(r, hits[0][0]) if hits[0][0] >= 0 else 0)
+            whats = [what for _, _, what, _ in hits]
+            tables = [table for _, table, _, _ in hits]
+            out.append(fail(
+                f"pending revision {r.revision} ({at}) {'; '.join(whats)}, which {o.kind} {o.name} uses",
+                "pending-drop-breaks-other-workload", obj=f"{o.name}:{r.revision}", location=at,
+                evidence=[*(f"{where(facts, r, op_line(r, i) if i >= 0 else 0)}: {what}" for i, _, what, _ in hits),
+                          *(c for _, _, _, claims in hits for c in claims),
+                          *(u for t in tables for u in _usage(facts, t))],
+                fix_vars={"revision_file": at, "what": "; ".join(whats), "workload": o.name,
+                          "include_object": _exclusion(o, tables)},
+            ))
     if not out:
         names = ", ".join(o.name for o in others)
         return [ok(f"the {len(todo)} pending revision(s) drop or rename nothing of {names}",
@@ -209,6 +216,7 @@ def other_workloads_tables(facts: Facts) -> list[Finding]:
     run = last_success(facts.executions or [])
     ran = f"applied by the job's execution {run.name} ({run.completed or run.started})" if run else \
         "applied by a run of the job (no successful execution is listed)"
+    steps = {to: h for h in logparse.hits(facts.logs or [], ("alembic-upgrade",)) for to in [h.groups["to"]]}
     target = (facts.targets or {}).get("service")
     instance = target.instance.rsplit(":", 1)[-1] if target and target.instance else ""
     out: list[Finding] = []
@@ -220,12 +228,14 @@ def other_workloads_tables(facts: Facts) -> list[Finding]:
                 continue
             tables = sorted({plain(t).rsplit(".", 1)[-1] for _, t, _ in took})
             at = where(facts, r, op_line(r, took[0][0]))
+            why = sorted((lost.pop(t) for t in tables), key=lambda line: "'s log: " not in line)
+            applied_by = f"job log: {steps[r.revision].quote()}" if r.revision in steps else ran
             out.append(fail(
                 f"{o.kind} {o.name} lost {', '.join(tables)}: applied revision {r.revision} ({at}) "
                 f"{'; '.join(w for _, _, w in took)}", "workload-lost-tables", obj=o.name, location=at,
-                evidence=[*(lost.pop(t) for t in tables), f"revision {r.revision} ({at}): "
-                          f"{'; '.join(w for _, _, w in took)}", f"{r.revision} is at or below the recorded "
-                          f"{', '.join(rec.versions) if rec else '?'}: {ran}"],
+                evidence=[*why, f"revision {r.revision} ({at}): {'; '.join(w for _, _, w in took)}",
+                          f"{r.revision} is at or below the recorded {', '.join(rec.versions) if rec else '?'}: {ran}",
+                          *([applied_by] if applied_by != ran else [])],
                 fix_vars={"tables": ", ".join(tables), "revision": r.revision, "workload": o.name,
                           "down_revision": ", ".join(r.down_revisions) or "base", "revision_file": at,
                           "instance_name": instance, "include_object": _exclusion(o, tables)},

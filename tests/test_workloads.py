@@ -64,3 +64,149 @@ def test_bad_workload_entries_are_one_line_and_exit_2(seed, repo, entry, needle)
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.output
+
+
+# --- the seed's shared database on a real PostgreSQL: the backend, the auth service, a checker -----
+
+import json  # noqa: E402
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import psycopg  # noqa: E402
+import yaml  # noqa: E402
+from netra_doctor.demo import auth_drop  # noqa: E402
+from netra_doctor.demo.run import _copy_tree, demo_data, migrate  # noqa: E402
+from netra_doctor.sources.live_api import ENDPOINT_ENV  # noqa: E402
+
+from tests.fakegcp import FakeGCP  # noqa: E402
+
+DEMO = Path(__file__).parent.parent / "doctor" / "demo" / "data"
+INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
+AUTH_SERVICE = auth_drop.AUTH
+
+
+@dataclass
+class Shared:
+    exports: Path
+    repo: Path
+    args: list[str]
+    app: str
+    password: str
+
+    def run(self, *extra: str, live: FakeGCP | None = None) -> tuple[dict, int]:
+        args = [a for a in self.args if a not in ("--from", str(self.exports))] if live else self.args
+        result = run_cli(*args, *extra, cwd=self.repo)
+        return json.loads(result.stdout), result.exit_code
+
+    def both(self, monkeypatch, *extra: str) -> list[tuple[dict, int]]:
+        """The same environment offline (the exports) and live (the fake serving them)."""
+        out = [self.run(*extra)]
+        with FakeGCP().add_environment(self.exports) as fake:
+            monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+            out.append(self.run(*extra, live=fake))
+            monkeypatch.delenv(ENDPOINT_ENV)
+        return out
+
+
+def shared(pg, tmp_path: Path, *, applied: bool, drops: bool = True) -> Shared:
+    """The backend's database as the seed's shared instance holds it: the backend's revisions up to
+    add_deleted_at_001, the auth service's auth_* tables with rows; ``applied``: the backend's next
+    revision (which drops the auth tables unless ``drops`` is False) has been deployed."""
+    password = secrets.token_hex(12)
+    app = pg.role("app", password)
+    pg.sql(f'ALTER DATABASE "{pg.name}" OWNER TO "{app}"')
+    repo, exports = tmp_path / "repo", tmp_path / "exports"
+    _copy_tree(demo_data() / "netra_backend", repo / "netra_backend")
+    (repo / ".git").mkdir()
+    exports.mkdir()
+    for name in ("service.yaml", "job.yaml", "executions.yaml"):
+        shutil.copy(DEMO / name, exports / name)
+    text = (DEMO / "secrets.yaml").read_text().replace("{password}", password)
+    (exports / "secrets.yaml").write_text(text.replace("netra_staging", pg.name).replace("netra_app", app))
+    auth_drop.write_scenario(demo_data(), repo, exports, pre_deploy=not applied)
+    revision = next((repo / "netra_backend" / "migrations" / "versions").glob("auth_drop_002_*.py"))
+    if not drops:  # the revision as it should have been: the billing tables only
+        lines = revision.read_text().splitlines(keepends=True)
+        cut = lines.index("def downgrade() -> None:\n")
+        revision.write_text("".join(line for line in lines[:cut] if "drop_table('auth_" not in line) +
+                            "".join(lines[cut:]))
+    say = lambda line: None  # noqa: E731
+    migrate(pg.server, repo, password, say, to=auth_drop.BEFORE, expect=auth_drop.BEFORE, database=pg.name, role=app)
+    with psycopg.connect(pg.server.dsn(pg.name, app, password), autocommit=True) as conn:
+        conn.execute((repo / "auth_tables.sql").read_text())
+    if applied:
+        migrate(pg.server, repo, password, say, expect=auth_drop.HEAD, database=pg.name, role=app)
+    args = ["staging", "--from", str(exports), "--format", "json", "--proxy", f"{INSTANCE}=127.0.0.1:{pg.server.port}"]
+    return Shared(exports, repo, args, app, password)
+
+
+def cause_named(report: dict, cause_id: str) -> dict:
+    return next(c for c in report["causes"] if c["id"] == cause_id)
+
+
+def test_a_pending_drop_of_the_auth_services_tables_is_stopped_before_the_deploy(pg, tmp_path, monkeypatch):
+    env = shared(pg, tmp_path, applied=False)
+    for report, code in env.both(monkeypatch, "--pre-deploy"):
+        assert code == 1
+        assert report["causes"][0]["id"] == "pending-drop-breaks-other-workload", cause_ids(report)
+        top = report["causes"][0]
+        evidence = "\n".join(top["evidence"])
+        assert AUTH_SERVICE in evidence
+        assert "auth_drop_002_create_billing_tables.py:53: drops table auth_users" in evidence
+        assert "model AuthUser (auth_service/auth_core/database/models.py:9) declares auth_users" in evidence
+        assert "public.auth_users: about 500 rows" in evidence
+        fix = "\n".join(top["fix"])
+        assert "def include_object(obj, name, type_, reflected, compare_to): return not (type_ == 'table'" in fix
+        assert env.password not in json.dumps(report)
+
+
+def test_the_deployed_drop_that_broke_the_auth_service_is_named(pg, tmp_path, monkeypatch):
+    env = shared(pg, tmp_path, applied=True)
+    for report, code in env.both(monkeypatch):
+        assert code == 1
+        assert cause_ids(report) == ["workload-lost-tables"], report["causes"]
+        top = report["causes"][0]
+        evidence = "\n".join(top["evidence"])
+        assert f"service {AUTH_SERVICE} lost auth_audit_logs, auth_sessions, auth_tokens, auth_users" in evidence
+        assert 'relation "auth_users" does not exist' in evidence
+        assert "Running upgrade add_deleted_at_001 -> auth_drop_002" in evidence  # the run that applied it
+        assert "alembic -c netra_backend/alembic.ini downgrade auth_drop_002:add_deleted_at_001 --sql" in top["fix"]
+        assert top["fix_items"][0]["type"] == "step" and "changes state, guarded" in top["fix"][0]
+
+
+def _healthy_three_services(pg, tmp_path: Path) -> Shared:
+    """Backend, auth service and a frontend on one database, the migration job and a check-revision job:
+    the backend's revision as it should have been (no drops), deployed; everyone's logs clean."""
+    env = shared(pg, tmp_path, applied=True, drops=False)
+    path = env.exports / "logs.json"
+    path.write_text(json.dumps([e for e in json.loads(path.read_text()) if "does not exist" not in e["textPayload"]]))
+    docs = list(yaml.safe_load_all((env.exports / "services.yaml").read_text()))
+    frontend = copy.deepcopy(docs[1])
+    frontend["metadata"]["name"] = "netra-frontend-staging"
+    (env.exports / "services.yaml").write_text(yaml.safe_dump_all([*docs, frontend], sort_keys=False))
+    L.edit_executions(env.exports, lambda runs: [_checker_run(runs[0]), *runs])
+    return env
+
+
+def test_a_healthy_three_service_setup_with_a_checker_beside_the_migrator(pg, tmp_path, monkeypatch):
+    env = _healthy_three_services(pg, tmp_path)
+    for report, code in env.both(monkeypatch):
+        problems = [c for c in report["checks"] if c["status"] != "pass"] + report["sources"]
+        assert (code, report["status"], cause_ids(report)) == (0, "healthy", []), problems
+        listed = next(r for r in report["ruled_out"] if r["id"] == "workload-not-found")["evidence"]
+        text = "\n".join(listed)
+        assert f"service {AUTH_SERVICE}, role reader: configured" in text
+        assert "service netra-frontend-staging, role reader: found by" in text
+        assert f"job {CHECKER}, role check: found by" in text
+
+
+def test_a_checkers_newer_success_on_a_real_database_leaves_the_migrators_failure_standing(pg, tmp_path, monkeypatch):
+    env = _healthy_three_services(pg, tmp_path)
+    L.edit_executions(env.exports, lambda runs: L.fail_execution(runs[1]))  # the migrator's own latest run
+    for report, code in env.both(monkeypatch):
+        assert code == 1
+        assert cause_ids(report) == ["job-never-succeeded"], report["causes"]
+        evidence = "\n".join(report["causes"][0]["evidence"])
+        assert "netra-migrations-staging-k7x2p failed" in evidence and CHECKER not in evidence

@@ -312,7 +312,7 @@ _ALL = [
         the moment it runs, that workload fails. It usually comes from autogenerate run against a database
         where the other workload had created its tables: the migration's models do not declare them, so
         Alembic writes drops for them.""",
-        Step("remove the op from {revision_file}: {what} belongs to {workload}"),
+        Step("remove from {revision_file} what belongs to {workload}: {what}"),
         Step("exclude {workload}'s tables from autogenerate in env.py, passed as context.configure(..., "
              "include_object=include_object): {include_object}"),
         Step("regenerate the revision with that exclusion in place (alembic revision --autogenerate), review it, "

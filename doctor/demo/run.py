@@ -110,28 +110,29 @@ def _alembic_log() -> Iterator[_Capture]:
         logger.propagate = propagate
 
 
-def migrate(server, folder: Path, password: str, say: Say) -> list[str]:
-    """`alembic upgrade head` as the job's role, through Alembic's command API; returns its log lines."""
+def migrate(server, folder: Path, password: str, say: Say, to: str = "head", expect: str = HEAD,
+            database: str = DATABASE, role: str = ROLE) -> list[str]:
+    """`alembic upgrade TO` as the job's role, through Alembic's command API; returns its log lines."""
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
 
-    url = sa.engine.URL.create("postgresql+psycopg", username=ROLE, password=password, host=server.host,
-                               port=server.port, database=DATABASE)
+    url = sa.engine.URL.create("postgresql+psycopg", username=role, password=password, host=server.host,
+                               port=server.port, database=database)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     config = Config(str(folder / PROJECT_DIR / "alembic.ini"), attributes={"configure_logger": False})
     try:
         with _alembic_log() as log, engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, to)
         with engine.connect() as conn:
             recorded = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
     finally:
         engine.dispose()
     for line in log.lines:
         say(f"  alembic: {line}")
-    if recorded != [HEAD]:
-        raise ConfigError(f"demo set-up: alembic left {recorded or 'no revision'}, expected {HEAD}")
+    if recorded != [expect]:
+        raise ConfigError(f"demo set-up: alembic left {recorded or 'no revision'}, expected {expect}")
     return log.lines
 
 
@@ -208,11 +209,41 @@ def keep_message(server, folder: Path) -> str:
     ])
 
 
-def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = False) -> Diagnosis:
+SCENARIOS = ("seed", "auth-drop")
+
+
+def _auth_drop(server, folder: Path, exports: Path, password: str, say: Say, pre_deploy: bool) -> None:
+    """The second incident (doctor/demo/auth_drop.py): the auth service's tables, then the backend's
+    revision that drops them (applied, unless the gate runs before the deploy)."""
+    import psycopg
+    from netra_doctor.demo import auth_drop
+
+    auth_drop.write_scenario(demo_data(), folder, exports, pre_deploy)
+    say(f"demo: the auth service creates its auth_* tables in {DATABASE}, as {ROLE}")
+    with psycopg.connect(server.dsn(DATABASE, ROLE, password), autocommit=True, connect_timeout=10) as conn:
+        conn.execute((folder / "auth_tables.sql").read_text(encoding="utf-8"))
+    if not pre_deploy:
+        say(f"demo: the job deploys {auth_drop.HEAD}: alembic upgrade head, as {ROLE}")
+        migrate(server, folder, password, say, expect=auth_drop.HEAD)
+
+
+def _scenario_target(folder: Path, port: int, scenario: str) -> Target:
+    target = demo_target(folder, port)
+    if scenario == "auth-drop":
+        import tomli
+        from netra_doctor.core.config import db_env_names, read_workloads
+
+        data = tomli.loads((folder / "netra-doctor.toml").read_text(encoding="utf-8"))
+        target.workloads = read_workloads([data], "demo", "staging", folder, db_env_names(target.db_envs))
+    return target
+
+
+def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = False, scenario: str = "seed") -> Diagnosis:
     """Reproduce the seed incident on a throwaway server and diagnose it (see the module docstring).
 
     ``pre_deploy``: the gate on the seed's commit before it ships (models added, no revision): the
-    same checkout and database, no crash logs yet, judged with --pre-deploy."""
+    same checkout and database, no crash logs yet, judged with --pre-deploy. ``scenario`` "auth-drop":
+    the seed's second incident (doctor/demo/auth_drop.py)."""
     from netra_doctor import engine
     from netra_doctor.demo.pgserver import PostgresUnavailable, find_bindir, start
     from netra_doctor.output.progress import progress_line
@@ -245,11 +276,13 @@ def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = Fals
             create_database(server, password)
             _copy_tree(demo_data() / PROJECT_DIR, folder / PROJECT_DIR)
             say(f"demo: building {DATABASE} as the migration job left it: alembic upgrade head, as {ROLE}")
-            migrate(server, folder, password, say)
-            exports = write_exports(folder, password, pre_deploy)
+            migrate(server, folder, password, say, to=HEAD)
+            exports = write_exports(folder, password, pre_deploy or scenario == "auth-drop")
+            if scenario == "auth-drop":
+                _auth_drop(server, folder, exports, password, say, pre_deploy)
             say("demo: diagnosing staging from the exports, the instance routed to the throwaway server")
             with progress_line(enabled=progress) as report:
-                target = demo_target(folder, server.port)
+                target = _scenario_target(folder, server.port, scenario)
                 target.pre_deploy = pre_deploy
                 run = engine.run(target, exports, (), report)
             done = True

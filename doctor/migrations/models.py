@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netra_doctor.core import astparse
 from netra_doctor.core.facts import ModelFacts, ModelTable
 from netra_doctor.migrations import nameeval
 from netra_doctor.migrations.pysource import absolute_import
@@ -109,7 +110,7 @@ def _text(node: ast.AST | None, constants: dict[str, str]) -> str | None:
 
 def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
     """Classes, Table() calls, imports and string constants of one file."""
-    tree = ast.parse(source, filename=path)
+    tree = astparse.parse(source, filename=path)
     info = ModuleInfo(path, module)
     is_package = path.endswith("__init__.py")
     for node in tree.body:
@@ -854,7 +855,7 @@ def _from_env(env_py: Path, files: _Files, root: Path) -> tuple[list[ModuleInfo]
     """The modules env.py imports (its target_metadata's first), followed through their imports."""
     rel = os.path.relpath(env_py, root)
     try:
-        tree = ast.parse(env_py.read_text(encoding="utf-8"), filename=str(env_py))
+        tree = astparse.parse(env_py.read_text(encoding="utf-8"), filename=str(env_py))
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
         files.problems.append(f"{rel}: not read ({type(exc).__name__})")
         return [], f"{rel} could not be read"

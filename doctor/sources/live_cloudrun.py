@@ -169,8 +169,11 @@ def list_workloads(ctx: Context) -> tuple[list[Workload] | None, list[Workload] 
         found = run.clients.pages("run", method, MAX_LISTED, parent=run.parent, page_size=100)
         out = []
         for item in found:
-            w = from_v2(_as_dict(item), kind)
+            raw = _as_dict(item)
+            w = from_v2(raw, kind)
             w.source_format = "v2-api"
+            if raw.get("create_time"):  # the logs source bounds its query of this workload by it
+                run.clients.hints[f"created:{kind}:{w.name}"] = str(raw["create_time"])
             out.append(w)
         return out
 

@@ -199,7 +199,6 @@ def _cut_note(query: Query, items: list[Any], bound: str) -> str:
 
 
 OTHER_MAX = 2_000  # entries of another workload, newest first
-OTHER_DAYS = 7
 
 
 def workload_entries(ctx: Context, kind: str, name: str) -> list[Any]:
@@ -208,7 +207,7 @@ def workload_entries(ctx: Context, kind: str, name: str) -> list[Any]:
     t = ctx.target
     clients = gcp.clients(ctx)
     client = clients.client("logging")
-    since = _rfc3339(datetime.now(timezone.utc) - timedelta(days=OTHER_DAYS))
+    since = _since(clients.hints.get(f"created:{kind}:{name}"), datetime.now(timezone.utc), timedelta(minutes=1))
     rtype, label = ("cloud_run_revision", "service_name") if kind == "service" else ("cloud_run_job", "job_name")
     query = " AND ".join([f'resource.type="{rtype}"', f"resource.labels.{label}={_quote(name)}",
                           f"resource.labels.location={_quote(t.region)}", f'timestamp>="{since}"'])

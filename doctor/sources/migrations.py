@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from netra_doctor.core import astparse
 from netra_doctor.core.errors import SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
 from netra_doctor.migrations.layout import Layout, locate_layout
@@ -149,7 +150,7 @@ def _sets_version_locations(env: Path) -> str:
     """``path:line`` where env.py assigns ``version_locations`` (``context.script.version_locations = [...]``)
     or sets the option (``config.set_main_option("version_locations", ...)``); "" when it does not."""
     try:
-        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
+        tree = astparse.parse(env.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return ""
     for node in ast.walk(tree):
@@ -203,7 +204,7 @@ def _scripts(layout: Layout, modules: Modules, problems: list[str]) -> dict[str,
     scripts: dict[str, _Script] = {}
     for path in _files(layout):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            tree = astparse.parse(path.read_text(encoding="utf-8"), filename=str(path))
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
         module = index(tree, path, "")
