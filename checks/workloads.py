@@ -279,7 +279,8 @@ def reader_roles(facts: Facts) -> list[Finding]:
             out.append(skip(f"{o.name}'s role could not be checked: {why}", obj=o.name))
             continue
         role = db.current_user
-        names = _needed(o, db) or [x.name for x in db.tables if migrator and x.owner == migrator]
+        declared = _needed(o, db)
+        names = declared or [x.name for x in db.tables if migrator and x.owner == migrator]
         hidden = [x for x in db.tables if x.name in names and not (x.can_select and x.schema_usage)]
         if hidden:
             schema, owner = hidden[0].schema, hidden[0].owner
@@ -294,7 +295,9 @@ def reader_roles(facts: Facts) -> list[Finding]:
                 evidence=[f"{o.name} connects to {db.target} as {role}",
                           *(f"{x.schema}.{x.name}: owner {x.owner}; information_schema "
                             f"{'shows' if x.in_information_schema else 'hides'} it from {role}" for x in hidden)],
-                fix_vars={"grants": grants, "owner": quote_ident(owner), "schema": q_schema, "user": q_user}))
+                fix_vars={"grants": grants, "owner": quote_ident(owner), "schema": q_schema, "user": q_user},
+                # tables it declares (models, globs) are certain; the migration role's tables are a presumption
+                confidence=None if declared else 0.6))
         else:
             out.append(ok(f"{o.name}'s role {role} can use its {len(names)} table(s)", "tables-invisible-to-role",
                           obj=f"{o.name}:{role}"))

@@ -210,3 +210,57 @@ def test_a_checkers_newer_success_on_a_real_database_leaves_the_migrators_failur
         assert cause_ids(report) == ["job-never-succeeded"], report["causes"]
         evidence = "\n".join(report["causes"][0]["evidence"])
         assert "netra-migrations-staging-k7x2p failed" in evidence and CHECKER not in evidence
+
+
+def test_a_second_role_without_grants_is_found_for_the_reader_that_runs_as_it(pg, tmp_path, monkeypatch):
+    env = _healthy_three_services(pg, tmp_path)
+    reader_password = secrets.token_hex(12)
+    reader = pg.role("front", reader_password)
+    path = env.exports / "services.yaml"
+    docs = list(yaml.safe_load_all(path.read_text()))
+    for var in docs[2]["spec"]["template"]["spec"]["containers"][0]["env"]:  # the frontend's own role
+        if var["name"] in ("POSTGRES_USER", "POSTGRES_PASSWORD"):
+            var["valueFrom"]["secretKeyRef"]["name"] = "front-" + var["valueFrom"]["secretKeyRef"]["name"]
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    with (env.exports / "secrets.yaml").open("a") as f:
+        f.write(f'front-postgres-user-staging:\n  "1": {reader}\nfront-postgres-password-staging:\n'
+                f'  "1": "{reader_password}"\n')
+    for report, code in env.both(monkeypatch):
+        assert code == 1
+        assert report["causes"][0]["id"] == "tables-invisible-to-role", report["causes"]
+        evidence = "\n".join(report["causes"][0]["evidence"])
+        assert f"service netra-frontend-staging runs as {reader}, which cannot use" in evidence
+        assert "subscriptions" in evidence and "auth_users" in evidence
+        assert reader in "\n".join(report["causes"][0]["fix"])
+        assert "default-privileges-missing" in cause_ids(report)
+        assert reader_password not in json.dumps(report)
+
+
+MIGRATION_IMAGE = "us-central1-docker.pkg.dev/netra-staging/netra-containers/netra-migrations:8c41d2e"
+JOB_ENTRY = ('\n[[workloads]]\nname = "netra-migrations-{env}"\nkind = "job"\nrole = "migrate"\n'
+             'dockerfile = "docker/migration.alpine.Dockerfile"\n')
+
+
+@pytest.mark.parametrize("workdir, verdict", [("/app", "right"), ("/srv", "wrong")])
+def test_the_job_is_judged_against_its_own_dockerfile(pg, tmp_path, monkeypatch, workdir, verdict):
+    env = _healthy_three_services(pg, tmp_path)
+    # the service's image puts the checkout in /app; the job's own recipe puts it in WORKDIR
+    (env.repo / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY . /app\n")
+    (env.repo / "docker").mkdir()
+    (env.repo / "docker" / "migration.alpine.Dockerfile").write_text(
+        f"FROM python:3.12-alpine\nWORKDIR {workdir}\nCOPY netra_backend {workdir}/netra_backend\n")
+    with (env.repo / "netra-doctor.toml").open("a") as f:
+        f.write(JOB_ENTRY)
+    for name in ("job.yaml", "executions.yaml"):  # the job runs the image its own recipe builds
+        path = env.exports / name
+        path.write_text(path.read_text().replace("netra-containers/netra-backend:8c41d2e", MIGRATION_IMAGE.split(
+            "/", 3)[3]))
+    for report, code in env.both(monkeypatch):
+        assert "job-image-differs" not in cause_ids(report)
+        if verdict == "right":
+            assert (code, cause_ids(report)) == (0, []), report["causes"]
+            checks = {c["id"]: c["message"] for c in report["checks"]}
+            assert "own recipe, docker/migration.alpine.Dockerfile" in checks["job-image"]
+        else:
+            assert code == 1 and cause_ids(report)[0] == "job-command-invalid", report["causes"]
+            assert "docker/migration.alpine.Dockerfile" in "\n".join(report["causes"][0]["evidence"])

@@ -67,7 +67,7 @@ _HOSTPORT = re.compile(r"^[^\s:]+:\d{1,5}$")
 
 SERVICE_ROLES = ("primary", "reader")
 JOB_ROLES = ("migrate", "check", "other")
-_WORKLOAD_KEYS = {"name", "kind", "role", "models", "tables", "dockerfile", "docker_context", "db_env"}
+_WORKLOAD_KEYS = {"name", "kind", "role", "models", "tables", "dockerfile", "docker_context", "db_env", "image"}
 
 
 @dataclass
@@ -82,6 +82,7 @@ class WorkloadSpec:
     dockerfile: str | None = None
     docker_context: str | None = None
     db_env: dict[str, list[str]] = field(default_factory=dict)  # role -> env names, over the shared db_env
+    image: str = ""  # the image about to ship from its own dockerfile (the deploy-image check's, for a job)
 
 
 @dataclass
@@ -363,9 +364,9 @@ def read_workloads(layers: list[dict[str, Any]], where: str, environment: str, r
             for model in models:
                 if not (root / model).exists():
                     raise ConfigError(f"{label}: models path {model!r} does not exist under {root}")
-            for key in ("dockerfile", "docker_context"):
+            for key in ("dockerfile", "docker_context", "image"):
                 if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
-                    raise ConfigError(f"{label}: {key} must be a path relative to the repository")
+                    raise ConfigError(f"{label}: {key} must be a non-empty string")
             extra = entry.get("db_env", {})
             if not isinstance(extra, dict):
                 raise ConfigError(f"{label}: db_env must map roles to env var names")
@@ -374,7 +375,7 @@ def read_workloads(layers: list[dict[str, Any]], where: str, environment: str, r
             if not all(isinstance(v, list) and v and all(isinstance(n, str) and n for n in v) for v in own.values()):
                 raise ConfigError(f"{label}: db_env must map roles to env var names")
             out.append(WorkloadSpec(name, kind, role, models, tables, entry.get("dockerfile"),
-                                    entry.get("docker_context"), {**shared, **own}))
+                                    entry.get("docker_context"), {**shared, **own}, entry.get("image", "")))
     return out
 
 

@@ -451,6 +451,7 @@ class OtherWorkload:
     logs: list[LogEntry] | None = None  # its own entries (None: not read)
     dockerfile: str = ""  # its own image recipe (config), repo-relative
     image: ImageFacts | None = None  # how that recipe lays the checkout out
+    ship_image: str = ""  # the image about to ship from that recipe (config `image`)
     database: DatabaseFacts | None = None  # what its own role sees (a reader's grants)
     notes: list[str] = field(default_factory=list)  # how it was found, what could not be read
 

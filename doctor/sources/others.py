@@ -103,7 +103,7 @@ def gather(ctx: Context) -> None:
         searched = (services if spec.kind == "service" else jobs) is not None
         other = OtherWorkload(spec.name, spec.kind, spec.role, "config", configured=True, primary=key in primary,
                               exists=True if w is not None else (False if searched else None), workload=w,
-                              tables=list(spec.tables), dockerfile=spec.dockerfile or "")
+                              tables=list(spec.tables), dockerfile=spec.dockerfile or "", ship_image=spec.image)
         if w is None:
             other.notes.append(f"{spec.kind} {spec.name} is in no {how_s if spec.kind == 'service' else how_j}"
                                if searched else f"the project's {spec.kind}s were not listed: whether "
