@@ -210,3 +210,17 @@ def test_demo_pre_deploy_catches_the_seeds_commit_before_it_ships():
                              "'create agent_executions, credit_transactions, subscriptions'")
     assert "migration-not-applied" not in [c["id"] for c in report["causes"]]
     assert "logs" not in [s["name"] for s in report["sources"] if s["status"] == "ok"]  # before the crash
+
+
+def test_the_auth_drop_scenario_is_caught_before_the_deploy_and_named_after_it():
+    before = run_demo("--scenario", "auth-drop", "--pre-deploy", "--format", "json")
+    after = run_demo("--scenario", "auth-drop", "--format", "json")
+    assert (before.returncode, after.returncode) == (1, 1), before.stderr + after.stderr
+    first, second = json.loads(before.stdout), json.loads(after.stdout)
+    assert first["causes"][0]["id"] == "pending-drop-breaks-other-workload"
+    assert second["causes"][0]["id"] == "workload-lost-tables"
+    for report in (first, second):
+        assert "netra-auth-service-staging" in "\n".join(report["causes"][0]["evidence"])
+    assert 'relation \\"auth_users\\" does not exist' in after.stdout
+    checks = {c["id"]: c["status"] for c in second["checks"]}
+    assert checks["other-workloads"] == "pass" and checks["job-execution"] == "pass"
