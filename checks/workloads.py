@@ -7,8 +7,12 @@ models, its table globs, its own log lines, its own role's grants.
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
+
 from netra_doctor.cloudrun import logparse
 from netra_doctor.cloudrun.executions import last_success
+from netra_doctor.cloudrun.jobcommand import analyse
 from netra_doctor.cloudrun.workloads import default_grants, include_object, matches
 from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from netra_doctor.core.facts import DatabaseFacts, Facts, OtherWorkload, RevisionFacts
@@ -64,11 +68,28 @@ def other_workloads(facts: Facts) -> list[Finding]:
         if o.models is not None:
             evidence.append(f"its models declare {len(o.models.tables)} table(s) ({', '.join(o.models.files[:3])})")
         evidence += [n for n in o.notes if not n.startswith("found by")]
+        out += _own_recipe(facts, o)
         out.append(ok(f"{o.kind} {o.name} ({o.role or 'role unknown'}) is on this database", "workload-not-found",
                       obj=o.name, evidence=evidence))
     if not out:
         return [ok("no other service or job on this database was found")]
     return out
+
+
+def _own_recipe(facts: Facts, o: OtherWorkload) -> list[Finding]:
+    """Another job with its own image recipe: its command judged against that Dockerfile's layout."""
+    if o.kind != "job" or o.primary or o.image is None or o.workload is None or facts.repo is None:
+        return []
+    if o.image.error:
+        return [warn(f"job {o.name}'s image recipe {o.dockerfile} could not be read: {o.image.error}", obj=o.name)]
+    own = dataclasses.replace(facts, repo=dataclasses.replace(facts.repo, image=o.image))
+    analysis = analyse(o.workload, own)
+    argv = shlex.join([*o.workload.main.command, *o.workload.main.args])
+    if analysis.problems:
+        return [warn(f"job {o.name}'s command in the image {o.dockerfile} builds: {p.message}", obj=o.name,
+                     evidence=[f"job {o.name} runs: {argv}", *p.evidence]) for p in analysis.problems]
+    return [ok(f"job {o.name}'s command fits the image {o.dockerfile} builds", obj=o.name,
+               evidence=[f"job {o.name} runs: {argv}", *analysis.verified])]
 
 
 # --- what a workload owns or uses --------------------------------------------------------------

@@ -174,6 +174,11 @@ def test_the_deployed_drop_that_broke_the_auth_service_is_named(pg, tmp_path, mo
         assert "Running upgrade add_deleted_at_001 -> auth_drop_002" in evidence  # the run that applied it
         assert "alembic -c netra_backend/alembic.ini downgrade auth_drop_002:add_deleted_at_001 --sql" in top["fix"]
         assert top["fix_items"][0]["type"] == "step" and "changes state, guarded" in top["fix"][0]
+    snapshot = tmp_path / "facts.json"  # the other workloads replay like the rest of the facts
+    run_cli(*env.args, "--save", str(snapshot), cwd=env.repo)
+    assert env.password not in snapshot.read_text()
+    replayed = json.loads(run_cli("replay", str(snapshot), "--format", "json").stdout)
+    assert cause_ids(replayed) == ["workload-lost-tables"]
 
 
 def _healthy_three_services(pg, tmp_path: Path) -> Shared:
@@ -185,7 +190,15 @@ def _healthy_three_services(pg, tmp_path: Path) -> Shared:
     docs = list(yaml.safe_load_all((env.exports / "services.yaml").read_text()))
     frontend = copy.deepcopy(docs[1])
     frontend["metadata"]["name"] = "netra-frontend-staging"
-    (env.exports / "services.yaml").write_text(yaml.safe_dump_all([*docs, frontend], sort_keys=False))
+    elsewhere = copy.deepcopy(docs[1])  # on another database of the instance: not this environment's
+    elsewhere["metadata"]["name"] = "netra-analytics-staging"
+    for var in elsewhere["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if var["name"] == "POSTGRES_DB":
+            var.pop("valueFrom")
+            var["value"] = "analytics"
+    (env.exports / "services.yaml").write_text(yaml.safe_dump_all([*docs, frontend, elsewhere], sort_keys=False))
+    with (env.repo / "netra-doctor.toml").open("a") as f:  # its tables not created yet: said, not an error
+        f.write('\n[[workloads]]\nname = "netra-frontend-{env}"\nkind = "service"\ntables = ["frontend_*"]\n')
     L.edit_executions(env.exports, lambda runs: [_checker_run(runs[0]), *runs])
     return env
 
@@ -198,8 +211,10 @@ def test_a_healthy_three_service_setup_with_a_checker_beside_the_migrator(pg, tm
         listed = next(r for r in report["ruled_out"] if r["id"] == "workload-not-found")["evidence"]
         text = "\n".join(listed)
         assert f"service {AUTH_SERVICE}, role reader: configured" in text
-        assert "service netra-frontend-staging, role reader: found by" in text
+        assert "service netra-frontend-staging, role reader: configured" in text
+        assert "tables 'frontend_*' matches no table in the service's database yet" in text
         assert f"job {CHECKER}, role check: found by" in text
+        assert "netra-analytics-staging" not in json.dumps(report)
 
 
 def test_a_checkers_newer_success_on_a_real_database_leaves_the_migrators_failure_standing(pg, tmp_path, monkeypatch):
@@ -249,8 +264,8 @@ def test_the_job_is_judged_against_its_own_dockerfile(pg, tmp_path, monkeypatch,
     (env.repo / "docker").mkdir()
     (env.repo / "docker" / "migration.alpine.Dockerfile").write_text(
         f"FROM python:3.12-alpine\nWORKDIR {workdir}\nCOPY netra_backend {workdir}/netra_backend\n")
-    with (env.repo / "netra-doctor.toml").open("a") as f:
-        f.write(JOB_ENTRY)
+    with (env.repo / "netra-doctor.toml").open("a") as f:  # the check-revision job is built the same way
+        f.write(JOB_ENTRY + JOB_ENTRY.replace("netra-migrations-{env}", CHECKER).replace("migrate", "check"))
     for name in ("job.yaml", "executions.yaml"):  # the job runs the image its own recipe builds
         path = env.exports / name
         path.write_text(path.read_text().replace("netra-containers/netra-backend:8c41d2e", MIGRATION_IMAGE.split(
@@ -264,3 +279,15 @@ def test_the_job_is_judged_against_its_own_dockerfile(pg, tmp_path, monkeypatch,
         else:
             assert code == 1 and cause_ids(report)[0] == "job-command-invalid", report["causes"]
             assert "docker/migration.alpine.Dockerfile" in "\n".join(report["causes"][0]["evidence"])
+            checker = next(c for c in report["checks"] if c["id"] == "other-workloads")
+            assert checker["status"] == "warn" and CHECKER in checker["message"], checker
+
+
+def test_a_configured_workload_the_project_lacks_is_workload_not_found(seed, repo):
+    shutil.copy(seed / "service.yaml", seed / "services.yaml")  # the project lists the backend alone
+    (repo / "netra-doctor.toml").write_text(AUTH)
+    report, code = diagnose_json(seed, "--only", "other-workloads")
+    assert code == 1
+    assert cause_ids(report) == ["workload-not-found"]
+    assert "netra-auth-service-staging ([[workloads]]) does not exist" in report["causes"][0]["evidence"][0]
+    assert "gcloud run services list --project netra-staging --region us-central1" in report["causes"][0]["fix"][0]
