@@ -213,8 +213,11 @@ def test_demo_pre_deploy_catches_the_seeds_commit_before_it_ships():
 
 
 def test_the_auth_drop_scenario_is_caught_before_the_deploy_and_named_after_it():
-    before = run_demo("--scenario", "auth-drop", "--pre-deploy", "--format", "json")
-    after = run_demo("--scenario", "auth-drop", "--format", "json")
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:  # two demos, each its own server: at once
+        before, after = pool.map(lambda extra: run_demo("--scenario", "auth-drop", *extra, "--format", "json"),
+                                 [("--pre-deploy",), ()])
     assert (before.returncode, after.returncode) == (1, 1), before.stderr + after.stderr
     first, second = json.loads(before.stdout), json.loads(after.stdout)
     assert first["causes"][0]["id"] == "pending-drop-breaks-other-workload"
