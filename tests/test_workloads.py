@@ -125,7 +125,8 @@ def shared(pg, tmp_path: Path, *, applied: bool, drops: bool = True) -> Shared:
         shutil.copy(DEMO / name, exports / name)
     text = (DEMO / "secrets.yaml").read_text().replace("{password}", password)
     (exports / "secrets.yaml").write_text(text.replace("netra_staging", pg.name).replace("netra_app", app))
-    auth_drop.write_scenario(demo_data(), repo, exports, pre_deploy=not applied)
+    _copy_tree(demo_data() / "auth_drop", repo)
+    auth_drop.write_exports(exports, pre_deploy=not applied)
     revision = next((repo / "netra_backend" / "migrations" / "versions").glob("auth_drop_002_*.py"))
     if not drops:  # the revision as it should have been: the billing tables only
         lines = revision.read_text().splitlines(keepends=True)

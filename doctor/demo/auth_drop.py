@@ -85,12 +85,10 @@ def logs(job_execution: str, backend_revision: str) -> str:
     return json.dumps(sorted(entries, key=lambda e: e["timestamp"], reverse=True), indent=1)
 
 
-def write_scenario(data: Path | object, folder: Path, exports: Path, pre_deploy: bool) -> None:
-    """Lay the scenario over the seed's demo: the backend's new revision, the auth service's models and
-    config, the project's lists, and (after the deploy) the logs."""
-    from netra_doctor.demo.run import _copy_tree
-
-    _copy_tree(data / "auth_drop", folder)  # type: ignore[operator]
+def write_exports(exports: Path, pre_deploy: bool) -> None:
+    """Lay the scenario over the seed's demo exports: the project's lists, and (after the deploy) the logs.
+    (The checkout's part, data/auth_drop: the backend's new revision, the auth service's models and its
+    [[workloads]] entry, is copied over the demo's checkout by the caller.)"""
     service = yaml.safe_load((exports / "service.yaml").read_text())
     job = yaml.safe_load((exports / "job.yaml").read_text())
     services, jobs = listed_workloads(service, job)

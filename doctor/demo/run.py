@@ -218,7 +218,8 @@ def _auth_drop(server, folder: Path, exports: Path, password: str, say: Say, pre
     import psycopg
     from netra_doctor.demo import auth_drop
 
-    auth_drop.write_scenario(demo_data(), folder, exports, pre_deploy)
+    _copy_tree(demo_data() / "auth_drop", folder)
+    auth_drop.write_exports(exports, pre_deploy)
     say(f"demo: the auth service creates its auth_* tables in {DATABASE}, as {ROLE}")
     with psycopg.connect(server.dsn(DATABASE, ROLE, password), autocommit=True, connect_timeout=10) as conn:
         conn.execute((folder / "auth_tables.sql").read_text(encoding="utf-8"))
