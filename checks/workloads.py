@@ -147,6 +147,19 @@ def _destroyed(r: RevisionFacts) -> list[tuple[int, str, str, str]]:
     return out
 
 
+def _judged(facts: Facts) -> tuple[list[OtherWorkload], DatabaseFacts, list[str]] | Finding:
+    """The other workloads, the service's database and the revisions it records; or why there is nothing
+    to judge."""
+    others = _others(facts)
+    if not others:
+        return not_applicable("no other workload on this database")
+    db = service_database(facts)
+    if isinstance(db, Finding):
+        return db
+    rec = recorded(db)
+    return others, db, list(rec.versions) if rec else []
+
+
 @check(
     "other-workloads-plan",
     "The pending revisions leave the other workloads' tables alone",
@@ -159,14 +172,11 @@ def other_workloads_plan(facts: Facts) -> list[Finding]:
     workload on the database declares in its models, lists in its tables, or reads in its logs."""
     if not facts.target.pre_deploy:
         return [not_applicable("not a pre-deploy run (--pre-deploy)")]
-    others = _others(facts)
-    if not others:
-        return [not_applicable("no other workload on this database")]
-    db = service_database(facts)
-    if isinstance(db, Finding):
-        return [db]
-    rec = recorded(db)
-    todo = pending(facts.migrations, list(rec.versions) if rec else [])
+    start = _judged(facts)
+    if isinstance(start, Finding):
+        return [start]
+    others, _, versions = start
+    todo = pending(facts.migrations, versions)
     out: list[Finding] = []
     for r in todo:
         for o in others:
@@ -224,14 +234,11 @@ def _missing(o: OtherWorkload, db: DatabaseFacts | None) -> dict[str, str]:
 def other_workloads_tables(facts: Facts) -> list[Finding]:
     """Good: no other workload on the database reports missing relations (or declares tables the database
     lacks) that a revision already applied (at or below the recorded revision) dropped or renamed."""
-    others = _others(facts)
-    if not others:
-        return [not_applicable("no other workload on this database")]
-    db = service_database(facts)
-    if isinstance(db, Finding):
-        return [db]
-    rec = recorded(db)
-    applied = ancestors(facts.migrations, list(rec.versions) if rec else [])
+    start = _judged(facts)
+    if isinstance(start, Finding):
+        return [start]
+    others, db, versions = start
+    applied = ancestors(facts.migrations, versions)
     revisions = [r for r in facts.migrations.revisions if r.revision in applied]
     present = {x.name for x in db.tables}
     run = last_success(facts.executions or [])
@@ -255,7 +262,7 @@ def other_workloads_tables(facts: Facts) -> list[Finding]:
                 f"{o.kind} {o.name} lost {', '.join(tables)}: applied revision {r.revision} ({at}) "
                 f"{'; '.join(w for _, _, w in took)}", "workload-lost-tables", obj=o.name, location=at,
                 evidence=[*why, f"revision {r.revision} ({at}): {'; '.join(w for _, _, w in took)}",
-                          f"{r.revision} is at or below the recorded {', '.join(rec.versions) if rec else '?'}: {ran}",
+                          f"{r.revision} is at or below the recorded {', '.join(versions) or 'base'}: {ran}",
                           *([applied_by] if applied_by != ran else [])],
                 fix_vars={"tables": ", ".join(tables), "revision": r.revision, "workload": o.name,
                           "down_revision": ", ".join(r.down_revisions) or "base", "revision_file": at,
