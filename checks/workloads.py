@@ -71,7 +71,13 @@ def other_workloads(facts: Facts) -> list[Finding]:
         out += _own_recipe(facts, o)
         out.append(ok(f"{o.kind} {o.name} ({o.role or 'role unknown'}) is on this database", "workload-not-found",
                       obj=o.name, evidence=evidence))
-    if not out:
+    status = facts.source("others")
+    if status is not None and status.status in ("error", "skipped"):
+        # discovery could not list the project: unknown, never "none found"; a run that was told of other
+        # workloads ([[workloads]]) is incomplete without them, a zero-config one notes it
+        why = f"the project's services and jobs could not all be listed: {status.error}"
+        out.append(skip(why) if any(o.configured for o in facts.workloads or []) else not_applicable(why))
+    elif not out:
         return [ok("no other service or job on this database was found")]
     return out
 

@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 import copy
+import json
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
+import psycopg
 import pytest
+import yaml
+from netra_doctor.checks.workloads import other_workloads_plan
+from netra_doctor.cloudrun.workloads import job_role
+from netra_doctor.core.facts import (
+    AlembicVersion,
+    Container,
+    DatabaseFacts,
+    Facts,
+    MigrationFacts,
+    ModelFacts,
+    ModelTable,
+    OtherWorkload,
+    RevisionFacts,
+    TableInfo,
+    TargetInfo,
+    Workload,
+)
+from netra_doctor.demo import auth_drop
+from netra_doctor.demo.run import _copy_tree, demo_data, migrate
+from netra_doctor.sources.live_api import ENDPOINT_ENV
 
 from tests import logs_json as L
+from tests.fakegcp import FakeGCP
 from tests.helpers import cause_ids, diagnose_json, ruled_out_ids, run_cli
 
 CHECKER = "netra-check-revision-staging"
@@ -67,20 +94,6 @@ def test_bad_workload_entries_are_one_line_and_exit_2(seed, repo, entry, needle)
 
 
 # --- the seed's shared database on a real PostgreSQL: the backend, the auth service, a checker -----
-
-import json  # noqa: E402
-import secrets  # noqa: E402
-import shutil  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import psycopg  # noqa: E402
-import yaml  # noqa: E402
-from netra_doctor.demo import auth_drop  # noqa: E402
-from netra_doctor.demo.run import _copy_tree, demo_data, migrate  # noqa: E402
-from netra_doctor.sources.live_api import ENDPOINT_ENV  # noqa: E402
-
-from tests.fakegcp import FakeGCP  # noqa: E402
 
 DEMO = Path(__file__).parent.parent / "doctor" / "demo" / "data"
 INSTANCE = "netra-staging:us-central1:staging-shared-postgres"
@@ -292,3 +305,58 @@ def test_a_configured_workload_the_project_lacks_is_workload_not_found(seed, rep
     assert cause_ids(report) == ["workload-not-found"]
     assert "netra-auth-service-staging ([[workloads]]) does not exist" in report["causes"][0]["evidence"][0]
     assert "gcloud run services list --project netra-staging --region us-central1" in report["causes"][0]["fix"][0]
+
+
+def test_discovery_that_cannot_list_the_project_says_so_and_a_zero_config_run_keeps_its_verdict(
+        seed, repo, monkeypatch):
+    with FakeGCP(deny={"ListServices"}).add_environment(seed) as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        result = run_cli("staging", "--format", "json", "--only", "other-workloads", "--only", "job-execution")
+    report = json.loads(result.stdout)
+    found = next(c for c in report["checks"] if c["id"] == "other-workloads")
+    assert found["status"] == "skip" and "could not all be listed" in found["message"]
+    assert "run.services.list" in found["message"] or "roles/run.viewer" in found["message"]
+    assert result.exit_code == 0 and report["status"] == "healthy"
+
+
+# --- pure: what a pending revision does to another workload's columns; what a job is -----------
+
+def _plan_facts(rev: RevisionFacts) -> Facts:
+    db = DatabaseFacts("service", reached=True, current_database="netra_staging", search_path=["public"],
+                       tables=[TableInfo("public", "auth_users")], alembic_versions=[AlembicVersion("public", ["a1"])])
+    model = ModelTable("auth_users", "auth/models.py", 9, "AuthUser", columns=["id", "email"], column_lines=[10, 11])
+    auth = OtherWorkload(AUTH_SERVICE, "service", "reader", "config", configured=True, exists=True,
+                         workload=Workload("service", AUTH_SERVICE), models=ModelFacts(tables=[model]))
+    return Facts(TargetInfo("staging", "netra-staging", "us-central1", "s", "j", "alembic.ini", pre_deploy=True),
+                 databases={"service": db}, workloads=[auth],
+                 migrations=MigrationFacts("alembic.ini", heads=[rev.revision],
+                                           revisions=[RevisionFacts("a1"), rev]))
+
+
+@pytest.mark.parametrize("rev, what", [
+    (RevisionFacts("b2", ["a1"], drops_columns=[["auth_users", "email"]]), "drops column auth_users.email"),
+    (RevisionFacts("b2", ["a1"], column_ops=[["rename", "auth_users", "email", "mail"]]),
+     "renames column auth_users.email to mail"),
+    (RevisionFacts("b2", ["a1"], ops=[["rename", "auth_users", "users"]], op_lines=[14]),
+     "renames table auth_users to users"),
+])
+def test_a_pending_column_drop_or_rename_of_another_workloads_model_is_caught(rev, what):
+    found = other_workloads_plan(_plan_facts(rev))
+    assert [f.cause for f in found] == ["pending-drop-breaks-other-workload"]
+    assert what in found[0].message and AUTH_SERVICE in found[0].message
+    assert "model AuthUser (auth/models.py:9)" in "\n".join(found[0].evidence)
+
+
+def test_a_column_of_a_table_the_workload_does_not_declare_is_left_alone():
+    rev = RevisionFacts("b2", ["a1"], drops_columns=[["auth_users", "legacy_flag"]])
+    assert [f.status for f in other_workloads_plan(_plan_facts(rev))] == ["pass"]
+
+
+@pytest.mark.parametrize("command, args, role", [
+    (["sh"], ["-c", "cd /app && python -m alembic -c netra_backend/alembic.ini upgrade head"], "migrate"),
+    (["alembic"], ["current"], "check"),
+    (["sh"], ["-c", "alembic -c a.ini check && alembic heads"], "check"),
+    (["python"], ["manage.py", "send_reminders"], "other"),
+])
+def test_a_job_is_a_migrator_a_checker_or_other_by_its_command(command, args, role):
+    assert job_role(Workload("job", "j", containers=[Container(command=command, args=args)])) == role
