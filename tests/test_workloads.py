@@ -178,7 +178,12 @@ def test_a_pending_drop_of_the_auth_services_tables_is_stopped_before_the_deploy
 
 def test_the_deployed_drop_that_broke_the_auth_service_is_named(pg, tmp_path, monkeypatch):
     env = shared(pg, tmp_path, applied=True)
+    path = env.exports / "logs.json"  # the auth service echoes its DSN: the password shows nowhere
+    echo = auth_drop._entry("service", AUTH_SERVICE, auth_drop.AUTH_REVISION, "connecting to postgresql://"
+                            f"{env.app}:{env.password}@127.0.0.1/db", "2025-06-14T08:05:11.000000Z", "INFO")
+    path.write_text(json.dumps([*json.loads(path.read_text()), echo]))
     for report, code in env.both(monkeypatch):
+        assert env.password not in json.dumps(report)
         assert code == 1
         assert cause_ids(report) == ["workload-lost-tables"], report["causes"]
         top = report["causes"][0]
