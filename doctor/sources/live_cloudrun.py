@@ -9,6 +9,7 @@ revision and the executions are still on their way.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any
 
 from netra_doctor.cloudrun.model import execution_from_v2, from_v2, revision_from_v2
@@ -81,6 +82,8 @@ def gather(ctx: Context) -> None:
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cloudrun") as pool:
         futures = {kind: pool.submit(run.get, kind) for kind in ("service", "job")}
         executions = pool.submit(run.executions)
+        # the project's other workloads, listed while these calls are on the wire (the others source reads them)
+        lists = pool.submit(list_workloads, ctx) if "others" in ctx.planned else None
         # the next sources' clients get ready while these calls are on the wire
         run.clients.prefetch([c for c, s in (("secrets", "secrets"), ("logging", "logs")) if s in ctx.planned])
         service, service_raw = run.workload("service", futures["service"])
@@ -98,6 +101,9 @@ def gather(ctx: Context) -> None:
         pending = {key: pool.submit(run.revision, name) for key, name in revisions.items()}
         _executions(run, executions, job)
         _serving(run, service, pending)
+    if lists is not None:
+        with suppress(Exception):  # else the others source lists again, and reports what fails
+            ctx.shared["workload_lists"] = lists.result()
     gcp.outcome(run.problems)
 
 

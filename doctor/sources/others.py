@@ -27,7 +27,8 @@ def _listed(ctx: Context) -> tuple[list[Workload] | None, list[Workload] | None,
     if ctx.live:
         from netra_doctor.sources import live_cloudrun
 
-        services, jobs, problems = live_cloudrun.list_workloads(ctx)
+        # listed by the cloudrun source at once with the service and the job, else now
+        services, jobs, problems = ctx.shared.pop("workload_lists", None) or live_cloudrun.list_workloads(ctx)
         return services, jobs, "ListServices", "ListJobs", problems
     return ctx.exports.services, ctx.exports.jobs, "services.yaml", "jobs.yaml", []
 

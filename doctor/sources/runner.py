@@ -25,7 +25,7 @@ def default_sources() -> list[Source]:
         Source("migrations", migrations.gather),
         Source("repo", repo.gather),
         Source("database", database.gather, after=("secrets",)),
-        Source("others", others.gather, after=("secrets",)),
+        Source("others", others.gather, after=("secrets", "cloudrun")),  # cloudrun lists the project
     ]
 
 
