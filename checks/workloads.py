@@ -298,9 +298,10 @@ def _needed(o: OtherWorkload, db: DatabaseFacts) -> list[str]:
     causes=("tables-invisible-to-role", "default-privileges-missing"),
 )
 def reader_roles(facts: Facts) -> list[Finding]:
-    """Good: each reader service's own role sees the tables it uses (its models, its globs, else the
-    migration role's tables), and the migration role's default privileges grant it what it creates next."""
-    readers = [o for o in _others(facts) if o.role == "reader" and o.kind == "service"]
+    """Good: each other service's own role (a reader, or a second primary) sees the tables it uses (its
+    models, its globs, else the migration role's tables), and the migration role's default privileges
+    grant it what it creates next."""
+    readers = [o for o in _others(facts) if o.kind == "service"]  # a second primary reads too
     if not readers:
         return [not_applicable("no reader workload on this database")]
     jdb = (facts.databases or {}).get("job")

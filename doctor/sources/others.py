@@ -141,7 +141,7 @@ def gather(ctx: Context) -> None:
             kept.append(o)
     for o in kept:
         _own_facts(ctx, o)
-    _databases(ctx, [o for o in kept if o.role == "reader" and not o.primary], passwords)
+    _databases(ctx, [o for o in kept if o.kind == "service" and not o.primary], passwords)
     facts.workloads = kept
     if problems:
         from netra_doctor.sources import live_api as gcp
