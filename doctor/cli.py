@@ -116,6 +116,9 @@ def cli() -> None:
               help="Reach a Cloud SQL instance through a local Auth Proxy (repeatable).")
 @click.option("--dsn", metavar="URL", help="Connect straight to this database (overrides resolution).")
 @click.option("--alembic-ini", type=click.Path(path_type=Path), help="The migration scripts' alembic.ini.")
+@click.option("--script-location", type=click.Path(path_type=Path), metavar="DIR",
+              help="The Alembic script folder the job runs (Flask-Migrate's -d DIR, Flask-Alembic's migrations/), "
+              "over the ini's script_location; with no alembic.ini, the revisions are read from it.")
 @click.option("--project", help="Google Cloud project (default: config, $CLOUDSDK_CORE_PROJECT, "
               "$GOOGLE_CLOUD_PROJECT, netra-ENV).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -133,8 +136,8 @@ def cli() -> None:
 @click.option("--repo-only", is_flag=True, help="Only the checkout (migrations, models): no cloud, no database.")
 @click.option("--image", envvar="NETRA_DOCTOR_IMAGE", metavar="IMAGE",
               help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
-def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, save, fail_on, only, verbose, quiet,
-             color, pre_deploy, repo_only, image):
+def diagnose(environments, from_dir, proxies, dsn, alembic_ini, script_location, project, fmt, save, fail_on, only,
+             verbose, quiet, color, pre_deploy, repo_only, image):
     """Diagnose ENV (live, or offline with --from)."""
     from netra_doctor.cloudrun.targets import DsnError, parse_dsn
     from netra_doctor.core.config import ConfigError, load_target, parse_proxy
@@ -145,6 +148,10 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, fmt, sa
             if not alembic_ini.is_file():
                 raise ConfigError(f"--alembic-ini {alembic_ini}: no such file")
             overrides["alembic_ini"] = str(alembic_ini.resolve())  # relative to where the user typed it
+        if script_location is not None:
+            if not script_location.is_dir():
+                raise ConfigError(f"--script-location {script_location}: no such folder")
+            overrides["script_location"] = str(script_location.resolve())
         if dsn is not None:
             parse_dsn(dsn)
             overrides["dsn"] = dsn
