@@ -66,6 +66,12 @@ def job_execution(facts: Facts) -> list[Finding]:
                  evidence=evidence)]
 
 
+def own_recipe(facts: Facts) -> str:
+    """The primary job's own image recipe, when its [[workloads]] entry gives one ("" otherwise)."""
+    entry = next((o for o in facts.workloads or [] if o.primary and o.kind == "job"), None)
+    return entry.dockerfile if entry else ""
+
+
 def _repo(image: str) -> str:
     """The image without its tag or digest."""
     name = image.split("@", 1)[0]
@@ -85,14 +91,19 @@ def _mutable(image: str) -> bool:
     "job-image",
     "The migration job runs the image the service serves",
     needs=("job", "serving_revision"),
-    uses=("executions",),
+    uses=("executions", "workloads"),
     causes=("job-image-differs",),
 )
 def job_image(facts: Facts) -> list[Finding]:
     """Good: the job's image, and the image its latest execution ran, are the serving revision's
-    image, so the job applies exactly the revisions the service's code expects."""
+    image, so the job applies exactly the revisions the service's code expects. A job built from its
+    own recipe ([[workloads]] `dockerfile`) runs another image by design: not judged here."""
     served = facts.serving_revision.image
     job = facts.job
+    recipe = own_recipe(facts)
+    if recipe:
+        return [not_applicable(f"the job {job.name} is built from its own recipe, {recipe}: its image is not the "
+                               "service's by design (the deploy-image check compares it with its own --image)")]
     if not served or not job.image:
         return [not_applicable("an image is unknown (the service's or the job's)")]
     evidence = [f"service revision {facts.serving_revision.name or '?'} runs {served}",

@@ -145,12 +145,20 @@ def pre_deploy_plan(facts: Facts) -> list[Finding]:
     "deploy-image",
     "The migration job runs the image about to be deployed",
     needs=("job",),
+    uses=("workloads",),
     causes=("job-image-differs",),
 )
 def deploy_image(facts: Facts) -> list[Finding]:
     """Good: the job's image is the one being deployed (--image or $NETRA_DOCTOR_IMAGE), so the
-    migrations that run are the ones shipping (a job left on a stale :latest runs stale revisions)."""
+    migrations that run are the ones shipping (a job left on a stale :latest runs stale revisions). A job
+    with its own recipe ([[workloads]] `dockerfile`) is compared with that entry's `image`, where given."""
     image = facts.target.image
+    entry = next((o for o in facts.workloads or [] if o.primary and o.kind == "job" and o.dockerfile), None)
+    if entry is not None:
+        if not entry.ship_image:
+            return [not_applicable(f"the job is built from its own recipe, {entry.dockerfile}, and its [[workloads]] "
+                                   "entry names no image about to ship from it (`image`): --image is the service's")]
+        image = entry.ship_image
     if not image:
         return [not_applicable("no image about to be deployed was given (--image IMAGE or $NETRA_DOCTOR_IMAGE)")]
     job = facts.job

@@ -7,8 +7,9 @@ default privileges (pg_default_acl) grant without someone running GRANT by hand 
 from __future__ import annotations
 
 from netra_doctor.cloudrun.poolers import place, role
+from netra_doctor.cloudrun.workloads import default_grants
 from netra_doctor.core.checking import Finding, check, not_applicable, ok, skip, warn
-from netra_doctor.core.facts import DatabaseFacts, DefaultPrivilege, Facts
+from netra_doctor.core.facts import DatabaseFacts, Facts
 from netra_doctor.safety.untrusted import quote_ident
 
 CAUSE = "default-privileges-missing"
@@ -17,12 +18,6 @@ NEEDED = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
 def _reached(db: DatabaseFacts | None) -> DatabaseFacts | None:
     return db if db is not None and db.reached else None
-
-
-def _granted(acl: list[DefaultPrivilege], owner: str, schema: str, objtype: str, grantees: set[str]) -> set[str]:
-    """Privileges the owner's future objects of this type in ``schema`` get for any of ``grantees``."""
-    return {p for d in acl if d.owner == owner and d.object_type == objtype and d.schema in (schema, "")
-            and d.grantee in grantees for p in d.privileges}
 
 
 def _schemas(migrator: str, job: DatabaseFacts | None, service: DatabaseFacts | None) -> list[str]:
@@ -65,8 +60,8 @@ def default_privileges(facts: Facts) -> list[Finding]:
     grantees = {app, "PUBLIC", *sdb.member_of}
     out: list[Finding] = []
     for schema in _schemas(migrator, jdb, sdb):
-        tables = _granted(acl, migrator, schema, "r", grantees)
-        sequences = _granted(acl, migrator, schema, "S", grantees)
+        tables = default_grants(acl, migrator, schema, "r", grantees)
+        sequences = default_grants(acl, migrator, schema, "S", grantees)
         lines = [fact, f"default privileges for tables {migrator} creates in {schema}: "
                        f"{', '.join(sorted(tables)) or 'none'} to {app}",
                  *[f"pg_default_acl: FOR ROLE {d.owner} IN SCHEMA {d.schema or '(all)'} ON "

@@ -286,10 +286,11 @@ def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
 @click.option("--pre-deploy", is_flag=True, help="The gate on the seed's commit, before it ships.")
-@click.option("--scenario", type=click.Choice(("seed", "big-table-lock")), default="seed", show_default=True,
-              help="seed: the incident; big-table-lock: a pending revision indexing a 150,000-row table.")
+@click.option("--scenario", type=click.Choice(("seed", "auth-drop", "big-table-lock")), default="seed",
+              show_default=True, help="seed: the incident; auth-drop: a backend revision that dropped the auth "
+              "service's tables; big-table-lock: a pending revision indexing a 150,000-row table.")
 def demo(fmt, keep, verbose, quiet, color, pre_deploy, scenario):
-    """The seed incident, end to end, on a throwaway PostgreSQL."""
+    """The seed incident (or another scenario: --scenario), end to end, on a throwaway PostgreSQL."""
     from netra_doctor.core.config import ConfigError
 
     try:

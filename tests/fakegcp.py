@@ -37,6 +37,7 @@ from google.cloud.secretmanager_v1.types import (
     AccessSecretVersionRequest,
     AccessSecretVersionResponse,
 )
+from netra_doctor.cloudrun.workloads import runs_of
 from netra_doctor.core.facts import Condition, Container, Execution, Workload
 from netra_doctor.sources.offline import load_folder
 
@@ -45,7 +46,8 @@ _STATE = {"True": "CONDITION_SUCCEEDED", "False": "CONDITION_FAILED", "Unknown":
 _SEVERITY = {"DEFAULT": 0, "DEBUG": 100, "INFO": 200, "NOTICE": 300, "WARNING": 400, "ERROR": 500,
              "CRITICAL": 600, "ALERT": 700, "EMERGENCY": 800}
 _PERMISSION = {"GetService": "run.services.get", "GetJob": "run.jobs.get", "ListExecutions": "run.executions.list",
-               "GetRevision": "run.revisions.get", "AccessSecretVersion": "secretmanager.versions.access",
+               "GetRevision": "run.revisions.get", "ListServices": "run.services.list", "ListJobs": "run.jobs.list",
+               "AccessSecretVersion": "secretmanager.versions.access",
                "ListLogEntries": "logging.logEntries.list"}
 
 
@@ -288,6 +290,13 @@ class FakeGCP:
             self._add_service(folder, exports.service, parent, first_logs)
         if exports.job is not None:
             self._add_job(folder, exports.job, exports.executions or [], parent)
+        # `gcloud run services list` / `jobs list` exports: the project's other workloads, with their own runs
+        for other in exports.services or []:
+            if exports.service is None or other.name != exports.service.name:
+                self._add_service(folder / "-", other, parent, first_logs)
+        for other in exports.jobs or []:
+            if exports.job is None or other.name != exports.job.name:
+                self._add_job(folder / "-", other, runs_of(exports.all_executions or [], other.name), parent)
         for secret, versions in (exports.secrets or {}).items():
             for owner in (project, number):
                 self.secrets[(owner, secret)] = dict(versions)
@@ -383,8 +392,12 @@ class FakeGCP:
 
         services = {
             "google.cloud.run.v2.Services": [h("GetService", run_v2.GetServiceRequest, run_v2.Service,
-                                               self._get_service)],
-            "google.cloud.run.v2.Jobs": [h("GetJob", run_v2.GetJobRequest, run_v2.Job, self._get_job)],
+                                               self._get_service),
+                                             h("ListServices", run_v2.ListServicesRequest, run_v2.ListServicesResponse,
+                                               self._list_services)],
+            "google.cloud.run.v2.Jobs": [h("GetJob", run_v2.GetJobRequest, run_v2.Job, self._get_job),
+                                         h("ListJobs", run_v2.ListJobsRequest, run_v2.ListJobsResponse,
+                                           self._list_jobs)],
             "google.cloud.run.v2.Executions": [h("ListExecutions", run_v2.ListExecutionsRequest,
                                                  run_v2.ListExecutionsResponse, self._list_executions)],
             "google.cloud.run.v2.Revisions": [h("GetRevision", run_v2.GetRevisionRequest, run_v2.Revision,
@@ -456,6 +469,16 @@ class FakeGCP:
         start = int(request.page_token or 0)
         end = start + size
         return items[start:end], str(end) if end < len(items) else ""
+
+    def _list_services(self, request: Any) -> Any:
+        found = [v for k, v in sorted(self.services.items()) if k.startswith(request.parent + "/services/")]
+        page, token = self._page(found, request)
+        return run_v2.ListServicesResponse(services=page, next_page_token=token)
+
+    def _list_jobs(self, request: Any) -> Any:
+        found = [v for k, v in sorted(self.jobs.items()) if k.startswith(request.parent + "/jobs/")]
+        page, token = self._page(found, request)
+        return run_v2.ListJobsResponse(jobs=page, next_page_token=token)
 
     def _list_executions(self, request: Any) -> Any:
         self._get(self.jobs, request.parent, "JOB")

@@ -212,6 +212,23 @@ def test_demo_pre_deploy_catches_the_seeds_commit_before_it_ships():
     assert "logs" not in [s["name"] for s in report["sources"] if s["status"] == "ok"]  # before the crash
 
 
+def test_the_auth_drop_scenario_is_caught_before_the_deploy_and_named_after_it():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:  # two demos, each its own server: at once
+        before, after = pool.map(lambda extra: run_demo("--scenario", "auth-drop", *extra, "--format", "json"),
+                                 [("--pre-deploy",), ()])
+    assert (before.returncode, after.returncode) == (1, 1), before.stderr + after.stderr
+    first, second = json.loads(before.stdout), json.loads(after.stdout)
+    assert first["causes"][0]["id"] == "pending-drop-breaks-other-workload"
+    assert second["causes"][0]["id"] == "workload-lost-tables"
+    for report in (first, second):
+        assert "netra-auth-service-staging" in "\n".join(report["causes"][0]["evidence"])
+    assert 'relation \\"auth_users\\" does not exist' in after.stdout
+    checks = {c["id"]: c["status"] for c in second["checks"]}
+    assert checks["other-workloads"] == "pass" and checks["job-execution"] == "pass"
+
+
 def test_demo_big_table_lock_shows_an_index_build_blocking_a_150000_row_table():
     result = run_demo("--scenario", "big-table-lock", "--format", "json")
     assert result.returncode == 1, result.stderr

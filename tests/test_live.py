@@ -444,8 +444,9 @@ def test_the_cli_as_a_subprocess_against_the_fake(fake: FakeGCP, incident: Path,
     assert [c["id"] for c in report["causes"]] == [c["id"] for c in json.loads(offline.stdout)["causes"]]
     assert result.returncode == offline.returncode
     assert not any(p in result.stdout + result.stderr for p in PLANTED_PASSWORDS)
+    # ListServices / ListJobs: the other workloads on the database are discovered (issue 20), read-only
     assert {c.method for c in fake.calls} == {"GetService", "GetJob", "ListExecutions", "GetRevision",
-                                              "AccessSecretVersion", "ListLogEntries"}
+                                              "AccessSecretVersion", "ListLogEntries", "ListServices", "ListJobs"}
 
 
 def test_several_environments_run_side_by_side(incident: Path, repo: Path, monkeypatch) -> None:

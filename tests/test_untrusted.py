@@ -40,6 +40,9 @@ VARS = {"kind": "job", "name": "netra-migrations-staging", "instance": "netra-st
         "change": "point model User (app/models.py:7) at the table's new name: __tablename__ = 'accounts'",
         "default_privileges":
             "ALTER DEFAULT PRIVILEGES FOR ROLE migrator IN SCHEMA public GRANT SELECT ON TABLES TO app;",
+        "workload": "netra-auth-service-staging", "down_revision": "abc123", "what": "drops table auth_users",
+        "include_object": "def include_object(obj, name, type_, reflected, compare_to): "
+                          "return not (type_ == 'table' and (name in {'auth_users'}))",
         "safe_form": "with op.get_context().autocommit_block(): op.create_index('ix', 'events', [...], "
                      "postgresql_concurrently=True)",
         "timeout_line": "op.execute(\"SET LOCAL lock_timeout = '5s'\")", "old_name": "events.name",

@@ -305,7 +305,17 @@ def execution_from_v1(doc: Any) -> Execution:
         name=_str(meta.get("name")), status=state,
         started=_str(status.get("startTime") or meta.get("creationTimestamp")),
         completed=_str(status.get("completionTime")), image=image, message=message,
+        job=_v1_job(meta),
     )
+
+
+def _v1_job(meta: dict[str, Any]) -> str:
+    """The job a v1 execution belongs to: its run.googleapis.com/job label, else its owner reference."""
+    label = _str(_obj(meta.get("labels"), "labels").get("run.googleapis.com/job"))
+    if label:
+        return label
+    owners = [_obj(o, "ownerReferences") for o in _list(meta.get("ownerReferences"), "ownerReferences")]
+    return next((_str(o.get("name")) for o in owners if _str(o.get("kind")) == "Job"), "")
 
 
 def execution_from_v2(doc: Any) -> Execution:
@@ -324,11 +334,13 @@ def execution_from_v2(doc: Any) -> Execution:
         state = "running"
     else:
         state = "unknown"
+    name = _str(doc.get("name"))
     return Execution(
-        name=_str(doc.get("name")).rsplit("/", 1)[-1], status=state,
+        name=name.rsplit("/", 1)[-1], status=state,
         started=_str(doc.get("start_time") or doc.get("create_time")),
         completed=_str(doc.get("completion_time")), image=image,
         message=completed.message if completed else "",
+        job=_str(doc.get("job")).rsplit("/", 1)[-1] or _resource_parts(name).get("jobs", ""),
     )
 
 

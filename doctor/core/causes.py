@@ -361,6 +361,40 @@ _ALL = [
         revision creates is invisible to the service until someone grants it by hand.""",
         Sql("{default_privileges}"),
     ),
+    _c(
+        "pending-drop-breaks-other-workload",
+        "A pending revision drops or renames tables another workload on the database uses",
+        "error", 0.9, 98,
+        """Several services and jobs share one database. A revision the job will run drops or renames a
+        table (or a column) that another workload declares in its models, lists in its tables, or reads:
+        the moment it runs, that workload fails. It usually comes from autogenerate run against a database
+        where the other workload had created its tables: the migration's models do not declare them, so
+        Alembic writes drops for them.""",
+        Step("remove from {revision_file} what belongs to {workload}: {what}"),
+        Step("exclude {workload}'s tables from autogenerate in env.py, passed as context.configure(..., "
+             "include_object=include_object): {include_object}"),
+        Step("regenerate the revision with that exclusion in place (alembic revision --autogenerate), review it, "
+             "commit it, rebuild and push the image"),
+    ),
+    _c(
+        "workload-lost-tables",
+        "A deployed revision dropped tables another workload on the database still uses",
+        "error", 0.92, 97,
+        """Another workload on the shared database reports missing relations (or its models declare tables
+        the database lacks), and a revision already applied (at or below the recorded revision) dropped or
+        renamed them: the migration took that workload's tables with it. Restoring them changes state and
+        comes first; then keep autogenerate away from them so the next revision does not drop them again.""",
+        Step("changes state, guarded: restore {tables} before anything else, from the newest backup taken "
+             "before {revision} ran (gcloud sql backups list --instance {instance_name} --project {project}; "
+             "restore it to a new instance and copy the tables back), or recreate them with the SQL of "
+             "{revision}'s downgrade(), which the next command prints without running anything: review it, "
+             "then run it in psql as the tables' owner"),
+        "alembic -c {alembic_ini} downgrade {revision}:{down_revision} --sql",
+        Step("exclude {workload}'s tables from autogenerate in env.py, passed as context.configure(..., "
+             "include_object=include_object): {include_object}"),
+        Step("write a revision that no longer drops them (a later revision must not repeat the drop), review it, "
+             "commit it, rebuild and push the image"),
+    ),
 ]
 
 CAUSES: dict[str, CauseSpec] = {c.id: c for c in _ALL}

@@ -148,6 +148,7 @@ def source_for(fact: str) -> str:
         "migrations": "migrations",
         "logs": "logs",
         "repo": "repo",
+        "workloads": "others",
     }.get(fact, fact)
 
 

@@ -19,6 +19,7 @@ $GOOGLE_CLOUD_PROJECT (as gcloud and the client libraries read them), then netra
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
@@ -68,6 +69,26 @@ _INSTANCE = re.compile(r"^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$")
 _HOSTPORT = re.compile(r"^[^\s:]+:\d{1,5}$")
 
 
+SERVICE_ROLES = ("primary", "reader")
+JOB_ROLES = ("migrate", "check", "other")
+_WORKLOAD_KEYS = {"name", "kind", "role", "models", "tables", "dockerfile", "docker_context", "db_env", "image"}
+
+
+@dataclass
+class WorkloadSpec:
+    """One ``[[workloads]]`` entry: another Cloud Run service or job on the environment's database."""
+
+    name: str  # {env} already substituted
+    kind: str  # service | job
+    role: str = ""  # service: primary | reader; job: migrate | check | other ("": from its command)
+    models: list[str] = field(default_factory=list)  # repo-relative files or folders of its models
+    tables: list[str] = field(default_factory=list)  # globs of the tables it owns or uses
+    dockerfile: str | None = None
+    docker_context: str | None = None
+    db_env: dict[str, list[str]] = field(default_factory=dict)  # role -> env names, over the shared db_env
+    image: str = ""  # the image about to ship from its own dockerfile (the deploy-image check's, for a job)
+
+
 @dataclass
 class Target:
     environment: str
@@ -97,6 +118,7 @@ class Target:
     alembic_name: str = "alembic"  # the ini section with script_location (`alembic -n NAME`)
     script_location: str | None = None  # repo-relative (or absolute) script folder that overrides the ini's
     version_locations: list[str] = field(default_factory=list)  # repo-relative revision folders added to it
+    workloads: list[WorkloadSpec] = field(default_factory=list)  # [[workloads]]: the others on this database
 
 
 VCS_MARKERS = (".git", ".hg", ".svn", ".jj")
@@ -165,7 +187,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {value_problem(exc)}") from None
 
 
-_KEYS = {*DEFAULTS, "db_env", "silence", "environments"}
+_KEYS = {*DEFAULTS, "db_env", "silence", "environments", "workloads"}
 
 
 def load_target(environment: str, start: Path | None = None, overrides: dict[str, Any] | None = None) -> Target:
@@ -237,6 +259,9 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
             _no_unknown_keys(entry, {"id", "reason", "object"}, f"{where} silence {entry['id']!r}")
             silences.append(Silence(entry["id"], entry["reason"].strip(), obj))
 
+    root = path.parent if path else repository_root(start)
+    workloads = read_workloads([data, own], where, environment, root, db_env_names(db_envs))
+
     return Target(
         environment=environment,
         project=text("project"),
@@ -245,7 +270,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         job=text("job"),
         alembic_ini=text("alembic_ini"),
         alembic_name=text("alembic_name"),
-        root=path.parent if path else repository_root(start),
+        root=root,
         db_env=db_env,
         db_envs=db_envs,
         expected_tables=list(tables),
@@ -256,6 +281,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         config_file=path,
         dockerfile=merged["dockerfile"],
         docker_context=merged["docker_context"],
+        workloads=workloads,
         **gate,
     )
 
@@ -312,6 +338,81 @@ def read_db_env(layers: list[dict[str, Any]], where: str) -> tuple[dict[str, str
     by_kind = {kind: {**shared, **own} for kind, own in per.items()}
     return {role: values[0] for role, values in shared.items()}, by_kind
 
+
+
+def db_env_names(db_envs: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
+    """The shared role -> env names (what [db_env] gives every workload before its own overrides)."""
+    service = db_envs.get("service", {})
+    return {role: list(service.get(role, [name])) for role, name in DEFAULT_DB_ENV.items()}
+
+
+def read_workloads(layers: list[dict[str, Any]], where: str, environment: str, root: Path,
+                   shared: dict[str, list[str]]) -> list[WorkloadSpec]:
+    """``[[workloads]]`` (global, then the environment's): each entry checked, one line naming it when bad."""
+    out: list[WorkloadSpec] = []
+    for layer in layers:
+        entries = layer.get("workloads", [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ConfigError(f"{where}: workloads must be a list of tables ([[workloads]])")
+        for i, entry in enumerate(entries):
+            raw = entry.get("name")
+            label = f"{where}: workloads[{i}]" + (f" ({raw})" if isinstance(raw, str) else "")
+            _no_unknown_keys(entry, _WORKLOAD_KEYS, label)
+            if not isinstance(raw, str) or not raw.strip():
+                raise ConfigError(f"{label}: needs a name (the Cloud Run service or job, {{env}} allowed)")
+            try:
+                name = raw.format(env=environment)
+            except (KeyError, IndexError, ValueError):
+                raise ConfigError(f"{label}: name {raw!r}: only {{env}} may be substituted") from None
+            kind = entry.get("kind")
+            if kind not in ("service", "job"):
+                raise ConfigError(f"{label}: unknown kind {kind!r} (service or job)")
+            roles = SERVICE_ROLES if kind == "service" else JOB_ROLES
+            role = entry.get("role", "reader" if kind == "service" else "")
+            if role != "" and role not in roles:
+                raise ConfigError(f"{label}: unknown role {role!r} for a {kind} ({' | '.join(roles)})")
+            if any(w.name == name for w in out):
+                raise ConfigError(f"{label}: workload {name} is named twice")
+            models, tables = _strings(entry, "models", label), _strings(entry, "tables", label)
+            for pattern in tables:
+                if not valid_glob(pattern):
+                    raise ConfigError(f"{label}: tables pattern {pattern!r} is not a valid glob")
+            for model in models:
+                if not (root / model).exists():
+                    raise ConfigError(f"{label}: models path {model!r} does not exist under {root}")
+            for key in ("dockerfile", "docker_context", "image"):
+                if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                    raise ConfigError(f"{label}: {key} must be a non-empty string")
+            extra = entry.get("db_env", {})
+            if not isinstance(extra, dict):
+                raise ConfigError(f"{label}: db_env must map roles to env var names")
+            _no_unknown_keys(extra, set(DEFAULT_DB_ENV), f"{label} db_env")
+            own = {r: ([v] if isinstance(v, str) else v) for r, v in extra.items()}
+            if not all(isinstance(v, list) and v and all(isinstance(n, str) and n for n in v) for v in own.values()):
+                raise ConfigError(f"{label}: db_env must map roles to env var names")
+            out.append(WorkloadSpec(name, kind, role, models, tables, entry.get("dockerfile"),
+                                    entry.get("docker_context"), {**shared, **own}, entry.get("image", "")))
+    return out
+
+
+def valid_glob(pattern: str) -> bool:
+    """A table pattern fnmatch reads as the user meant: no unclosed `[`, no path separator."""
+    if not pattern or "/" in pattern or pattern.count("[") != pattern.count("]"):
+        return False
+    try:
+        re.compile(fnmatch.translate(pattern))
+    except re.error:
+        return False
+    return True
+
+
+def _strings(entry: dict[str, Any], key: str, label: str) -> list[str]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{label}: {key} must be a list of strings")
+    return list(value)
 
 
 def gcloud_env() -> dict[str, str]:

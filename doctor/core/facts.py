@@ -141,6 +141,7 @@ class Execution:
     completed: str = ""
     image: str = ""
     message: str = ""
+    job: str = ""  # the job it is a run of ("": not said by the export)
 
 
 @dataclass
@@ -331,6 +332,7 @@ class LogEntry:
     severity: str = ""
     resource: str = ""  # "service" | "job" | ""
     origin: str = ""  # revision or execution name, when the entry's labels give it
+    workload: str = ""  # the service or job that wrote it (resource.labels service_name / job_name)
 
 
 @dataclass
@@ -468,6 +470,32 @@ class DefaultPrivilege:
 
 
 @dataclass
+class OtherWorkload:
+    """Another Cloud Run service or job on the environment's database (configured or discovered), or the
+    primary job's own entry (``primary``: its ``[[workloads]]`` entry gives it an image recipe of its own)."""
+
+    name: str
+    kind: str  # "service" | "job"
+    role: str = ""  # service: primary | reader; job: migrate | check | other
+    found_by: str = ""  # "config" | "services.yaml" | "jobs.yaml" | "ListServices" | "ListJobs"
+    configured: bool = False  # named in the config's [[workloads]]
+    primary: bool = False  # the environment's own service or job
+    exists: bool | None = None  # False: looked for and not there; None: could not be looked for
+    workload: Workload | None = None
+    target: DbTarget | None = None
+    same_database: bool | None = None  # its target is the primary service's database (None: unknown)
+    tables: list[str] = field(default_factory=list)  # globs of the tables it owns or uses (config)
+    models: ModelFacts | None = None  # the tables its models declare (config `models`)
+    executions: list[Execution] | None = None  # a job's own runs, newest first
+    logs: list[LogEntry] | None = None  # its own entries (None: not read)
+    dockerfile: str = ""  # its own image recipe (config), repo-relative
+    image: ImageFacts | None = None  # how that recipe lays the checkout out
+    ship_image: str = ""  # the image about to ship from that recipe (config `image`)
+    database: DatabaseFacts | None = None  # what its own role sees (a reader's grants)
+    notes: list[str] = field(default_factory=list)  # how it was found, what could not be read
+
+
+@dataclass
 class Facts:
     target: TargetInfo
     service: Workload | None = None
@@ -489,6 +517,9 @@ class Facts:
     table_usage: list[TableUsage] | None = None
     # pre-deploy: the lock_timeout the job's role starts with, and the types of columns pending revisions alter
     lock_settings: LockSettings | None = None
+    # the other services and jobs on the same database (configured [[workloads]], or discovered);
+    # None: not looked for
+    workloads: list[OtherWorkload] | None = None
 
     def workload(self, kind: str) -> Workload | None:
         return self.service if kind == "service" else self.job

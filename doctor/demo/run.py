@@ -44,8 +44,9 @@ PROJECT_DIR = "netra_backend"  # the job runs `alembic -c netra_backend/alembic.
 Say = Callable[[str], None]
 
 # `demo --scenario NAME`: the seed incident, or the seed's checkout before a deploy whose next revision
-# builds an index, not concurrently, on a 150,000-row table (judged with --pre-deploy)
-SCENARIOS = ("seed", "big-table-lock")
+# builds an index, not concurrently, on a 150,000-row table (judged with --pre-deploy), or the seed's
+# second incident, a backend revision that dropped the auth service's tables (auth-drop)
+SCENARIOS = ("seed", "auth-drop", "big-table-lock")
 BIG_TABLE_ROWS = 150_000
 LOCK_REVISION = "add_messages_thread_index_002"
 LOCK_REVISION_SOURCE = f'''"""index messages by thread
@@ -80,7 +81,7 @@ def big_table_lock(server, folder: Path, say: Say) -> None:
         conn.execute("INSERT INTO threads (id) VALUES ('t1') ON CONFLICT DO NOTHING")
         conn.execute("INSERT INTO messages (id, thread_id, role, content) SELECT 'm' || g, 't1', 'user', "
                      "'{\"text\": \"hello\"}'::json FROM generate_series(1, %s) g", (BIG_TABLE_ROWS,))
-        conn.execute("ANALYZE messages")
+        conn.execute("VACUUM ANALYZE messages")  # every page counted: autovacuum cannot re-estimate it later
     versions = folder / PROJECT_DIR / "migrations" / "versions"
     (versions / f"{LOCK_REVISION}_index_messages_by_thread.py").write_text(LOCK_REVISION_SOURCE, encoding="utf-8")
 
@@ -151,28 +152,29 @@ def _alembic_log() -> Iterator[_Capture]:
         logger.propagate = propagate
 
 
-def migrate(server, folder: Path, password: str, say: Say) -> list[str]:
-    """`alembic upgrade head` as the job's role, through Alembic's command API; returns its log lines."""
+def migrate(server, folder: Path, password: str, say: Say, to: str = "head", expect: str = HEAD,
+            database: str = DATABASE, role: str = ROLE) -> list[str]:
+    """`alembic upgrade TO` as the job's role, through Alembic's command API; returns its log lines."""
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
 
-    url = sa.engine.URL.create("postgresql+psycopg", username=ROLE, password=password, host=server.host,
-                               port=server.port, database=DATABASE)
+    url = sa.engine.URL.create("postgresql+psycopg", username=role, password=password, host=server.host,
+                               port=server.port, database=database)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     config = Config(str(folder / PROJECT_DIR / "alembic.ini"), attributes={"configure_logger": False})
     try:
         with _alembic_log() as log, engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, to)
         with engine.connect() as conn:
             recorded = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
     finally:
         engine.dispose()
     for line in log.lines:
         say(f"  alembic: {line}")
-    if recorded != [HEAD]:
-        raise ConfigError(f"demo set-up: alembic left {recorded or 'no revision'}, expected {HEAD}")
+    if recorded != [expect]:
+        raise ConfigError(f"demo set-up: alembic left {recorded or 'no revision'}, expected {expect}")
     return log.lines
 
 
@@ -249,13 +251,41 @@ def keep_message(server, folder: Path) -> str:
     ])
 
 
+def _auth_drop(server, folder: Path, exports: Path, password: str, say: Say, pre_deploy: bool) -> None:
+    """The second incident (doctor/demo/auth_drop.py): the auth service's tables, then the backend's
+    revision that drops them (applied, unless the gate runs before the deploy)."""
+    import psycopg
+    from netra_doctor.demo import auth_drop
+
+    _copy_tree(demo_data() / "auth_drop", folder)
+    auth_drop.write_exports(exports, pre_deploy)
+    say(f"demo: the auth service creates its auth_* tables in {DATABASE}, as {ROLE}")
+    with psycopg.connect(server.dsn(DATABASE, ROLE, password), autocommit=True, connect_timeout=10) as conn:
+        conn.execute((folder / "auth_tables.sql").read_text(encoding="utf-8"))
+    if not pre_deploy:
+        say(f"demo: the job deploys {auth_drop.HEAD}: alembic upgrade head, as {ROLE}")
+        migrate(server, folder, password, say, expect=auth_drop.HEAD)
+
+
+def _scenario_target(folder: Path, port: int, scenario: str) -> Target:
+    target = demo_target(folder, port)
+    if scenario == "auth-drop":
+        import tomli
+        from netra_doctor.core.config import db_env_names, read_workloads
+
+        data = tomli.loads((folder / "netra-doctor.toml").read_text(encoding="utf-8"))
+        target.workloads = read_workloads([data], "demo", "staging", folder, db_env_names(target.db_envs))
+    return target
+
+
 def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = False, scenario: str = "seed"
              ) -> Diagnosis:
     """Reproduce the seed incident on a throwaway server and diagnose it (see the module docstring).
 
     ``pre_deploy``: the gate on the seed's commit before it ships (models added, no revision): the
     same checkout and database, no crash logs yet, judged with --pre-deploy. ``scenario``
-    ``big-table-lock``: that gate with a pending revision indexing a 150,000-row table."""
+    ``big-table-lock``: that gate with a pending revision indexing a 150,000-row table; ``auth-drop``:
+    the seed's second incident (doctor/demo/auth_drop.py)."""
     pre_deploy = pre_deploy or scenario == "big-table-lock"
     from netra_doctor import engine
     from netra_doctor.demo.pgserver import PostgresUnavailable, find_bindir, start
@@ -289,13 +319,15 @@ def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = Fals
             create_database(server, password)
             _copy_tree(demo_data() / PROJECT_DIR, folder / PROJECT_DIR)
             say(f"demo: building {DATABASE} as the migration job left it: alembic upgrade head, as {ROLE}")
-            migrate(server, folder, password, say)
+            migrate(server, folder, password, say, to=HEAD)
             if scenario == "big-table-lock":
                 big_table_lock(server, folder, say)
-            exports = write_exports(folder, password, pre_deploy)
+            exports = write_exports(folder, password, pre_deploy or scenario == "auth-drop")
+            if scenario == "auth-drop":
+                _auth_drop(server, folder, exports, password, say, pre_deploy)
             say("demo: diagnosing staging from the exports, the instance routed to the throwaway server")
             with progress_line(enabled=progress) as report:
-                target = demo_target(folder, server.port)
+                target = _scenario_target(folder, server.port, scenario)
                 target.pre_deploy = pre_deploy
                 run = engine.run(target, exports, (), report)
             done = True

@@ -63,7 +63,10 @@ def run(
         ctx = Context(target=target, facts=new_facts(target, "offline" if exports else "live"),
                       exports=exports, progress=progress)
         gate.mark(ctx.facts, target)
-        facts = gather(ctx, gate.sources(target, sources_for(chosen) if chosen is not None else None))
+        planned = gate.sources(target, sources_for(chosen) if chosen is not None else None)
+        if exports is not None and exports.services is None and exports.jobs is None and not target.workloads:
+            planned = [s for s in planned if s.name != "others"]  # offline, nothing to look at: as before
+        facts = gather(ctx, planned)
         specs = chosen if chosen is not None else select(loading.result(), only)
     with gc_paused():  # checks make many small acyclic objects over big facts: no collector passes
         return Run(facts, diagnose(facts, gate.checked(specs, facts), target.silence))

@@ -11,8 +11,18 @@ from __future__ import annotations
 
 import ast
 import sys
+import threading
 
 NEWER = "__computed__"
+# CPython 3.11 keeps the AST converter's recursion counter in interpreter-wide state: two threads parsing
+# at once (the migrations source, the checkout's models, another workload's models) fail at random with
+# `SystemError: AST constructor recursion depth mismatch`. Parsing is quick: one lock for the process.
+_LOCK = threading.Lock()
+
+
+def _ast(source: str, filename: str = "<unknown>", mode: str = "exec") -> ast.AST:
+    with _LOCK:
+        return ast.parse(source, filename=filename, mode=mode)
 RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -20,7 +30,7 @@ def parse(source: str, filename: str = "<unknown>") -> ast.Module:
     """``ast.parse``; for source it rejects, libcst's reading of it (see the module docstring). The
     original SyntaxError when neither reads it, with a note when libcst does not either."""
     try:
-        return ast.parse(source, filename=filename)
+        return _ast(source, filename)
     except SyntaxError:
         tree = _newer(source, filename)
         if tree is None:
@@ -46,7 +56,7 @@ def _newer(source: str, filename: str) -> ast.Module | None:
     class Older(cst.CSTTransformer):
         def leave_FormattedString(self, original, updated):  # libcst names its visitor methods so
             try:
-                ast.parse(module.code_for_node(original), mode="eval")
+                _ast(module.code_for_node(original), mode="eval")
                 return updated
             except SyntaxError:
                 return computed(original)
@@ -65,6 +75,6 @@ def _newer(source: str, filename: str) -> ast.Module | None:
 
     try:
         code = module.visit(Older()).code
-        return ast.parse(code, filename=filename)
+        return _ast(code, filename)
     except Exception:  # a construct this downgrade does not know yet: ast's own error stands
         return None

@@ -36,7 +36,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("EnvVar", "name"), ("EnvVar", "secret"),
     ("Condition", "type"), ("Condition", "status"), ("Condition", "reason"),
     ("Execution", "name"), ("Execution", "status"), ("Execution", "started"), ("Execution", "completed"),
-    ("Execution", "image"),
+    ("Execution", "image"), ("Execution", "job"),
     ("ServingRevision", "name"), ("ServingRevision", "image"), ("ServingRevision", "created"),
     ("ServingRevision", "ready"),
     ("SecretValue", "ref"), ("SecretValue", "fingerprint"), ("SecretValue", "resolved_version"),
@@ -51,6 +51,11 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("MigrationFacts", "alembic_ini"), ("MigrationFacts", "script_location"), ("MigrationFacts", "heads"),
     ("MigrationFacts", "revisions"),
     ("LogEntry", "timestamp"), ("LogEntry", "severity"), ("LogEntry", "resource"), ("LogEntry", "origin"),
+    ("LogEntry", "workload"),
+    ("OtherWorkload", "name"), ("OtherWorkload", "kind"), ("OtherWorkload", "role"), ("OtherWorkload", "found_by"),
+    ("OtherWorkload", "configured"), ("OtherWorkload", "primary"), ("OtherWorkload", "exists"),
+    ("OtherWorkload", "same_database"), ("OtherWorkload", "tables"), ("OtherWorkload", "dockerfile"),
+    ("OtherWorkload", "ship_image"),
     ("SourceStatus", "name"), ("SourceStatus", "status"), ("SourceStatus", "duration_ms"),
 })
 

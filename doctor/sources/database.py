@@ -161,7 +161,11 @@ def route_for(ctx: Context, kind: str) -> Route | DatabaseFacts:
     """The route to one workload's database, or the fact that explains why there is none."""
     if ctx.target.dsn:
         return _dsn_route(kind, ctx.target.dsn)
-    target = (ctx.facts.targets or {}).get(kind)
+    return route_to(ctx, kind, (ctx.facts.targets or {}).get(kind), ctx.passwords.get(kind))
+
+
+def route_to(ctx: Context, kind: str, target: DbTarget | None, password: str | None) -> Route | DatabaseFacts:
+    """The route to one resolved target as its own role (a reader workload's, say)."""
     if target is None:
         return _failed(kind, "?", "", "unresolved", f"the {kind}'s database target is unknown")
     where = target.where()
@@ -173,7 +177,6 @@ def route_for(ctx: Context, kind: str) -> Route | DatabaseFacts:
         problems.append("no database user")
     if problems:
         return _failed(kind, where, "", "unresolved", f"{kind} target not resolved: " + "; ".join(problems))
-    password = ctx.passwords.get(kind)
     if target.instance:
         address = ctx.target.proxies.get(target.instance)
         if not address:

@@ -9,6 +9,7 @@ revision and the executions are still on their way.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any
 
 from netra_doctor.cloudrun.model import execution_from_v2, from_v2, revision_from_v2
@@ -81,6 +82,8 @@ def gather(ctx: Context) -> None:
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cloudrun") as pool:
         futures = {kind: pool.submit(run.get, kind) for kind in ("service", "job")}
         executions = pool.submit(run.executions)
+        # the project's other workloads, listed while these calls are on the wire (the others source reads them)
+        lists = pool.submit(list_workloads, ctx) if "others" in ctx.planned else None
         # the next sources' clients get ready while these calls are on the wire
         run.clients.prefetch([c for c, s in (("secrets", "secrets"), ("logging", "logs")) if s in ctx.planned])
         service, service_raw = run.workload("service", futures["service"])
@@ -98,6 +101,9 @@ def gather(ctx: Context) -> None:
         pending = {key: pool.submit(run.revision, name) for key, name in revisions.items()}
         _executions(run, executions, job)
         _serving(run, service, pending)
+    if lists is not None:
+        with suppress(Exception):  # else the others source lists again, and reports what fails
+            ctx.shared["workload_lists"] = lists.result()
     gcp.outcome(run.problems)
 
 
@@ -151,3 +157,47 @@ def _serving(run: _Run, service: Workload | None, pending: dict[str, Future]) ->
 
 def _revision_name(key: str, service: Workload) -> str:
     return service.latest_revision if key == "latest_ready_revision" else service.latest_created
+
+
+# --- the other workloads of the project and region (ListServices / ListJobs) ----------------------
+
+MAX_LISTED = 500  # services or jobs per project and region read for discovery
+
+
+def list_workloads(ctx: Context) -> tuple[list[Workload] | None, list[Workload] | None, list[Exception]]:
+    """Every service and job of the project and region, at once, each call with the run's deadline
+    (None for a list that could not be read, with why in the problems)."""
+    run = _Run(ctx)
+    calls = {"service": (run.services.list_services, "list services"), "job": (run.jobs.list_jobs, "list jobs")}
+
+    def one(kind: str) -> list[Workload]:
+        method, _ = calls[kind]
+        found = run.clients.pages("run", method, MAX_LISTED, parent=run.parent, page_size=100)
+        out = []
+        for item in found:
+            raw = _as_dict(item)
+            w = from_v2(raw, kind)
+            w.source_format = "v2-api"
+            if raw.get("create_time"):  # the logs source bounds its query of this workload by it
+                run.clients.hints[f"created:{kind}:{w.name}"] = str(raw["create_time"])
+            out.append(w)
+        return out
+
+    lists: dict[str, list[Workload] | None] = {}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cloudrun-list") as pool:
+        futures = {kind: pool.submit(one, kind) for kind in calls}
+        for kind, future in futures.items():
+            try:
+                lists[kind] = future.result()
+            except Exception as exc:
+                run.fail(exc, calls[kind][1] + f" in {ctx.target.region}")
+                lists[kind] = None
+    return lists["service"], lists["job"], run.problems
+
+
+def executions_of(ctx: Context, job: str) -> list[Execution]:
+    """One job's executions (ListExecutions under that job: never another job's), newest first."""
+    run = _Run(ctx)
+    found = run.clients.pages("run", run.executions_api.list_executions, MAX_EXECUTIONS,
+                              parent=f"{run.parent}/jobs/{job}", page_size=PAGE_SIZE)
+    return sorted((execution_from_v2(_as_dict(e)) for e in found), key=lambda e: e.started, reverse=True)

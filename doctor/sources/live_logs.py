@@ -196,3 +196,22 @@ def _cut_note(query: Query, items: list[Any], bound: str) -> str:
     other = "each revision's first" if query.order == "timestamp desc" else "the run's last"
     return (f"{query.what}: the bound of {bound} cut the read after the {which} {len(items):,} entries; "
             f"{other} {EDGE_MAX:,} were read too, the entries between were not")
+
+
+OTHER_MAX = 2_000  # entries of another workload, newest first
+
+
+def workload_entries(ctx: Context, kind: str, name: str) -> list[Any]:
+    """Another workload's recent entries (its own service_name / job_name), newest first, bounded;
+    read as the same gcloud JSON form an offline logs.json holds."""
+    t = ctx.target
+    clients = gcp.clients(ctx)
+    client = clients.client("logging")
+    since = _since(clients.hints.get(f"created:{kind}:{name}"), datetime.now(timezone.utc), timedelta(minutes=1))
+    rtype, label = ("cloud_run_revision", "service_name") if kind == "service" else ("cloud_run_job", "job_name")
+    query = " AND ".join([f'resource.type="{rtype}"', f"resource.labels.{label}={_quote(name)}",
+                          f"resource.labels.location={_quote(t.region)}", f'timestamp>="{since}"'])
+    items, _ = clients.read("logging", client.list_log_entries, "entries", OTHER_MAX, READ_SECONDS,
+                            resource_names=[f"projects/{t.project}"], filter=query, order_by="timestamp desc",
+                            page_size=min(PAGE_SIZE, OTHER_MAX))
+    return log_entries([gcloud_form(e) for e in items])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from netra_doctor.cloudrun.workloads import primary_entries
 from netra_doctor.core.errors import Skipped
 from netra_doctor.sources.context import Context
 
@@ -14,4 +15,6 @@ def gather(ctx: Context) -> None:
         return
     if ctx.exports.logs is None:
         raise Skipped("no logs.json in the --from folder: startup errors and job logs unknown")
-    ctx.facts.logs = ctx.exports.logs
+    t = ctx.target
+    # a logs.json of the whole project holds other workloads' lines: the primary pair's are theirs alone
+    ctx.facts.logs = primary_entries(ctx.exports.logs, t.service, t.job)

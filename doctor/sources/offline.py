@@ -21,6 +21,7 @@ from netra_doctor.cloudrun.model import (
     latest_execution,
     workload_from_export,
 )
+from netra_doctor.cloudrun.workloads import runs_of
 from netra_doctor.core.config import ConfigError, Target
 from netra_doctor.core.errors import value_problem
 from netra_doctor.core.facts import Execution, LogEntry, Workload
@@ -79,6 +80,11 @@ class Exports:
     executions: list[Execution] | None
     secrets: dict[str, dict[str, str]] | None
     logs: list[LogEntry] | None
+    # every execution the export listed (an export without --job holds other jobs' runs too)
+    all_executions: list[Execution] | None = None
+    # `gcloud run services list` / `gcloud run jobs list`: the project's other workloads (None: not exported)
+    services: list[Workload] | None = None
+    jobs: list[Workload] | None = None
 
 
 def _read(path: Path) -> str:
@@ -162,6 +168,24 @@ def _executions(folder: Path) -> list[Execution] | None:
     return None
 
 
+def _listed(folder: Path, kind: str) -> list[Workload] | None:
+    """``gcloud run services list --format=yaml`` / ``gcloud run jobs list --format=yaml``: one v1
+    document per resource (a JSON list of them, or of v2 resources, is read too)."""
+    for name in (f"{kind}s.yaml", f"{kind}s.yml", f"{kind}s.json"):
+        path = folder / name
+        if not present(path):
+            continue
+        docs = _yaml_docs(path) if path.suffix != ".json" else [_json(path)]
+        if len(docs) == 1 and isinstance(docs[0], list):
+            docs = docs[0]
+        try:
+            return [workload_from_export(d, kind) for d in docs]
+        except (ExportError, RecursionError) as exc:
+            raise ConfigError(f"{path}: not a list of Cloud Run {kind}s (`gcloud run {kind}s list "
+                              f"--format=yaml`): {exc}") from None
+    return None
+
+
 def _secrets(folder: Path) -> dict[str, dict[str, str]] | None:
     path = folder / "secrets.yaml"
     if not present(path):
@@ -197,12 +221,14 @@ def log_entries(data: Any) -> list[LogEntry]:
         labels = item.get("labels") if isinstance(item.get("labels"), dict) else {}
         kind = {"cloud_run_revision": "service", "cloud_run_job": "job"}.get(str(resource.get("type", "")), "")
         origin = labels.get("run.googleapis.com/execution_name") or rlabels.get("revision_name") or ""
+        owner = rlabels.get("service_name") if kind == "service" else rlabels.get("job_name") if kind == "job" else ""
         out.append(LogEntry(
             timestamp=str(item.get("timestamp") or item.get("receiveTimestamp") or ""),
             text=str(text if text is not None else ""),
             severity=str(item.get("severity") or ""),
             resource=kind,
             origin=str(origin),
+            workload=str(owner or ""),
         ))
     return out
 
@@ -224,10 +250,18 @@ def load_folder(folder: Path) -> Exports:
         raise ConfigError(f"--from {folder}: no such folder")
     service, _ = _workload(folder, "service")
     job, latest = _workload(folder, "job")
-    executions = _executions(folder)
+    executions = every = _executions(folder)
+    if latest is not None and job is not None:
+        latest.job = job.name
+    if executions is not None and job is not None:
+        # an export without --job lists every job's runs: only this job's are its own
+        own = runs_of(executions, job.name)
+        # listing only other jobs' runs says nothing of this one: its own status still does
+        executions = own or ([latest] if latest is not None and executions else [])
     if executions is None and latest is not None:
         executions = [latest]  # `jobs describe` already says how the last run ended
-    exports = Exports(folder, service, job, executions, _secrets(folder), _logs(folder))
+    exports = Exports(folder, service, job, executions, _secrets(folder), _logs(folder), every,
+                      _listed(folder, "service"), _listed(folder, "job"))
     if exports.service is None and exports.job is None:
         raise ConfigError(f"--from {folder}: holds neither service.yaml nor job.yaml (see README: exporting)")
     return exports

@@ -15,13 +15,14 @@ from netra_doctor.sources.context import Context
 _SENSITIVE = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_?KEY|DSN|DATABASE_URL|_URL$", re.I)
 
 
-def redact(workload: Workload, ctx: Context) -> None:
-    """Move literal secret-bearing env values into the vault; Facts keep a fingerprint or a scrubbed URL."""
+def redact(workload: Workload, ctx: Context, key: str = "") -> None:
+    """Move literal secret-bearing env values into the vault (under ``key``, default the workload's kind);
+    Facts keep a fingerprint or a scrubbed URL."""
     main = workload.main
     for container in workload.containers:
         for var in container.env:
             if var.secret is None and container is main:  # the app's values resolve its database target
-                ctx.vault[f"{workload.kind}:{var.name}"] = var.value
+                ctx.vault[f"{key or workload.kind}:{var.name}"] = var.value
             if var.value and _SENSITIVE.search(var.name):
                 _hide(var)
 

@@ -99,9 +99,12 @@ def read_image(ctx: Context) -> ImageFacts | None:
 
     t = ctx.target
     root = Path(t.root)
-    rel, why = dockerfile.find(root, t.alembic_ini, t.dockerfile)
+    # a [[workloads]] entry for the job with its own recipe: the job's command runs in that image
+    own = next((w for w in t.workloads if w.kind == "job" and w.name == t.job and w.dockerfile), None)
+    wanted, context = (own.dockerfile, own.docker_context) if own else (t.dockerfile, t.docker_context)
+    rel, why = dockerfile.find(root, t.alembic_ini, wanted)
     if rel is None:
-        if t.dockerfile:
-            return ImageFacts(dockerfile=t.dockerfile, error=why)
+        if wanted:
+            return ImageFacts(dockerfile=wanted, error=why)
         return None
-    return dockerfile.read(root, rel, t.docker_context)
+    return dockerfile.read(root, rel, context)

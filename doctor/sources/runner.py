@@ -16,7 +16,7 @@ from netra_doctor.sources.context import Context, Source
 
 def default_sources() -> list[Source]:
     # imported here so that `--help` pays for none of them
-    from netra_doctor.sources import cloudrun, database, logs, migrations, repo, secrets
+    from netra_doctor.sources import cloudrun, database, logs, migrations, others, repo, secrets
 
     return [
         Source("cloudrun", cloudrun.gather, provides=("workloads",)),
@@ -25,6 +25,7 @@ def default_sources() -> list[Source]:
         Source("migrations", migrations.gather),
         Source("repo", repo.gather),
         Source("database", database.gather, after=("secrets",)),
+        Source("others", others.gather, after=("secrets", "cloudrun")),  # cloudrun lists the project
     ]
 
 
