@@ -13,8 +13,11 @@ upwards from the working directory) overrides them, globally and per environment
     id = "job-image-differs"
     reason = "the job pins a digest on purpose"
 
-The project is, first to last: --project, the config, $CLOUDSDK_CORE_PROJECT, then
-$GOOGLE_CLOUD_PROJECT (as gcloud and the client libraries read them), then netra-{env}.
+The project and the region are, first to last: --project / --region, the config's explicit
+setting (per environment, then global), gcloud's environment ($CLOUDSDK_CORE_PROJECT, then the
+client libraries' $GOOGLE_CLOUD_PROJECT; $CLOUDSDK_RUN_REGION), gcloud's active configuration
+(``core/project``, ``run/region``, read as files: gcloud is never run), then netra-{env} / us-central1.
+``Target.origins`` says where each came from (``-v`` prints it).
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class Target:
     db_envs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     docker_context: str | None = None
     alembic_name: str = "alembic"  # the ini section with script_location (`alembic -n NAME`)
+    origins: dict[str, str] = field(default_factory=dict)  # project/region -> where the value came from
 
 
 VCS_MARKERS = (".git", ".hg", ".svn", ".jj")
@@ -178,8 +182,15 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
     _no_unknown_keys(own, _KEYS - {"environments"}, f"{where} [environments.{environment}]")
 
     merged: dict[str, Any] = {**DEFAULTS}
-    for layer in (gcloud_env(), data, own, overrides or {}):
+    origins = {"project": "default", "region": "default"}
+    gcloud = gcloud_settings()
+    named = (("", {k: v[0] for k, v in gcloud.items()}), (where, data), (f"{where} [environments.{environment}]", own),
+             ("flag", overrides or {}))
+    for label, layer in named:
         merged.update({k: v for k, v in layer.items() if k in DEFAULTS and v is not None})
+        for key in origins:
+            if layer.get(key) is not None:
+                origins[key] = gcloud[key][1] if not label else "--" + key if label == "flag" else label
 
     def text(key: str) -> str:
         value = merged[key]
@@ -247,6 +258,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         config_file=path,
         dockerfile=merged["dockerfile"],
         docker_context=merged["docker_context"],
+        origins=origins,
         **gate,
     )
 
@@ -298,14 +310,61 @@ def read_db_env(layers: list[dict[str, Any]], where: str) -> tuple[dict[str, str
 
 
 
-def gcloud_env() -> dict[str, str]:
-    """The project gcloud itself would use from the environment (CLOUDSDK_CORE_PROJECT, then the
-    client libraries' GOOGLE_CLOUD_PROJECT): above the zero-config default, below config and --project."""
-    for name in ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return {"project": value.replace("{", "{{").replace("}", "}}")}
-    return {}
+def gcloud_settings(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """The project and region gcloud itself would use, each with where it came from: its environment
+    ($CLOUDSDK_CORE_PROJECT, the client libraries' $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_RUN_REGION), else its
+    active configuration's ``core/project`` and ``run/region``. Above the zero-config defaults, below
+    the config's explicit settings and the flags."""
+    env = os.environ if environ is None else environ
+    found: dict[str, tuple[str, str]] = {}
+    for key, names in (("project", ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT")),
+                       ("region", ("CLOUDSDK_RUN_REGION",))):
+        for name in names:
+            value = env.get(name, "").strip()
+            if value:
+                found[key] = (value, f"${name}")
+                break
+    if len(found) < 2:
+        configured, where = active_gcloud_configuration(env)
+        for key, (section, option) in (("project", ("core", "project")), ("region", ("run", "region"))):
+            value = configured.get(section, {}).get(option, "").strip()
+            if key not in found and value:
+                found[key] = (value, f"gcloud configuration {where}: {section}/{option}")
+    return {k: (v.replace("{", "{{").replace("}", "}}"), origin) for k, (v, origin) in found.items()}
+
+
+def active_gcloud_configuration(env) -> tuple[dict[str, dict[str, str]], str]:
+    """gcloud's active named configuration, read as gcloud reads it: $CLOUDSDK_CONFIG (else
+    ~/.config/gcloud, %APPDATA%\\gcloud on Windows), the name in $CLOUDSDK_ACTIVE_CONFIG_NAME or the
+    ``active_config`` file (else ``default``), and ``configurations/config_NAME`` as INI. A file that
+    is missing or unreadable is no configuration: gcloud would have none either."""
+    import configparser
+
+    from netra_doctor.core.files import read_text
+
+    base = env.get("CLOUDSDK_CONFIG", "").strip()
+    if base:
+        folder = Path(base).expanduser()
+    elif os.name == "nt" and env.get("APPDATA"):
+        folder = Path(env["APPDATA"]) / "gcloud"
+    else:
+        home = home_folder()
+        if home is None:
+            return {}, ""
+        folder = home / ".config" / "gcloud"
+    try:
+        name = env.get("CLOUDSDK_ACTIVE_CONFIG_NAME", "").strip()
+        if not name and (folder / "active_config").is_file():
+            name = read_text(folder / "active_config", 4096).strip()
+        name = name or "default"
+        path = folder / "configurations" / f"config_{name}"
+        if not re.fullmatch(r"[a-z][-a-z0-9]*", name) or not path.is_file():
+            return {}, ""
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(read_text(path, MAX_CONFIG_BYTES))
+    except (OSError, ValueError, configparser.Error, ConfigError):
+        return {}, ""
+    return {section: dict(parser[section]) for section in parser.sections()}, f"'{name}'"
 
 
 def check_proxy(instance: str, address: str, where: str = "--proxy") -> None:

@@ -1,0 +1,195 @@
+"""The doctor as gcloud users, CI pipelines and first-time users expect it (issue 24).
+
+The command line (help, usage lines as typed, typos of options and environments), gcloud's own
+project/region resolution (flags, CLOUDSDK_* env, the active configuration read as files), and a
+first live run without credentials or permissions: one headline with the command to run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from netra_doctor.core.config import load_target
+from netra_doctor.sources.live_api import ENDPOINT_ENV
+
+from tests.fakegcp import _PERMISSION, FakeGCP
+from tests.helpers import SEED, run_cli, run_subprocess
+
+DEMO = Path(__file__).parent.parent / "doctor" / "demo" / "data"
+GCLOUD_ENV = ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_RUN_REGION", "CLOUDSDK_CONFIG",
+              "CLOUDSDK_ACTIVE_CONFIG_NAME")
+
+
+@pytest.fixture
+def no_gcloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No gcloud settings from this machine: an empty gcloud folder, no CLOUDSDK_* variables."""
+    for name in GCLOUD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "gcloud"
+    folder.mkdir()
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(folder))
+    return folder
+
+
+def gcloud_configuration(folder: Path, name: str, text: str, active: bool = True) -> None:
+    """What `gcloud config configurations create NAME` and `gcloud config set` leave on disk."""
+    (folder / "configurations").mkdir(exist_ok=True)
+    (folder / "configurations" / f"config_{name}").write_text(text)
+    if active:
+        (folder / "active_config").write_text(name)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_help_is_a_command_and_the_top_level_help_shows_the_diagnosis_options(repo: Path):
+    said = run_cli("help")
+    assert said.exit_code == 0 and "ENV [ENV...] [OPTIONS]  |  COMMAND" in said.output
+    assert "staging: " not in said.output  # not a diagnosis of an environment called "help"
+    top = run_cli("--help").output
+    assert said.output.strip() == top.strip()
+    for option in ("--from", "--proxy", "--dsn", "--region", "--project", "--repo-only", "--fail-on"):
+        assert option in top, option
+    assert "checks [OPTIONS]" in run_cli("help", "checks").output
+
+
+def test_a_usage_error_names_the_command_as_it_was_typed(repo: Path):
+    typed = run_subprocess("staging", "--bogus", cwd=repo)
+    assert typed.returncode == 2
+    assert "Usage: netra-doctor ENV [ENV...] [OPTIONS]" in typed.stderr
+    assert "Try 'netra-doctor --help'" in typed.stderr and "diagnose" not in typed.stderr
+    explicit = run_subprocess("diagnose", "staging", "--bogus", cwd=repo)
+    assert "Usage: netra-doctor diagnose [OPTIONS] ENV [ENV...]" in explicit.stderr
+
+
+def test_a_typo_of_version_suggests_version_not_verbose(repo: Path):
+    said = run_subprocess("--verison", cwd=repo)
+    assert said.returncode == 2
+    assert said.stderr.strip() == "netra-doctor: no such option '--verison': did you mean `netra-doctor --version`?"
+
+
+def test_quiet_and_verbose_together_are_a_usage_error(repo: Path):
+    for args in (["staging", "-q", "-v"], ["replay", "x.json", "-qv"], ["demo", "-q", "-v"]):
+        said = run_subprocess(*args, cwd=repo)
+        assert said.returncode == 2, args
+        assert "-q/--quiet and -v/--verbose ask for opposite reports" in said.stderr
+        assert "Traceback" not in said.stderr
+
+
+def test_checks_and_causes_list_as_json(repo: Path):
+    checks = json.loads(run_cli("checks", "--format", "json").output)
+    assert {"models", "tables", "job-command"} <= {c["id"] for c in checks}
+    assert next(c for c in checks if c["id"] == "tables")["needs"] == ["databases"]
+    causes = json.loads(run_cli("causes", "--format", "json").output)
+    seed = next(c for c in causes if c["id"] == "migration-missing-for-tables")
+    assert seed["severity"] == "error" and seed["title"]
+
+
+# --- gcloud's project and region ---------------------------------------------------------------
+
+
+def test_region_and_project_come_from_gcloud_as_gcloud_resolves_them(no_gcloud: Path, repo: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    assert (load_target("staging").project, load_target("staging").region) == ("netra-staging", "us-central1")
+    assert load_target("staging").origins == {"project": "default", "region": "default"}
+    gcloud_configuration(no_gcloud, "work", "[core]\naccount = me@example.com\nproject = acme-work\n"
+                                            "[run]\nregion = europe-west1\n")
+    gcloud_configuration(no_gcloud, "other", "[core]\nproject = acme-other\n", active=False)
+    t = load_target("staging")
+    assert (t.project, t.region) == ("acme-work", "europe-west1")
+    assert t.origins["region"] == "gcloud configuration 'work': run/region"
+    monkeypatch.setenv("CLOUDSDK_ACTIVE_CONFIG_NAME", "other")  # gcloud's own override of active_config
+    assert (load_target("staging").project, load_target("staging").region) == ("acme-other", "us-central1")
+    monkeypatch.setenv("CLOUDSDK_RUN_REGION", "asia-east1")
+    monkeypatch.setenv("CLOUDSDK_CORE_PROJECT", "acme-env")
+    t = load_target("staging")
+    assert (t.project, t.region, t.origins["region"]) == ("acme-env", "asia-east1", "$CLOUDSDK_RUN_REGION")
+    (repo / "netra-doctor.toml").write_text('region = "us-east4"\n[environments.staging]\nproject = "acme-{env}"\n')
+    t = load_target("staging")  # the config's explicit settings are per environment: they stay in force
+    assert (t.project, t.region) == ("acme-staging", "us-east4")
+    t = load_target("staging", overrides={"project": "flagged", "region": "me-west1"})
+    assert (t.project, t.region, t.origins) == ("flagged", "me-west1", {"project": "--project", "region": "--region"})
+
+
+def test_a_broken_gcloud_configuration_is_none_as_for_gcloud(no_gcloud: Path, repo: Path):
+    gcloud_configuration(no_gcloud, "work", "this is [not ini\n")
+    assert load_target("staging").region == "us-central1"
+
+
+def test_region_flag_and_verbose_origins_reach_the_calls_and_the_fixes(no_gcloud: Path, repo: Path,
+                                                                       tmp_path: Path, monkeypatch):
+    exports = tmp_path / "exports"
+    shutil.copytree(DEMO, exports, ignore=shutil.ignore_patterns("netra_backend"))
+    gcloud_configuration(no_gcloud, "default", "[core]\nproject = acme-prod\n")
+    with FakeGCP().add_environment(exports, project="acme-prod", region="europe-west1") as fake:
+        monkeypatch.setenv(ENDPOINT_ENV, fake.endpoint)
+        said = run_subprocess("staging", "--region", "europe-west1", "-v", "--only", "job-command",
+                              "--only", "job-execution", cwd=repo)
+    assert fake.called("GetJob")[0].request["name"] == (
+        "projects/acme-prod/locations/europe-west1/jobs/netra-migrations-staging")
+    assert ("netra-doctor: staging: project acme-prod (from gcloud configuration 'default': core/project), "
+            "region europe-west1 (from --region)") in said.stderr
+
+
+# --- a first live run without credentials or permissions ------------------------------------------
+
+
+def _first_run(repo: Path, env: dict) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in (*GCLOUD_ENV, ENDPOINT_ENV)
+             and not k.startswith("GOOGLE_")}
+    return subprocess.run([sys.executable, "-m", "netra_doctor.cli", "staging"], capture_output=True, text=True,
+                          cwd=repo, env={**clean, "COLUMNS": "80", **env}, timeout=60)
+
+
+def test_no_credentials_is_one_headline_with_the_command_to_run(repo: Path, tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    said = _first_run(repo, {"HOME": str(home), "CLOUDSDK_CONFIG": str(home / "gcloud"), "NO_GCE_CHECK": "True"})
+    assert said.returncode == 3
+    lines = said.stdout.splitlines()
+    assert lines[2].startswith("no usable Google credentials")
+    assert "  $ gcloud auth application-default login" in lines[3:8]
+    assert said.stdout.count("application-default login") <= 2  # the headline, and the sources table once
+    assert len(lines) < 70, said.stdout
+    quiet = _first_run(repo, {"HOME": str(home), "CLOUDSDK_CONFIG": str(home / "gcloud"), "NO_GCE_CHECK": "True",
+                              "COLUMNS": "200"})
+    assert quiet.returncode == 3
+
+
+@pytest.mark.parametrize("fault", ["deny", "refuse"])
+def test_no_permission_or_refused_credentials_on_every_call_is_one_headline(fault: str, repo: Path, tmp_path: Path,
+                                                                            no_gcloud: Path):
+    exports = tmp_path / "exports"
+    shutil.copytree(DEMO, exports, ignore=shutil.ignore_patterns("netra_backend"))
+    with FakeGCP(**{fault: set(_PERMISSION)}).add_environment(exports) as fake:
+        said = _first_run(repo, {ENDPOINT_ENV: fake.endpoint, "CLOUDSDK_CONFIG": str(no_gcloud)})
+        quiet = subprocess.run([sys.executable, "-m", "netra_doctor.cli", "staging", "-q"], capture_output=True,
+                               text=True, cwd=repo, env={**os.environ, ENDPOINT_ENV: fake.endpoint}, timeout=60)
+    assert said.returncode == 3
+    head = said.stdout.split("\n\nNo cause found")[0]
+    if fault == "deny":
+        assert head.splitlines()[2].startswith("permission denied on the Google API calls")
+        assert "$ gcloud projects add-iam-policy-binding netra-staging --member=MEMBER \\" in head
+        assert "--role=roles/run.viewer" in head and "--role=roles/logging.viewer" in head
+        assert quiet.stdout.splitlines()[1].startswith("  why: permission denied on the Google API calls")
+    else:
+        assert "$ gcloud auth application-default login" in head
+        assert quiet.stdout.splitlines()[1:] == ["  why: no usable Google credentials (Application Default "
+                                                 "Credentials): run `gcloud auth application-default login`"]
+    table = said.stdout.split("\n\ncheck ")[1]
+    assert "(cloudrun source " in table and "see below" in table
+    assert table.count("roles/run.viewer") + table.count("application-default login") <= 2  # once, in sources
+
+
+def test_quiet_incomplete_run_gives_its_reason_in_one_line(repo: Path):
+    said = run_cli("staging", "--from", str(SEED), "-q")  # no alembic.ini in this checkout
+    assert said.exit_code == 3
+    lines = said.stdout.splitlines()
+    assert lines[0] == "netra-doctor: staging: INCOMPLETE"
+    assert lines[1].startswith("  why: source migrations: no alembic.ini")
