@@ -193,3 +193,68 @@ def test_quiet_incomplete_run_gives_its_reason_in_one_line(repo: Path):
     lines = said.stdout.splitlines()
     assert lines[0] == "netra-doctor: staging: INCOMPLETE"
     assert lines[1].startswith("  why: source migrations: no alembic.ini")
+
+
+# --- SARIF: a physical location on every result; an incomplete run is marked ------------------------
+
+
+def _sarif(*args: str, cwd: Path) -> tuple[dict, int]:
+    from tests.test_sarif import validate
+
+    said = run_cli(*args, "--format", "sarif", cwd=cwd)
+    return validate(said.stdout), said.exit_code
+
+
+def _places(doc: dict) -> list[tuple[str, int | None]]:
+    found = [r["locations"][0]["physicalLocation"] for r in doc["runs"][0]["results"]]
+    return [(p["artifactLocation"]["uri"], p.get("region", {}).get("startLine")) for p in found]
+
+
+def test_sarif_results_of_cloud_facts_point_at_the_export_inside_the_repository_or_the_config(tmp_path: Path,
+                                                                                               monkeypatch):
+    from tests.helpers import copy_seed, edit_yaml, job_container
+
+    root = tmp_path / "repo"
+    exports = copy_seed(root / "exports")
+    edit_yaml(exports / "job.yaml", lambda doc: job_container(doc).update(command=["python"]))
+    (root / ".git").mkdir()
+    monkeypatch.chdir(root)
+    doc, code = _sarif("staging", "--from", "exports", "--only", "job-command", cwd=root)
+    assert code == 1 and doc["runs"][0]["results"]
+    name_line = next(i for i, row in enumerate((exports / "job.yaml").read_text().splitlines(), 1)
+                     if row.strip().startswith("name:"))
+    assert set(_places(doc)) == {("exports/job.yaml", name_line)}
+    assert doc["runs"][0]["results"][0]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "staging/job"
+    # exports kept outside the repository: the config file of the repository carries the result
+    outside = copy_seed(tmp_path / "elsewhere")
+    edit_yaml(outside / "job.yaml", lambda doc: job_container(doc).update(command=["python"]))
+    (root / "netra-doctor.toml").write_text('timeout = 10\n')
+    doc, _ = _sarif("staging", "--from", str(outside), "--only", "job-command", cwd=root)
+    assert set(_places(doc)) == {("netra-doctor.toml", None)}
+
+
+def test_sarif_demo_results_all_have_a_file_and_rules_have_help_without_placeholders(tmp_path: Path):
+    import re
+
+    from netra_doctor.core.causes import CAUSES
+    from netra_doctor.output.sarif import _rule
+
+    doc = json.loads(run_subprocess("demo", "--format", "sarif", cwd=tmp_path).stdout)
+    results = doc["runs"][0]["results"]
+    assert results and all("physicalLocation" in r["locations"][0] for r in results)
+    assert {uri for uri, _ in _places(doc)} == {"netra_backend/app/db/models_postgres.py"}  # the model's line
+    for cause_id in CAUSES:
+        rule = _rule(cause_id)
+        assert not re.search(r"\{[a-z_]+\}", rule["help"]["text"] + rule["fullDescription"]["text"]), cause_id
+        assert rule["helpUri"].startswith("https://")
+    (rule,) = doc["runs"][0]["tool"]["driver"]["rules"]
+    assert "gcloud run jobs execute netra-migrations-staging --region us-central1" in rule["help"]["text"]
+
+
+def test_an_incomplete_sarif_run_is_marked_so_it_is_not_uploaded(repo: Path):
+    doc, code = _sarif("staging", "--from", str(SEED), cwd=repo)  # no alembic.ini: incomplete
+    assert code == 3
+    (run,) = doc["runs"]
+    assert run["invocations"][0]["executionSuccessful"] is False
+    assert run["properties"] == {"status": "incomplete", "complete": False}
+    assert any("do not upload" in n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"])

@@ -58,6 +58,9 @@ class Diagnosis:
     checks: list[CheckResult]
     sources: list[SourceStatus]
     silenced: list[str] = field(default_factory=list)  # "id[obj]: reason" per silenced finding
+    # files a finding without a file of its own is shown at (SARIF): "service"/"job"/"logs"/... -> the export
+    # it came from, "config" -> the config file, "alembic_ini"; each "path" or "path:line"
+    anchors: dict[str, str] = field(default_factory=dict)
 
     @property
     def incomplete(self) -> bool:

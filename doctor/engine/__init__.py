@@ -67,7 +67,31 @@ def run(
         facts = gather(ctx, gate.sources(target, sources_for(chosen) if chosen is not None else None))
         specs = chosen if chosen is not None else select(loading.result(), only)
     with gc_paused():  # checks make many small acyclic objects over big facts: no collector passes
-        return Run(facts, diagnose(facts, gate.checked(specs, facts), target.silence))
+        diagnosis = diagnose(facts, gate.checked(specs, facts), target.silence)
+    diagnosis.anchors = anchors(target, from_dir)
+    return Run(facts, diagnosis)
+
+
+def anchors(target: Target, from_dir: Path | None) -> dict[str, str]:
+    """The files a finding with no file of its own is shown at, as the user's repository names them
+    (relative to its root; absolute when outside it): the export it came from, the config, alembic.ini."""
+    found: dict[str, str] = {}
+    if from_dir is not None:
+        from netra_doctor.sources.offline import export_anchors
+
+        found.update(export_anchors(from_dir))
+    if target.config_file is not None:
+        found["config"] = str(target.config_file)
+    ini = Path(target.alembic_ini)
+    found["alembic_ini"] = str(ini if ini.is_absolute() else target.root / ini)
+    root = target.root.resolve()
+
+    def local(where: str) -> str:
+        path, sep, line = where.rpartition(":") if where.rsplit(":", 1)[-1].isdigit() else (where, "", "")
+        full = Path(path).resolve()
+        return (str(full.relative_to(root)) if full.is_relative_to(root) else str(full)) + sep + line
+
+    return {k: local(v) for k, v in found.items()}
 
 
 def sources_for(specs: list[CheckSpec]) -> list[Source]:
@@ -85,4 +109,7 @@ def replay(facts: Facts, only: Iterable[str] = (), silences=None) -> Diagnosis:
 
         silences = [Silence(s["id"], s["reason"], s.get("object")) for s in facts.target.silence]
     with gc_paused():
-        return diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))
+        diagnosis = diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))
+    if not Path(facts.target.alembic_ini).is_absolute():  # all a snapshot knows of the checkout's files
+        diagnosis.anchors["alembic_ini"] = facts.target.alembic_ini
+    return diagnosis

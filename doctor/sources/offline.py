@@ -274,3 +274,29 @@ def check_environment(exports: Exports, target: Target) -> None:
         if problem:
             raise ConfigError(f"{problem}; export environment {target.environment}'s {workload.kind}, "
                               "or name the environment these exports belong to")
+
+
+# --- where a fact came from, for reports that point at files (SARIF) ------------------------------
+
+_EXPORTS = {"service": ("service.yaml", "service.yml", "service.json"), "job": ("job.yaml", "job.yml", "job.json"),
+            "executions": ("executions.yaml", "executions.yml", "executions.json"), "logs": ("logs.json",),
+            "secrets": ("secrets.yaml", "secrets.yml")}
+
+
+def export_anchors(folder: Path) -> dict[str, str]:
+    """Each export of ``folder`` as "path:line": the line naming the resource (``name:``), else 1."""
+    found: dict[str, str] = {}
+    for kind, names in _EXPORTS.items():
+        path = next((folder / n for n in names if present(folder / n)), None)
+        if path is None:
+            continue
+        line = 1
+        if kind in ("service", "job"):
+            try:
+                text = read_text(path, MAX_FILE_BYTES)
+            except (ConfigError, OSError):
+                text = ""
+            line = next((i for i, row in enumerate(text.splitlines(), 1)
+                         if row.strip().startswith(("name:", '"name":'))), 1)
+        found[kind] = f"{path}:{line}"
+    return found
