@@ -258,3 +258,47 @@ def test_an_incomplete_sarif_run_is_marked_so_it_is_not_uploaded(repo: Path):
     assert run["invocations"][0]["executionSuccessful"] is False
     assert run["properties"] == {"status": "incomplete", "complete": False}
     assert any("do not upload" in n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"])
+
+
+# --- JUnit: warnings visible, checks with nothing to examine on one line -----------------------------
+
+
+def test_junit_warning_is_in_its_test_case_and_repo_only_idle_checks_are_one_case(tmp_path: Path):
+    from junitparser import JUnitXml, Skipped
+    from netra_doctor.demo.run import run_demo
+    from netra_doctor.output.junit import render_junit
+
+    from tests.test_models import SEED_CHECKOUT, checkout
+    from tests.test_report import junit_valid
+
+    text = render_junit([run_demo()])
+    junit_valid(text)
+    path = tmp_path / "demo.xml"
+    path.write_text(text)
+    (suite,) = JUnitXml.fromfile(str(path))
+    cases = {c.name: c for c in suite}
+    assert cases["startup-errors"].is_passed
+    assert cases["startup-errors"].system_out.startswith("warning (passes under --fail-on error): the service's "
+                                                         "start-up says tables are missing")
+    root = checkout(tmp_path / "repo", SEED_CHECKOUT)
+    said = run_cli("staging", "--repo-only", "--format", "junit", cwd=root)
+    junit_valid(said.stdout)
+    (tmp_path / "gate.xml").write_text(said.stdout)
+    (suite,) = JUnitXml.fromfile(str(tmp_path / "gate.xml"))
+    skipped = [c for c in suite if c.result and isinstance(c.result[0], Skipped)]
+    assert [c.name for c in skipped] == ["not-examined"]
+    assert skipped[0].result[0].message.startswith("17 checks had nothing to examine in this run: cloudsql-connector")
+    assert (suite.tests, suite.skipped) == (3, 1)
+
+
+def test_repo_only_fixes_say_their_cloud_command_comes_after_the_deploy(tmp_path: Path):
+    from tests.test_models import SEED_CHECKOUT, checkout
+
+    root = checkout(tmp_path / "repo", SEED_CHECKOUT)
+    report = json.loads(run_cli("staging", "--repo-only", "--format", "json", cwd=root).stdout)
+    items = report["causes"][0]["fix_items"]
+    kinds = [(i["type"], i["text"].split()[0]) for i in items]
+    cloud = next(n for n, (kind, word) in enumerate(kinds) if word == "gcloud")
+    assert items[cloud - 1] == {"type": "step", "text": "then, outside this no-cloud gate, once the new image "
+                                                        "is deployed:"}
+    assert kinds[0] == ("command", "alembic")

@@ -69,6 +69,8 @@ def run(
     with gc_paused():  # checks make many small acyclic objects over big facts: no collector passes
         diagnosis = diagnose(facts, gate.checked(specs, facts), target.silence)
     diagnosis.anchors = anchors(target, from_dir)
+    if target.repo_only:
+        gate.cloud_steps_said(diagnosis)
     return Run(facts, diagnosis)
 
 
@@ -110,6 +112,8 @@ def replay(facts: Facts, only: Iterable[str] = (), silences=None) -> Diagnosis:
         silences = [Silence(s["id"], s["reason"], s.get("object")) for s in facts.target.silence]
     with gc_paused():
         diagnosis = diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))
+    if facts.target.repo_only:
+        gate.cloud_steps_said(diagnosis)
     if not Path(facts.target.alembic_ini).is_absolute():  # all a snapshot knows of the checkout's files
         diagnosis.anchors["alembic_ini"] = facts.target.alembic_ini
     return diagnosis

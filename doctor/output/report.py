@@ -325,8 +325,8 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
         out.prose(f"ruled out {len(d.ruled_out)}: " + ", ".join(r.id for r in d.ruled_out), hang=4)
     # by default, what did not pass and matters: a check with nothing to examine here (no --image,
     # not a pre-deploy run) is counted in the closing line, listed with -v
-    shown = [r for r in d.checks if look.verbose or (r.status != "pass" and not _not_applicable(r))]
-    idle = [r.id for r in d.checks if not look.verbose and _not_applicable(r)]
+    shown = [r for r in d.checks if look.verbose or (r.status != "pass" and not not_applicable(r))]
+    idle = [r.id for r in d.checks if not look.verbose and not_applicable(r)]
     if idle:
         out.prose(f"not examined here {len(idle)}: " + ", ".join(idle) + " (-v says why)", hang=4)
     if shown:
@@ -355,7 +355,7 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
     return scrub("\n".join(out.lines))
 
 
-def _not_applicable(r) -> bool:
+def not_applicable(r) -> bool:
     """Nothing to examine here; a part left not judged is shown, not counted among these."""
     return r.status == "skip" and bool(r.findings) and not any(f.blocked or f.unjudged for f in r.findings)
 
