@@ -213,7 +213,9 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, region,
         if alembic_ini is not None:
             if not alembic_ini.is_file():
                 raise ConfigError(f"--alembic-ini {alembic_ini}: no such file")
-            overrides["alembic_ini"] = str(alembic_ini.resolve())  # relative to where the user typed it
+            # typed relative to where the user is; kept relative to the repository (as the job and the printed
+            # `alembic -c` commands name it) when inside it, absolute when outside
+            overrides["alembic_ini"] = str(alembic_ini.resolve())
         if dsn is not None:
             parse_dsn(dsn)
             overrides["dsn"] = dsn
@@ -239,15 +241,34 @@ def _say_origins(target) -> None:
     """-v: where the project and region came from (gcloud users have several places that set them)."""
     from netra_doctor.safety.untrusted import clean_line
 
-    parts = [f"{key} {getattr(target, key)} (from {target.origins.get(key, 'default')})"
-             for key in ("project", "region")]
+    parts = [f"{label} {getattr(target, key)} (from {target.origins.get(key, 'default')})"
+             for key, label in (("project", "project"), ("region", "region"), ("alembic_ini", "alembic.ini"))]
     click.echo(clean_line(f"netra-doctor: {target.environment}: " + ", ".join(parts)), err=True)
 
 
 def _folder_for(from_dir: Path, env: str, count: int) -> Path:
-    """With several environments, `--from DIR` may hold one sub-folder per environment."""
+    """With several environments, `--from DIR` may hold one sub-folder per environment (DIR/ENV/); a
+    name that is none of them, but a typo of one, is answered, not diagnosed."""
+    from netra_doctor.core.config import ConfigError, nearest
+
     sub = from_dir / env
-    return sub if sub.is_dir() or count > 1 else from_dir
+    if sub.is_dir():
+        return sub
+    known = _export_folders(from_dir)
+    guess = nearest(env, known) if known else None
+    if guess:
+        raise ConfigError(f"no environment {env!r} in --from {from_dir} (its environments' folders: "
+                          f"{', '.join(sorted(known))}): did you mean `{guess}`?")
+    return sub if count > 1 else from_dir
+
+
+def _export_folders(from_dir: Path) -> list[str]:
+    """The sub-folders of --from DIR that hold a service's or job's export: environments by name."""
+    try:
+        return [d.name for d in from_dir.iterdir() if d.is_dir() and any(
+            (d / f"{kind}.{ext}").is_file() for kind in ("service", "job") for ext in ("yaml", "yml", "json"))]
+    except OSError:
+        return []
 
 
 def _run_all(targets, folders, only, fmt):

@@ -91,13 +91,68 @@ def test_checks_and_causes_list_as_json(repo: Path):
     assert seed["severity"] == "error" and seed["title"]
 
 
+@pytest.mark.parametrize("typed, folders, said", [
+    ("Staging", (), "environment name 'Staging' is not valid (lowercase letters, digits, dashes): did you mean "
+                    "`staging`?"),
+    ("stagign", (), "the exports in --from are environment staging's (netra-backend-staging), not stagign's: "
+                    "did you mean `staging`?"),
+    ("stagign", ("staging", "prod"), "no environment 'stagign' in --from {dir} (its environments' folders: prod, "
+                                     "staging): did you mean `staging`?"),
+])
+def test_a_typo_of_an_environment_suggests_the_known_ones(typed: str, folders: tuple, said: str, repo: Path,
+                                                          tmp_path: Path):
+    from tests.helpers import copy_seed
+
+    exports = tmp_path / "exports"
+    for name in folders:
+        copy_seed(exports / name)
+    if not folders:
+        copy_seed(exports)
+    result = run_subprocess(typed, "--from", str(exports), cwd=repo)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.strip() == "netra-doctor: " + said.format(dir=exports)
+    (repo / "netra-doctor.toml").write_text("[environments.staging]\n[environments.prod]\n")
+    listed = run_subprocess("stagign", "--from", str(exports), cwd=repo)
+    assert listed.stderr.strip().endswith("defines: prod, staging): did you mean `staging`?")
+
+
+# --- alembic.ini as Alembic finds it -------------------------------------------------------------
+
+
+def test_without_flag_or_config_alembic_ini_is_found_as_alembic_finds_it(tmp_path: Path, monkeypatch):
+    from tests.test_models import SEED_CHECKOUT, checkout
+
+    root = checkout(tmp_path / "repo", SEED_CHECKOUT)
+    (root / ".git").mkdir()
+    (root / "netra_backend").rename(root / "api")  # not the seed's layout: the checkout's one alembic.ini
+    t = load_target("staging", start=root)
+    assert (t.alembic_ini, t.origins["alembic_ini"]) == ("api/alembic.ini", "the checkout's only alembic.ini")
+    here = root / "api"
+    t = load_target("staging", start=here)
+    assert (t.alembic_ini, t.origins["alembic_ini"]) == ("api/alembic.ini", "./alembic.ini, Alembic's default")
+    monkeypatch.chdir(here)
+    said = run_subprocess("staging", "--repo-only", "-v", cwd=here)
+    assert said.returncode == 1, said.stderr
+    assert "alembic.ini api/alembic.ini (from ./alembic.ini, Alembic's default)" in said.stderr
+    assert "$ alembic -c alembic.ini revision --autogenerate" in said.stdout  # as typed from here
+    from_root = run_cli("staging", "--repo-only", "--format", "json", cwd=root)
+    assert json.loads(from_root.stdout)["causes"][0]["fix"][0].startswith("alembic -c api/alembic.ini revision")
+    flagged = run_cli("staging", "--repo-only", "--format", "json", "--alembic-ini", str(here / "alembic.ini"),
+                      cwd=root)  # an absolute path typed: the command names it as the repository does
+    assert json.loads(flagged.stdout)["causes"][0]["fix"][0].startswith("alembic -c api/alembic.ini revision")
+    (root / "other").mkdir()
+    (root / "other" / "alembic.ini").write_text("[alembic]\nscript_location = m\n")
+    t = load_target("staging", start=root)  # two: none is guessed, the source says what is missing
+    assert (t.alembic_ini, t.origins["alembic_ini"]) == ("netra_backend/alembic.ini", "default")
+
+
 # --- gcloud's project and region ---------------------------------------------------------------
 
 
 def test_region_and_project_come_from_gcloud_as_gcloud_resolves_them(no_gcloud: Path, repo: Path,
                                                                       monkeypatch: pytest.MonkeyPatch):
     assert (load_target("staging").project, load_target("staging").region) == ("netra-staging", "us-central1")
-    assert load_target("staging").origins == {"project": "default", "region": "default"}
+    assert load_target("staging").origins == {"project": "default", "region": "default", "alembic_ini": "default"}
     gcloud_configuration(no_gcloud, "work", "[core]\naccount = me@example.com\nproject = acme-work\n"
                                             "[run]\nregion = europe-west1\n")
     gcloud_configuration(no_gcloud, "other", "[core]\nproject = acme-other\n", active=False)
@@ -114,7 +169,8 @@ def test_region_and_project_come_from_gcloud_as_gcloud_resolves_them(no_gcloud: 
     t = load_target("staging")  # the config's explicit settings are per environment: they stay in force
     assert (t.project, t.region) == ("acme-staging", "us-east4")
     t = load_target("staging", overrides={"project": "flagged", "region": "me-west1"})
-    assert (t.project, t.region, t.origins) == ("flagged", "me-west1", {"project": "--project", "region": "--region"})
+    assert (t.project, t.region, t.origins["project"], t.origins["region"]) == ("flagged", "me-west1", "--project",
+                                                                                "--region")
 
 
 def test_a_broken_gcloud_configuration_is_none_as_for_gcloud(no_gcloud: Path, repo: Path):

@@ -165,7 +165,8 @@ _KEYS = {*DEFAULTS, "db_env", "silence", "environments"}
 
 def load_target(environment: str, start: Path | None = None, overrides: dict[str, Any] | None = None) -> Target:
     if not _ENV_NAME.match(environment):
-        raise ConfigError(f"environment name {environment!r} is not valid (lowercase letters, digits, dashes)")
+        hint = f": did you mean `{environment.lower()}`?" if _ENV_NAME.match(environment.lower()) else ""
+        raise ConfigError(f"environment name {environment!r} is not valid (lowercase letters, digits, dashes){hint}")
     start = (start or Path.cwd()).resolve()
     path, data = find_config(start)
     where = str(path) if path else "defaults"
@@ -175,7 +176,9 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         raise ConfigError(f"{where}: 'environments' must be a table")
     if envs and environment not in envs:
         known = ", ".join(sorted(envs))
-        raise ConfigError(f"unknown environment {environment!r} ({where} defines: {known})")
+        guess = nearest(environment, envs)
+        hint = f": did you mean `{guess}`?" if guess else ""
+        raise ConfigError(f"unknown environment {environment!r} ({where} defines: {known}){hint}")
     own = envs.get(environment, {})
     if not isinstance(own, dict):
         raise ConfigError(f"{where}: [environments.{environment}] must be a table")
@@ -222,6 +225,16 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
             raise ConfigError(f"{where}: {key} must be a path relative to the repository")
 
     gate = _gate_settings(merged, where)
+    root = path.parent if path else repository_root(start)
+    alembic_ini = text("alembic_ini")
+    if all(layer.get("alembic_ini") is None for layer in (data, own, overrides or {})):
+        alembic_ini, origins["alembic_ini"] = fallback_ini(alembic_ini, root, start)
+    elif (overrides or {}).get("alembic_ini") is not None:
+        origins["alembic_ini"] = "--alembic-ini"
+        if Path(alembic_ini).is_absolute():
+            alembic_ini = _repo_relative(Path(alembic_ini), root)
+    else:
+        origins["alembic_ini"] = where
 
     silences = []
     for layer in (data, own):
@@ -245,9 +258,9 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         region=text("region"),
         service=text("service"),
         job=text("job"),
-        alembic_ini=text("alembic_ini"),
+        alembic_ini=alembic_ini,
         alembic_name=text("alembic_name"),
-        root=path.parent if path else repository_root(start),
+        root=root,
         db_env=db_env,
         db_envs=db_envs,
         expected_tables=list(tables),
@@ -261,6 +274,41 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         origins=origins,
         **gate,
     )
+
+
+_NOT_SEARCHED = {".git", ".hg", ".svn", ".jj", ".venv", "venv", "node_modules", "site-packages", "__pycache__",
+                 ".tox", ".nox", "build", "dist"}
+MAX_SEARCHED = 20_000  # folders looked into for the checkout's one alembic.ini
+
+
+def fallback_ini(default: str, root: Path, cwd: Path) -> tuple[str, str]:
+    """No --alembic-ini and no config: the seed's layout (``netra_backend/alembic.ini``) when it is
+    there, else Alembic's own default (``./alembic.ini`` where the doctor runs, then at the checkout's
+    root), else the checkout's one alembic.ini. Returns the path (relative to the root when inside it)
+    and which rule found it; the seed's default when none did (the source then says it is missing)."""
+    if (root / default).is_file():
+        return default, "default"
+    for base, why in ((cwd, "./alembic.ini, Alembic's default"), (root, "alembic.ini at the repository's root")):
+        if (base / "alembic.ini").is_file():
+            return _repo_relative(base / "alembic.ini", root), why
+    if root == home_folder() or root == Path(root.anchor):
+        return default, "default"  # a home folder or / is not a checkout to search
+    found: list[Path] = []
+    for searched, (folder, dirs, files) in enumerate(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_SEARCHED and not d.startswith("."))
+        if "alembic.ini" in files:
+            found.append(Path(folder) / "alembic.ini")
+        if len(found) > 1 or searched > MAX_SEARCHED:
+            return default, "default"
+    if found:
+        return _repo_relative(found[0], root), "the checkout's only alembic.ini"
+    return default, "default"
+
+
+def _repo_relative(path: Path, root: Path) -> str:
+    """As the job and the printed commands name it: relative to the repository root, else absolute."""
+    full = path.resolve()
+    return full.relative_to(root.resolve()).as_posix() if full.is_relative_to(root.resolve()) else str(full)
 
 
 def _gate_settings(merged: dict[str, Any], where: str) -> dict[str, Any]:
@@ -365,6 +413,21 @@ def active_gcloud_configuration(env) -> tuple[dict[str, dict[str, str]], str]:
     except (OSError, ValueError, configparser.Error, ConfigError):
         return {}, ""
     return {section: dict(parser[section]) for section in parser.sections()}, f"'{name}'"
+
+
+def nearest(word: str, known) -> str | None:
+    """The known name ``word`` is a typo of (two edits, a swap of neighbours one), else None."""
+    def distance(a: str, b: str) -> int:
+        d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+        for i in range(1, len(a) + 1):
+            for j in range(1, len(b) + 1):
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+                if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+        return d[-1][-1]
+
+    near = sorted((distance(word, name), name) for name in known)
+    return near[0][1] if near and 0 < near[0][0] <= 2 else None
 
 
 def check_proxy(instance: str, address: str, where: str = "--proxy") -> None:

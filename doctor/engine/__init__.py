@@ -69,9 +69,28 @@ def run(
     with gc_paused():  # checks make many small acyclic objects over big facts: no collector passes
         diagnosis = diagnose(facts, gate.checked(specs, facts), target.silence)
     diagnosis.anchors = anchors(target, from_dir)
+    from_here(diagnosis, target)
     if target.repo_only:
         gate.cloud_steps_said(diagnosis)
     return Run(facts, diagnosis)
+
+
+def from_here(diagnosis: Diagnosis, target: Target, cwd: Path | None = None) -> None:
+    """Printed `alembic -c INI` commands name the ini as the user types it from where they ran the
+    doctor (`alembic -c alembic.ini` in the Alembic project's folder), not from the repository root."""
+    import os
+
+    from netra_doctor.core.causes import fix_kind
+    from netra_doctor.safety.untrusted import shell_word
+
+    ini = Path(target.alembic_ini)
+    here = (cwd or Path.cwd()).resolve()
+    root = target.root.resolve()
+    if ini.is_absolute() or here == root or not here.is_relative_to(root):
+        return
+    old, new = f"-c {shell_word(str(ini))}", f"-c {shell_word(os.path.relpath(root / ini, here))}"
+    for cause in diagnosis.causes:
+        cause.fix = [type(item)(item.replace(old, new)) if fix_kind(item) == "command" else item for item in cause.fix]
 
 
 def anchors(target: Target, from_dir: Path | None) -> dict[str, str]:
