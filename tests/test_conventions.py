@@ -37,6 +37,13 @@ def no_gcloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def demo_run():
+    from netra_doctor.demo.run import run_demo
+
+    return run_demo()
+
+
 def gcloud_configuration(folder: Path, name: str, text: str, active: bool = True) -> None:
     """What `gcloud config configurations create NAME` and `gcloud config set` leave on disk."""
     (folder / "configurations").mkdir(exist_ok=True)
@@ -213,9 +220,6 @@ def test_no_credentials_is_one_headline_with_the_command_to_run(repo: Path, tmp_
     assert "  $ gcloud auth application-default login" in lines[3:8]
     assert said.stdout.count("application-default login") <= 2  # the headline, and the sources table once
     assert len(lines) < 70, said.stdout
-    quiet = _first_run(repo, {"HOME": str(home), "CLOUDSDK_CONFIG": str(home / "gcloud"), "NO_GCE_CHECK": "True",
-                              "COLUMNS": "200"})
-    assert quiet.returncode == 3
 
 
 @pytest.mark.parametrize("fault", ["deny", "refuse"])
@@ -289,13 +293,15 @@ def test_sarif_results_of_cloud_facts_point_at_the_export_inside_the_repository_
     assert set(_places(doc)) == {("netra-doctor.toml", None)}
 
 
-def test_sarif_demo_results_all_have_a_file_and_rules_have_help_without_placeholders(tmp_path: Path):
+def test_sarif_demo_results_all_have_a_file_and_rules_have_help_without_placeholders(demo_run):
     import re
 
     from netra_doctor.core.causes import CAUSES
-    from netra_doctor.output.sarif import _rule
+    from netra_doctor.output.sarif import _rule, render_sarif
 
-    doc = json.loads(run_subprocess("demo", "--format", "sarif", cwd=tmp_path).stdout)
+    from tests.test_sarif import validate
+
+    doc = validate(render_sarif([demo_run]))
     results = doc["runs"][0]["results"]
     assert results and all("physicalLocation" in r["locations"][0] for r in results)
     assert {uri for uri, _ in _places(doc)} == {"netra_backend/app/db/models_postgres.py"}  # the model's line
@@ -319,15 +325,14 @@ def test_an_incomplete_sarif_run_is_marked_so_it_is_not_uploaded(repo: Path):
 # --- JUnit: warnings visible, checks with nothing to examine on one line -----------------------------
 
 
-def test_junit_warning_is_in_its_test_case_and_repo_only_idle_checks_are_one_case(tmp_path: Path):
+def test_junit_warning_is_in_its_test_case_and_repo_only_idle_checks_are_one_case(tmp_path: Path, demo_run):
     from junitparser import JUnitXml, Skipped
-    from netra_doctor.demo.run import run_demo
     from netra_doctor.output.junit import render_junit
 
     from tests.test_models import SEED_CHECKOUT, checkout
     from tests.test_report import junit_valid
 
-    text = render_junit([run_demo()])
+    text = render_junit([demo_run])
     junit_valid(text)
     path = tmp_path / "demo.xml"
     path.write_text(text)
@@ -358,3 +363,60 @@ def test_repo_only_fixes_say_their_cloud_command_comes_after_the_deploy(tmp_path
     assert items[cloud - 1] == {"type": "step", "text": "then, outside this no-cloud gate, once the new image "
                                                         "is deployed:"}
     assert kinds[0] == ("command", "alembic")
+
+
+# --- messages ---------------------------------------------------------------------------------------
+
+
+def test_replay_of_a_json_report_says_what_it_is_once(repo: Path):
+    report = run_cli("staging", "--from", str(SEED), "--only", "job-command", "--format", "json")
+    (repo / "report.json").write_text(report.stdout)
+    said = run_subprocess("replay", "report.json", cwd=repo)
+    assert said.returncode == 2
+    assert said.stderr.strip() == ("netra-doctor: report.json: a JSON report (--format json), not a snapshot: "
+                                   "replay reads what --save FILE writes")
+    (repo / "other.json").write_text('{"format": 7}')
+    said = run_subprocess("replay", "other.json", cwd=repo)
+    assert said.stderr.count("not a netra-doctor snapshot") == 1
+
+
+def test_a_source_not_asked_after_a_timeout_does_not_claim_it_waited():
+    from netra_doctor.sources.live_api import EndpointDown, failure
+
+    said = str(failure(EndpointDown("run.googleapis.com:443 did not answer within 10s"), "run", "read logs",
+                       "p", 10.0))
+    assert said == "could not read logs: not asked, as run.googleapis.com:443 did not answer within 10s earlier in " \
+                   "this run"
+
+
+def test_at_60_columns_the_check_table_fits(demo_run):
+    from netra_doctor.output.report import Look, render_table
+
+    text = render_table(demo_run, look=Look(width=60))
+    table = text.split("(-v says why)")[1]
+    assert "models  fail" in table and "(netra_backend/app/db/models_postgres.py:89)" in table
+    assert max(len(line) for line in table.splitlines()) <= 60, table
+    wide = render_table(demo_run, look=Look(width=120))
+    assert "--------------  --------" in wide  # a table still, where it fits
+
+
+def test_the_pre_deploy_demo_does_not_speak_of_a_from_folder():
+    from netra_doctor.demo.run import run_demo
+
+    d = run_demo(pre_deploy=True)
+    logs = next(s for s in d.sources if s.name == "logs")
+    assert logs.error.startswith("no logs.json in the demo's exports (before the deploy")
+    assert not any("--from" in (s.error or "") for s in d.sources)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_save_confirms_on_a_terminal_and_stays_quiet_in_a_pipeline(repo: Path):
+    from tests.test_cli import _run_on_terminals
+
+    code, _out, err = _run_on_terminals(["staging", "--from", str(SEED), "--only", "job-command", "--save", "s.json"],
+                                       repo)
+    assert code == 0 and (repo / "s.json").is_file()
+    assert "netra-doctor: saved the snapshot to s.json (secrets as fingerprints only; `netra-doctor replay " \
+           "s.json` diagnoses it again)" in err.replace("\r\n", "\n")
+    piped = run_subprocess("staging", "--from", str(SEED), "--only", "job-command", "--save", "t.json", cwd=repo)
+    assert piped.returncode == 0 and "saved" not in piped.stderr

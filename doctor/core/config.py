@@ -94,6 +94,7 @@ class Target:
     docker_context: str | None = None
     alembic_name: str = "alembic"  # the ini section with script_location (`alembic -n NAME`)
     origins: dict[str, str] = field(default_factory=dict)  # project/region -> where the value came from
+    exports_label: str = "the --from folder"  # how messages name the offline exports (the demo has its own)
 
 
 VCS_MARKERS = (".git", ".hg", ".svn", ".jj")

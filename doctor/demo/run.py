@@ -251,6 +251,8 @@ def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = Fals
             with progress_line(enabled=progress) as report:
                 target = demo_target(folder, server.port)
                 target.pre_deploy = pre_deploy
+                target.exports_label = ("the demo's exports (before the deploy: no start-up has run yet)"
+                                        if pre_deploy else "the demo's exports")
                 run = engine.run(target, exports, (), report)
             done = True
             if keep:

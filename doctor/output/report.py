@@ -259,7 +259,15 @@ class _Out:
             rows = [tuple("\n".join(textwrap.wrap(c, room, break_long_words=False, break_on_hyphens=False))
                           if i == wrap_col else c for i, c in enumerate(r)) for r in rows]
         text = tabulate(rows, headers=headers, disable_numparse=True)
-        self.lines += [line.rstrip() for line in text.splitlines()]
+        lines = [line.rstrip() for line in text.splitlines()]
+        if self.look.width is not None and max(map(len, lines)) > self.look.width:
+            # a name longer than the column's room (a path) would push the table past the terminal:
+            # on a narrow one, each row is a line of its short cells, then its text wrapped beneath
+            for row in rows:
+                self.raw("  ".join(c for i, c in enumerate(row) if i != wrap_col and c).rstrip())
+                self.prose(" ".join(row[wrap_col].split()), 4, hang=0)
+            return
+        self.lines += lines
 
 
 def _evidence(lines: list[str], verbose: bool) -> tuple[list[str], int]:

@@ -13,5 +13,5 @@ def gather(ctx: Context) -> None:
         live_logs.gather(ctx)
         return
     if ctx.exports.logs is None:
-        raise Skipped("no logs.json in the --from folder: startup errors and job logs unknown")
+        raise Skipped(f"no logs.json in {ctx.target.exports_label}: startup errors and job logs unknown")
     ctx.facts.logs = ctx.exports.logs
