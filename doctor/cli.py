@@ -181,6 +181,10 @@ def cli() -> None:
 @click.option("--proxy", "proxies", multiple=True, metavar="INSTANCE=HOST:PORT",
               help="Reach a Cloud SQL instance through a local Auth Proxy (repeatable).")
 @click.option("--dsn", metavar="URL", help="Connect straight to this database (overrides resolution).")
+@click.option("--private-ip", is_flag=True, default=None,
+              help="A cloud-sql-proxy the doctor starts (no --proxy, no --dsn) uses the private IP.")
+@click.option("--iam-authn", is_flag=True, default=None,
+              help="... and IAM database authentication (--auto-iam-authn).")
 @click.option("--alembic-ini", type=click.Path(path_type=Path), help="The migration scripts' alembic.ini.")
 @click.option("--project", metavar="PROJECT", help="Google Cloud project (else: the config, $CLOUDSDK_CORE_PROJECT, "
               "$GOOGLE_CLOUD_PROJECT, gcloud's active configuration, netra-ENV).")
@@ -201,15 +205,16 @@ def cli() -> None:
 @click.option("--repo-only", is_flag=True, help="Only the checkout (migrations, models): no cloud, no database.")
 @click.option("--image", envvar="NETRA_DOCTOR_IMAGE", metavar="IMAGE",
               help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
-def diagnose(environments, from_dir, proxies, dsn, alembic_ini, project, region, fmt, save, fail_on, only, verbose,
-             quiet, color, pre_deploy, repo_only, image):
+def diagnose(environments, from_dir, proxies, dsn, private_ip, iam_authn, alembic_ini, project, region, fmt, save,
+             fail_on, only, verbose, quiet, color, pre_deploy, repo_only, image):
     """Diagnose ENV (live, or offline with --from)."""
     _one_volume(quiet, verbose)
     from netra_doctor.cloudrun.targets import DsnError, parse_dsn
     from netra_doctor.core.config import ConfigError, load_target, parse_proxy
 
     try:
-        overrides: dict = {"project": project, "region": region, "pre_deploy": pre_deploy or None, "image": image}
+        overrides: dict = {"project": project, "region": region, "pre_deploy": pre_deploy or None, "image": image,
+                           "private_ip": private_ip or None, "iam_authn": iam_authn or None}
         if alembic_ini is not None:
             if not alembic_ini.is_file():
                 raise ConfigError(f"--alembic-ini {alembic_ini}: no such file")

@@ -420,3 +420,80 @@ def test_save_confirms_on_a_terminal_and_stays_quiet_in_a_pipeline(repo: Path):
            "s.json` diagnoses it again)" in err.replace("\r\n", "\n")
     piped = run_subprocess("staging", "--from", str(SEED), "--only", "job-command", "--save", "t.json", cwd=repo)
     assert piped.returncode == 0 and "saved" not in piped.stderr
+
+
+# --- the database route: a cloud-sql-proxy the doctor starts ------------------------------------------
+
+STAND_IN = '''#!{python}
+"""Stands in for cloud-sql-proxy: takes its arguments, records them, forwards TCP to the test PostgreSQL."""
+import json, os, socket, sys, threading
+args = sys.argv[1:]
+with open(os.environ["STANDIN_RECORD"], "a") as f:
+    f.write(json.dumps({{"argv": args, "pid": os.getpid()}}) + "\\n")
+host, port = os.environ["STANDIN_UPSTREAM"].rsplit(":", 1)
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((args[args.index("--address") + 1], int(args[args.index("--port") + 1])))
+server.listen()
+
+def pipe(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+while True:
+    client, _ = server.accept()
+    upstream = socket.create_connection((host, int(port)))
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+'''
+
+
+def test_without_proxy_or_dsn_the_doctor_starts_cloud_sql_proxy_and_stops_it(pg, seed: Path, repo: Path,
+                                                                             tmp_path: Path):
+    from tests.helpers import INSTANCE, write_db_secrets
+
+    app = pg.role("app", "Zq8-proxy-planted-PW-31cd")
+    write_db_secrets(seed, pg.name, app, "Zq8-proxy-planted-PW-31cd")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "cloud-sql-proxy"
+    stand_in.write_text(STAND_IN.format(python=sys.executable))
+    stand_in.chmod(0o755)
+    record = tmp_path / "record.jsonl"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_RECORD": str(record),
+           "STANDIN_UPSTREAM": f"127.0.0.1:{pg.server.port}"}
+    said = run_subprocess("staging", "--from", str(seed), "--only", "database-connect", "--format", "json", "-v",
+                          "--private-ip", "--iam-authn", cwd=repo, env=env)
+    report = json.loads(said.stdout)
+    assert next(s for s in report["sources"] if s["name"] == "database")["status"] == "ok", report["sources"]
+    assert next(c for c in report["checks"] if c["id"] == "database-connect")["status"] == "pass"
+    assert "cloud-sql-proxy started by the doctor on 127.0.0.1:" in said.stdout  # the report says how it got there
+    (started,) = [json.loads(line) for line in record.read_text().splitlines()]  # one per instance, job and service
+    argv = started["argv"]
+    assert argv[-1] == INSTANCE and argv[:2] == ["--address", "127.0.0.1"]
+    assert "--private-ip" in argv and "--auto-iam-authn" in argv
+    with pytest.raises(ProcessLookupError):
+        os.kill(started["pid"], 0)  # stopped when the run ended
+    assert "Zq8-proxy-planted-PW-31cd" not in said.stdout + said.stderr
+
+
+def test_without_the_binary_the_skip_says_how_to_install_it(seed: Path, repo: Path, tmp_path: Path):
+    from tests.helpers import write_db_secrets
+
+    write_db_secrets(seed, "db", "app", "pw-not-used")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    said = run_subprocess("staging", "--from", str(seed), "--only", "database-connect", "--format", "json",
+                          cwd=repo, env={"PATH": str(empty)})
+    source = next(s for s in json.loads(said.stdout)["sources"] if s["name"] == "database")
+    assert source["status"] == "skipped"
+    assert "install the Cloud SQL Auth Proxy (`gcloud components install cloud-sql-proxy`" in source["error"]

@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "image": None,  # the image about to be deployed (--image, $NETRA_DOCTOR_IMAGE)
     "dockerfile": None,  # the Dockerfile that builds the image (default: found beside the Alembic project)
     "docker_context": None,  # its build context (default: its folder or the root, whichever holds its sources)
+    "private_ip": False,  # a cloud-sql-proxy the doctor starts connects over the instance's private IP
+    "iam_authn": False,  # ... and logs in with IAM database authentication (--auto-iam-authn)
 }
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -94,6 +96,8 @@ class Target:
     docker_context: str | None = None
     alembic_name: str = "alembic"  # the ini section with script_location (`alembic -n NAME`)
     origins: dict[str, str] = field(default_factory=dict)  # project/region -> where the value came from
+    private_ip: bool = False  # the cloud-sql-proxy the doctor starts: --private-ip
+    iam_authn: bool = False  # ... and --auto-iam-authn
     exports_label: str = "the --from folder"  # how messages name the offline exports (the demo has its own)
 
 
@@ -273,6 +277,8 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         dockerfile=merged["dockerfile"],
         docker_context=merged["docker_context"],
         origins=origins,
+        private_ip=_flag(merged, "private_ip", where),
+        iam_authn=_flag(merged, "iam_authn", where),
         **gate,
     )
 
@@ -310,6 +316,12 @@ def _repo_relative(path: Path, root: Path) -> str:
     """As the job and the printed commands name it: relative to the repository root, else absolute."""
     full = path.resolve()
     return full.relative_to(root.resolve()).as_posix() if full.is_relative_to(root.resolve()) else str(full)
+
+
+def _flag(merged: dict[str, Any], key: str, where: str) -> bool:
+    if not isinstance(merged[key], bool):
+        raise ConfigError(f"{where}: {key} must be true or false")
+    return merged[key]
 
 
 def _gate_settings(merged: dict[str, Any], where: str) -> dict[str, Any]:

@@ -72,6 +72,11 @@ class Diagnosis:
         )
 
 
+def not_applicable(r) -> bool:
+    """Nothing to examine here; a part left not judged is shown, not counted among these."""
+    return r.status == "skip" and bool(r.findings) and not any(f.blocked or f.unjudged for f in r.findings)
+
+
 def _lines(f: Finding) -> list[str]:
     return [f"{f.message} [{f.check}]", *(f"  {e}" for e in f.evidence)]
 

@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from netra_doctor.core.causes import FIX_PREFIX, fix_kind
-from netra_doctor.core.diagnosis import Diagnosis
+from netra_doctor.core.diagnosis import Diagnosis, not_applicable
 from netra_doctor.safety.secrecy import scrub
 from netra_doctor.safety.untrusted import clean, clean_line
 
@@ -48,8 +48,6 @@ def _line(value: str, *bound: int) -> str:
 
 
 def _suite(d: Diagnosis, index: int, fail_on: str, stamp: str, host: str) -> ET.Element:
-    from netra_doctor.output.report import not_applicable
-
     failing = {"fail", "warn"} if fail_on == "warn" else {"fail"}
     name = f"netra-doctor.{_line(d.environment)}"
     idle = [r for r in d.checks if not_applicable(r)]

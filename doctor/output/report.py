@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netra_doctor.core.causes import FIX_PREFIX, fix_kind
-from netra_doctor.core.diagnosis import Diagnosis, uncaused
+from netra_doctor.core.diagnosis import Diagnosis, not_applicable, uncaused
 from netra_doctor.safety.secrecy import scrub, scrub_tree
 from netra_doctor.safety.untrusted import clean_line
 
@@ -361,11 +361,6 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
     out.blank()
     out.prose(_closing(d, look), prefix=out.mark(d.status), key=d.status)
     return scrub("\n".join(out.lines))
-
-
-def not_applicable(r) -> bool:
-    """Nothing to examine here; a part left not judged is shown, not counted among these."""
-    return r.status == "skip" and bool(r.findings) and not any(f.blocked or f.unjudged for f in r.findings)
 
 
 # --- Markdown -------------------------------------------------------------------------------------
