@@ -18,23 +18,12 @@ FORMATS = ("table", "json", "markdown", "junit", "sarif")
 COLORS = ("auto", "always", "never")
 
 
-def _distance(a: str, b: str) -> int:
-    """Edit distance with a swap of two neighbours as one edit (`chekcs` is one from `checks`)."""
-    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-    return d[-1][-1]
-
-
 def _typo_of(word: str, commands) -> str | None:
     """The command ``word`` is a typo of: within 2 edits, 1 for a short word (`dev` is an
     environment, not a typo of `demo`)."""
-    limit = 1 if len(word) <= 5 else 2
-    near = sorted((_distance(word, name), name) for name in commands)
-    return near[0][1] if near and 0 < near[0][0] <= limit else None
+    from netra_doctor.core.typos import nearest
+
+    return nearest(word, commands, limit=1 if len(word) <= 5 else 2)
 
 
 def _listed_environments() -> set[str]:
@@ -86,6 +75,8 @@ class _EnvGroup(click.Group):
 def _top_option_typo(args: list[str]) -> None:
     """`--verison` is a typo of `--version`, not of the diagnosis' `--verbose`: answer it before click
     suggests the nearest diagnosis option."""
+    from netra_doctor.core.typos import distance
+
     known = {name for p in diagnose.params for name in (*p.opts, *p.secondary_opts)}
     for arg in args:
         if arg == "--":
@@ -93,7 +84,7 @@ def _top_option_typo(args: list[str]) -> None:
         word = arg.split("=", 1)[0]
         if not word.startswith("--") or word in known or word in TOP_OPTIONS:
             continue
-        near = min((_distance(word, name), name) for name in (*known, *TOP_OPTIONS))
+        near = min((distance(word, name), name) for name in (*known, *TOP_OPTIONS))
         if near[1] in TOP_OPTIONS and near[0] <= 2:
             _bad_input(f"no such option {word!r}: did you mean `netra-doctor {near[1]}`?")
 

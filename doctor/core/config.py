@@ -33,6 +33,7 @@ from typing import Any
 import tomli
 from netra_doctor.core.diagnosis import Silence
 from netra_doctor.core.errors import ConfigError
+from netra_doctor.core.typos import nearest
 
 DEFAULT_DB_ENV = {
     "host": "POSTGRES_HOST",
@@ -315,7 +316,7 @@ def fallback_ini(default: str, root: Path, cwd: Path) -> tuple[str, str]:
 def _repo_relative(path: Path, root: Path) -> str:
     """As the job and the printed commands name it: relative to the repository root, else absolute."""
     full = path.resolve()
-    return full.relative_to(root.resolve()).as_posix() if full.is_relative_to(root.resolve()) else str(full)
+    return full.relative_to(root.resolve()).as_posix() if full.is_relative_to(root.resolve()) else str(path)
 
 
 def _flag(merged: dict[str, Any], key: str, where: str) -> bool:
@@ -426,21 +427,6 @@ def active_gcloud_configuration(env) -> tuple[dict[str, dict[str, str]], str]:
     except (OSError, ValueError, configparser.Error, ConfigError):
         return {}, ""
     return {section: dict(parser[section]) for section in parser.sections()}, f"'{name}'"
-
-
-def nearest(word: str, known) -> str | None:
-    """The known name ``word`` is a typo of (two edits, a swap of neighbours one), else None."""
-    def distance(a: str, b: str) -> int:
-        d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
-        for i in range(1, len(a) + 1):
-            for j in range(1, len(b) + 1):
-                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
-                if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-        return d[-1][-1]
-
-    near = sorted((distance(word, name), name) for name in known)
-    return near[0][1] if near and 0 < near[0][0] <= 2 else None
 
 
 def check_proxy(instance: str, address: str, where: str = "--proxy") -> None:

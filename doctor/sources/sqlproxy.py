@@ -34,7 +34,8 @@ def available() -> str | None:
     return shutil.which(BINARY)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A local TCP port nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -70,7 +71,7 @@ class Proxies:
         binary = available()
         if binary is None:
             raise SourceError(f"no {BINARY} on PATH: {INSTALL}")
-        port = _free_port()
+        port = free_port()
         argv = [binary, "--address", "127.0.0.1", "--port", str(port)]
         argv += ["--private-ip"] if self.private_ip else []
         argv += ["--auto-iam-authn"] if self.iam_authn else []
