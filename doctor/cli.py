@@ -188,7 +188,8 @@ def cli() -> None:
               help="Exit 1 at this level: error (error causes, failed checks) or warn (also every warning).")
 @click.option("--only", multiple=True, metavar="ID", help="Run just these checks (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="Also passing checks, timings and full evidence.")
-@click.option("-q", "--quiet", is_flag=True, help="Only the verdict and the causes' fixes.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only the verdict and the causes' fixes (terse output; the doctor never prompts).")
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True,
               help="Colour and status markers (auto: on a terminal, unless NO_COLOR is set).")
 @click.option("--pre-deploy", is_flag=True, default=None,
