@@ -11,7 +11,8 @@ from __future__ import annotations
 from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
 from netra_doctor.migrations.expected import table_ops
-from netra_doctor.migrations.plan import actions, conflicts, op_line, plain, where
+from netra_doctor.migrations.lockweigh import lock_findings, repo_notes
+from netra_doctor.migrations.plan import actions, conflicts, op_line, plain, usage_of, where
 from netra_doctor.migrations.recorded import pending, recorded, service_database
 
 NOT_PRE_DEPLOY = "not a pre-deploy run (--pre-deploy, or pre_deploy = true for the environment)"
@@ -29,13 +30,6 @@ def _used(u: TableUsage) -> bool:
     """Rows, writes, index scans, or sequential scans beyond those that built its indexes."""
     return (u.rows > 0 or u.live_rows > 0 or u.seq_scan > u.indexes
             or any((u.idx_scan, u.inserts, u.updates, u.deletes)))
-
-
-def _usage_of(facts: Facts, db: DatabaseFacts, name: str) -> TableUsage | None:
-    schema, _, table = name.rpartition(".")
-    path = [schema] if schema else (db.search_path or ["public"])
-    usage = {(u.schema, u.name): u for u in facts.table_usage or []}
-    return next((usage[(s, table)] for s in path if (s, table) in usage), None)
 
 
 def _drops(r: RevisionFacts, origin: dict[str, str]) -> list[tuple[int, str, str, str]]:
@@ -66,7 +60,7 @@ def _damage(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts], instance
                 out.append(skip(f"revision {r.revision} ({at}) {what}: how much it holds is unknown (table use not "
                                 "read from the database)", obj=table))
                 continue
-            u = _usage_of(facts, db, today)
+            u = usage_of(facts, db, today)
             if u is None:
                 continue  # not there: the conflicts above say so
             used = _used(u)
@@ -84,14 +78,19 @@ def _damage(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts], instance
 @check(
     "pre-deploy-plan",
     "The pending revisions run cleanly on the real catalog and destroy nothing in use",
-    needs=("migrations", "databases"),
-    uses=("targets", "table_usage", "repo"),
-    causes=("pending-migration-conflicts", "pending-drop-destroys-data"),
+    needs=("migrations",),
+    uses=("databases", "targets", "table_usage", "lock_settings", "repo"),
+    causes=("pending-migration-conflicts", "pending-drop-destroys-data", "pending-lock-risk",
+            "pending-lock-no-timeout", "pending-rename-breaks-service"),
 )
 def pre_deploy_plan(facts: Facts) -> list[Finding]:
     """Good (before a deploy): the recorded revision is known to the checkout, the revisions the job
     will run create no table that exists and rename or drop none that is missing, and none drops a
-    table or column that holds rows or was used since statistics were reset."""
+    table or column that holds rows or was used since statistics were reset; no statement holds a lock that
+    blocks the service for as long as it works through a table of real size (or waits for one with no
+    lock_timeout), and no rename pulls a name from under the running code."""
+    if facts.target.repo_only:
+        return repo_notes(facts)
     if not facts.target.pre_deploy:
         return [not_applicable(NOT_PRE_DEPLOY)]
     m: MigrationFacts = facts.migrations  # type: ignore[assignment]
@@ -129,6 +128,7 @@ def pre_deploy_plan(facts: Facts) -> list[Finding]:
     target = (facts.targets or {}).get("service")
     instance = target.instance.rsplit(":", 1)[-1] if target and target.instance else ""
     out += _damage(facts, db, todo, instance)
+    out += lock_findings(facts, db, todo)
     return out
 
 

@@ -337,7 +337,9 @@ def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
 @click.option("--pre-deploy", is_flag=True, help="The gate on the seed's commit, before it ships.")
-def demo(fmt, keep, verbose, quiet, color, pre_deploy):
+@click.option("--scenario", type=click.Choice(("seed", "big-table-lock")), default="seed", show_default=True,
+              help="seed: the incident; big-table-lock: a pending revision indexing a 150,000-row table.")
+def demo(fmt, keep, verbose, quiet, color, pre_deploy, scenario):
     """The seed incident, end to end, on a throwaway PostgreSQL."""
     _one_volume(quiet, verbose)
     from netra_doctor.core.config import ConfigError
@@ -347,7 +349,8 @@ def demo(fmt, keep, verbose, quiet, color, pre_deploy):
     except ImportError:
         _bad_input("the demo is not built into this version yet")
     try:
-        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json", pre_deploy=pre_deploy)
+        diagnosis = run_demo(keep=keep, progress=sys.stderr.isatty() and fmt != "json", pre_deploy=pre_deploy,
+                             scenario=scenario)
     except ConfigError as exc:  # also: no PostgreSQL binaries (the line says how to install them)
         _bad_input(str(exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: run_demo has removed its server and files

@@ -210,3 +210,17 @@ def test_demo_pre_deploy_catches_the_seeds_commit_before_it_ships():
                              "'create agent_executions, credit_transactions, subscriptions'")
     assert "migration-not-applied" not in [c["id"] for c in report["causes"]]
     assert "logs" not in [s["name"] for s in report["sources"] if s["status"] == "ok"]  # before the crash
+
+
+def test_demo_big_table_lock_shows_an_index_build_blocking_a_150000_row_table():
+    result = run_demo("--scenario", "big-table-lock", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    risk = next(c for c in report["causes"] if c["id"] == "pending-lock-risk")
+    assert risk["severity"] == "error"
+    evidence = "\n".join(risk["evidence"])
+    assert "add_messages_thread_index_002_index_messages_by_thread.py:15 creates index ix_messages_thread_id" \
+        in evidence
+    assert "public.messages: about 150000 rows (pg_class.reltuples)" in evidence
+    assert "postgresql_concurrently=True" in risk["fix"][0] and "autocommit_block()" in risk["fix"][0]
+    assert "pending-lock-no-timeout" in [c["id"] for c in report["causes"]]

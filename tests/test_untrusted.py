@@ -38,7 +38,11 @@ VARS = {"kind": "job", "name": "netra-migrations-staging", "instance": "netra-st
         "stamp_guard": "SELECT version_num FROM public.alembic_version;", "rerun": "the next upgrade reruns 1",
         "recreates": "the upgrade creates users again", "look_at": "compare the revisions by hand",
         "default_privileges":
-            "ALTER DEFAULT PRIVILEGES FOR ROLE migrator IN SCHEMA public GRANT SELECT ON TABLES TO app;"}
+            "ALTER DEFAULT PRIVILEGES FOR ROLE migrator IN SCHEMA public GRANT SELECT ON TABLES TO app;",
+        "safe_form": "with op.get_context().autocommit_block(): op.create_index('ix', 'events', [...], "
+                     "postgresql_concurrently=True)",
+        "timeout_line": "op.execute(\"SET LOCAL lock_timeout = '5s'\")", "old_name": "events.name",
+        "new_name": "events.title"}
 # bytes a terminal acts on: C0 but \t \n, DEL, C1, bidi and invisible reorderers
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 

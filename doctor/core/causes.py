@@ -294,6 +294,49 @@ _ALL = [
         "gcloud sql backups create --instance {instance_name} --project {project}",
     ),
     _c(
+        "pending-lock-risk",
+        "A pending revision holds a lock that blocks the service while it works through a big table",
+        "error", 0.8, 44,
+        """A statement the job will run takes a lock that blocks the running service's reads or writes and
+        holds it for as long as its work on an existing table takes: a rewrite (a volatile default, a type
+        change that is not binary-coercible), a scan (SET NOT NULL, a CHECK or FOREIGN KEY validated at once),
+        or an index build (CREATE INDEX without CONCURRENTLY, a UNIQUE constraint); or a blocking lock taken
+        earlier in the same transaction is held while a later statement works (Alembic runs every pending
+        revision in one transaction unless env.py sets transaction_per_migration=True). Judged by the
+        table's real rows, size and use: an error from 100,000 rows or 100 MB, or from 10,000 rows when the
+        service uses it; a table under 10,000 rows and 10 MB, or one the plan creates, is ruled out.""",
+        Step("rewrite {revision_file} in the safe form: {safe_form}"),
+    ),
+    _c(
+        "pending-lock-no-timeout",
+        "A pending revision waits for a blocking lock on a table the service uses, with no lock_timeout",
+        "warn", 0.7, 43,
+        """A statement the job will run asks for a lock that blocks the service's reads or writes on a table
+        the service uses, and no lock_timeout is in force (none set in the revision before it, on env.py's
+        connection, or on the job's role or database). While it waits behind any open transaction, every
+        later query on the table queues behind it: an instant ALTER can stall the service for as long as
+        the longest transaction runs.""",
+        Step("add `{timeout_line}` as the first statement of upgrade() in {revision_file} (with "
+             "transaction_per_migration=True, in every revision that takes a lock): a lock not granted in 5 s "
+             "fails the job cleanly instead of queueing the service behind it; retry the job later"),
+        Sql("ALTER ROLE {user} SET lock_timeout = '5s';  -- changes state: every new session of the job's role "
+            "(run as a role that may alter it)"),
+    ),
+    _c(
+        "pending-rename-breaks-service",
+        "A pending revision renames a table or column the running service still uses",
+        "error", 0.8, 42,
+        """A revision the job will run renames a table, or a column of a table, that the service reads or
+        writes. The job upgrades before the new revision serves, so between the two the running (old) code
+        names what is no longer there and every such query fails (UndefinedTable / UndefinedColumn) until
+        the new revision takes all traffic; a rollback of the service fails the same way.""",
+        Step("expand and contract instead of {revision_file}'s rename: add {new_name} beside {old_name}, deploy "
+             "code that writes both and reads either, backfill, and drop {old_name} in a later release"),
+        Step("or bridge the window: after renaming a table, create a view named like the old one over the new "
+             "(CREATE VIEW old AS SELECT * FROM new, dropped in the next release); for a column, add the new "
+             "name as a generated column instead of renaming"),
+    ),
+    _c(
         "default-privileges-missing",
         "Tables the migration role creates next will not be granted to the service's role",
         "warn", 0.6, 62,

@@ -277,6 +277,25 @@ class RevisionFacts:
     # tables this revision creates or adds to with a column the reader could not read: their columns
     # are not all known (empty in snapshots saved before it was recorded)
     columns_unknown: list[str] = field(default_factory=list)
+    # statements that take a table lock, and what shapes the transaction around them (autocommit blocks,
+    # SET lock_timeout), in upgrade()'s order: weighed by netra_doctor.migrations.locks
+    lock_ops: list[LockOp] = field(default_factory=list)
+
+
+@dataclass
+class LockOp:
+    """One statement of a revision's upgrade() as the lock weighing needs it (read statically)."""
+
+    kind: str  # add_column | alter_type | set_not_null | create_index | add_foreign_key | add_check | add_unique |
+    #            add_primary_key | validate | rename_table | rename_column | lock_timeout | autocommit_begin |
+    #            autocommit_end
+    table: str = ""
+    line: int = 0  # in the revision file (the call's line when a helper does it)
+    column: str = ""
+    detail: str = ""  # the type given, the new name, the timeout, the referenced table, the default
+    existing: str = ""  # alter_column's existing_type, as written
+    flags: list[str] = field(default_factory=list)  # not_null, volatile_default, concurrently, not_valid, unique,
+    #                                                  local, sql (read from op.execute), using_index
 
 
 @dataclass
@@ -291,6 +310,10 @@ class MigrationFacts:
     # what makes the reading itself doubtful: a script_location outside the checkout, a version folder
     # that does not exist (the revision check shows each as a warning)
     warnings: list[str] = field(default_factory=list)
+    # env.py, read statically: context.configure(transaction_per_migration=True) (None: env.py not read),
+    # and a lock_timeout it sets on the connection ("" for none; "path:line value" otherwise)
+    transaction_per_migration: bool | None = None
+    env_lock_timeout: str = ""
     # why the revisions read may not be the ones alembic runs (revision files only in subfolders Alembic
     # does not walk, env.py setting version_locations at run time, no revision file at all): the model
     # checks judge nothing against them. Each but "no revision file" is also in ``warnings``.
@@ -397,6 +420,21 @@ class TableUsage:
     live_rows: int = 0  # n_live_tup
     stats_reset: str = ""  # when the database's statistics were last reset ("" = never, or not known)
     indexes: int = 0  # building each index scans the table once: that many seq_scan are no use
+    size_bytes: int = -1  # pg_relation_size (the main fork): what a rewrite, scan or index build works through
+    pages: int = -1  # pg_class.relpages
+
+
+@dataclass
+class LockSettings:
+    """What lock_timeout the migration job's session starts with, from the catalog (pg_db_role_setting)."""
+
+    role: str  # the job's role (current_user of its connection)
+    database: str
+    # each setting in force, most specific first: "role X in database D: lock_timeout=5s"
+    timeouts: list[str] = field(default_factory=list)
+    # column types of the tables the pending revisions alter: "schema.table.column" -> format_type()
+    column_types: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # why the settings could not be read ("" when they were)
 
 
 @dataclass
@@ -448,6 +486,8 @@ class Facts:
     mode: str = "offline"  # "offline" | "live" | "replay"
     # pre-deploy: rows and use of the service database's tables that pending revisions drop or alter
     table_usage: list[TableUsage] | None = None
+    # pre-deploy: the lock_timeout the job's role starts with, and the types of columns pending revisions alter
+    lock_settings: LockSettings | None = None
 
     def workload(self, kind: str) -> Workload | None:
         return self.service if kind == "service" else self.job

@@ -43,6 +43,47 @@ PROJECT_DIR = "netra_backend"  # the job runs `alembic -c netra_backend/alembic.
 
 Say = Callable[[str], None]
 
+# `demo --scenario NAME`: the seed incident, or the seed's checkout before a deploy whose next revision
+# builds an index, not concurrently, on a 150,000-row table (judged with --pre-deploy)
+SCENARIOS = ("seed", "big-table-lock")
+BIG_TABLE_ROWS = 150_000
+LOCK_REVISION = "add_messages_thread_index_002"
+LOCK_REVISION_SOURCE = f'''"""index messages by thread
+
+Revision ID: {LOCK_REVISION}
+Revises: {HEAD}
+"""
+from alembic import op
+
+revision = "{LOCK_REVISION}"
+down_revision = "{HEAD}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_messages_thread_id", "messages", ["thread_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_messages_thread_id", table_name="messages")
+'''
+
+
+def big_table_lock(server, folder: Path, say: Say) -> None:
+    """The scenario's state: 150,000 messages (ANALYZEd, so the catalog knows), and the pending revision
+    that indexes them in the checkout about to ship."""
+    import psycopg
+
+    say(f"demo: filling messages with {BIG_TABLE_ROWS:,} rows, and a pending revision that indexes them")
+    with psycopg.connect(server.dsn(DATABASE), autocommit=True, connect_timeout=10) as conn:
+        conn.execute("INSERT INTO threads (id) VALUES ('t1') ON CONFLICT DO NOTHING")
+        conn.execute("INSERT INTO messages (id, thread_id, role, content) SELECT 'm' || g, 't1', 'user', "
+                     "'{\"text\": \"hello\"}'::json FROM generate_series(1, %s) g", (BIG_TABLE_ROWS,))
+        conn.execute("ANALYZE messages")
+    versions = folder / PROJECT_DIR / "migrations" / "versions"
+    (versions / f"{LOCK_REVISION}_index_messages_by_thread.py").write_text(LOCK_REVISION_SOURCE, encoding="utf-8")
+
 
 def demo_data() -> Traversable:
     return files("netra_doctor.demo") / "data"
@@ -208,11 +249,14 @@ def keep_message(server, folder: Path) -> str:
     ])
 
 
-def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = False) -> Diagnosis:
+def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = False, scenario: str = "seed"
+             ) -> Diagnosis:
     """Reproduce the seed incident on a throwaway server and diagnose it (see the module docstring).
 
     ``pre_deploy``: the gate on the seed's commit before it ships (models added, no revision): the
-    same checkout and database, no crash logs yet, judged with --pre-deploy."""
+    same checkout and database, no crash logs yet, judged with --pre-deploy. ``scenario``
+    ``big-table-lock``: that gate with a pending revision indexing a 150,000-row table."""
+    pre_deploy = pre_deploy or scenario == "big-table-lock"
     from netra_doctor import engine
     from netra_doctor.demo.pgserver import PostgresUnavailable, find_bindir, start
     from netra_doctor.output.progress import progress_line
@@ -246,6 +290,8 @@ def run_demo(keep: bool = False, progress: bool = False, pre_deploy: bool = Fals
             _copy_tree(demo_data() / PROJECT_DIR, folder / PROJECT_DIR)
             say(f"demo: building {DATABASE} as the migration job left it: alembic upgrade head, as {ROLE}")
             migrate(server, folder, password, say)
+            if scenario == "big-table-lock":
+                big_table_lock(server, folder, say)
             exports = write_exports(folder, password, pre_deploy)
             say("demo: diagnosing staging from the exports, the instance routed to the throwaway server")
             with progress_line(enabled=progress) as report:

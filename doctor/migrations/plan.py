@@ -10,13 +10,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts
+from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
 from netra_doctor.migrations.expected import ancestors, split_name, table_ops
 
 
 def plain(name: str) -> str:
     """``public.x`` and ``x`` are one table for a default search_path."""
     return name[len("public."):] if name.startswith("public.") else name
+
+
+def usage_of(facts: Facts, db: DatabaseFacts, name: str) -> TableUsage | None:
+    """A table's rows and use, found as the service's search_path finds ``name``."""
+    schema, _, table = name.rpartition(".")
+    path = [schema] if schema else (db.search_path or ["public"])
+    usage = {(u.schema, u.name): u for u in facts.table_usage or []}
+    return next((usage[(s, table)] for s in path if (s, table) in usage), None)
 
 
 def op_line(r: RevisionFacts, index: int) -> int:

@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from netra_doctor.core.facts import LockOp
 from netra_doctor.migrations.pysource import (
     Built,
     ColumnValue,
@@ -34,7 +35,7 @@ from netra_doctor.migrations.pysource import (
     lookup,
     short,
 )
-from netra_doctor.migrations.sqlops import qualified, read_sql, sql_text
+from netra_doctor.migrations.sqlops import qualified, read_locks, read_sql, sql_text, volatile
 
 MAX_CALL_DEPTH = 16
 MAX_UNROLL = 200  # loop iterations unrolled per loop
@@ -70,6 +71,7 @@ class TableOps:
     sql_read: bool = False  # some SQL string was parsed
     column_ops: list[list[str]] = field(default_factory=list)  # add / drop / rename column, in order
     columns_unknown: list[str] = field(default_factory=list)  # tables given a column the doctor cannot read
+    locks: list[LockOp] = field(default_factory=list)  # lock-taking statements, autocommit blocks, lock_timeout
 
     def add_column(self, table: str, column: str) -> None:
         self.adds_columns.append([table, column])
@@ -385,10 +387,16 @@ class _Reader:
             self.loop(frame, node)
             return
         if isinstance(node, (ast.With, ast.AsyncWith)):
+            autocommit = any(isinstance(i.context_expr, ast.Call) and isinstance(i.context_expr.func, ast.Attribute)
+                             and i.context_expr.func.attr == "autocommit_block" for i in node.items)
             for item in node.items:
                 self.expr(frame, item.context_expr, statement=True)
                 self._batch(frame, item)
+            if autocommit:  # `with op.get_context().autocommit_block():` commits, runs outside a transaction
+                self.ops.locks.append(LockOp("autocommit_begin", line=self.line_of(frame, node)))
             self.body(frame, node.body)
+            if autocommit:
+                self.ops.locks.append(LockOp("autocommit_end", line=self.line_of(frame, node)))
             return
         if isinstance(node, ast.Assign):
             self.expr(frame, node.value)  # `x = f(...)` computes a value: only a bare call acts on its own
@@ -652,6 +660,8 @@ class _Reader:
         return None
 
     def op(self, frame: _Frame, node: ast.Call, method: str, line: int) -> None:
+        if method in _LOCK_METHODS:
+            self.lock_op(frame, node, method, line)
         try:
             if method == "create_table":
                 table = self._table(frame, node, 0, "table_name")
@@ -685,6 +695,8 @@ class _Reader:
             self._unknown(frame, node, exc)
 
     def batch_op(self, frame: _Frame, node: ast.Call, table: str, method: str) -> None:
+        if method in _LOCK_METHODS:
+            self.lock_op(frame, node, method, self.line_of(frame, node), table)
         try:
             if method == "drop_column":
                 self.ops.drop_column(table, self._arg(frame, node, 0, "column_name"))
@@ -722,6 +734,8 @@ class _Reader:
         if not (isinstance(node.func, ast.Attribute) and node.func.attr == "exec_driver_sql"):
             text = sql_text(text)
         effect = read_sql(text)
+        self.ops.locks += [LockOp(k.kind, k.table, line, k.column, k.detail, "", [*k.flags, "sql"])
+                           for k in read_locks(text)]
         for reason in effect.opaque:
             self.ops.why(f"{self.where(frame, node)}: {reason}")
         for kind, *names in effect.ops:
@@ -737,6 +751,57 @@ class _Reader:
                 self.ops.add_column(*names)
             elif kind == "rename_column":
                 self.ops.rename_column(*names)
+
+    def lock_op(self, frame: _Frame, node: ast.Call, method: str, line: int, batch: str | None = None) -> None:
+        """What the lock weighing needs of an op call (``batch``: the batch's table, not an argument). A
+        table or column named at run time is left out: the table operations already say it was not read."""
+        shift = 1 if batch is not None else 0  # a batch op's arguments lack the table
+
+        def table(index: int, keyword: str = "table_name") -> str:
+            return batch if batch is not None else self._table(frame, node, index, keyword)
+
+        try:
+            if method == "add_column":
+                col = node.args[1 - shift] if len(node.args) > 1 - shift else _keyword(node, "column")
+                value = self._try(frame, col) if col is not None else None
+                if isinstance(value, ColumnValue) and value.name and isinstance(value.source, ast.Call):
+                    self.ops.locks.append(LockOp("add_column", table(0), line, value.name,
+                                                 _column_type(value.source), "", _column_flags(value.source)))
+            elif method == "alter_column":
+                t, column = table(0), self._arg(frame, node, 1 - shift, "column_name")
+                existing = _shown_type(_keyword(node, "existing_type"))
+                if _keyword(node, "new_column_name") is not None:
+                    self.ops.locks.append(LockOp("rename_column", t, line, column,
+                                                 self._arg(frame, node, 99, "new_column_name")))
+                if _keyword(node, "type_") is not None:
+                    using = ["using"] if _keyword(node, "postgresql_using") is not None else []
+                    self.ops.locks.append(LockOp("alter_type", t, line, column, _shown_type(_keyword(node, "type_")),
+                                                 existing, using))
+                if _literal(node, "nullable") is False:
+                    self.ops.locks.append(LockOp("set_not_null", t, line, column, "", existing))
+            elif method == "create_index":
+                flags = [f for f, k in (("concurrently", "postgresql_concurrently"), ("unique", "unique"))
+                         if _literal(node, k) is True]
+                name = self._try(frame, node.args[0]) if node.args else None
+                self.ops.locks.append(LockOp("create_index", table(1), line, "", name if isinstance(name, str) else "",
+                                             "", flags))
+            elif method == "create_foreign_key":
+                referent = self._arg(frame, node, 2 - shift, "referent_table")
+                self.ops.locks.append(LockOp("add_foreign_key", table(1, "source_table"), line, "", referent, "",
+                                             ["not_valid"] if _literal(node, "postgresql_not_valid") is True else []))
+            elif method == "create_check_constraint":
+                self.ops.locks.append(LockOp("add_check", table(1), line, "", "", "",
+                                             ["not_valid"] if _literal(node, "postgresql_not_valid") is True else []))
+            elif method in ("create_unique_constraint", "create_primary_key"):
+                kind = "add_unique" if method == "create_unique_constraint" else "add_primary_key"
+                self.ops.locks.append(LockOp(kind, table(1), line))
+            elif method == "rename_table" and batch is None:
+                schema = self._schema(frame, node)
+                self.ops.locks.append(LockOp("rename_table", qualified(schema, self._arg(frame, node, 0,
+                                                                                         "old_table_name")),
+                                             line, "", self._arg(frame, node, 1, "new_table_name")))
+        except Unresolved:
+            return
 
     # --- arguments -----------------------------------------------------------------------
 
@@ -800,6 +865,46 @@ class _Reader:
                 self.ops.columns_unknown.append(table)
             self.ops.why(f"{self.where(frame, node)}: {ast.unparse(node.func)}() creates {table} with columns the "
                          f"doctor cannot read ({short(', '.join(unknown))}): which columns it has is unknown")
+
+
+_LOCK_METHODS = frozenset({"add_column", "alter_column", "create_index", "create_foreign_key",
+                           "create_check_constraint", "create_unique_constraint", "create_primary_key", "rename_table"})
+
+
+def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in node.keywords if k.arg == name), None)
+
+
+def _literal(node: ast.Call, name: str) -> Any:
+    """A keyword's literal value (None when absent or not a literal)."""
+    value = _keyword(node, name)
+    return value.value if isinstance(value, ast.Constant) else None
+
+
+def _shown_type(expr: ast.expr | None) -> str:
+    """A SQLAlchemy type as written, without its module (``sa.String(20)`` -> ``String(20)``)."""
+    if expr is None:
+        return ""
+    text = ast.unparse(expr)
+    head, dot, rest = text.partition("(")
+    return head.rpartition(".")[2] + dot + rest
+
+
+def _column_type(column: ast.Call) -> str:
+    args = [a for a in column.args if not (isinstance(a, ast.Constant) and isinstance(a.value, str))]
+    return _shown_type(args[0] if args else _keyword(column, "type_"))
+
+
+def _column_flags(column: ast.Call) -> list[str]:
+    """NOT NULL and the kind of server default a ``sa.Column(...)`` asks ADD COLUMN for."""
+    flags = ["not_null"] if _literal(column, "nullable") is False or _literal(column, "primary_key") is True else []
+    default = _keyword(column, "server_default")
+    if default is not None and not (isinstance(default, ast.Constant) and default.value is None):
+        text = "" if isinstance(default, ast.Constant) else ast.unparse(default)  # a plain string is a literal
+        if isinstance(default, ast.Call) and isinstance(default.func, ast.Attribute) and default.func.attr != "text":
+            text = f"{default.func.attr}()"  # sa.func.gen_random_uuid()
+        flags.append("volatile_default" if volatile(text) else "default")
+    return flags
 
 
 def _shown_value(value: Any, expr: ast.expr | None) -> str:

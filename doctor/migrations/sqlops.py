@@ -182,3 +182,101 @@ def _read_with_patterns(sql: str) -> SqlEffect:
     if _DO.search(sql):
         out.opaque.append("a DO block (procedural code: what it does to tables is decided when it runs)")
     return out
+
+
+# --- what a SQL string does that takes a table lock (weighed by netra_doctor.migrations.locks) ----------
+
+# functions PostgreSQL marks volatile that a column default commonly calls: ADD COLUMN with such a default
+# writes a value per row (a rewrite); a stable or constant default (now(), 'x') is stored once, instantly
+VOLATILE_FUNCTIONS = frozenset({
+    "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4", "random", "clock_timestamp",
+    "timeofday", "nextval", "txid_current", "setseed", "random_normal", "uuidv4", "uuidv7",
+})
+_VOLATILE = re.compile(r"\b(" + "|".join(sorted(VOLATILE_FUNCTIONS)) + r")\s*\(", re.I)
+
+
+def volatile(expression: str) -> bool:
+    """A default expression that calls a volatile function (so each row gets its own value)."""
+    return bool(_VOLATILE.search(expression))
+
+
+@dataclass
+class SqlLock:
+    """One lock-taking statement (or a lock_timeout setting) of a SQL string: LockOp's fields."""
+
+    kind: str
+    table: str = ""
+    column: str = ""
+    detail: str = ""
+    flags: list[str] = field(default_factory=list)
+
+
+def read_locks(sql: str) -> list[SqlLock]:
+    """The statements of ``sql`` that the lock weighing reads, in order; nothing when pglast is missing
+    or the grammar rejects the text (``read_sql`` already says the SQL was not read)."""
+    if not PGLAST:
+        return []
+    from pglast import parse_sql
+    from pglast.stream import RawStream
+
+    try:
+        statements = parse_sql(sql)
+    except Exception:
+        return []
+    out: list[SqlLock] = []
+    for raw in statements:
+        st = raw.stmt
+        kind = type(st).__name__
+        if kind == "AlterTableStmt" and _objtype(st.objtype) == "OBJECT_TABLE":
+            table = qualified(st.relation.schemaname, st.relation.relname)
+            for cmd in st.cmds or ():
+                lock = _alter_lock(cmd, table, lambda node: RawStream()(node))
+                if lock is not None:
+                    out.append(lock)
+        elif kind == "IndexStmt":
+            flags = [f for f, on in (("concurrently", st.concurrent), ("unique", st.unique)) if on]
+            out.append(SqlLock("create_index", qualified(st.relation.schemaname, st.relation.relname),
+                               detail=st.idxname or "", flags=flags))
+        elif kind == "RenameStmt" and _objtype(st.renameType) == "OBJECT_TABLE":
+            out.append(SqlLock("rename_table", qualified(st.relation.schemaname, st.relation.relname),
+                               detail=st.newname))
+        elif kind == "RenameStmt" and _objtype(st.renameType) == "OBJECT_COLUMN" and st.relation is not None:
+            out.append(SqlLock("rename_column", qualified(st.relation.schemaname, st.relation.relname),
+                               column=st.subname, detail=st.newname))
+        elif kind == "VariableSetStmt" and (st.name or "").lower() == "lock_timeout":
+            value = RawStream()(st.args[0]).strip("'") if st.args else "0"
+            out.append(SqlLock("lock_timeout", detail=value, flags=["local"] if st.is_local else []))
+    return out
+
+
+def _alter_lock(cmd, table: str, stream) -> SqlLock | None:
+    sub = getattr(cmd.subtype, "name", str(cmd.subtype))
+    if sub == "AT_AddColumn" and cmd.def_ is not None:
+        flags = []
+        for c in cmd.def_.constraints or ():
+            contype = getattr(c.contype, "name", str(c.contype))
+            if contype == "CONSTR_NOTNULL":
+                flags.append("not_null")
+            elif contype == "CONSTR_DEFAULT" and c.raw_expr is not None:
+                flags.append("volatile_default" if volatile(stream(c.raw_expr)) else "default")
+        return SqlLock("add_column", table, cmd.def_.colname, stream(cmd.def_.typeName), flags)
+    if sub == "AT_AlterColumnType" and cmd.def_ is not None:
+        return SqlLock("alter_type", table, cmd.name, stream(cmd.def_.typeName),
+                       flags=["using"] if cmd.def_.raw_default is not None else [])
+    if sub == "AT_SetNotNull":
+        return SqlLock("set_not_null", table, cmd.name)
+    if sub == "AT_ValidateConstraint":
+        return SqlLock("validate", table, detail=cmd.name)
+    if sub == "AT_AddConstraint" and cmd.def_ is not None:
+        c = cmd.def_
+        contype = getattr(c.contype, "name", str(c.contype))
+        flags = ["not_valid"] if c.skip_validation else []
+        if contype == "CONSTR_FOREIGN":
+            ref = qualified(c.pktable.schemaname, c.pktable.relname) if c.pktable is not None else ""
+            return SqlLock("add_foreign_key", table, detail=ref, flags=flags)
+        if contype == "CONSTR_CHECK":
+            return SqlLock("add_check", table, detail=c.conname or "", flags=flags)
+        if contype in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
+            kind = "add_unique" if contype == "CONSTR_UNIQUE" else "add_primary_key"
+            return SqlLock(kind, table, detail=c.conname or "", flags=["using_index"] if c.indexname else [])
+    return None

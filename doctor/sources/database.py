@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING
 
 from netra_doctor.cloudrun.targets import DsnError, parse_dsn
 from netra_doctor.core.errors import Skipped, SourceError
-from netra_doctor.core.facts import AlembicVersion, DatabaseFacts, DbTarget, DefaultPrivilege, TableInfo, TableUsage
+from netra_doctor.core.facts import (
+    AlembicVersion,
+    DatabaseFacts,
+    DbTarget,
+    DefaultPrivilege,
+    LockSettings,
+    TableInfo,
+    TableUsage,
+)
 from netra_doctor.safety.secrecy import fingerprint, remember, scrub
 from netra_doctor.sources.context import Context
 
@@ -476,7 +484,8 @@ SELECT n.nspname, c.relname, c.reltuples::float8,
        coalesce(s.n_tup_del, 0), coalesce(s.n_live_tup, 0),
        coalesce((SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d
                  WHERE d.datname = current_database()), ''),
-       (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
+       (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid),
+       pg_catalog.pg_relation_size(c.oid), c.relpages
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
@@ -494,5 +503,48 @@ def read_table_usage(conn: psycopg.Connection) -> list[TableUsage]:
     if len(rows) > MAX_TABLES:  # complete or none, as the catalog: a drop past a cut would look harmless
         raise CatalogTooLarge(conn.info.dbname)
     return [TableUsage(schema, name, float(n), int(seq), int(idx), int(ins), int(upd), int(dele), int(live),
-                       str(reset), int(indexes))
-            for schema, name, n, seq, idx, ins, upd, dele, live, reset, indexes in rows]
+                       str(reset), int(indexes), int(size), int(pages))
+            for schema, name, n, seq, idx, ins, upd, dele, live, reset, indexes, size, pages in rows]
+
+
+# the settings a role's sessions start with in this database, most specific first (ALTER ROLE r IN DATABASE d
+# SET, ALTER ROLE r SET, ALTER DATABASE d SET, ALTER ROLE ALL SET): pg_db_role_setting is readable by every role
+ROLE_SETTINGS_SQL = """
+SELECT coalesce(r.rolname, ''), coalesce(d.datname, ''), s.setconfig
+FROM pg_catalog.pg_db_role_setting s
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+WHERE (s.setrole = 0 OR r.rolname = %s) AND (s.setdatabase = 0 OR d.datname = current_database())
+ORDER BY (s.setrole <> 0 AND s.setdatabase <> 0) DESC, (s.setrole <> 0) DESC, (s.setdatabase <> 0) DESC
+"""
+COLUMN_TYPES_SQL = f"""
+SELECT n.nspname, c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND {SYSTEM_SCHEMAS_SQL.replace("%", "%%")}
+  AND c.relname = ANY(%s) AND a.attname = ANY(%s)
+ORDER BY 1, 2, 3
+"""
+
+
+def read_lock_settings(conn: psycopg.Connection, role: str, columns: list[tuple[str, str]]) -> LockSettings:
+    """The lock_timeout sessions of ``role`` start with here (role and database settings), and the current
+    types of ``columns`` ([table, column] a pending revision alters), in one READ ONLY transaction. The
+    server-wide setting (postgresql.conf, a Cloud SQL flag) is not in the catalog and is not counted."""
+    with conn.transaction(), conn.cursor() as cur:
+        database = cur.execute("SELECT current_database()").fetchone()[0]
+        out = LockSettings(role=role, database=database)
+        for who, where, config in cur.execute(ROLE_SETTINGS_SQL, (role,)):
+            for item in config or ():
+                name, _, value = item.partition("=")
+                if name.strip().lower() == "lock_timeout" and value.strip() not in ("0", "0s", "0ms"):
+                    scope = " ".join(p for p in (f"role {who}" if who else "every role",
+                                                 f"in database {where}" if where else "") if p)
+                    out.timeouts.append(f"{value.strip()} (ALTER ROLE/DATABASE setting: {scope})")
+        if columns:
+            tables = sorted({t.rpartition(".")[2] for t, _ in columns})
+            names = sorted({c for _, c in columns})
+            for schema, table, column, shown in cur.execute(COLUMN_TYPES_SQL, (tables, names)):
+                out.column_types[f"{schema}.{table}.{column}"] = shown
+    return out

@@ -80,6 +80,7 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
     modules = Modules(layout.search_path, checkout)
     scripts = _scripts(layout, modules, facts.problems)
     _unseen(layout, len(scripts), facts)
+    _env_transactions(layout.script_dir / "env.py", checkout, facts)
     rmap, order = _graph(scripts, ini)
     facts.heads = list(rmap.heads)
     sql_read = False
@@ -165,6 +166,31 @@ def _sets_version_locations(env: Path) -> str:
                 and any(isinstance(a, ast.Constant) and a.value == "version_locations" for a in node.args)):
             return f"{env}:{node.lineno}"
     return ""
+
+
+_LOCK_TIMEOUT = re.compile(r"lock_timeout\s*(?:=|\bto\b)\s*'?([\w.]+)", re.I)
+
+
+def _env_transactions(env: Path, checkout: Path, facts: MigrationFacts) -> None:
+    """What env.py decides about transactions, read statically: ``transaction_per_migration=True`` given to
+    ``context.configure`` (each revision commits on its own), and a lock_timeout it sets on the connection
+    (``SET lock_timeout``, or ``-c lock_timeout=...`` in connect options). Left unknown when env.py is not read."""
+    try:
+        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return
+    facts.transaction_per_migration = False
+    try:
+        shown = str(env.resolve().relative_to(checkout.resolve()))
+    except ValueError:
+        shown = env.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "transaction_per_migration":
+            facts.transaction_per_migration = not (isinstance(node.value, ast.Constant) and not node.value.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and not facts.env_lock_timeout:
+            found = _LOCK_TIMEOUT.search(node.value)
+            if found and found.group(1).strip("'") not in ("0", "0s", "0ms"):
+                facts.env_lock_timeout = f"{shown}:{getattr(node, 'lineno', 0)} {found.group(1)}"
 
 
 # --- revision files -------------------------------------------------------------------------------
@@ -349,6 +375,7 @@ def _revision_facts(script: _Script, ops: TableOps) -> RevisionFacts:
         depends_on=_down(rev.dependencies),
         op_columns_before=ops.columns_before,
         creates_if_absent=ops.if_absent,
+        lock_ops=ops.locks,
     )
 
 
