@@ -7,6 +7,7 @@ from __future__ import annotations
 from netra_doctor.core.checking import Finding, check, fail, not_applicable, not_judged, ok, skip, warn
 from netra_doctor.core.facts import Facts, MigrationFacts, ModelFacts, ModelTable
 from netra_doctor.migrations.expected import ancestors, table_ops, tables_at_head
+from netra_doctor.migrations.models import unjudged
 from netra_doctor.migrations.plan import made_outside, plain, standing_columns, unreadable
 
 
@@ -47,6 +48,15 @@ def _at(t: ModelTable) -> str:
 
 def _head(m: MigrationFacts) -> str:
     return ", ".join(m.heads) or "none"
+
+
+def _message(names: list[str], noun: str, tables: int = 0) -> str:
+    """What one `alembic revision -m` says for many: up to three names, else a count (the list is the
+    evidence): one short command, never one per table with hundreds of characters each."""
+    names = sorted(dict.fromkeys(names)) if not tables else list(dict.fromkeys(names))
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{len(names)} {noun}" + (f" to {tables} tables" if tables > 1 else "")
 
 
 def _few(names: list[str]) -> str:
@@ -103,6 +113,10 @@ def models(facts: Facts) -> list[Finding]:
                and ("." in t.name or t.name not in in_schema)]
     theirs = [t for t in missing if t.own_migrations]
     out = _not_judged(theirs, "the tables")
+    vanished = unjudged(found.problems)
+    if vanished:  # a model found but not named or not read: its table is unknown, never taken as none
+        out.append(not_judged(f"{len(vanished)} model(s) or model module(s) found are not judged: {vanished[0]}",
+                              evidence=[f"not judged: {v}" for v in vanished]))
     missing = [t for t in missing if not t.own_migrations]
     doubt = unreadable(m, m.heads)
     outside = made_outside(m, m.heads)
@@ -122,7 +136,7 @@ def models(facts: Facts) -> list[Finding]:
         return out or [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} "
                           f"revision(s) up to head {_head(m)}", "model-without-migration",
                           evidence=[_reading(found), *_notes(m, found)])]
-    names = ", ".join(sorted(t.name for t in missing))
+    names = _message([t.name for t in missing], "tables")
     for t in missing:
         evidence = [f"model {t.model} ({_at(t)}) declares table {t.name}"]
         rev = created_ever.get(plain(t.name))
@@ -188,7 +202,10 @@ def model_columns(facts: Facts) -> list[Finding]:
     out: list[Finding] = []
     theirs: list[ModelTable] = []
     compared = 0
-    baseline = [t for t in found.tables if plain(t.name) in outside]
+    lacking_all: list[str] = []  # every table.column the findings below report, for one short fix
+    # a model without a schema may get one from its MetaData or a computed __table_args__ (see models())
+    outside_bare = {n.split(".", 1)[1] for n in outside if "." in n}
+    baseline = [t for t in found.tables if plain(t.name) in outside or ("." not in t.name and t.name in outside_bare)]
     unknown = _columns_unknown(m, chain)
     unread = [t for t in found.tables if t not in baseline and plain(t.name) in unknown]
     if unread:  # a column list the reader could not read: "no revision adds" would be a guess
@@ -216,6 +233,7 @@ def model_columns(facts: Facts) -> list[Finding]:
         if not lacking:
             continue
         shown = ", ".join(lacking)
+        lacking_all += [f"{t.name}.{c}" for c in lacking]
         out.append((warn if doubt else fail)(
             f"model {t.model} ({_at(t)}) declares column(s) {shown} of {t.name}, which no revision adds",
             "model-columns-without-migration", obj=t.name, location=_at(t),
@@ -224,8 +242,11 @@ def model_columns(facts: Facts) -> list[Finding]:
                       f"{', '.join(sorted(have)) or 'no column read'}",
                       _reading(found), *_notes(m, found, full=not any(f.cause for f in out))],
             confidence=0.85 if not doubt else 0.5,
-            fix_vars={"tables": t.name, "columns": ", ".join(f"{t.name}.{c}" for c in lacking)},
+            fix_vars={"tables": t.name},
         ))
+    reported = [f for f in out if f.cause == "model-columns-without-migration"]
+    for f in reported:  # one `alembic revision --autogenerate` for them all
+        f.fix_vars["columns"] = _message(lacking_all, "columns", len(reported))
     out += _not_judged(theirs, "the columns")
     if not compared and not out:  # every model table lacks its revision: nothing compared, nothing ruled out
         out.append(not_applicable(f"no column compared: no model table is created by the {len(upto)} revision(s) "

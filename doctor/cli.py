@@ -177,6 +177,9 @@ def cli() -> None:
 @click.option("--iam-authn", is_flag=True, default=None,
               help="... and IAM database authentication (--auto-iam-authn).")
 @click.option("--alembic-ini", type=click.Path(path_type=Path), help="The migration scripts' alembic.ini.")
+@click.option("--script-location", type=click.Path(path_type=Path), metavar="DIR",
+              help="The Alembic script folder the job runs (Flask-Migrate's -d DIR, Flask-Alembic's migrations/), "
+              "over the ini's script_location; with no alembic.ini, the revisions are read from it.")
 @click.option("--project", metavar="PROJECT", help="Google Cloud project (else: the config, $CLOUDSDK_CORE_PROJECT, "
               "$GOOGLE_CLOUD_PROJECT, gcloud's active configuration, netra-ENV).")
 @click.option("--region", metavar="REGION", help="Cloud Run region (else: the config, $CLOUDSDK_RUN_REGION, "
@@ -197,8 +200,8 @@ def cli() -> None:
 @click.option("--repo-only", is_flag=True, help="Only the checkout (migrations, models): no cloud, no database.")
 @click.option("--image", envvar="NETRA_DOCTOR_IMAGE", metavar="IMAGE",
               help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
-def diagnose(environments, from_dir, proxies, dsn, private_ip, iam_authn, alembic_ini, project, region, fmt, save,
-             fail_on, only, verbose, quiet, color, pre_deploy, repo_only, image):
+def diagnose(environments, from_dir, proxies, dsn, private_ip, iam_authn, alembic_ini, script_location, project,
+             region, fmt, save, fail_on, only, verbose, quiet, color, pre_deploy, repo_only, image):
     """Diagnose ENV (live, or offline with --from)."""
     _one_volume(quiet, verbose)
     from netra_doctor.cloudrun.targets import DsnError, parse_dsn
@@ -213,6 +216,10 @@ def diagnose(environments, from_dir, proxies, dsn, private_ip, iam_authn, alembi
             # typed relative to where the user is; kept relative to the repository (as the job and the printed
             # `alembic -c` commands name it) when inside it, absolute when outside
             overrides["alembic_ini"] = str(alembic_ini.resolve())
+        if script_location is not None:
+            if not script_location.is_dir():
+                raise ConfigError(f"--script-location {script_location}: no such folder")
+            overrides["script_location"] = str(script_location.resolve())
         if dsn is not None:
             parse_dsn(dsn)
             overrides["dsn"] = dsn

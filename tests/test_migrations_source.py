@@ -114,7 +114,8 @@ def test_missing_ini_is_one_clear_line():
         read_migrations(Path("/nowhere/netra_backend/alembic.ini"))
     assert str(err.value) == (
         "no alembic.ini at /nowhere/netra_backend/alembic.ini "
-        "(pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)"
+        "(pass --alembic-ini PATH, or --script-location DIR for a project without one, or set alembic_ini in "
+        "netra-doctor.toml)"
     )
 
 

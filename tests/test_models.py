@@ -296,9 +296,24 @@ def test_a_cause_several_findings_support_gives_each_step_of_its_fix_once_in_ord
     revisions = [_rev("a1", [], ["a", "b"], [("a", "id"), ("b", "id")])]
     models = [ModelTable("a", "m.py", 1, "A", ["id", "x"]), ModelTable("b", "m.py", 9, "B", ["id", "y"])]
     [cause] = replay(_facts(models, revisions), only=["model-columns"]).causes
-    assert [fix_kind(item) for item in cause.fix] == ["command", "command", "step", "command"]
-    assert cause.fix[0].endswith("-m 'add a.x'") and cause.fix[1].endswith("-m 'add b.y'")
-    assert cause.fix[3].startswith("gcloud run jobs execute ")
+    # one `alembic revision --autogenerate` for every table (issue 22): autogenerate adds them all at once
+    assert [fix_kind(item) for item in cause.fix] == ["command", "step", "command"]
+    assert cause.fix[0].endswith("-m 'add a.x, b.y'")
+    assert cause.fix[2].startswith("gcloud run jobs execute ")
+
+
+def test_many_tables_get_one_short_autogenerate_command_with_the_list_as_evidence():
+    """indico's fix was one `alembic revision` per table, each message listing up to 30 table.column names."""
+    names = [f"t{i}" for i in range(12)]
+    revisions = [_rev("a1", [], names, [(n, "id") for n in names])]
+    models = [ModelTable(n, "m.py", i + 1, n.upper(), ["id", "a", "b", "c"]) for i, n in enumerate(names)]
+    [cause] = replay(_facts(models, revisions), only=["model-columns"]).causes
+    commands = [item for item in cause.fix if "revision --autogenerate" in item]
+    assert commands == ["alembic -c netra_backend/alembic.ini revision --autogenerate -m 'add 36 columns to 12 tables'"]
+    assert all(any(f"declares column(s) a, b, c of {n}," in line for line in cause.evidence) for n in names)
+    models = [ModelTable(n, "m.py", i + 1, n.upper(), ["id"]) for i, n in enumerate(names)]
+    [cause] = replay(_facts(models, [_rev("a1", [], [])]), only=["models"]).causes
+    assert next(item for item in cause.fix if "--autogenerate" in item).endswith("-m 'create 12 tables'")
 
 
 def test_without_recorded_columns_the_column_check_says_it_cannot_compare():
@@ -419,9 +434,11 @@ def test_a_model_file_that_does_not_parse_is_said_next_to_the_verdict(tmp_path):
     result = run_subprocess("staging", "--repo-only", "--format", "json", "-v", cwd=root)
     report = json.loads(result.stdout)
     models = next(c for c in report["checks"] if c["id"] == "models")
-    assert models["status"] == "pass"
-    assert any(e.startswith("note on the models: netra_backend/app/db/broken.py: not read (SyntaxError")
-               for e in models["findings"][0]["evidence"])
+    # the file not read is a part not judged, beside the verdict on the tables that were read (issue 22)
+    assert models["status"] == "skip" and "1 model(s) or model module(s) found are not judged" in models["message"]
+    assert "broken.py: not read (SyntaxError" in models["message"]
+    assert [f["status"] for f in models["findings"]] == ["skip", "pass"]
+    assert "the other 1 model table(s) are created" in models["findings"][1]["message"]
 
 
 def test_a_model_whose_schema_comes_from_its_metadata_matches_the_schema_qualified_create():

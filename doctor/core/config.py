@@ -51,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
     "job": "netra-migrations-{env}",
     "alembic_ini": "netra_backend/alembic.ini",
     "alembic_name": "alembic",  # the ini section Alembic reads (`alembic -n NAME`), as the job runs it
+    # the script folder, when the ini's script_location is not what runs (Flask-Migrate's `-d DIR`) or there
+    # is no alembic.ini at all (Flask-Alembic's ALEMBIC["script_location"], default "migrations")
+    "script_location": None,
+    "version_locations": [],  # more revision folders (Flask-Alembic's per-package folders, a wrapper's)
     "expected_tables": [],
     "proxies": {},
     "dsn": None,
@@ -96,6 +100,8 @@ class Target:
     db_envs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     docker_context: str | None = None
     alembic_name: str = "alembic"  # the ini section with script_location (`alembic -n NAME`)
+    script_location: str | None = None  # repo-relative (or absolute) script folder that overrides the ini's
+    version_locations: list[str] = field(default_factory=list)  # repo-relative revision folders added to it
     origins: dict[str, str] = field(default_factory=dict)  # project/region -> where the value came from
     private_ip: bool = False  # the cloud-sql-proxy the doctor starts: --private-ip
     iam_authn: bool = False  # ... and --auto-iam-authn
@@ -234,7 +240,9 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
     root = path.parent if path else repository_root(start)
     alembic_ini = text("alembic_ini")
     if all(layer.get("alembic_ini") is None for layer in (data, own, overrides or {})):
-        alembic_ini, origins["alembic_ini"] = fallback_ini(alembic_ini, root, start)
+        # a script folder named instead (Flask-Alembic has no ini) is not a reason to search for one
+        alembic_ini, origins["alembic_ini"] = (fallback_ini(alembic_ini, root, start) if gate["script_location"] is None
+                                               else (alembic_ini, "default"))
     elif (overrides or {}).get("alembic_ini") is not None:
         origins["alembic_ini"] = "--alembic-ini"
         if Path(alembic_ini).is_absolute():
@@ -338,7 +346,14 @@ def _gate_settings(merged: dict[str, Any], where: str) -> dict[str, Any]:
     image = merged["image"] or os.environ.get("NETRA_DOCTOR_IMAGE", "").strip()
     if not isinstance(image, str):
         raise ConfigError(f"{where}: image must be a string")
-    return {"models": list(models), "models_import": spec, "pre_deploy": merged["pre_deploy"], "image": image}
+    script = merged["script_location"]
+    if script is not None and (not isinstance(script, str) or not script):
+        raise ConfigError(f"{where}: script_location must be a folder (the Alembic script folder)")
+    versions = merged["version_locations"]
+    if not isinstance(versions, list) or not all(isinstance(v, str) and v for v in versions):
+        raise ConfigError(f"{where}: version_locations must be a list of folders")
+    return {"models": list(models), "models_import": spec, "pre_deploy": merged["pre_deploy"], "image": image,
+            "script_location": script, "version_locations": list(versions)}
 
 
 def read_db_env(layers: list[dict[str, Any]], where: str) -> tuple[dict[str, str], dict[str, dict[str, list[str]]]]:

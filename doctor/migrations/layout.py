@@ -74,6 +74,15 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
     # `python -m alembic` (and an installed console script run from the project) import from the cwd
     search = [*sys_paths, cwd]
     script_dir = _location(location, cwd, search, ini, "script_location")
+    own = Path(os.path.normpath(ini.absolute().parent))
+    if (script_dir != own and not (script_dir / "env.py").is_file() and (own / "env.py").is_file()
+            and (own / "versions").is_dir()):
+        # `script_location = .` in Flask-Migrate's migrations/alembic.ini: `flask db` passes the ini's own
+        # folder (its -d DIR), so that folder runs, not the one a plain alembic would resolve from the cwd
+        problems.append(f"{ini}: script_location {location!r} resolves to {script_dir}, which holds no env.py; the "
+                        "ini's own folder holds env.py and versions/ (the Flask-Migrate layout, whose `flask db` "
+                        "passes that folder), so that folder was read")
+        script_dir = own
     if (cwd / "src") not in search and script_dir.is_relative_to(cwd / "src"):
         search.append(cwd / "src")  # the package was found in a src layout: its modules import from there
     if not script_dir.exists():
@@ -89,6 +98,43 @@ def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
         recursive=recursive == "true" if recursive is not None else toml.get("recursive_version_locations") is True,
         sourceless=option("sourceless") == "true", search_path=search, problems=problems, cwd=cwd,
     )
+
+
+def with_script_location(layout: Layout, script_dir: Path, extra: list[Path] | None = None) -> Layout:
+    """The layout with the script folder the job really runs (``--script-location``, config
+    ``script_location``): Flask-Migrate's ``-d DIR`` or Flask-Alembic's ``ALEMBIC["script_location"]``.
+    Revisions are in its ``versions/`` (Alembic, Flask-Migrate) or, without one, in the folder itself
+    (Flask-Alembic); ``extra`` folders (per-package version locations) are read too."""
+    script_dir = Path(os.path.normpath(script_dir.absolute()))
+    default = layout.version_dirs == [layout.script_dir / "versions"] or not layout.version_dirs
+    versions = ([script_dir / "versions" if (script_dir / "versions").is_dir() else script_dir] if default
+                else layout.version_dirs)
+    if layout.script_dir != script_dir and layout.ini.is_file():
+        layout.problems.append(f"the script folder {script_dir} (script_location in the doctor's config or "
+                               f"--script-location) was read instead of {layout.ini.name}'s {layout.script_dir}")
+    layout.script_dir = script_dir
+    layout.version_dirs = list(dict.fromkeys([*versions, *(Path(os.path.normpath(p.absolute())) for p in extra or [])]))
+    if script_dir.parent not in layout.search_path:
+        layout.search_path.append(script_dir.parent)
+    return layout
+
+
+def script_layout(ini: Path, cwd: Path, section: str = "alembic", script_dir: Path | None = None,
+                  extra: list[Path] | None = None) -> Layout:
+    """The folders alembic reads: the ini's (``locate_layout``), over which a script folder given to the
+    doctor wins; with no alembic.ini (Flask-Alembic), that folder alone."""
+    if script_dir is None:
+        return locate_layout(ini, cwd, section)
+    if not script_dir.is_dir():
+        raise SourceError(f"script_location {script_dir}: no such folder")
+    if ini.is_file():
+        try:
+            layout = locate_layout(ini, cwd, section)
+        except SourceError:  # the ini's own script_location is wrong: the folder given is what runs
+            layout = Layout(ini=ini, script_dir=script_dir, version_dirs=[], search_path=[cwd], cwd=cwd)
+    else:
+        layout = Layout(ini=ini, script_dir=script_dir, version_dirs=[], search_path=[cwd], cwd=cwd)
+    return with_script_location(layout, script_dir, extra)
 
 
 def locate_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:

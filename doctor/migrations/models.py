@@ -27,6 +27,7 @@ from pathlib import Path
 
 from netra_doctor.core.facts import ModelFacts, ModelTable
 from netra_doctor.migrations import nameeval
+from netra_doctor.migrations.pyparse import parse
 from netra_doctor.migrations.pysource import absolute_import
 
 SKIP_DIRS = {
@@ -55,6 +56,7 @@ class ClassInfo:
     abstract: bool = False
     sqlmodel_table: bool = False
     schema: str | None = None  # from __table_args__
+    schema_computed: str = ""  # path:line of a declared_attr __table_args__ that is not a literal
     columns: list[tuple[str, int]] = field(default_factory=list)
     plain_fields: set[str] = field(default_factory=set)  # annotated fields: columns only in a SQLModel
     module: ModuleInfo | None = field(default=None, repr=False)
@@ -109,7 +111,7 @@ def _text(node: ast.AST | None, constants: dict[str, str]) -> str | None:
 
 def read_module(source: str, path: str, module: str = "") -> ModuleInfo:
     """Classes, Table() calls, imports and string constants of one file."""
-    tree = ast.parse(source, filename=path)
+    tree = parse(source, path)
     info = ModuleInfo(path, module)
     is_package = path.endswith("__init__.py")
     for node in tree.body:
@@ -196,6 +198,11 @@ def _table_call(call: ast.Call, info: ModuleInfo, model: str,
             info.problems.append(f"{info.path}:{call.lineno}: Table() names its table with a value known only at run "
                                  f"time ({ast.unparse(call.args[0])}); that table is not read")
         return None
+    if name == "alembic_version" or any(
+            k.arg == "autoload_with" or (k.arg == "autoload" and not (isinstance(k.value, ast.Constant)
+                                                                     and k.value.value is False))
+            for k in call.keywords):
+        return None  # a reflected table declares nothing, and Alembic's bookkeeping table is no model
     schema = next((_text(k.value, consts) for k in call.keywords if k.arg == "schema"), None)
     table = ModelTable(f"{schema}.{name}" if schema else name, info.path, call.lineno, model or name)
     for arg in call.args[2:]:
@@ -272,6 +279,15 @@ def _read_class(node: ast.ClassDef, info: ModuleInfo) -> ClassInfo:
     for stmt in node.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__tablename__":
             cls.tablename_rule = stmt  # @declared_attr def __tablename__(cls): ... (worked out per model)
+            continue
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__table_args__":
+            # @declared_attr def __table_args__(cls): a literal return is read; anything else is computed
+            body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+            if isinstance(value, (ast.Tuple, ast.Dict)):
+                cls.schema = _schema_of_args(value, consts)
+            else:
+                cls.schema_computed = f"{info.path}:{stmt.lineno}"
             continue
         if isinstance(stmt, ast.FunctionDef) and not stmt.name.startswith("__") and any(
                 _last(d) == "declared_attr" or _dotted(d) == "declared_attr.directive" for d in stmt.decorator_list):
@@ -457,6 +473,30 @@ def _target_roots(index: Index, env: ModuleInfo, target: str) -> set[tuple[str, 
     return _roots(index, cls) if cls is not None else set()
 
 
+NO_TABLE_NAME = "its table name is not known without running the code"
+_LIBRARIES = {"sqlalchemy", "flask_sqlalchemy", "sqlmodel", "pydantic"}
+_PLAIN_BASES = {"object", "ABC", "Generic", "Protocol", "Enum", "IntEnum", "StrEnum", "Exception", "TypedDict",
+                "NamedTuple", "BaseModel", "dict", "str", "int"}
+
+
+def _outside_base(index: Index, cls: ClassInfo, subclassed: set[int]) -> str:
+    """The base, from outside the files read, that a class with columns and no table name of its own maps
+    on (a declarative base or model class of an installed package, whose declared_attr names the table), or
+    "": a mixin (other classes build on it), or bases that are all plain Python."""
+    if id(cls) in subclassed or cls.module is None:
+        return ""
+    for c in [cls, *index.ancestors(cls)]:
+        for b in c.bases:
+            last = b.rsplit(".", 1)[-1]
+            library = c.module.imports.get(b.split(".")[0], "") if c.module is not None else ""
+            if library.split(".")[0] in _LIBRARIES:
+                continue  # flask_sqlalchemy's Model, SQLAlchemy's own bases: a model_class, not a model
+            if (c.module is not None and index.lookup(c.module, b) is None and last not in _PLAIN_BASES
+                    and (last.endswith(("Model", "Base")) or "Model" in last)):
+                return b
+    return ""
+
+
 def _is_sqlmodel(index: Index, cls: ClassInfo) -> bool:
     return any(b.rsplit(".", 1)[-1] == "SQLModel" for c in [cls, *index.ancestors(cls)] for b in c.bases)
 
@@ -492,12 +532,17 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
         for t in m.tables:
             add(t)
     pending: list[ClassInfo] = [c for m in modules for c in m.classes.values()]
+    subclassed = {id(b) for c in pending for b in index.ancestors(c)}  # mixins and bases of the classes read
     for cls in pending:
         if cls.table is not None:
             owner[id(cls)] = add(cls.table)
     # classes first whose table comes from themselves, then single-table subclasses (bases before them)
     for cls in sorted(pending, key=lambda c: len(index.ancestors(c))):
         if id(cls) in owner or cls.abstract or cls.declarative:
+            continue
+        if id(cls) in subclassed and cls.bases in ([], ["object"]) and not cls.sqlmodel_table:
+            # a plain mixin (`__tablename__`, `__table_args__` and columns for the models built on it) maps
+            # nothing itself: its models are the subclasses, each named as its own table's model
             continue
         if wanted and target is not None and (roots := _roots(index, cls)) and not roots & wanted and (
                 cls.tablename or cls.tablename_rule or cls.columns):
@@ -547,6 +592,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
                     problems.append(f"{cls.path}:{cls.line}: {cls.name}'s __tablename__ is computed (declared_attr); "
                                     "its table is not known without running the code")
                 continue
+            if inherited is None and _own_columns(cls, False) and (outside := _outside_base(index, cls, subclassed)):
+                problems.append(f"{cls.path}:{cls.line}: {cls.name} maps columns on {outside}, a base from outside "
+                                f"the checkout that names its table; {NO_TABLE_NAME}")
+                continue
             if inherited is None or not cls.columns:
                 continue  # a base, a mixin or a plain class
             tablename = inherited.tablename
@@ -555,6 +604,10 @@ def tables_of(modules: list[ModuleInfo], problems: list[str],
                 continue
             tablename = cls.name.lower()  # SQLModel's default __tablename__
         schema = cls.schema or next((a.schema for a in ancestors if a.schema), None)
+        computed = cls.schema_computed or next((a.schema_computed for a in ancestors if a.schema_computed), "")
+        if schema is None and computed:
+            problems.append(f"{cls.path}:{cls.line}: {cls.name}'s schema comes from a computed __table_args__ "
+                            f"({computed}); its table {tablename} is matched in any schema")
         columns: list[tuple[str, int]] = []
         for c in [*reversed([a for a in ancestors if id(a) not in owner]), cls]:
             for col in _own_columns(c, sqlmodel):
@@ -607,18 +660,18 @@ def _mentions_models(text: str) -> bool:
     return "sqlalchemy" in text or "sqlmodel" in text or "__tablename__" in text or "Column(" in text
 
 
-def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
-                 cwd: Path | None = None) -> tuple[Path | None, list[Path], list[Path] | None]:
+def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic", cwd: Path | None = None,
+                 script: tuple[Path, list[Path]] | None = None) -> tuple[Path | None, list[Path], list[Path] | None]:
     """env.py of the Alembic project, the folders its modules import from, and its own script and
     revision folders (None when the layout cannot be read), as the migrations source resolves them
     (alembic_layout: script_location, prepend_sys_path, %(here)s, the section)."""
     from netra_doctor.core.errors import SourceError
-    from netra_doctor.migrations.layout import locate_layout
+    from netra_doctor.migrations.layout import script_layout
 
-    if not alembic_ini.is_file():
+    if not alembic_ini.is_file() and script is None:
         return None, [], None
     try:  # the migrations source's own resolution (a relative script_location falls back to the ini's folder)
-        layout = locate_layout(alembic_ini, cwd or root, section)
+        layout = script_layout(alembic_ini, cwd or root, section, *(script or (None, None)))
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
         env_py = alembic_ini.parent / "env.py"  # only an Alembic env.py: an app's own env.py is no such thing
         alembic_env = env_py.is_file() and any(w in _peek(env_py) for w in ("alembic", "target_metadata"))
@@ -629,7 +682,7 @@ def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic",
 
 # --- revisions a model's package carries itself -----------------------------------------------------
 
-REVISION_FOLDERS = ("migrations", "alembic")
+REVISION_FOLDERS = ("migrations", "migration", "alembic")
 _DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=", re.MULTILINE)
 
 
@@ -652,7 +705,7 @@ def _nearest_revisions(root: Path, folder: Path, ours: set[Path], cache: dict[Pa
     found = ""
     while folder not in cache:
         trail.append(folder)
-        hit = next((d for name in REVISION_FOLDERS for d in (folder / name, folder / name / "versions")
+        hit = next((d for name in REVISION_FOLDERS for d in _revision_candidates(folder / name)
                     if _holds_revisions(d)), None)
         if hit is not None:
             found = "" if hit.resolve() in ours else os.path.relpath(hit, root)
@@ -667,6 +720,18 @@ def _nearest_revisions(root: Path, folder: Path, ours: set[Path], cache: dict[Pa
     return found
 
 
+def _revision_candidates(folder: Path) -> list[Path]:
+    """``NAME/``, ``NAME/versions`` and, for a folder per plug-in (CKAN's ``migration/<plugin>/versions``),
+    ``NAME/*/versions``."""
+    if not folder.is_dir():
+        return []
+    try:
+        subs = sorted(d / "versions" for d in folder.iterdir() if d.is_dir() and d.name != "versions")
+    except OSError:
+        subs = []
+    return [folder, folder / "versions", *subs[:20]]
+
+
 def _holds_revisions(folder: Path, most: int = 50) -> bool:
     """Does ``folder`` hold Alembic revision files (a module-level ``down_revision =``)? At most ``most``
     files are looked at: one revision is enough."""
@@ -674,7 +739,12 @@ def _holds_revisions(folder: Path, most: int = 50) -> bool:
         files = sorted(p for p in folder.iterdir() if p.suffix == ".py" and p.is_file())[:most]
     except OSError:  # not a folder, or unreadable
         return False
-    return any(_DOWN_REVISION.search(_peek(p)) for p in files)
+    return any(is_revision_file(p) for p in files)
+
+
+def is_revision_file(path: Path) -> bool:
+    """A module-level ``down_revision =``: an Alembic revision file (read as text, never imported)."""
+    return bool(_DOWN_REVISION.search(_peek(path)))
 
 
 def _target_names(tree: ast.Module) -> list[str]:
@@ -705,6 +775,24 @@ def _target_names(tree: ast.Module) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _computed_target(tree: ast.Module) -> str:
+    """``target_metadata = build(models)`` (or ``configure(target_metadata=build(...))``) with ``build`` not
+    defined in env.py: a MetaData made when env.py runs (quay converts peewee models so), which reading
+    source cannot follow. The expression, or ""."""
+    local = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in ast.walk(tree):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
+                                                for t in node.targets):
+            values = [node.value]
+        elif isinstance(node, ast.Call):
+            values = [kw.value for kw in node.keywords if kw.arg == "target_metadata"]
+        for value in values:
+            if isinstance(value, ast.Call) and (_dotted(value.func) or "").split(".")[0] not in local:
+                return ast.unparse(value)
+    return ""
+
+
 class _Files:
     """Resolves dotted module names to files of the checkout, reading each once."""
 
@@ -714,6 +802,7 @@ class _Files:
         self.problems: list[str] = []
         self.env: ModuleInfo | None = None  # env.py, once read
         self.targets: list[str] = []  # its target_metadata
+        self.computed = ""  # its target_metadata, when a call env.py does not define makes it
 
     def find(self, dotted: str) -> list[Path]:
         """The files importing ``dotted`` runs: its packages' __init__ files, then the module."""
@@ -767,10 +856,13 @@ class _Files:
 
 
 def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
-                scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None) -> ModelFacts:
-    """The models of the checkout at ``root`` (see the module docstring for which files)."""
+                scan_checkout: bool = True, section: str = "alembic", cwd: Path | None = None,
+                script_location: Path | None = None, version_locations: list[Path] | None = None) -> ModelFacts:
+    """The models of the checkout at ``root`` (see the module docstring for which files); ``script_location``
+    and ``version_locations`` as the migrations source takes them."""
     root = root.resolve()
-    env_py, prepend, project = _alembic_env(root, alembic_ini, section, cwd)
+    script = (script_location, version_locations or []) if script_location is not None else None
+    env_py, prepend, project = _alembic_env(root, alembic_ini, section, cwd, script)
     bases = list(dict.fromkeys([root, *prepend, alembic_ini.parent, *([env_py.parent] if env_py else [])]))
     files = _Files(root, bases)
     facts = ModelFacts()
@@ -798,6 +890,11 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
         if not tables and any("__tablename__ is computed" in p for p in found):
             # the models env.py leads to are found, their names are not: say so, and read nothing else
             facts.where += ", which led to models for which no table name could be worked out"
+        elif not tables and files.computed:  # no model reached: what env.py computes is unknown, not "none"
+            facts.where += ", which led to no model"
+            facts.problems.append(f"target_metadata = {files.computed} in {os.path.relpath(env_py, root)} is "
+                                  "computed when env.py runs, which reading source cannot follow; set models_import "
+                                  "(or models = [...]) in netra-doctor.toml to judge the models")
         elif not tables:
             followed = bool(modules) or "followed" in facts.where
             why = f"{facts.where}, which led to no model" if followed else (facts.where or "no Alembic env.py found")
@@ -819,8 +916,15 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
                 if tables:
                     break
             facts.where = f"a scan of {shown} without migrations, tests and virtualenvs ({why})"
+            if not tables and files.targets and any(root == s or s in root.parents for s in scripts):
+                # started inside the script folder (no VCS marker above): the models env.py names are outside
+                facts.problems.append(f"the checkout read is {root}, the Alembic script folder itself, and env.py's "
+                                      f"target_metadata = {files.targets[0]} names models outside it: run the doctor "
+                                      "from the repository's root (or pass --alembic-ini from there)")
             if not scan_checkout:
                 facts.where += f"; {root} itself was not scanned: alembic.ini is outside it"
+    if tables and not paths and "followed through its imports" in facts.where:
+        found += _unreached(root, files, tables, _script_dirs(env_py, project))
     facts.tables = tables
     if project is not None:
         mark_own_migrations(root, tables, project)
@@ -828,6 +932,39 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems
     return facts
+
+
+UNREACHED = "declares models (__tablename__) but no import from env.py reaches it"
+
+
+# what the problems say of a model (class, Table() or module) that the reader found and could not judge
+UNJUDGED_MARKS = (NO_TABLE_NAME, "its table is not known without running the code", UNREACHED, ": not read (",
+                  "that table is not read")
+
+
+def unjudged(problems: list[str]) -> list[str]:
+    """The models found and not judged, from the reader's problems."""
+    return [p for p in problems if any(m in p for m in UNJUDGED_MARKS)]
+
+
+def _unreached(root: Path, files: _Files, tables: list[ModelTable], scripts: list[Path]) -> list[str]:
+    """Modules of the models' packages that declare models and that no import from env.py reaches: loaded
+    dynamically by the application (``import_modules_recursively``, plug-in loaders), so whether Alembic's
+    MetaData holds them is unknown. Each is said, never read as the project's models."""
+    packages: set[Path] = set()
+    for t in tables:
+        folder = (root / t.path).parent if t.path else None
+        while folder is not None and (folder.parent / "__init__.py").is_file() and folder.parent != root:
+            folder = folder.parent
+        if folder is not None and (folder / "__init__.py").is_file():
+            packages.add(folder.resolve())
+    read = {p.resolve() for p in files.modules}
+    out: list[str] = []
+    for package in sorted(packages):
+        for path in scan(package, frozenset(str(s) for s in scripts)):
+            if path.resolve() not in read and "__tablename__" in _peek(path):
+                out.append(f"{os.path.relpath(path, root)}: {UNREACHED}; its models are not judged")
+    return out
 
 
 def _script_dirs(env_py: Path | None, project: list[Path] | None) -> list[Path]:
@@ -854,13 +991,17 @@ def _from_env(env_py: Path, files: _Files, root: Path) -> tuple[list[ModuleInfo]
     """The modules env.py imports (its target_metadata's first), followed through their imports."""
     rel = os.path.relpath(env_py, root)
     try:
-        tree = ast.parse(env_py.read_text(encoding="utf-8"), filename=str(env_py))
+        tree = parse(env_py.read_text(encoding="utf-8"), str(env_py))
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
         files.problems.append(f"{rel}: not read ({type(exc).__name__})")
         return [], f"{rel} could not be read"
     env = read_module(ast.unparse(tree), rel)
     files.env = env
     targets = files.targets = _target_names(tree)
+    files.computed = _computed_target(tree)
+    if not targets and files.computed:
+        starts = [*env.imports.values(), *env.star]
+        return files.follow([s for s in dict.fromkeys(starts) if s]), f"target_metadata = {files.computed} in {rel}"
     if not targets:
         return [], f"{rel} sets no target_metadata"
     starts = []

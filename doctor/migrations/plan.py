@@ -137,8 +137,8 @@ def made_outside(m: MigrationFacts, tips: list[str]) -> list[str]:
                 made.add(plain(names[0]))
             elif kind in ("rename", "drop") and names and plain(names[0]) not in made:
                 outside.add(plain(names[0]))
-            if kind == "rename" and len(names) == 2:
-                made.add(plain(names[1]))
+            if kind == "rename" and len(names) == 2:  # a baseline table renamed is still the baseline's
+                (made if plain(names[0]) in made else outside).add(plain(names[1]))
         touched = [op[1] for op in rev.column_ops if len(op) > 2] or [p[0] for p in (*rev.adds_columns,
                                                                                      *rev.drops_columns) if p]
         outside.update(plain(t) for t in touched if plain(t) not in made)

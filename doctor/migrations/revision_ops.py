@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,15 @@ from netra_doctor.migrations.pysource import (
     lookup,
     short,
 )
-from netra_doctor.migrations.sqlops import qualified, read_locks, read_sql, sql_text, volatile
+from netra_doctor.migrations.sqlops import (
+    PGLAST,
+    pyformat_text,
+    qualified,
+    read_locks,
+    read_sql,
+    sql_text,
+    volatile,
+)
 
 MAX_CALL_DEPTH = 16
 MAX_UNROLL = 200  # loop iterations unrolled per loop
@@ -46,12 +55,18 @@ _HARMLESS_MODULES = frozenset({
     "sqlmodel", "geoalchemy2", "sqlalchemy_utils", "pgvector", "alembic_utils", "__future__", "math", "random",
     "string", "hashlib", "secrets", "base64", "copy", "contextlib",
 })
+# the standard library cannot reach the database on its own (bisect.insort, json.dumps), except what runs
+# other code or programs (a psql through subprocess, a module imported by name)
+_RUNS_CODE = frozenset({"subprocess", "importlib", "runpy", "multiprocessing", "concurrent", "code", "codeop",
+                        "pkgutil", "ctypes", "asyncio", "threading", "pty", "builtins", "os", "shutil"})
+_HARMLESS_MODULES = _HARMLESS_MODULES | (frozenset(sys.stdlib_module_names) - _RUNS_CODE)
 _HARMLESS_CALLS = frozenset({"print", "len", "str", "int", "list", "dict", "set", "tuple", "isinstance", "range",
                              "sorted", "getattr", "hasattr", "format", "repr", "bool", "any", "all", "min", "max"})
 _SQL_METHODS = frozenset({"execute", "exec_driver_sql"})
 _TEXT_FUNCS = frozenset({"text", "literal_column", "DDL"})
 # what create_table takes besides columns (SQLAlchemy's SchemaItem kinds that are not a Column)
 _NOT_COLUMNS = ("Constraint", "Index")
+_VALUE_MARK = "\x00"  # where an f-string's part known only at run time stood
 _ROW_MODULES = frozenset({"sqlalchemy", "sqlmodel"})  # their insert/update/select constructs change rows
 _MUTATORS = frozenset({"insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "sort", "reverse"})
 
@@ -376,6 +391,9 @@ class _Reader:
     def body(self, frame: _Frame, stmts: list[ast.stmt]) -> None:
         for stmt in stmts:
             self.stmt(frame, stmt)
+            if (isinstance(stmt, ast.If) and stmt.body and isinstance(stmt.body[-1], ast.Return)
+                    and _on_postgresql(stmt.test, frame.dialect_names) is True):
+                return  # `if bind.dialect.name != "mysql": return`: PostgreSQL leaves here, the rest is MySQL's
 
     def stmt(self, frame: _Frame, node: ast.stmt) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -715,7 +733,7 @@ class _Reader:
     def sql(self, frame: _Frame, node: ast.Call, arg: ast.expr, line: int, connection: bool = False) -> None:
         if isinstance(arg, ast.Call):
             arg = _text_of(arg)
-            if arg is None:
+            if arg is None or (isinstance(arg, ast.Name) and not isinstance(self._try(frame, arg), str)):
                 return  # a SQLAlchemy construct (insert/update/select): rows, not tables
         try:
             text = self.value(frame, arg)
@@ -724,15 +742,50 @@ class _Reader:
         except Unresolved:
             if connection and not isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)):
                 return
-            if _rows_only(arg):
+            text = self._values_only(frame, arg)
+            if text is not None:  # f"... {Enum.x.value} ...": the unknown parts are values, the SQL is known
+                self._read_sql(frame, node, text, line)
+                return
+            held = frame.exprs.get(arg.id) if isinstance(arg, ast.Name) else None  # query = f"DELETE ..."
+            if isinstance(held, ast.Call):
+                held = _text_of(held)
+            if _rows_only(arg) or (held is not None and _rows_only(held)):
                 return  # f"UPDATE t SET ... {value}": built at run time, but it changes rows, not tables
             self.ops.why(f"{self.where(frame, node)}: runs SQL built at run time ({short(ast.unparse(arg))})")
             return
         if not isinstance(text, str):
             return
-        self.ops.sql_read = True
+        if connection and len(node.args) > 1:
+            text = pyformat_text(text)  # conn.execute("... WHERE id = %s", (x,)): psycopg2's paramstyle
         if not (isinstance(node.func, ast.Attribute) and node.func.attr == "exec_driver_sql"):
             text = sql_text(text)
+        self._read_sql(frame, node, text, line)
+
+    def _values_only(self, frame: _Frame, arg: ast.expr) -> str | None:
+        """An f-string's SQL with each part known only at run time as ``$1``, when every such part stands
+        where a value goes (PostgreSQL's grammar takes ``$1`` only as a value, never as a name); else None."""
+        if not isinstance(arg, ast.JoinedStr):
+            return None
+        out: list[str] = []
+        for part in arg.values:
+            if isinstance(part, ast.Constant):
+                out.append(str(part.value))
+                continue
+            value = self._try(frame, part.value) if isinstance(part, ast.FormattedValue) else None
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and part.format_spec is None:
+                out.append(str(value))
+            else:
+                out.append(_VALUE_MARK)
+        text = "".join(out)
+        pieces = text.split(_VALUE_MARK)
+        if len(pieces) == 1 or any(p and (p[-1].isalnum() or p[-1] in '_."$') for p in pieces[:-1]) or any(
+                p and (p[0].isalnum() or p[0] in '_."$') for p in pieces[1:]):
+            return None
+        text = "$1".join(pieces)
+        return text if PGLAST and not read_sql(text).opaque else None
+
+    def _read_sql(self, frame: _Frame, node: ast.Call, text: str, line: int) -> None:
+        self.ops.sql_read = True
         effect = read_sql(text)
         self.ops.locks += [LockOp(k.kind, k.table, line, k.column, k.detail, "", [*k.flags, "sql"])
                            for k in read_locks(text)]
@@ -955,13 +1008,28 @@ def _text_of(call: ast.Call) -> ast.expr | None:
     while (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute)
            and arg.func.attr in ("bindparams", "execution_options", "columns")):
         arg = arg.func.value  # text("...").bindparams(...): the SQL is the text's
+    if isinstance(arg, ast.Name) and arg is not call:
+        return arg  # stmt = stmt.bindparams(...): the text the name holds (the caller checks it is one)
     if not isinstance(arg, ast.Call):
         return None
     name = arg.func.attr if isinstance(arg.func, ast.Attribute) else getattr(arg.func, "id", "")
-    return arg.args[0] if name in _TEXT_FUNCS and arg.args else None
+    if name not in _TEXT_FUNCS or not arg.args:
+        return None
+    inner = arg.args[0]
+    while (isinstance(inner, ast.Call) and len(inner.args) == 1 and not inner.keywords
+           and (_dotted_name(inner.func) in _SAME_SQL)):
+        inner = inner.args[0]  # text(dedent("""...""")): the same statement, its indentation aside
+    return inner
 
 
-_DML = ("update ", "insert ", "delete ")
+_SAME_SQL = frozenset({"dedent", "textwrap.dedent", "inspect.cleandoc", "cleandoc"})
+
+
+def _dotted_name(node: ast.expr) -> str:
+    return ast.unparse(node) if isinstance(node, (ast.Name, ast.Attribute)) else ""
+
+
+_DML = ("update ", "insert ", "delete ", "select ")
 
 
 def _rows_only(expr: ast.expr) -> bool:
@@ -971,8 +1039,10 @@ def _rows_only(expr: ast.expr) -> bool:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             parts.append(node.value)
     head = _leading_text(expr)
+    # a SELECT reads rows, unless SELECT ... INTO makes a table of them
     return (head is not None and head.lstrip().lower().startswith(_DML)
-            and not any(";" in p.rstrip().rstrip(";") for p in parts))
+            and not any(";" in p.rstrip().rstrip(";") for p in parts)
+            and not (head.lstrip().lower().startswith("select ") and any(" into " in p.lower() for p in parts)))
 
 
 def _leading_text(expr: ast.expr) -> str | None:

@@ -38,6 +38,18 @@ def sql_text(sql: str) -> str:
     return _BIND.sub(lambda m: "$1", sql).replace("\\:", ":")
 
 
+_IN_TUPLE = re.compile(r"(\bIN\s+)(?:%s|%\(\w+\)s)", re.IGNORECASE)
+_PYFORMAT = re.compile(r"%%|%\((\w+)\)s|%s")
+
+
+def pyformat_text(sql: str) -> str:
+    """What the server receives from a DB-API ``execute(sql, params)`` in psycopg2's paramstyle: ``%s`` and
+    ``%(name)s`` become values (``$1`` here), ``%%`` a percent sign."""
+    # `IN %s` with a tuple: psycopg2 adapts it to a parenthesised list
+    sql = _IN_TUPLE.sub(lambda m: m.group(1) + "($1)", sql)
+    return _PYFORMAT.sub(lambda m: "%" if m.group(0) == "%%" else "$1", sql)
+
+
 def qualified(schema: str | None, table: str) -> str:
     """``schema.table``, or the bare name without a schema (how the facts name tables)."""
     return f"{schema}.{table}" if schema else table

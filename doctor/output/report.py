@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netra_doctor.core.causes import FIX_PREFIX, fix_kind
-from netra_doctor.core.diagnosis import Diagnosis, not_applicable, uncaused
+from netra_doctor.core.diagnosis import Diagnosis, exit_code, not_applicable, uncaused
 from netra_doctor.safety.secrecy import scrub, scrub_tree
 from netra_doctor.safety.untrusted import clean_line
 
@@ -34,6 +34,7 @@ class Look:
     color: bool = False  # colour and status markers (a terminal, or --color always)
     verbose: bool = False
     quiet: bool = False
+    fail_on: str = "error"  # the exit-code threshold, so the verdict says what it means at that level
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -171,13 +172,29 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
-def _headline(d: Diagnosis) -> str:
+def _verdict(d: Diagnosis, fail_on: str) -> str:
+    """The status as the exit code reads it: warnings below ``--fail-on error`` exit 0, so the run is
+    "HEALTHY at --fail-on error, 1 warning", not UNHEALTHY; a healthy run says how many parts it left not
+    judged."""
+    if d.status == "unhealthy" and d.causes and exit_code([d], fail_on) != 1:
+        level = "INCOMPLETE" if d.incomplete else "HEALTHY"
+        return f"{level} at --fail-on {fail_on}, {_plural(len(d.causes), 'warning')}"
+    unjudged = sum(1 for r in d.checks for f in r.findings if f.unjudged)
+    if d.status == "healthy" and unjudged:
+        return f"HEALTHY in what it judged, {_plural(unjudged, 'part')} not judged"
+    return d.status.upper()
+
+
+def _headline(d: Diagnosis, fail_on: str = "error") -> str:
     n = len(d.causes)
     extra = f" ({_plural(n, 'cause')})" if n else ""
     warned = len(uncaused(d))
     if not n and warned:
         extra = f" ({_plural(warned, 'check')} not passing)"
-    return f"netra-doctor: {clean_line(d.environment)}: {d.status.upper()}{extra}"
+    verdict = _verdict(d, fail_on)
+    if verdict != d.status.upper():
+        extra = f" ({_plural(n, 'cause')}: see below)" if n else " (see below)"
+    return f"netra-doctor: {clean_line(d.environment)}: {verdict}{extra}"
 
 
 def _closing(d: Diagnosis, look: Look) -> str:
@@ -187,11 +204,14 @@ def _closing(d: Diagnosis, look: Look) -> str:
         counts[r.status] = counts.get(r.status, 0) + 1
     parts += [f"{counts[s]} {word}" for s, word in (("fail", "failed"), ("error", "errored"), ("warn", "warned"),
                                                     ("skip", "skipped")) if counts.get(s)]
+    partly = sum(1 for r in d.checks if r.status == "skip" and any(f.status == "pass" for f in r.findings))
+    if partly:  # a check that judged some of what it examines: said, not hidden among the skipped
+        parts.append(f"{partly} passed in part")
     parts.append(f"{counts.get('pass', 0)} passed")
     if d.silenced:
         parts.append(f"{len(d.silenced)} silenced")
     hint = "" if look.verbose else ": run with -v for the evidence"
-    return f"netra-doctor: {clean_line(d.environment)}: {d.status.upper()}: {', '.join(parts)}{hint}"
+    return f"netra-doctor: {clean_line(d.environment)}: {_verdict(d, look.fail_on)}: {', '.join(parts)}{hint}"
 
 
 class _Out:
@@ -288,7 +308,7 @@ def _evidence_lines(out: _Out, lines: list[str], verbose: bool, indent: int) -> 
 def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) -> str:
     look = look or Look(verbose=verbose)
     out = _Out(look)
-    out.prose(_headline(d), prefix=out.mark(d.status), key=d.status)
+    out.prose(_headline(d, look.fail_on), prefix=out.mark(d.status), key=d.status)
     problem = access_problem(d)
     if look.quiet:
         if d.status == "incomplete" and not d.causes:
@@ -345,7 +365,8 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
                          *([f"{r.duration_ms:.1f}"] if look.verbose else [])))
             # a part not judged beside a verdict on the rest: its own row, else only -v would tell
             rows += [(r.id, out.mark(f.status) + f.status, f.message, *([""] if look.verbose else []))
-                     for f in r.findings if f.unjudged and f.message != r.message]
+                     for f in r.findings if (f.unjudged or (f.status == "pass" and r.status == "skip"))
+                     and f.message != r.message]
         out.table(rows, ["check", "status", "message", *(["ms"] if look.verbose else [])], 2)
     troubled = [s for s in d.sources if look.verbose or s.status != "ok"]
     if troubled:
@@ -395,7 +416,9 @@ def _md_fix(items: list[str]) -> list[str]:
 
 
 def render_markdown(d: Diagnosis, verbose: bool = False, look: Look | None = None) -> str:
-    out = [f"## netra-doctor: `{clean_line(d.environment)}` is {d.status}", ""]
+    verdict = _verdict(d, look.fail_on if look else "error")
+    out = [f"## netra-doctor: `{clean_line(d.environment)}` is {verdict if verdict != d.status.upper() else d.status}",
+           ""]
     if d.causes:
         out += ["| rank | cause | severity | confidence | title |", "| --- | --- | --- | --- | --- |"]
         out += [f"| {c.rank} | `{c.id}` | {c.severity} | {c.confidence:.2f} | {_md(c.title)} |" for c in d.causes]
@@ -426,6 +449,7 @@ def render_markdown(d: Diagnosis, verbose: bool = False, look: Look | None = Non
 def render(diagnoses: list[Diagnosis], fmt: str, verbose: bool = False, look: Look | None = None,
            fail_on: str = "error") -> str:
     look = look or Look(verbose=verbose)
+    look.fail_on = fail_on
     if fmt == "sarif":  # doctor/output/sarif.py: GitHub code scanning
         from netra_doctor.output.sarif import render_sarif
 
@@ -437,5 +461,5 @@ def render(diagnoses: list[Diagnosis], fmt: str, verbose: bool = False, look: Lo
 
         return render_junit(diagnoses, fail_on)
     if fmt == "markdown":
-        return "\n\n".join(render_markdown(d, verbose) for d in diagnoses)
+        return "\n\n".join(render_markdown(d, verbose, look) for d in diagnoses)
     return "\n\n".join(render_table(d, verbose, look) for d in diagnoses)

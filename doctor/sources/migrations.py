@@ -21,7 +21,9 @@ from typing import Any
 
 from netra_doctor.core.errors import SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
-from netra_doctor.migrations.layout import Layout, locate_layout
+from netra_doctor.migrations.layout import Layout, script_layout
+from netra_doctor.migrations.models import is_revision_file
+from netra_doctor.migrations.pyparse import parse
 from netra_doctor.migrations.pysource import Module, Modules, Unresolved, evaluate, index, lookup, short
 from netra_doctor.migrations.revision_ops import TableOps, read_revision_ops
 from netra_doctor.migrations.sqlops import FALLBACK_NOTE, PGLAST
@@ -36,8 +38,20 @@ def gather(ctx: Context) -> None:
     root = ctx.target.root.absolute()
     inside = ini.absolute().is_relative_to(root)
     # an alembic.ini given from outside the repository (--alembic-ini elsewhere) brings its own project
+    script, extra = script_folders(ctx.target.script_location, ctx.target.version_locations, root)
     ctx.facts.migrations = read_migrations(ini, cwd=cwd if inside else None, checkout=root if inside else None,
-                                           section=ctx.target.alembic_name)
+                                           section=ctx.target.alembic_name, script_location=script,
+                                           version_locations=extra)
+
+
+def script_folders(script_location: str | None, version_locations: list[str], root: Path
+                   ) -> tuple[Path | None, list[Path]]:
+    """The configured script folder and extra revision folders, relative to the repository root."""
+    def where(p: str) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else root / path
+
+    return (where(script_location) if script_location else None), [where(v) for v in version_locations]
 
 
 def ini_path(alembic_ini: str, root: Path) -> Path:
@@ -59,18 +73,21 @@ def ini_and_cwd(alembic_ini: str, root: Path) -> tuple[Path, Path]:
 
 
 def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = None,
-                    section: str = "alembic") -> MigrationFacts:
+                    section: str = "alembic", script_location: Path | None = None,
+                    version_locations: list[Path] | None = None) -> MigrationFacts:
     """Heads and every revision (base first) of the scripts that ``ini`` points at.
 
     ``cwd``: the directory alembic runs in (relative locations resolve against it; default the
     ini's folder); ``checkout``: the repository being diagnosed (default: the directory relative
     locations resolved against), the only place modules are read from; ``section``: the ini's
-    section (`alembic -n NAME`)."""
-    if not ini.is_file():
-        raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH or set alembic_ini in netra-doctor.toml)")
+    section (`alembic -n NAME`); ``script_location``: the script folder the job runs, over the ini's (with
+    no ini: Flask-Alembic), and ``version_locations`` more revision folders."""
+    if not ini.is_file() and script_location is None:
+        raise SourceError(f"no alembic.ini at {ini} (pass --alembic-ini PATH, or --script-location DIR for a project "
+                          "without one, or set alembic_ini in netra-doctor.toml)")
     ini = ini.absolute()
     cwd = (cwd or ini.parent).absolute()
-    layout = locate_layout(ini, cwd, section)
+    layout = script_layout(ini, cwd, section, script_location, version_locations)
     checkout = (checkout or layout.cwd).absolute()
     facts = MigrationFacts(alembic_ini=str(ini), script_location=str(layout.script_dir), problems=layout.problems)
     if layout.sourceless:
@@ -128,6 +145,14 @@ def _unseen(layout: Layout, found: int, facts: MigrationFacts) -> None:
             if nested and not _revision_files(folder):
                 reasons.append(f"{folder} holds revision files only in its subfolders ({', '.join(nested)}) and "
                                "recursive_version_locations is off: Alembic as configured reads none of them")
+            elif nested and (beside := _nested_revisions(folder, layout.version_dirs)):
+                # keystone: versions/ holds the first revision, versions/<release>/{expand,contract}/ the rest,
+                # added to version_locations by the project's own runner: the history is longer than the ini says
+                reasons.append(f"{folder} holds {len(beside)} revision file(s) in subfolders the ini does not read "
+                               f"({_few_paths(beside, folder)}) and recursive_version_locations is off: a wrapper "
+                               "(the project's own migration command) may add them to version_locations, so the "
+                               "revisions alembic runs are not known; name them in version_locations (or set "
+                               "recursive_version_locations = true) if the job runs them")
     facts.warnings += reasons
     if not found and not reasons:  # a new project, or a layout not understood: the model checks say which
         reasons.append(f"no revision file was found in {', '.join(str(d) for d in layout.version_dirs)}")
@@ -136,6 +161,24 @@ def _unseen(layout: Layout, found: int, facts: MigrationFacts) -> None:
 
 def _revision_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_file() and _SOURCE_FILE.match(p.name)] if folder.is_dir() else []
+
+
+def _nested_revisions(folder: Path, read: list[Path]) -> list[Path]:
+    """Revision files (a module-level ``down_revision =``) below ``folder``'s subfolders that no version
+    location of the ini reads."""
+    places = {d.resolve() for d in read}
+    out: list[Path] = []
+    for sub in sorted(d for d in folder.iterdir() if d.is_dir() and d.name != "__pycache__"):
+        for path in sorted(sub.rglob("*.py")):
+            if (_SOURCE_FILE.match(path.name) and "__pycache__" not in path.parts
+                    and path.parent.resolve() not in places and is_revision_file(path)):
+                out.append(path)
+    return out
+
+
+def _few_paths(paths: list[Path], folder: Path) -> str:
+    shown = sorted({p.parent.relative_to(folder).as_posix() + "/" for p in paths})
+    return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more folder(s)" if len(shown) > 5 else "")
 
 
 def _nested(folder: Path) -> list[str]:
@@ -150,7 +193,7 @@ def _sets_version_locations(env: Path) -> str:
     """``path:line`` where env.py assigns ``version_locations`` (``context.script.version_locations = [...]``)
     or sets the option (``config.set_main_option("version_locations", ...)``); "" when it does not."""
     try:
-        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
+        tree = parse(env.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return ""
     for node in ast.walk(tree):
@@ -229,7 +272,7 @@ def _scripts(layout: Layout, modules: Modules, problems: list[str]) -> dict[str,
     scripts: dict[str, _Script] = {}
     for path in _files(layout):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            tree = parse(path.read_text(encoding="utf-8"), str(path))
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
         module = index(tree, path, "")
@@ -251,7 +294,8 @@ def _scripts(layout: Layout, modules: Modules, problems: list[str]) -> dict[str,
             raise SourceError(f"{path}: revision identifiers must be strings (revision={rev_id!r}, "
                               f"down_revision={down!r})")
         try:
-            revision = Revision(rev_id, down, dependencies=to_tuple(depends, default=()) or None,
+            # `depends_on = ""` is no dependency to Alembic (an empty string is falsy where it looks)
+            revision = Revision(rev_id, down, dependencies=tuple(d for d in to_tuple(depends, default=()) if d) or None,
                                 branch_labels=to_tuple(labels, default=()))
         except RevisionError as exc:
             raise SourceError(f"{path}: {_one_line(exc)}") from None

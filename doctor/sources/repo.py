@@ -62,16 +62,17 @@ def gather(ctx: Context) -> None:
 def gather_models(target: Target) -> ModelFacts:
     """The checkout's models (ast, or the opted-in import); a failure is recorded, never raised."""
     from netra_doctor.migrations import models
-    from netra_doctor.sources.migrations import ini_and_cwd
+    from netra_doctor.sources.migrations import ini_and_cwd, script_folders
 
     root = Path(target.root)
     ini, cwd = ini_and_cwd(target.alembic_ini, root)
-    if not ini.is_file():
+    script, extra = script_folders(target.script_location, target.version_locations, root)
+    if not ini.is_file() and script is None:
         return ModelFacts(where="not read", problems=[f"no alembic.ini at {ini}: models are read only in the "
                                                       "checkout of an Alembic project"])
     # a checkout is scanned only when alembic.ini is inside it: never a home directory the doctor was
     # started in, with --alembic-ini pointing into some checkout below it
-    scan = ini.resolve().is_relative_to(root.resolve())
+    scan = (script or ini).resolve().is_relative_to(root.resolve())
     try:
         if target.models_import:
             from netra_doctor.sources.models_import import read_imported
@@ -79,7 +80,7 @@ def gather_models(target: Target) -> ModelFacts:
             return read_imported(root, ini, target.models_import, max(30.0, target.timeout * 3),
                                  target.models or None, scan_checkout=scan, section=target.alembic_name, cwd=cwd)
         return models.read_models(root, ini, target.models or None, scan_checkout=scan, section=target.alembic_name,
-                                  cwd=cwd)
+                                  cwd=cwd, script_location=script, version_locations=extra)
     except Exception as exc:  # a reader bug must not cost the repo source its other facts
         return ModelFacts(problems=[f"models could not be read: {type(exc).__name__}: {exc}"], where="failed")
 
