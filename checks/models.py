@@ -8,7 +8,7 @@ from netra_doctor.core.checking import Finding, check, fail, not_applicable, not
 from netra_doctor.core.facts import Facts, MigrationFacts, ModelFacts, ModelTable
 from netra_doctor.migrations.expected import ancestors, table_ops, tables_at_head
 from netra_doctor.migrations.models import unjudged
-from netra_doctor.migrations.plan import made_outside, plain, standing_columns, unreadable
+from netra_doctor.migrations.plan import made_outside, op_line, plain, standing_columns, unreadable, where
 
 
 def _models(facts: Facts) -> ModelFacts | Finding:
@@ -92,7 +92,7 @@ def _notes(m: MigrationFacts, models: ModelFacts, full: bool = True) -> list[str
     "models",
     "Every table the models declare is created by a revision up to head",
     needs=("repo", "migrations"),
-    causes=("model-without-migration",),
+    causes=("model-without-migration", "model-table-dropped-by-migration"),
 )
 def models(facts: Facts) -> list[Finding]:
     """Good: each table the checkout's SQLAlchemy models declare (read with ast, never imported) is
@@ -136,24 +136,63 @@ def models(facts: Facts) -> list[Finding]:
         return out or [ok(f"all {len(found.tables)} table(s) the models declare are created by the {len(upto)} "
                           f"revision(s) up to head {_head(m)}", "model-without-migration",
                           evidence=[_reading(found), *_notes(m, found)])]
+    gone = {t.name: _gone_by(facts, m, upto, t) for t in missing if plain(t.name) in created_ever}
+    out += [_dropped(t, gone[t.name], m, found, doubt) for t in missing if gone.get(t.name)]
+    missing = [t for t in missing if not gone.get(t.name)]
     names = _message([t.name for t in missing], "tables")
     for t in missing:
-        evidence = [f"model {t.model} ({_at(t)}) declares table {t.name}"]
-        rev = created_ever.get(plain(t.name))
-        if rev is not None:
-            evidence.append(f"revision {rev.revision} creates {t.name} but a later revision up to head "
-                            f"{_head(m)} drops or renames it")
-        else:
-            evidence.append(f"none of the {len(upto)} revision(s) up to head {_head(m)} creates {t.name}")
-        evidence += [_reading(found), *_notes(m, found, full=t is missing[0])]
+        evidence = [f"model {t.model} ({_at(t)}) declares table {t.name}",
+                    f"none of the {len(upto)} revision(s) up to head {_head(m)} creates {t.name}",
+                    _reading(found), *_notes(m, found, full=t is missing[0])]
         verdict = fail if not doubt else warn  # an unreadable revision might create it
         out.append(verdict(
-            f"table {t.name} of model {t.model} ({_at(t)}) is "
-            + ("created by no Alembic revision" if rev is None else "gone at head: a revision drops or renames it"),
+            f"table {t.name} of model {t.model} ({_at(t)}) is created by no Alembic revision",
             "model-without-migration", obj=t.name, evidence=evidence, location=_at(t),
             confidence=0.9 if not doubt else 0.5, fix_vars={"tables": names},
         ))
     return out
+
+
+def _gone_by(facts: Facts, m: MigrationFacts, chain: set[str], t: ModelTable) -> tuple[str, str, str, str] | None:
+    """(revision, "drop" | "rename", the new name, the revision's file:line) of the last operation up to
+    head that takes the model's table away; None when none is known (the table is just never created)."""
+    name, last = plain(t.name), None
+    for rev in m.revisions:  # base first
+        if rev.revision not in chain:
+            continue
+        for i, (kind, *names) in enumerate(table_ops(rev)):
+            if not names or plain(names[0]) != name:
+                continue
+            if kind == "create":
+                last = None
+            elif kind in ("drop", "rename"):
+                new = names[1] if kind == "rename" and len(names) == 2 else ""
+                last = (rev.revision, kind, new, where(facts, rev, op_line(rev, i)))
+    return last
+
+
+def _dropped(t: ModelTable, gone: tuple[str, str, str, str], m: MigrationFacts, found: ModelFacts,
+             doubt: list[str]) -> Finding:
+    """The model's table is dropped or renamed by a revision: never "create it" (an empty table beside
+    the renamed one, or a new one in place of the dropped data), but the model and that revision made
+    to agree."""
+    revision, kind, new, at = gone
+    if kind == "rename":
+        what = f"revision {revision} ({at}) renames {t.name} to {new}"
+        change = (f"point model {t.model} ({_at(t)}) at the table's new name: __tablename__ = {new!r}; or, if the "
+                  f"rename was not meant, remove it from revision {revision} ({at})")
+    else:
+        what = f"revision {revision} ({at}) drops {t.name}"
+        change = (f"if {t.name} is still meant to exist, remove the drop from revision {revision} ({at}); if it is "
+                  f"meant to go, remove model {t.model} ({_at(t)})")
+    return (fail if not doubt else warn)(
+        f"table {t.name} of model {t.model} ({_at(t)}) is gone at head: {what}",
+        "model-table-dropped-by-migration", obj=t.name, location=_at(t),
+        evidence=[f"model {t.model} ({_at(t)}) declares table {t.name}; {what}",
+                  f"the models still declare {t.name}: the {kind} looks unintended, or the model was not updated",
+                  _reading(found), *_notes(m, found, full=False)],
+        confidence=0.88 if not doubt else 0.5, fix_vars={"change": change, "tables": t.name},
+    )
 
 
 def _columns_unknown(m: MigrationFacts, chain: set[str]) -> dict[str, str]:

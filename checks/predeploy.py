@@ -48,6 +48,14 @@ def _drops(r: RevisionFacts, origin: dict[str, str]) -> list[tuple[int, str, str
     return out
 
 
+def _declared(facts: Facts, table: str) -> list[str]:
+    """The checkout's models that still declare a table a pending revision drops: the drop looks unintended."""
+    models = facts.repo.models if facts.repo else None
+    found = [t for t in (models.tables if models else []) if plain(t.name) == plain(table)]
+    return [f"the models still declare {table} (model {t.model}, {t.path}:{t.line}): the drop looks unintended"
+            for t in found[:3]]
+
+
 def _damage(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts], instance: str) -> list[Finding]:
     out: list[Finding] = []
     origin: dict[str, str] = {}
@@ -65,11 +73,12 @@ def _damage(facts: Facts, db: DatabaseFacts, todo: list[RevisionFacts], instance
                 continue  # not there: the conflicts above say so
             used = _used(u)
             renamed = [f"{today} is renamed {table} by an earlier pending revision"] if today != table else []
+            declared = _declared(facts, table) if what.startswith("drops table") else []
             out.append((fail if used else warn)(
                 f"revision {r.revision} ({at}) {what}, which "
                 + ("holds data or is in use" if used else "is empty and unused since statistics were reset"),
                 "pending-drop-destroys-data", obj=table, location=at,
-                evidence=[f"pending revision {r.revision} ({at}) {what}", *renamed, _usage_line(u)],
+                evidence=[f"pending revision {r.revision} ({at}) {what}", *renamed, _usage_line(u), *declared],
                 fix_vars={"revision_file": at, "instance_name": instance},
             ))
     return out

@@ -194,6 +194,20 @@ def _same_database(facts: Facts, db: DatabaseFacts) -> bool | None:
     return job.target == db.target and job.via == db.via and job.current_database == db.current_database
 
 
+def _targets_differ(facts: Facts, db: DatabaseFacts) -> bool | None:
+    """Do the job and the service reach different databases? Decided by the workloads' own targets only:
+    where each connected (both reached), else what each resolved to (instance or host, port, database).
+    A table of the same name in another database of the server decides nothing (it may be anyone's)."""
+    same = _same_database(facts, db)
+    if same is not None:
+        return not same
+    targets = facts.targets or {}
+    s, j = targets.get("service"), targets.get("job")
+    if s is None or j is None or not (s.database and j.database):
+        return None
+    return (s.instance or s.host, s.port or 5432, s.database) != (j.instance or j.host, j.port or 5432, j.database)
+
+
 def _secret_pairs(facts: Facts) -> str:
     """ENV=SECRET:VERSION for the service's database settings: what the job should bind too."""
     if facts.service is None:
@@ -229,8 +243,8 @@ def _recorded(db: DatabaseFacts) -> list[str]:
     return [v for a in db.alembic_versions for v in a.versions]
 
 
-def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place]) -> list[Finding]:
-    where = f"in no schema of {db.current_database} and in no other database read"
+def _nowhere(facts: Facts, db: DatabaseFacts, places: list[Place], where: str = "") -> list[Finding]:
+    where = where or f"in no schema of {db.current_database} and in no other database read"
     m: MigrationFacts | None = facts.migrations
     if m is None:
         return [
@@ -384,7 +398,15 @@ def tables(facts: Facts) -> list[Finding]:
     out += _invisible(db, by_state.get("invisible", []))
     out += _other_schema(db, by_state.get("other-schema", []))
     if "other-database" in by_state:
-        out.append(_other_database(facts, db, by_state["other-database"]))
+        elsewhere = by_state["other-database"]
+        differ = _targets_differ(facts, db)
+        if differ:
+            out.append(_other_database(facts, db, elsewhere))
+        else:  # job and service reach one database (or the job's is unknown): missing here, judged as such
+            others = sorted({d for p in elsewhere for d in p.databases})
+            out += _nowhere(facts, db, elsewhere, f"in no schema of {db.current_database} (a table of that name is in "
+                            f"{', '.join(others)}, another database of the server, which "
+                            + ("neither workload uses)" if differ is False else "the job's target may not be)"))
     if "nowhere" in by_state:
         out += _nowhere(facts, db, by_state["nowhere"])
     return out + _refutations(facts, db, places)

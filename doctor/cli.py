@@ -7,6 +7,7 @@ Google client libraries.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -134,6 +135,45 @@ def _one_volume(quiet: bool, verbose: bool) -> None:
         raise click.UsageError("-q/--quiet and -v/--verbose ask for opposite reports: give one")
 
 
+def _interruptible(command):
+    """Ctrl-C (or SIGTERM) ends the command within a second, wherever it is (a database connect, a live
+    call): what the run started is removed, one line is printed, exit 130. Threads still blocked in I/O
+    are abandoned, not waited for (click's own handling waited for them, then said `Aborted!`, exit 1)."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        import signal
+
+        def terminate(signum, frame):
+            raise KeyboardInterrupt
+
+        try:
+            old = signal.signal(signal.SIGTERM, terminate)
+        except ValueError:  # not the main thread (a test's runner): Ctrl-C only
+            old = None
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            _interrupted()
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+
+    return run
+
+
+def _interrupted() -> None:
+    from netra_doctor.core.cleanup import undo_all
+
+    undo_all()
+    click.echo("netra-doctor: interrupted; nothing it started is left running", err=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(130)  # now: the interpreter's exit would join worker threads still in a connect
+
+
 def _look(color: str, verbose: bool, quiet: bool, err: bool):
     """Width and colour for the stream the report goes to: wrap to $COLUMNS or the terminal (no
     wrapping when piped without COLUMNS); colour and markers on a terminal unless NO_COLOR is set."""
@@ -200,6 +240,7 @@ def cli() -> None:
 @click.option("--repo-only", is_flag=True, help="Only the checkout (migrations, models): no cloud, no database.")
 @click.option("--image", envvar="NETRA_DOCTOR_IMAGE", metavar="IMAGE",
               help="The image about to be deployed: the job must run it ($NETRA_DOCTOR_IMAGE).")
+@_interruptible
 def diagnose(environments, from_dir, proxies, dsn, private_ip, iam_authn, alembic_ini, script_location, project,
              region, fmt, save, fail_on, only, verbose, quiet, color, pre_deploy, repo_only, image):
     """Diagnose ENV (live, or offline with --from)."""
@@ -276,15 +317,14 @@ def _export_folders(from_dir: Path) -> list[str]:
 
 
 def _run_all(targets, folders, only, fmt):
-    from concurrent.futures import ThreadPoolExecutor
-
     from netra_doctor import engine
+    from netra_doctor.core.cleanup import threads
     from netra_doctor.output.progress import progress_line, wanted
 
     with progress_line(enabled=wanted(fmt)) as line:
         if len(targets) == 1:
             return [engine.run(targets[0], folders[0], only, line)]
-        with ThreadPoolExecutor(max_workers=min(4, len(targets))) as pool:  # environments side by side
+        with threads(min(4, len(targets)), "env") as pool:  # environments side by side
             return list(pool.map(lambda tf: engine.run(tf[0], tf[1], only, line.scoped(tf[0].environment) if line
                                                        else None), zip(targets, folders, strict=True)))
 
@@ -323,6 +363,7 @@ def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, 
 @click.option("-v", "--verbose", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True)
+@_interruptible
 def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
     """Diagnose a saved snapshot (--save FILE), with no network."""
     _one_volume(quiet, verbose)
@@ -456,7 +497,21 @@ def explain(ident):
 
 def main() -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    cli(prog_name="netra-doctor")
+    try:
+        code = cli.main(prog_name="netra-doctor", standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C while the command line was read
+        _interrupted()
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:  # one line, as every bad input: the value and where to read more
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        click.echo(f"netra-doctor: {exc.format_message()}{where}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"netra-doctor: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,6 +87,20 @@ def run_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None,
     return proc
 
 
+def limited_cli(*args: str, cwd: Path, memory_mb: int, timeout: float = 60,
+                env: dict | None = None) -> subprocess.CompletedProcess:
+    """`netra-doctor ARGS` in a fresh interpreter limited to ``memory_mb`` of address space (`ulimit -v`)."""
+    code = textwrap.dedent(f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, ({memory_mb} * 2**20, {memory_mb} * 2**20))
+        sys.argv = ["netra-doctor", *{list(args)!r}]
+        from netra_doctor.cli import main
+        main()
+    """)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                          env={**os.environ, "NETRA_DOCTOR_GCP_ENDPOINT": "127.0.0.1:9", **(env or {})})
+
+
 REPORT_SCHEMA = Path(__file__).resolve().parent.parent / "doctor" / "output" / "report.schema.json"
 
 

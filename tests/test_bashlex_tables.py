@@ -75,3 +75,41 @@ def test_an_unwritable_cache_only_costs_the_rebuild(tmp_path):
     result = probe(blocker)
     assert not result["from_cache"]
     assert result["trees"][0][0].startswith("ListNode")
+
+
+RACE = r"""
+import sys, threading
+from netra_doctor.cloudrun import bashlex_tables
+from netra_doctor.cloudrun.shellcmd import parse_shell
+
+failures = []
+for attempt in range(int(sys.argv[1])):
+    # a fresh process each time, as far as bashlex is concerned: nothing imported, nothing cached
+    getattr(bashlex_tables, "_READY", []).clear()
+    for name in [m for m in sys.modules if m == "bashlex" or m.startswith("bashlex.")]:
+        del sys.modules[name]
+    start = threading.Barrier(8)
+
+    def judge():
+        start.wait()
+        try:
+            parse_shell("cd /app && alembic upgrade head")
+        except Exception as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=judge) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+print(len(failures), sorted(set(failures))[:3])
+"""
+
+
+def test_environments_judged_in_threads_at_once_never_see_a_half_imported_bashlex(tmp_path):
+    """`netra-doctor staging production` judges both jobs' commands at once: the first thread to need
+    bashlex imports it while the other waits, 50 times over, with no `module 'bashlex' has no attribute`."""
+    env = {**os.environ, "NETRA_DOCTOR_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", RACE, "50"], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(" ", 1)[0] == "0", done.stdout

@@ -486,3 +486,12 @@ def test_a_healthy_run_fits_in_a_few_lines(app: Path):
     assert len(out) <= 6, out
     assert out[-1] == ("netra-doctor: staging: HEALTHY: no cause, 6 ruled out, 3 passed: "
                        "run with -v for the evidence")
+
+
+@pytest.mark.parametrize("args", [["staging", "--format", "xml"], ["replay", "x.json", "--format", "xml"]])
+def test_an_invalid_format_is_one_line_said_once(args, repo: Path):
+    proc = run_subprocess(*args, cwd=repo)
+    assert proc.returncode == 2 and proc.stdout == ""
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("netra-doctor: Invalid value for '--format': 'xml' is not one of 'table', 'json'")
+    assert line.count("xml") == 1 and line.endswith("--help`)")

@@ -8,7 +8,7 @@ from netra_doctor.checks.connect import database_connect
 from netra_doctor.core.facts import DatabaseFacts, DbTarget, Facts, TargetInfo
 from netra_doctor.engine import replay
 
-from tests.helpers import INSTANCE, diagnose_json, point_job_at, write_db_secrets
+from tests.helpers import INSTANCE, diagnose_json, point_job_at, run_cli, run_subprocess, write_db_secrets
 
 APP_PW = "Lp6-connect-planted-PW-2b7e"
 WRONG_PW = "Nf1-connect-wrong-PW-c3a9"
@@ -104,3 +104,56 @@ def test_a_secret_missing_from_the_export_is_quoted_where_the_database_is_skippe
     assert check["status"] == "skip"
     assert check["message"] == ("service: service target not resolved: POSTGRES_PASSWORD could not be resolved: "
                                 "secret postgres-password-staging not found")
+
+
+# --- the user's own --dsn, and --proxy ---------------------------------------------------------------
+
+
+def test_a_wrong_password_in_the_users_own_dsn_is_bad_input_never_a_password_reset(pg, seed, repo):
+    """`--dsn postgresql://app:WRONG@...`: a typo, not the environment's fault; no `set-password` fix."""
+    app = pg.role("app", APP_PW)
+    proc = run_cli("staging", "--from", str(seed), "--dsn", pg.dsn(app, WRONG_PW), cwd=repo)
+    assert proc.exit_code == 2, proc.stdout[-2000:]
+    assert proc.stdout == ""
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"netra-doctor: --dsn: the login failed (user {app}, host 127.0.0.1:{pg.server.port}, "
+                           f"database {pg.name}): check the user and password you gave (--dsn)")
+    assert WRONG_PW not in proc.stderr and "set-password" not in proc.stderr
+
+
+def test_a_wrong_pgpassword_and_a_mistyped_database_are_bad_input_too(pg, seed, repo, monkeypatch):
+    app = pg.role("app", APP_PW)
+    monkeypatch.setenv("PGPASSWORD", WRONG_PW)
+    typed = run_cli("staging", "--from", str(seed), "--dsn", pg.dsn(app), cwd=repo)
+    assert typed.exit_code == 2 and "check the user and password you gave (PGPASSWORD)" in typed.stderr
+    assert WRONG_PW not in typed.stderr
+    monkeypatch.delenv("PGPASSWORD")
+    missing = run_cli("staging", "--from", str(seed), "--dsn", pg.dsn(app, APP_PW, dbname="netra_stagign"), cwd=repo)
+    assert missing.exit_code == 2, missing.stdout[-2000:]
+    assert missing.stderr.startswith(f"netra-doctor: --dsn: no such database (user {app}, host 127.0.0.1:"
+                                     f"{pg.server.port}, database netra_stagign)")
+    assert "databases create" not in missing.stderr and missing.stderr.count("\n") == 1
+
+
+def test_a_dsn_run_prints_nothing_from_libpq_on_stderr(pg, seed, repo):
+    """libpq warned `password file "/dev/null" is not a plain file` on every --dsn run."""
+    # the test server's own superuser logs in without a password: so libpq looks for a password file
+    proc = run_subprocess("staging", "--from", str(seed), "--dsn", pg.dsn(), "--format", "json", cwd=repo,
+                          env={"PGPASSWORD": ""})
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    assert proc.stderr == ""
+    assert next(s for s in json.loads(proc.stdout)["sources"] if s["name"] == "database")["status"] == "ok"
+
+
+def test_a_proxy_address_where_nothing_listens_asks_whether_the_proxy_runs(seed, repo):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: bound, then closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    report, code = diagnose_json(seed, "--proxy", f"{INSTANCE}=127.0.0.1:{port}", cwd=repo)
+    source = next(s for s in report["sources"] if s["name"] == "database")
+    assert source["status"] == "error"
+    assert f"is the Cloud SQL Auth Proxy running on 127.0.0.1:{port}?" in source["error"]
+    assert not {c["id"] for c in report["causes"]} & {"database-auth-failed", "database-missing"}
+    assert code == 3

@@ -497,3 +497,42 @@ def test_without_the_binary_the_skip_says_how_to_install_it(seed: Path, repo: Pa
     source = next(s for s in json.loads(said.stdout)["sources"] if s["name"] == "database")
     assert source["status"] == "skipped"
     assert "install the Cloud SQL Auth Proxy (`gcloud components install cloud-sql-proxy`" in source["error"]
+
+
+def test_ctrl_c_stops_the_proxy_the_doctor_started(seed: Path, repo: Path, tmp_path: Path):
+    import signal
+    import socket
+    import time
+
+    from tests.helpers import write_db_secrets
+
+    write_db_secrets(seed, "db", "app", "pw-not-used")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cloud-sql-proxy").write_text(STAND_IN.format(python=sys.executable))
+    (bin_dir / "cloud-sql-proxy").chmod(0o755)
+    record = tmp_path / "record.jsonl"
+    with socket.socket() as silent:  # a database that takes the connection and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_RECORD": str(record),
+               "STANDIN_UPSTREAM": f"127.0.0.1:{silent.getsockname()[1]}"}
+        proc = subprocess.Popen([sys.executable, "-m", "netra_doctor.cli", "staging", "--from", str(seed), "--only",
+                                 "database-connect"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        until = time.monotonic() + 30
+        while not (record.exists() and record.read_text()) and time.monotonic() < until:
+            time.sleep(0.05)
+        pid = json.loads(record.read_text().splitlines()[0])["pid"]
+        time.sleep(0.3)  # the doctor is now waiting on the database through the proxy
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    for _ in range(40):  # killed by the interruption's clean-up (a moment for the kernel to reap it)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the proxy outlived the interrupted run")

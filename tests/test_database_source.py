@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from netra_doctor import engine
 from netra_doctor.core.config import load_target
+from netra_doctor.core.errors import BadInput
 from netra_doctor.core.facts import AlembicVersion, TableInfo
 from netra_doctor.sources import database
 from netra_doctor.sources.database import Route, connect, error_kind, probe
@@ -141,10 +142,10 @@ def test_dsn_without_a_password_takes_it_from_pgpassword(pg, tmp_path, repo, mon
     monkeypatch.setenv("PGPASSWORD", APP_PW)
     facts = run(exports, repo, pg, proxy=False, dsn=dsn).facts
     assert facts.databases["service"].reached and facts.databases["service"].current_user == app
-    monkeypatch.setenv("PGPASSWORD", WRONG_PW)
-    refused = run(exports, repo, pg, proxy=False, dsn=dsn).facts.databases["service"]
-    assert not refused.reached and refused.error_kind == "auth"
-    assert WRONG_PW not in refused.error
+    monkeypatch.setenv("PGPASSWORD", WRONG_PW)  # the user's own credentials: bad input, not a finding
+    with pytest.raises(BadInput, match="check the user and password you gave \\(PGPASSWORD\\)") as refused:
+        run(exports, repo, pg, proxy=False, dsn=dsn)
+    assert WRONG_PW not in str(refused.value)
 
 
 def test_a_cloudsql_target_without_proxy_is_a_skip_that_names_the_flag(pg, seed, repo):
@@ -361,8 +362,12 @@ def test_error_kinds_from_libpq_messages(message, kind):
 
 def test_error_text_is_scrubbed_of_the_password():
     """libpq may echo connection parameters; whatever it says, the stored text has no password."""
+    from netra_doctor.core.facts import Facts, TargetInfo
+    from netra_doctor.safety.redact import redact_facts
     from netra_doctor.safety.secrecy import remember
 
     remember(APP_PW)
-    facts = database._failed("service", "x", "dsn", "other", f"bad option: password={APP_PW} dbname=x")
-    assert APP_PW not in facts.error
+    failed = database._failed("service", "x", "dsn", "other", f"bad option: password={APP_PW} dbname=x")
+    # stored as said, redacted with the rest of the facts when gathering ends (names then known and kept)
+    facts = redact_facts(Facts(TargetInfo("staging", "p", "r", "s", "j", "a.ini"), databases={"service": failed}))
+    assert APP_PW not in facts.databases["service"].error

@@ -6,6 +6,7 @@ sits in the repository, and how the Dockerfile's WORKDIR and COPY/ADD lines put 
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from netra_doctor.cloudrun import dockerfile
 from netra_doctor.core.facts import ImageFacts
 
 from tests.exports import FORMATS, Exports, checkout
-from tests.helpers import DATA, cause_ids, check_status, diagnose_json, ruled_out_ids
+from tests.helpers import DATA, cause_ids, check_status, diagnose_json, limited_cli, ruled_out_ids
 from tests.test_command import fix_argv
 
 
@@ -252,3 +253,38 @@ def test_scripts_outside_the_repository_never_lead_to_a_dockerfile_outside_it(tm
     root = tmp_path / "repo"
     assert dockerfile.find(root, str(tmp_path / "outside" / "scripts" / "alembic.ini"), None)[0] is None
     assert dockerfile.find(root, "../outside/scripts/alembic.ini", None)[0] is None
+
+
+# --- in a small address space (`ulimit -v 1G`, common on shared CI runners) ---------------
+
+
+def test_a_dockerfile_is_read_within_a_one_gib_address_space(tmp_path: Path):
+    """The Go-based parser this replaced aborted the whole process under `ulimit -v 1G` (a Go stack
+    trace, exit 2); the doctor reads the Dockerfile and judges the command as usual."""
+    app = write(tmp_path / "app", {
+        "netra-doctor.toml": 'alembic_ini = "backend/alembic.ini"\n',
+        "backend/alembic.ini": "[alembic]\n", "backend/alembic/env.py": "",
+        "backend/Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY alembic.ini .\nCOPY alembic ./alembic\n"})
+    exports = Exports(tmp_path / "exports")
+    exports.set_command(["alembic"], ["upgrade", "head"])
+    done = limited_cli("staging", "--from", str(exports.folder), "--only", "job-command", "--format", "json",
+                       cwd=app, memory_mb=1024)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert check_status(report, "job-command") == "pass"
+    assert any("copied by backend/Dockerfile" in e for e in evidence(report, "job-command-invalid"))
+
+
+def test_a_huge_dockerfile_is_refused_by_its_size_before_a_byte_is_read(tmp_path: Path):
+    """A 1 GiB (sparse) Dockerfile under a 1 GiB address space: said to be too large, never read whole."""
+    app = write(tmp_path / "app", {"netra-doctor.toml": 'alembic_ini = "backend/alembic.ini"\n',
+                                   "backend/alembic.ini": "[alembic]\n", "backend/alembic/env.py": ""})
+    with open(app / "backend" / "Dockerfile", "wb") as f:
+        f.write(b"FROM python:3.12\nWORKDIR /app\n")
+        f.truncate(2**30)
+    exports = Exports(tmp_path / "exports")
+    exports.set_command(["alembic"], ["upgrade", "head"])
+    done = limited_cli("staging", "--from", str(exports.folder), "--only", "job-command", "--format", "json",
+                       cwd=app, memory_mb=1024, timeout=60)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert "backend/Dockerfile could not be read" in done.stdout and "larger than" in done.stdout

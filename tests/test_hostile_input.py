@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from hypothesis import strategies as st
 from netra_doctor.cli import cli
 from netra_doctor.core.snapshot import MAX_SNAPSHOT_BYTES
 
-from tests.helpers import SEED
+from tests.helpers import SEED, limited_cli
 from tests.test_fuzz import _mutate, values
 
 MEMORY_MB = 512
@@ -30,15 +29,7 @@ MEMORY_MB = 512
 
 def _limited_cli(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """`netra-doctor ARGS` in a fresh interpreter limited to MEMORY_MB of address space."""
-    code = textwrap.dedent(f"""
-        import resource, sys
-        resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_MB} * 2**20, {MEMORY_MB} * 2**20))
-        sys.argv = ["netra-doctor", *{list(args)!r}]
-        from netra_doctor.cli import main
-        main()
-    """)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env={**os.environ, "NETRA_DOCTOR_GCP_ENDPOINT": "127.0.0.1:9"})
+    return limited_cli(*args, cwd=cwd, memory_mb=MEMORY_MB, timeout=timeout)
 
 
 def _one_line(result: subprocess.CompletedProcess, needle: str) -> None:
@@ -187,6 +178,55 @@ def test_a_mutated_snapshot_replays_or_is_one_line(saved: dict, tmp_path_factory
     report = json.loads(result.stdout)
     assert not [c for c in report["checks"] if c["status"] == "error"], report["checks"]
 
+
+
+# --- numbers no export or snapshot holds ---------------------------------------------------------
+
+HUGE = "9" * 5000  # Python refuses to convert more than 4300 digits
+
+
+def _in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in this process (no memory or time at stake here): its exit code and its two streams."""
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("name", ["service.yaml", "job.yaml", "secrets.yaml", "logs.json"])
+def test_a_5000_digit_number_in_an_export_is_one_line_not_a_traceback(tmp_path: Path, name: str) -> None:
+    folder = _seed(tmp_path)
+    path = folder / name
+    text = path.read_text() if path.exists() else ""
+    if name == "logs.json":
+        path.write_text(f'[{{"timestamp": "2025-06-14T07:48:33Z", "severity": {HUGE}}}]')
+    elif name == "secrets.yaml":
+        path.write_text(text + f"huge-number: {{'1': {HUGE}}}\n")
+    else:
+        path.write_text(text.replace("metadata:\n", f"metadata:\n  generation: {HUGE}\n", 1))
+    _one_line(_in_process("staging", "--from", str(folder), cwd=tmp_path), f"{name}: a number of 5000 digits")
+
+
+def test_a_5000_digit_number_in_the_config_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "netra-doctor.toml").write_text(f"timeout = {HUGE}\n")
+    _one_line(_in_process("staging", "--from", str(_seed(tmp_path)), cwd=tmp_path),
+              "netra-doctor.toml: not valid TOML: a number of 5000 digits")
+
+
+@pytest.mark.parametrize(("number", "needle"), [
+    (HUGE, "(a number of 5000 digits)"),
+    ("1e400", "(the number 1e400 is too large to be one)"),
+    ("NaN", "(NaN, which JSON does not allow as a number)"),
+    ("-Infinity", "(-Infinity, which JSON does not allow as a number)"),
+    ("1.5", "duration_ms: expected a number, got 1.5 (not a whole number)"),
+])
+def test_a_number_no_snapshot_holds_says_what_was_wrong(saved: dict, tmp_path: Path, number: str, needle: str):
+    text = json.dumps(saved).replace('"duration_ms": ', f'"duration_ms": {number}, "x": ', 1)
+    (tmp_path / "s.json").write_text(text)
+    _one_line(_in_process("replay", str(tmp_path / "s.json"), cwd=tmp_path), needle)
 
 # --- bounded discovery --------------------------------------------------------------------------------
 

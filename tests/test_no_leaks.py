@@ -333,9 +333,9 @@ def test_each_error_path_is_one_line_that_names_the_problem(runs: dict[str, Run]
         assert result.returncode == 2 and result.stdout == "", (name, result.stderr)
         assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
     assert "postgresql://" in runs["proxy-given-the-dsn"].result.stderr  # echoed, with its password masked
-    refused = _report(runs["dsn-refused-password"])  # a real psycopg error for the --dsn login
-    assert runs["dsn-refused-password"].result.returncode == 1
-    assert refused["causes"][0]["id"] == "database-auth-failed"
+    refused = runs["dsn-refused-password"].result  # a real psycopg error for the user's own --dsn login: bad input
+    assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+    assert "--dsn: the login failed" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     raw = _report(runs["config-raw-password-dsn"])  # the config's DSN cannot be parsed: said, not quoted
     database = next(s for s in raw["sources"] if s["name"] == "database")
     assert "not a valid database URL" in database["error"]
@@ -344,7 +344,7 @@ def test_each_error_path_is_one_line_that_names_the_problem(runs: dict[str, Run]
 
 
 def test_explain_and_checks_hold_no_secret(runs: dict[str, Run], planted: Planted) -> None:
-    fired = {c["id"] for name in ("offline-json", "live-json-save", "dsn-refused-password")
+    fired = {c["id"] for name in ("offline-json", "live-json-save")
              for c in _report(runs[name])["causes"]}
     assert "database-auth-failed" in fired
     for ident in sorted(fired):
@@ -393,7 +393,7 @@ def test_debug_log_records_of_every_library_hold_no_secret(
     live = run_cli("staging", "--format", "json", "-v", *planted.proxy(), cwd=planted.repo)
     monkeypatch.delenv(ENDPOINT_ENV)
     offline = run_cli("staging", "--from", str(planted.exports), "-v", "--dsn", planted.dsn, cwd=planted.repo)
-    assert json.loads(live.stdout)["causes"] and offline.exit_code == 1
+    assert json.loads(live.stdout)["causes"] and offline.exit_code == 2  # the refused --dsn is bad input
     records = debug_logging.records
     names = {r.name.split(".")[0] for r in records}
     assert {"google", "psycopg"} <= names, names  # the libraries did log: the check below is not vacuous

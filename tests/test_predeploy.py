@@ -14,7 +14,7 @@ import time
 from netra_doctor.core.facts import Facts, RevisionFacts, TableUsage
 from netra_doctor.engine import replay
 
-from tests.helpers import DATA, INSTANCE, diagnose_json, run_subprocess, write_db_secrets
+from tests.helpers import DATA, INSTANCE, diagnose_json, run_cli, run_subprocess, write_db_secrets
 from tests.migration_facts import database, facts
 
 LINEAR = DATA / "alembic" / "linear" / "alembic.ini"
@@ -200,3 +200,81 @@ def test_pre_deploy_and_the_image_come_from_config_per_environment(tmp_path, mon
     assert (staging.pre_deploy, staging.image) == (True, "example/app:cfg")
     production = load_target("production", start=tmp_path, overrides={"image": "example/app:cli"})
     assert (production.pre_deploy, production.image) == (False, "example/app:cli")
+
+
+def test_a_pending_table_present_in_another_database_of_the_server_is_not_the_jobs(pg, seed, repo):
+    """Job and service reach the same database; `subscriptions`, which the plan creates, stands in some
+    other database of the server: that says nothing about the job's target (no different-database cause)."""
+    assert alembic(pg, LINEAR, "upgrade", "e9da6f30cc4c").returncode == 0
+    other = pg.database()
+    pg.sql("CREATE TABLE subscriptions (id integer PRIMARY KEY)", dbname=other)
+    report, code = gate(pg, seed, LINEAR, "--pre-deploy")
+    ids = [c["id"] for c in report["causes"]] + [f["cause"] for f in findings(report, "tables") if f.get("cause")]
+    assert "job-service-different-database" not in ids, report["causes"]
+    assert code == 0, report["causes"]  # the plan creates it: pending, not a fault
+
+
+MODELS = '''from sqlalchemy import Column, Integer, String
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Account(Base):
+    __tablename__ = "{users}"
+    id = Column(Integer, primary_key=True)
+
+
+class LegacySession(Base):
+    __tablename__ = "legacy_sessions"
+    id = Column(Integer, primary_key=True)
+    token = Column(String(64), nullable=False)
+'''
+
+
+def _with_models(tmp_path, users: str = "accounts"):
+    """The rename_drop project (users renamed to accounts, then legacy_sessions dropped), with models."""
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(RENAME_DROP.parent, root)
+    (root / "app").mkdir()
+    (root / "app" / "models.py").write_text(MODELS.replace("{users}", users))
+    return root / "alembic.ini"
+
+
+def test_a_model_of_a_renamed_table_is_pointed_at_the_new_name_never_created_again(tmp_path):
+    ini = _with_models(tmp_path, users="users")
+    (ini.parent / "netra-doctor.toml").write_text('alembic_ini = "alembic.ini"\n')
+    result = run_cli("staging", "--repo-only", "--format", "json", cwd=ini.parent)
+    report = json.loads(result.stdout)
+    [cause] = report["causes"]
+    assert cause["id"] == "model-table-dropped-by-migration" and result.exit_code == 1
+    fix = "\n".join(cause["fix"])
+    assert ("point model Account (app/models.py:7) at the table's new name: __tablename__ = 'accounts'; or, if the "
+            "rename was not meant, remove it from revision 7b62c3df8eda (migrations/versions/"
+            "7b62c3df8eda_rename_users_to_accounts.py:24)") in fix
+    assert ("if legacy_sessions is still meant to exist, remove the drop from revision 7b50319b41a4 (migrations/"
+            "versions/7b50319b41a4_drop_legacy_sessions_and_nickname.py:24)") in fix
+    assert "--autogenerate" not in fix and "model-without-migration" not in json.dumps(report["causes"])
+
+
+def test_a_pending_drop_of_a_table_in_use_that_the_models_declare_ranks_first_with_the_model_as_evidence(
+        pg, seed, repo, tmp_path):
+    ini = _with_models(tmp_path)
+    assert alembic(pg, ini, "upgrade", "7b62c3df8eda").returncode == 0
+    pg.sql("INSERT INTO legacy_sessions (token) SELECT 't' || g FROM generate_series(1, 40) g; "
+           "ANALYZE legacy_sessions; SELECT count(*) FROM legacy_sessions;")
+    _stats_flushed(pg, "legacy_sessions")
+    report, code = gate(pg, seed, ini, "--pre-deploy", "--only", "models")
+    assert code == 1
+    first = report["causes"][0]
+    assert first["id"] == "pending-drop-destroys-data", [c["id"] for c in report["causes"]]
+    evidence = "\n".join(first["evidence"])
+    assert re.search(r"the models still declare legacy_sessions \(model LegacySession, \S*app/models\.py:12\): the "
+                     r"drop looks unintended", evidence), evidence
+    assert re.search(r"model LegacySession \(\S*app/models\.py:12\) declares table legacy_sessions; revision "
+                     r"7b50319b41a4 \(\S*_drop_legacy_sessions_and_nickname\.py:24\) drops", evidence), evidence
+    ids = [c["id"] for c in report["causes"]]
+    assert "model-without-migration" not in ids and "model-table-dropped-by-migration" not in ids  # one cause
+    assert not any("--autogenerate" in f for c in report["causes"] for f in c["fix"])

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import netra_doctor
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -36,12 +38,12 @@ COMMON = ["5432", "postgres", "netra_app", "netra_staging", "public", "staging",
 @contextlib.contextmanager
 def fresh_process_secrets() -> Iterator[None]:
     """What a new `netra-doctor` process knows: no remembered secret (a replay runs in another process)."""
-    saved = secrecy._known, secrecy._public, secrecy._cache
-    secrecy._known, secrecy._public, secrecy._cache = {}, set(), {}
+    saved = secrecy._known, secrecy._public, secrecy._cache, getattr(secrecy, "_names", set())
+    secrecy._known, secrecy._public, secrecy._cache, secrecy._names = {}, set(), {}, set()
     try:
         yield
     finally:
-        secrecy._known, secrecy._public, secrecy._cache = saved
+        secrecy._known, secrecy._public, secrecy._cache, secrecy._names = saved
 
 
 def _exports(folder: Path, password: str, port_secret_hidden: bool) -> Path:
@@ -177,3 +179,37 @@ def test_a_secret_that_names_a_table_owner_stays_readable_however_many_tables(ta
         assert secrecy.scrub("owned by migrator_x") == "owned by migrator_x"  # a name the facts show
         assert secrecy.scrub("password hunter22") == "password ***"  # free text, masked in the facts
         assert facts.logs[-1].text == f"password *** refused ({tables - 1})"
+
+
+def _demo_exports(folder: Path, password: str) -> Path:
+    """The demo's incident (exports, logs and the netra_backend checkout) with ``password`` as the
+    database password, echoed by the service's log as a DSN and as a word."""
+    shutil.copytree(Path(netra_doctor.__file__).parent / "demo" / "data", folder)
+    table = yaml.safe_load((folder / "secrets.yaml").read_text())
+    table["postgres-password-staging"] = {"1": password}
+    (folder / "secrets.yaml").write_text(yaml.safe_dump(table))
+    logs = json.loads((folder / "logs.json").read_text())
+    echo = dict(logs[0], textPayload=f"connecting to postgresql://netra_app:{password}@10.0.0.5/netra_staging "
+                                     f"with password {password}")
+    (folder / "logs.json").write_text(json.dumps([*logs, echo]))
+    return folder
+
+
+def test_a_password_equal_to_a_word_of_the_names_changes_neither_the_diagnosis_nor_the_names(tmp_path: Path):
+    """Password `staging`: the log lines of `netra-backend-staging` and the `--proxy` hint keep their names
+    (so the top cause stays the seed's), and the password is still masked where it is the password."""
+    reports = {}
+    for password in ("Sx9-planted-PW-4f1c", "staging"):
+        with fresh_process_secrets():
+            folder = _demo_exports(tmp_path / password, password)
+            result = run_cli("staging", "--from", str(folder), "--format", "json", "-v", cwd=folder)
+        reports[password] = json.loads(result.stdout)
+    planted, word = reports["Sx9-planted-PW-4f1c"], reports["staging"]
+    assert [c["id"] for c in word["causes"]] == [c["id"] for c in planted["causes"]]
+    assert word["causes"][0]["id"] == "migration-missing-for-tables"
+    database = next(s for s in word["sources"] if s["name"] == "database")["error"]
+    assert "--proxy netra-staging:us-central1:staging-shared-postgres=127.0.0.1:5432" in database
+    text = json.dumps(word)
+    assert "netra-***" not in text and "***-shared" not in text
+    assert ":staging@" not in text and "password staging" not in text  # where it is the secret, it is masked
+    assert "Sx9-planted-PW-4f1c" not in json.dumps(planted)

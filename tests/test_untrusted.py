@@ -37,6 +37,7 @@ VARS = {"kind": "job", "name": "netra-migrations-staging", "instance": "netra-st
         "revision_file": "versions/abc123_create_users.py", "conflict": "creates users, which exists",
         "stamp_guard": "SELECT version_num FROM public.alembic_version;", "rerun": "the next upgrade reruns 1",
         "recreates": "the upgrade creates users again", "look_at": "compare the revisions by hand",
+        "change": "point model User (app/models.py:7) at the table's new name: __tablename__ = 'accounts'",
         "default_privileges":
             "ALTER DEFAULT PRIVILEGES FOR ROLE migrator IN SCHEMA public GRANT SELECT ON TABLES TO app;",
         "safe_form": "with op.get_context().autocommit_block(): op.create_index('ix', 'events', [...], "

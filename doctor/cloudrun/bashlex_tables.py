@@ -18,11 +18,21 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from netra_doctor.core.cleanup import held
+from netra_doctor.core.errors import ConfigError
+from netra_doctor.core.files import read_text
+
 _FORMAT = 1
+_MAX_BYTES = 16 * 2**20  # the tables are about 300 KB; a bigger file is not ours
+# Several environments diagnose in threads at once: the package sits in sys.modules half executed
+# while its tables load, so a second thread must wait for the first, never take that half module.
+_LOCK = threading.Lock()
+_READY: list[ModuleType] = []
 
 
 def cache_dir() -> Path:
@@ -35,9 +45,19 @@ def cache_dir() -> Path:
 
 
 def import_bashlex() -> ModuleType:
-    """``import bashlex``, building its parser from the table cache when one fits."""
-    if "bashlex" in sys.modules:
-        return sys.modules["bashlex"]
+    """``import bashlex``, building its parser from the table cache when one fits; safe from any thread."""
+    if _READY:
+        return _READY[0]
+    with _LOCK:
+        if not _READY:
+            _READY.append(_import())
+        return _READY[0]
+
+
+def _import() -> ModuleType:
+    done = sys.modules.get("bashlex")
+    if done is not None and hasattr(done, "split"):  # imported whole by someone else (a plain `import bashlex`)
+        return done
     # bashlex/__init__ imports the parser, which builds the tables at once: so register the
     # package unexecuted, import its yacc module, wrap yacc(), and only then run __init__.
     spec = importlib.util.find_spec("bashlex")
@@ -85,7 +105,7 @@ def _cache_path(package: Path) -> Path | None:
 def _load(path: Path, pdict: dict[str, Any], yacc: ModuleType) -> Any:
     """The parser from a saved table, or None when there is no usable one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, _MAX_BYTES))
         productions = [
             SimpleNamespace(name=name, len=length, str=text, func=func, callable=pdict[func] if func else None)
             for name, length, text, func in data["productions"]
@@ -96,7 +116,7 @@ def _load(path: Path, pdict: dict[str, Any], yacc: ModuleType) -> Any:
             lr_goto={int(state): gotos for state, gotos in data["goto"].items()},
         )
         return yacc.LRParser(table, pdict.get("p_error"))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ConfigError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -111,9 +131,10 @@ def _save(path: Path, parser: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bashlex-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with held(Path(tmp).unlink), os.fdopen(fd, "w", encoding="utf-8") as out:  # Ctrl-C: removed
             json.dump(data, out, separators=(",", ":"))
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+            out.close()
+            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
     except OSError:
         if tmp:
             Path(tmp).unlink(missing_ok=True)

@@ -1,8 +1,8 @@
 """The Dockerfile that builds the image: where its WORKDIR and COPY/ADD put the checkout's files.
 
 The job's command runs in the image, not in the checkout, so `alembic -c PATH` must be judged
-against the image's file system. The Dockerfile is parsed with Docker's own parser (the
-``dockerfile`` package binds BuildKit's Go parser), never with regexes, and followed through its
+against the image's file system. The Dockerfile is parsed with Docker's grammar (``dockerparse``,
+BuildKit's parser in pure Python), never with regexes, and followed through its
 stages: ``COPY --from=STAGE`` takes what that stage copied from the checkout, ``FROM STAGE``
 inherits it, a copy from another image is content the doctor cannot see.
 
@@ -19,7 +19,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.facts import ImageFacts
+from netra_doctor.core.files import read_text
 
 NAMES = ("Dockerfile",)
 MAX_BYTES = 1_000_000
@@ -85,13 +87,15 @@ def read(root: Path, rel: str, context: str | None = None) -> ImageFacts:
     """Parse ``rel`` and lay out its final stage. The build context is ``context`` when given, else
     the Dockerfile's folder or the repository root, whichever holds the sources its COPY lines name
     (the folder when both do)."""
-    import dockerfile  # only when a Dockerfile is there to read
+    from netra_doctor.cloudrun.dockerparse import ParseError, parse_string
 
     facts = ImageFacts(dockerfile=rel)
     try:
-        data = (root / rel).read_bytes()[:MAX_BYTES].decode("utf-8", errors="replace")
-        commands = dockerfile.parse_string(data)
-    except (OSError, dockerfile.GoParseError) as exc:
+        commands = parse_string(read_text(root / rel, MAX_BYTES, errors="replace"))  # the size is checked first
+    except ConfigError as exc:
+        facts.error = f"{rel} could not be read: {exc}"
+        return facts
+    except ParseError as exc:
         facts.error = f"{rel} could not be parsed: {exc}"
         return facts
     folder = posixpath.dirname(rel) or "."
@@ -298,8 +302,8 @@ def _dockerignore(root: Path, context: str, rel: str) -> list[str]:
     ``.dockerignore``: comments and blank lines dropped, ``!`` exceptions kept."""
     for path in (root / f"{rel}.dockerignore", root / context / ".dockerignore"):
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            text = read_text(path, MAX_BYTES, errors="replace")
+        except ConfigError:
             continue
         return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return []

@@ -22,3 +22,18 @@ class Partial(Exception):
 
 class ConfigError(Exception):
     """Bad input the user must fix: reported as one line, exit code 2."""
+
+
+def value_problem(exc: ValueError) -> str:
+    """What a parser's ValueError says, in a few words: Python refuses integers of more than 4300
+    digits (`port: 999...9`), and its message names a setting the user has nothing to do with."""
+    import re
+
+    digits = re.search(r"value has (\d+) digits", str(exc))
+    return f"a number of {digits.group(1)} digits" if digits else " ".join(str(exc).split())[:200]
+
+
+class BadInput(ConfigError):
+    """Something the user typed for this run is wrong (the credentials in --dsn or PGPASSWORD): raised
+    by a source, it ends the run as bad input (one line, exit 2) instead of becoming a finding whose
+    fix would change the environment (rotating a real password because of a typo)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import operator
 import types
 import typing
@@ -600,6 +601,8 @@ def _flat_list(tp: type, flat: _Flat, values: list[Any]) -> list[Any] | None:
 
 
 def _got(value: Any) -> str:
+    if type(value) is float:  # "expected a number, got a number" said nothing: say which number
+        return f"{value!r} (not a whole number)" if math.isfinite(value) else f"{value!r} (not a finite number)"
     return _JSON_TYPE.get(type(value), type(value).__name__)
 
 

@@ -72,11 +72,35 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     return chunks[0] if len(chunks) <= 2 and not chunks[-1] else b"".join(chunks)
 
 
-def read_text(path: Path, max_bytes: int) -> str:
+def read_text(path: Path, max_bytes: int, errors: str = "strict") -> str:
     try:
-        return read_bytes(path, max_bytes).decode("utf-8")
+        return read_bytes(path, max_bytes).decode("utf-8", errors=errors)
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
+
+
+MAX_SOURCE_BYTES = 8 * 2**20  # a Python module, ini or toml of the checkout: real ones are kilobytes
+
+
+def read_source(path: Path, errors: str = "strict") -> str:
+    """A checkout file's text (a revision, a model, env.py, alembic.ini), its size checked before a
+    byte is read: ConfigError says why not (a 1 GiB file is refused, never read whole)."""
+    return read_text(path, MAX_SOURCE_BYTES, errors)
+
+
+def why_not(exc: ConfigError, path: Path) -> str:
+    """The reason a read of ``path`` failed, without the path the message starts with."""
+    return str(exc).removeprefix(f"{path}: ")
+
+
+def outside(path: Path, root: Path) -> bool:
+    """Does ``path``, its symlinks followed, lead out of ``root``? (The image is built from the
+    checkout: a link to a file elsewhere is not in it, and what it points at is not the project's.)"""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return True
+    return False
 
 
 def _size(n: int) -> str:

@@ -7,7 +7,9 @@ attaches to a ticket. Fingerprints compare within one snapshot only (see secrecy
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 from netra_doctor.core.config import ConfigError
 from netra_doctor.core.facts import Facts
@@ -15,6 +17,29 @@ from netra_doctor.core.files import gc_paused, read_bytes
 
 # like the exports' cap: a snapshot holds them (logs, catalog) plus what was read live
 MAX_SNAPSHOT_BYTES = 64 * 2**20
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large to be one")
+    return value
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > 4000:  # Python refuses to convert past 4300 digits: say so, in one line
+        raise ValueError(f"a number of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _constant(text: str) -> Any:
+    raise ValueError(f"{text}, which JSON does not allow as a number")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` for documents from outside (snapshots, exports): a number JSON does not allow (NaN,
+    Infinity), one too large for a float, or one of thousands of digits is a ValueError that says which."""
+    return json.loads(text, parse_float=_number, parse_int=_integer, parse_constant=_constant)
 
 
 def snapshot_text(facts: list[Facts]) -> str:
@@ -41,9 +66,11 @@ def load_snapshot(path: Path) -> list[Facts]:
     text = read_bytes(path, MAX_SNAPSHOT_BYTES)
     with gc_paused():
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise ConfigError(f"{path}: not a JSON snapshot written by --save") from None
+        except ValueError as exc:  # a number --save never writes
+            raise ConfigError(f"{path}: not a netra-doctor snapshot ({str(exc)[:200]})") from None
         items = data if isinstance(data, list) else [data]
         if items and all(isinstance(i, dict) and "schema_version" in i and "causes" in i for i in items):
             raise ConfigError(f"{path}: a JSON report (--format json), not a snapshot: replay reads what "

@@ -44,13 +44,12 @@ def run(
     only: Iterable[str] = (),
     progress: Callable[[str, str], None] | None = None,
 ) -> Run:
-    from concurrent.futures import ThreadPoolExecutor
-
+    from netra_doctor.core.cleanup import threads
     from netra_doctor.sources.context import Context
     from netra_doctor.sources.runner import gather, new_facts  # not imported for a replay
 
     only = list(only)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checks") as loader:
+    with threads(1, "checks") as loader:
         # the entry-point scan and the check modules' imports overlap the gathering (live: its
         # network waits); --only needs the checks first, to gather just what they read
         loading = loader.submit(load_checks)

@@ -13,12 +13,14 @@ form of a location is found on the module search path without importing the pack
 from __future__ import annotations
 
 import configparser
+import locale
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netra_doctor.core.errors import SourceError
+from netra_doctor.core.errors import ConfigError, SourceError
+from netra_doctor.core.files import MAX_SOURCE_BYTES, read_bytes, read_source
 
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
 _LEGACY_VERSIONS = re.compile(r", *|(?: +)")
@@ -42,8 +44,10 @@ class Layout:
 def read_layout(ini: Path, cwd: Path, section: str = "alembic") -> Layout:
     """The project's folders; SourceError when Alembic itself would refuse the file."""
     parser = configparser.ConfigParser({"here": ini.absolute().parent.as_posix()})
-    try:
-        parser.read([ini], encoding="locale")
+    try:  # as alembic reads it (the locale's encoding), its size checked first
+        parser.read_string(read_bytes(ini, MAX_SOURCE_BYTES).decode(locale.getpreferredencoding(False)), str(ini))
+    except ConfigError as exc:
+        raise SourceError(str(exc)) from None
     except (configparser.Error, UnicodeDecodeError, OSError) as exc:
         raise SourceError(f"{ini}: {' '.join(str(exc).split())}") from None
 
@@ -165,8 +169,8 @@ def _toml(path: Path) -> dict:
     import tomli
 
     try:
-        data = tomli.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("alembic", {})
-    except (tomli.TOMLDecodeError, OSError, UnicodeDecodeError):
+        data = tomli.loads(read_source(path)).get("tool", {}).get("alembic", {})
+    except (ValueError, ConfigError):  # TOMLDecodeError, or a number of thousands of digits
         return {}
     here = {"here": path.absolute().parent.as_posix()}
 

@@ -25,7 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.facts import ModelFacts, ModelTable
+from netra_doctor.core.files import read_source, why_not
 from netra_doctor.migrations import nameeval
 from netra_doctor.migrations.pyparse import parse
 from netra_doctor.migrations.pysource import absolute_import
@@ -674,7 +676,7 @@ def _alembic_env(root: Path, alembic_ini: Path, section: str = "alembic", cwd: P
         layout = script_layout(alembic_ini, cwd or root, section, *(script or (None, None)))
     except SourceError:  # e.g. Flask-Migrate's ini beside env.py, with no versions/ yet
         env_py = alembic_ini.parent / "env.py"  # only an Alembic env.py: an app's own env.py is no such thing
-        alembic_env = env_py.is_file() and any(w in _peek(env_py) for w in ("alembic", "target_metadata"))
+        alembic_env = env_py.is_file() and any(w in (_peek(env_py) or "") for w in ("alembic", "target_metadata"))
         return (env_py if alembic_env else None), [], None
     env_py = layout.script_dir / "env.py"
     return (env_py if env_py.is_file() else None), layout.search_path, [layout.script_dir, *layout.version_dirs]
@@ -744,7 +746,7 @@ def _holds_revisions(folder: Path, most: int = 50) -> bool:
 
 def is_revision_file(path: Path) -> bool:
     """A module-level ``down_revision =``: an Alembic revision file (read as text, never imported)."""
-    return bool(_DOWN_REVISION.search(_peek(path)))
+    return bool(_DOWN_REVISION.search(_peek(path) or ""))
 
 
 def _target_names(tree: ast.Module) -> list[str]:
@@ -828,9 +830,12 @@ class _Files:
             return self.modules[path]
         rel = os.path.relpath(path, self.root)
         try:
-            source = text if text is not None else path.read_text(encoding="utf-8")
+            source = text if text is not None else read_source(path)
             info = read_module(source, rel, _module_name(self.root, path, self.bases))
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError) as exc:
+        except ConfigError as exc:  # too large, not UTF-8, not a regular file
+            self.problems.append(f"{rel}: not read ({why_not(exc, path)})")
+            info = None
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             self.problems.append(f"{rel}: not read ({type(exc).__name__}: {' '.join(str(exc).split())})")
             info = None
         self.modules[path] = info  # type: ignore[assignment]
@@ -909,7 +914,8 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
             shown = "no folder"
             for place in places:
                 texts = {p: _peek(p) for p in scan(place, frozenset(str(s) for s in scripts))}
-                candidates = [p for p, text in texts.items() if _mentions_models(text)]
+                # a file that cannot be read is read again by files.read, which says why
+                candidates = [p for p, text in texts.items() if text is None or _mentions_models(text)]
                 modules = [m for m in (files.read(p, texts[p]) for p in candidates) if m is not None]
                 tables, found = _tables(modules)
                 shown = os.path.relpath(place, root) if place != root else "the checkout"
@@ -962,7 +968,7 @@ def _unreached(root: Path, files: _Files, tables: list[ModelTable], scripts: lis
     out: list[str] = []
     for package in sorted(packages):
         for path in scan(package, frozenset(str(s) for s in scripts)):
-            if path.resolve() not in read and "__tablename__" in _peek(path):
+            if path.resolve() not in read and "__tablename__" in (_peek(path) or ""):
                 out.append(f"{os.path.relpath(path, root)}: {UNREACHED}; its models are not judged")
     return out
 
@@ -980,19 +986,20 @@ def _tables(modules: list[ModuleInfo], target: tuple[ModuleInfo, str] | None = N
     return (tables_of(modules, problems, target) if modules else []), problems
 
 
-def _peek(path: Path) -> str:
+def _peek(path: Path) -> str | None:
+    """The file's text, or None when it cannot be read (too large, not a file)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
+        return read_source(path, errors="replace")
+    except ConfigError:
+        return None
 
 
 def _from_env(env_py: Path, files: _Files, root: Path) -> tuple[list[ModuleInfo], str]:
     """The modules env.py imports (its target_metadata's first), followed through their imports."""
     rel = os.path.relpath(env_py, root)
     try:
-        tree = parse(env_py.read_text(encoding="utf-8"), str(env_py))
-    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        tree = parse(read_source(env_py), str(env_py))
+    except (ConfigError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         files.problems.append(f"{rel}: not read ({type(exc).__name__})")
         return [], f"{rel} could not be read"
     env = read_module(ast.unparse(tree), rel)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netra_doctor.core.errors import ConfigError
+from netra_doctor.core.files import read_source
 from netra_doctor.migrations.pyparse import parse
 
 MAX_DEPTH = 12  # import hops followed for one name
@@ -177,8 +179,8 @@ class Modules:
             real = path.resolve()
             if not real.is_relative_to(self.checkout):
                 return None
-            tree = parse(real.read_text(encoding="utf-8"), str(path))
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = parse(read_source(real), str(path))
+        except (OSError, ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         return index(tree, path, name)
 

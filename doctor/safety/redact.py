@@ -20,7 +20,7 @@ from itertools import chain
 from operator import attrgetter, is_
 from typing import TYPE_CHECKING, Any
 
-from netra_doctor.safety.secrecy import any_known, declare_public, scrub
+from netra_doctor.safety.secrecy import any_known, declare_names, declare_public, scrub
 
 if TYPE_CHECKING:
     from netra_doctor.core.facts import Facts
@@ -113,9 +113,46 @@ def _searchable() -> Callable[[Any], Any]:
     return default
 
 
+def _names(value: Any, out: set[str]) -> set[str]:
+    """Every string of the public fields (the names the facts hold), dict keys included."""
+    if isinstance(value, str):
+        out.add(value)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _names(v, out)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _names(k, out)
+            _names(v, out)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        owner = type(value).__name__
+        for f in dataclasses.fields(value):
+            if (owner, f.name) in PUBLIC:
+                _names(getattr(value, f.name), out)
+            else:
+                _names_below(getattr(value, f.name), out)
+    return out
+
+
+def _names_below(value: Any, out: set[str]) -> None:
+    """Public fields of the dataclasses under a free-text field (a Workload under Facts.service)."""
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _names_below(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _names_below(v, out)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        _names(value, out)
+
+
 def redact_facts(facts: Facts) -> Facts:
     """Scrub the facts' free text in place, then let output keep what the public fields show: once
-    the free text is clean, a secret still found in the facts stands in a field that names something."""
+    the free text is clean, a secret still found in the facts stands in a field that names something.
+    Names that contain a secret as a part are kept whole first (a password `staging` must not turn the
+    log line of `netra-backend-staging-00042` into `netra-backend-***-00042`, which no check can read)."""
+    if any_known():
+        declare_names(_names(facts, set()))
     _redact(facts)
     if any_known():  # else the text would be searched for nothing
         declare_public(json.dumps(facts, default=_searchable(), ensure_ascii=False))

@@ -27,6 +27,12 @@ _known: dict[str, tuple[str, ...]] = {}  # value -> its spellings, longest first
 # or is part of one (a password `postgres` in `staging-shared-postgres`) is left there by output scrubs,
 # since the facts' free text was already redacted field by field; so a run prints what its replay prints
 _public: set[str] = set()
+# names the facts hold (a service, an instance, a secret's name) that contain a known secret as a part
+# (`netra-backend-staging` when the password is `staging`): a name the doctor reads and prints as a
+# name is not the secret, so scrubbing leaves such a name whole wherever it stands, and masks the
+# secret everywhere else (free text, and the secret standing alone)
+_names: set[str] = set()
+MAX_NAMES = 2000
 _lock = threading.Lock()
 _cache: dict[bool, tuple[tuple[str, ...], re.Pattern[str] | None]] = {}
 _ALTERNATION_MAX = 4096  # longer spellings are replaced as plain substrings (str.replace is linear)
@@ -72,6 +78,18 @@ def declare_public(shown: str) -> None:
             _cache.clear()
 
 
+def declare_names(names: set[str]) -> None:
+    """``names`` are names the facts hold: each one that contains a known secret as a strict part is kept
+    whole by scrubbing (a password `staging` leaves `netra-backend-staging` and the instance's name be)."""
+    with _lock:
+        values = list(_known)
+    guarding = {n for n in names if len(n) > 4 and any(v in n and v != n for v in values)} - _names
+    if guarding:
+        with _lock:
+            _names.update(sorted(guarding, key=len)[: max(0, MAX_NAMES - len(_names))])
+            _cache.clear()
+
+
 def _forms(value: str) -> set[str]:
     """How a value is spelt where it may turn up: raw, URL-encoded (a DSN), JSON-escaped (a report or a
     snapshot is scrubbed as JSON text, where a non-ASCII letter or a quote is an escape sequence)."""
@@ -93,7 +111,10 @@ def _matcher(everything: bool) -> tuple[tuple[str, ...], re.Pattern[str] | None]
                        key=len, reverse=True)
         long = tuple(f for f in forms if len(f) > _ALTERNATION_MAX)
         short = [f for f in forms if len(f) <= _ALTERNATION_MAX]
-        pattern = re.compile("|".join(map(re.escape, short))) if short else None
+        # names first: where one starts, it is matched whole (and kept) before a secret inside it can be
+        names = sorted((n for n in _names if len(n) <= _ALTERNATION_MAX), key=len, reverse=True) if short else []
+        guard = f"(?P<name>{'|'.join(map(re.escape, names))})|" if names else ""
+        pattern = re.compile(guard + "|".join(map(re.escape, short))) if short else None
         _cache[everything] = (long, pattern)
         return long, pattern
 
@@ -135,6 +156,10 @@ def _url_passwords(text: str) -> str:
     return "".join(out)
 
 
+def _mask(m: re.Match[str]) -> str:
+    return m[0] if m.group("name") is not None else "***"
+
+
 def scrub(text: str, everything: bool = False) -> str:
     """Remove every known secret value (and its encoded forms), then any other DSN password.
 
@@ -148,7 +173,7 @@ def scrub(text: str, everything: bool = False) -> str:
         if form in text:
             text = text.replace(form, "***")
     if pattern is not None:
-        text = pattern.sub("***", text)
+        text = pattern.sub(_mask, text) if "(?P<name>" in pattern.pattern else pattern.sub("***", text)
     if "://" in text:
         text = _url_passwords(text)
     if "password" not in text.casefold():  # casefold: what (?i) matches (ſ is an s), at C speed

@@ -27,7 +27,7 @@ from itertools import starmap
 from typing import TYPE_CHECKING
 
 from netra_doctor.cloudrun.targets import DsnError, parse_dsn
-from netra_doctor.core.errors import Skipped, SourceError
+from netra_doctor.core.errors import BadInput, Skipped, SourceError
 from netra_doctor.core.facts import (
     AlembicVersion,
     DatabaseFacts,
@@ -131,7 +131,8 @@ class Route:
 
 
 def _failed(kind: str, where: str, via: str, error_kind: str, error: str) -> DatabaseFacts:
-    return DatabaseFacts(workload=kind, target=where, via=via, reached=False, error_kind=error_kind, error=scrub(error))
+    # error is redacted with the rest of the facts when gathering ends, names kept whole (redact_facts)
+    return DatabaseFacts(workload=kind, target=where, via=via, reached=False, error_kind=error_kind, error=error)
 
 
 def _dsn_route(kind: str, dsn: str) -> Route | DatabaseFacts:
@@ -228,6 +229,12 @@ def session_options(route: Route, timeout: float) -> str:
     return f"{own} {ours}" if own else ours
 
 
+# A path that can never exist (below a file, not a folder): libpq skips a missing password file without a
+# word, where /dev/null made it warn `password file "/dev/null" is not a plain file` on every run, and no
+# one can create a file there to hand libpq a password.
+NO_PASSFILE = os.path.join(os.devnull, "netra-doctor-no-pgpass")
+
+
 def connect(route: Route, timeout: float, dbname: str | None = None) -> psycopg.Connection:
     """A read-only session as the route's role: the only way this source opens a connection."""
     import psycopg
@@ -236,7 +243,7 @@ def connect(route: Route, timeout: float, dbname: str | None = None) -> psycopg.
     conn = psycopg.connect(
         host=route.host, port=route.port, dbname=dbname or route.dbname, user=route.user,
         password=route.password or "",
-        passfile=os.devnull,  # only the workload's own password: never the user's ~/.pgpass
+        passfile=NO_PASSFILE,  # only the workload's own password: never the user's ~/.pgpass
         connect_timeout=max(2, math.ceil(timeout)),
         options=session_options(route, timeout),
         application_name="netra-doctor (read-only)",
@@ -409,12 +416,33 @@ def probe(route: Route, kind: str, timeout: float) -> DatabaseFacts:
             others = read_catalog(conn, facts)
             read_default_privileges(conn, facts)
     except psycopg.Error as exc:
-        return _failed(kind, route.where, route.via, error_kind(exc), describe(exc))
+        why = error_kind(exc)
+        if route.via == "dsn" and why in ("auth", "missing-database"):
+            raise _typed_wrong(route, why, exc) from None
+        if route.via.startswith("proxy ") and why in ("unreachable", "timeout"):
+            address = route.via.removeprefix("proxy ")
+            return _failed(kind, route.where, route.via, why, f"is the Cloud SQL Auth Proxy running on {address}? "
+                           f"Nothing answered there for {route.where.split('/', 1)[0]} ({describe(exc)})")
+        return _failed(kind, route.where, route.via, why, describe(exc))
     except CatalogTooLarge as exc:
         return _failed(kind, route.where, route.via, "incomplete", str(exc))
     facts.reached = True
     read_other_databases(route, timeout, others, facts)
     return facts
+
+
+def _typed_wrong(route: Route, why: str, exc: BaseException) -> BadInput:
+    """--dsn's credentials or database name are the user's own: a failed login with them is a typo to fix
+    here, never a cause whose fix resets the environment's password or creates a database."""
+    where = f"user {route.user}, host {route.host}:{route.port or 5432}, database {route.dbname}"
+    said = describe(exc)
+    said = said[said.find("FATAL:") + 6:].strip() if "FATAL:" in said else said  # the server's own words
+    if why == "auth":
+        source = "PGPASSWORD" if route.password and route.password == os.environ.get("PGPASSWORD") else "--dsn"
+        return BadInput(f"--dsn: the login failed ({where}): check the user and password you gave ({source}); "
+                        f"nothing about the environment was judged ({said})")
+    return BadInput(f"--dsn: no such database ({where}): check the database name you gave; nothing about the "
+                    f"environment was judged ({said})")
 
 
 # --- the source ----------------------------------------------------------------------

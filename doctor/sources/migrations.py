@@ -19,8 +19,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from netra_doctor.core.errors import SourceError
+from netra_doctor.core.errors import ConfigError, SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
+from netra_doctor.core.files import outside, read_source, why_not
 from netra_doctor.migrations.layout import Layout, script_layout
 from netra_doctor.migrations.models import is_revision_file
 from netra_doctor.migrations.pyparse import parse
@@ -95,15 +96,22 @@ def read_migrations(ini: Path, cwd: Path | None = None, checkout: Path | None = 
                               "not counted")
     _where(layout, checkout, facts)
     modules = Modules(layout.search_path, checkout)
-    scripts = _scripts(layout, modules, facts.problems)
+    unread: list[str] = []  # revision files not read: what alembic runs is not all known
+    scripts = _scripts(layout, modules, facts.problems, checkout, unread)
+    facts.warnings += unread
+    facts.unknown += unread
     _unseen(layout, len(scripts), facts)
     _env_transactions(layout.script_dir / "env.py", checkout, facts)
-    rmap, order = _graph(scripts, ini)
+    rmap, order = _graph(scripts, ini, facts.problems if unread else None)
     facts.heads = list(rmap.heads)
     sql_read = False
     for rev_id in order:
         script = scripts[rev_id]
-        ops = read_revision_ops(modules, script.module)
+        try:
+            ops = read_revision_ops(modules, script.module)
+        except (RecursionError, MemoryError) as exc:  # one revision beyond reading: opaque, the rest still read
+            ops = TableOps()
+            ops.why(f"its upgrade() is nested too deep to read ({type(exc).__name__})")
         sql_read = sql_read or ops.sql_read
         facts.revisions.append(_revision_facts(script, ops))
     if sql_read and not PGLAST:
@@ -193,8 +201,8 @@ def _sets_version_locations(env: Path) -> str:
     """``path:line`` where env.py assigns ``version_locations`` (``context.script.version_locations = [...]``)
     or sets the option (``config.set_main_option("version_locations", ...)``); "" when it does not."""
     try:
-        tree = parse(env.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+        tree = parse(read_source(env, errors="replace"))
+    except (ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
         return ""
     for node in ast.walk(tree):
         targets: list[ast.expr] = []
@@ -219,8 +227,8 @@ def _env_transactions(env: Path, checkout: Path, facts: MigrationFacts) -> None:
     ``context.configure`` (each revision commits on its own), and a lock_timeout it sets on the connection
     (``SET lock_timeout``, or ``-c lock_timeout=...`` in connect options). Left unknown when env.py is not read."""
     try:
-        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+        tree = parse(read_source(env, errors="replace"))
+    except (ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
         return
     facts.transaction_per_migration = False
     try:
@@ -246,8 +254,10 @@ class _Script:
         self.revision, self.module = revision, module
 
 
-def _files(layout: Layout) -> list[Path]:
-    """Revision files in Alembic's order: each version location, files sorted, subfolders when recursive."""
+def _files(layout: Layout, checkout: Path, unread: list[str]) -> list[Path]:
+    """Revision files in Alembic's order: each version location, files sorted, subfolders when recursive.
+    A symlink leading out of the checkout is not followed (the image is built from the checkout: it will
+    not hold what the link points at), and is named in ``unread``."""
     out: list[Path] = []
     seen: set[Path] = set()
     for folder in layout.version_dirs:
@@ -255,7 +265,13 @@ def _files(layout: Layout) -> list[Path]:
             continue
         walk = sorted(folder.rglob("*")) if layout.recursive else sorted(folder.iterdir())
         for path in walk:
-            if "__pycache__" in path.parts or not path.is_file() or not _SOURCE_FILE.match(path.name):
+            if "__pycache__" in path.parts or not _SOURCE_FILE.match(path.name):
+                continue
+            if _linked_out(path, folder, checkout):
+                unread.append(f"{_shown(path, checkout)}: a symlink to {path.resolve()}, outside the checkout: "
+                              "not followed (the image will not hold it); what it does is unknown")
+                continue
+            if not path.is_file():
                 continue
             real = path.resolve()
             if real in seen:
@@ -265,18 +281,41 @@ def _files(layout: Layout) -> list[Path]:
     return out
 
 
-def _scripts(layout: Layout, modules: Modules, problems: list[str]) -> dict[str, _Script]:
+def _linked_out(path: Path, folder: Path, checkout: Path) -> bool:
+    """Is ``path`` reached through a symlink (itself or a folder below ``folder``) that leaves the checkout?"""
+    linked = any(p.is_symlink() for p in (path, *path.parents) if p == path or folder in p.parents)
+    return linked and outside(path, checkout)
+
+
+def _shown(path: Path, checkout: Path) -> str:
+    try:
+        return path.relative_to(checkout).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _scripts(layout: Layout, modules: Modules, problems: list[str], checkout: Path,
+             unread: list[str]) -> dict[str, _Script]:
     from alembic.script.revision import Revision, RevisionError
     from alembic.util import to_tuple
 
     scripts: dict[str, _Script] = {}
-    for path in _files(layout):
+    for path in _files(layout, checkout, unread):
         try:
-            tree = parse(path.read_text(encoding="utf-8"), str(path))
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            tree = parse(read_source(path), str(path))
+        except ConfigError as exc:  # too large (checked before reading), not UTF-8
+            unread.append(f"{_shown(path, checkout)}: not read ({why_not(exc, path)}); what it does is unknown")
+            continue
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             raise SourceError(f"{path}: not readable Python: {_one_line(exc)}") from None
         module = index(tree, path, "")
-        rev_id = _name(modules, module, "revision", path)
+        try:
+            rev_id = _name(modules, module, "revision", path)
+        except (RecursionError, MemoryError) as exc:
+            unread.append(f"{_shown(path, checkout)}: its revision id is nested too deep to read "
+                          f"({type(exc).__name__}): not counted; what it does and where it stands in the history "
+                          "are unknown")
+            continue
         if rev_id is _MISSING:
             legacy = _LEGACY_REV.match(path.name)
             if not legacy:
@@ -336,15 +375,22 @@ def _ids(value: Any) -> bool:
 # --- the graph ------------------------------------------------------------------------------------
 
 
-def _graph(scripts: dict[str, _Script], ini: Path) -> tuple[Any, list[str]]:
-    """Alembic's RevisionMap over the scripts, and a base-first order computed in linear time."""
+def _graph(scripts: dict[str, _Script], ini: Path, unread: list[str] | None = None) -> tuple[Any, list[str]]:
+    """Alembic's RevisionMap over the scripts, and a base-first order computed in linear time.
+    ``unread``: problems, when some revision files were not read: a revision of one of those is read
+    as a base, and said, rather than the whole graph refused."""
     from alembic.script.revision import RevisionMap
 
     revisions = [s.revision for s in scripts.values()]
     labels = {label for r in revisions for label in (r.branch_labels or ())}
     for rev in revisions:
         for down in _down(rev.down_revision):
-            if down not in scripts:
+            if down not in scripts and unread is not None:
+                unread.append(f"{Path(rev.path).name} revises {down}, which no revision file read defines (one not "
+                              "read may): read without that parent")
+                kept = tuple(d for d in _down(rev.down_revision) if d != down)
+                rev.down_revision = kept[0] if len(kept) == 1 else (kept or None)
+            elif down not in scripts:
                 raise SourceError(f"{ini}: the revision graph is broken: {Path(rev.path).name} revises "
                                   f"{down}, which no revision file defines")
         for dep in _down(rev.dependencies):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from netra_doctor.core.cleanup import held
 from netra_doctor.core.facts import ModelFacts, ModelTable
 from netra_doctor.migrations.models import read_models
 
@@ -40,12 +41,18 @@ def import_models(root: Path, spec: str, timeout: float, python: str | None = No
     path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
-        proc = subprocess.run([python or sys.executable, "-c", _IMPORT_SCRIPT, spec], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise ImportFailed(f"importing {spec} took longer than {timeout:g} s") from None
+        child = subprocess.Popen([python or sys.executable, "-c", _IMPORT_SCRIPT, spec], cwd=root, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     except OSError as exc:
         raise ImportFailed(f"could not run Python to import {spec}: {exc}") from None
+    with held(child.kill), child:  # Ctrl-C kills it: the application's import never outlives the run
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise ImportFailed(f"importing {spec} took longer than {timeout:g} s") from None
+    proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise ImportFailed(f"importing {spec} failed: {last[:300]}")

@@ -22,8 +22,10 @@ from netra_doctor.cloudrun.model import (
     workload_from_export,
 )
 from netra_doctor.core.config import ConfigError, Target, nearest
+from netra_doctor.core.errors import value_problem
 from netra_doctor.core.facts import Execution, LogEntry, Workload
 from netra_doctor.core.files import gc_paused, present, read_text
+from netra_doctor.core.snapshot import parse_json
 from yaml.composer import Composer, ComposerError
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
@@ -108,14 +110,18 @@ def _yaml_docs(path: Path) -> list[Any]:
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply") from None
+    except ValueError as exc:  # `port: 999...9` (5,000 digits): Python refuses to convert it
+        raise ConfigError(f"{path}: {value_problem(exc)}, which gcloud never writes") from None
 
 
 def _json(path: Path) -> Any:
     try:
         with gc_paused():
-            return _depth_ok(json.loads(_read(path)), path)
+            return _depth_ok(parse_json(_read(path)), path)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:  # NaN, 1e400, a number of thousands of digits: gcloud never writes them
+        raise ConfigError(f"{path}: {exc}, which gcloud never writes") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply") from None
 

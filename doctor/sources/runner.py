@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, wait
 from contextlib import suppress
 from datetime import datetime, timezone
 
+from netra_doctor.core.cleanup import threads
 from netra_doctor.core.config import Target
-from netra_doctor.core.errors import Partial, Skipped, SourceError
+from netra_doctor.core.errors import BadInput, Partial, Skipped, SourceError
 from netra_doctor.core.facts import Facts, SourceStatus, TargetInfo
-from netra_doctor.safety.secrecy import scrub
 from netra_doctor.sources.context import Context, Source
 
 
@@ -50,10 +50,14 @@ def _timed(ctx: Context, source: Source) -> SourceStatus:
         status, error = "ok", None
     except Skipped as exc:
         status, error = "skipped", str(exc)
+    except BadInput:  # the user's own input (--dsn): the run ends as bad input, exit 2
+        raise
     except Partial as exc:  # the facts are in; what the bound left unread is said
-        status, error = "partial", scrub(str(exc))
+        status, error = "partial", str(exc)
     except Exception as exc:  # one failing source never stops the others
-        status, error = "error", scrub(str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}")
+        status, error = "error", str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
+    # the error is free text of the facts: redacted with them when gathering ends (redact_facts), once the
+    # names it may hold are known, so a password `staging` never turns a hint into `--proxy netra-***:...`
     if ctx.progress:
         ctx.progress(source.name, status)
     return SourceStatus(source.name, status, int((time.perf_counter() - start) * 1000), error)
@@ -76,7 +80,7 @@ def gather(ctx: Context, sources: list[Source] | None = None, workers: int = 6) 
 
     ctx._wake = wake
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
+        with threads(workers, "source") as pool:  # Ctrl-C: not waited for (a connect may hang for seconds)
             while pending or running:
                 if signal[0].done():
                     signal[0] = Future()  # before reading ctx.reached, so no announcement is lost

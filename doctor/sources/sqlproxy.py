@@ -5,7 +5,8 @@ way a user would reach it by hand: ``cloud-sql-proxy --address 127.0.0.1 --port 
 free local port, with the user's own Application Default Credentials (the proxy's default), plus
 ``--private-ip`` and ``--auto-iam-authn`` when the config or a flag asks. One proxy per instance per
 run; it is stopped when the run's gathering ends (the source runner closes it), at exit, and on
-Ctrl-C (a terminal's interrupt reaches it too: it stays in the doctor's process group). Without
+Ctrl-C (held with core/cleanup, which an interrupted run undoes at once; a terminal's interrupt reaches
+it too: it stays in the doctor's process group). Without
 the binary, the route's skip says how to install it.
 """
 
@@ -20,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from netra_doctor.core import cleanup
 from netra_doctor.core.errors import SourceError
 
 BINARY = "cloud-sql-proxy"
@@ -50,6 +52,7 @@ class Proxies:
     iam_authn: bool = False
     started: dict[str, tuple[subprocess.Popen, str]] = field(default_factory=dict)  # instance -> (process, addr)
     failed: dict[str, str] = field(default_factory=dict)
+    holds: list = field(default_factory=list)  # core/cleanup registrations, released when stopped
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def address(self, instance: str) -> str:
@@ -82,6 +85,9 @@ class Proxies:
             raise SourceError(f"could not start {BINARY}: {exc}") from None
         with _all_lock:
             _all.append(process)
+        holding = cleanup.held(process.kill)  # Ctrl-C: killed at once, the run ends within a second
+        holding.__enter__()
+        self.holds.append(holding)
         until = time.monotonic() + self.timeout
         while time.monotonic() < until:
             if process.poll() is not None:
@@ -100,6 +106,9 @@ class Proxies:
             for process, _ in self.started.values():
                 _stop(process)
             self.started.clear()
+            for holding in self.holds:
+                holding.__exit__(None, None, None)
+            self.holds.clear()
 
 
 def _stop(process: subprocess.Popen) -> None:
