@@ -357,7 +357,9 @@ def test_repo_only_fixes_say_their_cloud_command_comes_after_the_deploy(tmp_path
     from tests.test_models import SEED_CHECKOUT, checkout
 
     root = checkout(tmp_path / "repo", SEED_CHECKOUT)
+    (root / ".git").mkdir()  # a checkout: no config above it is its config
     report = json.loads(run_cli("staging", "--repo-only", "--format", "json", cwd=root).stdout)
+    assert report["causes"], (report["status"], report["checks"], report["sources"])
     items = report["causes"][0]["fix_items"]
     kinds = [(i["type"], i["text"].split()[0]) for i in items]
     cloud = next(n for n, (kind, word) in enumerate(kinds) if word == "gcloud")
