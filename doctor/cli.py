@@ -19,23 +19,12 @@ FORMATS = ("table", "json", "markdown", "junit", "sarif")
 COLORS = ("auto", "always", "never")
 
 
-def _distance(a: str, b: str) -> int:
-    """Edit distance with a swap of two neighbours as one edit (`chekcs` is one from `checks`)."""
-    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-    return d[-1][-1]
-
-
 def _typo_of(word: str, commands) -> str | None:
     """The command ``word`` is a typo of: within 2 edits, 1 for a short word (`dev` is an
     environment, not a typo of `demo`)."""
-    limit = 1 if len(word) <= 5 else 2
-    near = sorted((_distance(word, name), name) for name in commands)
-    return near[0][1] if near and 0 < near[0][0] <= limit else None
+    from netra_doctor.core.typos import nearest
+
+    return nearest(word, commands, limit=1 if len(word) <= 5 else 2)
 
 
 def _listed_environments() -> set[str]:
@@ -51,21 +40,83 @@ def _listed_environments() -> set[str]:
     return set(envs) if isinstance(envs, dict) else set()
 
 
+TOP_OPTIONS = ("--help", "-h", "--version")
+IMPLICIT = "netra_doctor.implicit"  # ctx.meta: the diagnosis was typed as `netra-doctor ENV`
+
+
 class _EnvGroup(click.Group):
     """`netra-doctor staging` means `netra-doctor diagnose staging`; a typo of a command is not an
     environment (`netra-doctor chekcs` asks "did you mean `checks`?" unless the config lists it)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if args and args[0] not in self.commands and args[0] not in TOP_OPTIONS:
             word = args[0]
             guess = None if word.startswith("-") else _typo_of(word, self.commands)
             if guess and word not in _listed_environments():
                 _bad_input(f"no command or environment {word!r}: did you mean `{guess}`?")
+            _top_option_typo(args)
+            ctx.meta[IMPLICIT] = True  # usage lines say `netra-doctor ENV`, as typed
             args = ["diagnose", *args]
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "ENV [ENV...] [OPTIONS]  |  COMMAND [ARGS]")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The diagnosis is the main job: its options come first, then the commands."""
+        super().format_options(ctx, formatter)  # click lists the group's own options and the commands
+        with ctx.scope(cleanup=False):
+            sub = click.Context(diagnose, info_name="ENV", parent=ctx)
+        rows = [r for p in diagnose.get_params(sub)
+                if isinstance(p, click.Option) and "--help" not in p.opts and (r := p.get_help_record(sub))]
+        with formatter.section("Diagnosis options (netra-doctor ENV [ENV...] [OPTIONS])"):
+            formatter.write_dl(rows)
+
+
+def _top_option_typo(args: list[str]) -> None:
+    """`--verison` is a typo of `--version`, not of the diagnosis' `--verbose`: answer it before click
+    suggests the nearest diagnosis option."""
+    from netra_doctor.core.typos import distance
+
+    known = {name for p in diagnose.params for name in (*p.opts, *p.secondary_opts)}
+    for arg in args:
+        if arg == "--":
+            return
+        word = arg.split("=", 1)[0]
+        if not word.startswith("--") or word in known or word in TOP_OPTIONS:
+            continue
+        near = min((distance(word, name), name) for name in (*known, *TOP_OPTIONS))
+        if near[1] in TOP_OPTIONS and near[0] <= 2:
+            _bad_input(f"no such option {word!r}: did you mean `netra-doctor {near[1]}`?")
+
+
+class _Diagnose(click.Command):
+    """The diagnosis, run as `netra-doctor ENV` (its usage line says so) or `netra-doctor diagnose ENV`."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if ctx.meta.get(IMPLICIT):
+            formatter.write_usage(ctx.find_root().command_path, "ENV [ENV...] [OPTIONS]")
+        else:
+            super().format_usage(ctx, formatter)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise self._as_typed(ctx, exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise self._as_typed(ctx, exc) from None
+
+    def _as_typed(self, ctx: click.Context, exc: click.UsageError) -> click.UsageError:
+        """Typed as `netra-doctor ENV`: the usage line and the `Try ...` hint name that, not `diagnose`."""
+        if ctx.meta.get(IMPLICIT) and exc.ctx in (ctx, None):
+            exc.ctx = click.Context(self, info_name=ctx.find_root().info_name)
+            exc.ctx.meta[IMPLICIT] = True
+        return exc
 
 
 def _bad_input(message: str) -> None:
@@ -76,6 +127,12 @@ def _bad_input(message: str) -> None:
     # names from the input may hold newlines or control characters: show them escaped
     click.echo(f"netra-doctor: {clean_line(scrub(message))}", err=True)
     sys.exit(2)
+
+
+def _one_volume(quiet: bool, verbose: bool) -> None:
+    """-q (the verdict and fixes) and -v (everything) ask for opposite reports: a usage error."""
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose ask for opposite reports: give one")
 
 
 def _interruptible(command):
@@ -149,18 +206,24 @@ def cli() -> None:
     """
 
 
-@cli.command()
+@cli.command(cls=_Diagnose)
 @click.argument("environments", metavar="ENV [ENV...]", nargs=-1, required=True)
 @click.option("--from", "from_dir", type=click.Path(path_type=Path), help="Offline: a folder of gcloud exports.")
 @click.option("--proxy", "proxies", multiple=True, metavar="INSTANCE=HOST:PORT",
               help="Reach a Cloud SQL instance through a local Auth Proxy (repeatable).")
 @click.option("--dsn", metavar="URL", help="Connect straight to this database (overrides resolution).")
+@click.option("--private-ip", is_flag=True, default=None,
+              help="A cloud-sql-proxy the doctor starts (no --proxy, no --dsn) uses the private IP.")
+@click.option("--iam-authn", is_flag=True, default=None,
+              help="... and IAM database authentication (--auto-iam-authn).")
 @click.option("--alembic-ini", type=click.Path(path_type=Path), help="The migration scripts' alembic.ini.")
 @click.option("--script-location", type=click.Path(path_type=Path), metavar="DIR",
               help="The Alembic script folder the job runs (Flask-Migrate's -d DIR, Flask-Alembic's migrations/), "
               "over the ini's script_location; with no alembic.ini, the revisions are read from it.")
-@click.option("--project", help="Google Cloud project (default: config, $CLOUDSDK_CORE_PROJECT, "
-              "$GOOGLE_CLOUD_PROJECT, netra-ENV).")
+@click.option("--project", metavar="PROJECT", help="Google Cloud project (else: the config, $CLOUDSDK_CORE_PROJECT, "
+              "$GOOGLE_CLOUD_PROJECT, gcloud's active configuration, netra-ENV).")
+@click.option("--region", metavar="REGION", help="Cloud Run region (else: the config, $CLOUDSDK_RUN_REGION, "
+              "gcloud's active configuration, us-central1).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--save", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the facts snapshot here (- for stdout; the report then goes to stderr).")
@@ -168,7 +231,8 @@ def cli() -> None:
               help="Exit 1 at this level: error (error causes, failed checks) or warn (also every warning).")
 @click.option("--only", multiple=True, metavar="ID", help="Run just these checks (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="Also passing checks, timings and full evidence.")
-@click.option("-q", "--quiet", is_flag=True, help="Only the verdict and the causes' fixes.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only the verdict and the causes' fixes (terse output; the doctor never prompts).")
 @click.option("--color", type=click.Choice(COLORS), default="auto", show_default=True,
               help="Colour and status markers (auto: on a terminal, unless NO_COLOR is set).")
 @click.option("--pre-deploy", is_flag=True, default=None,
@@ -179,18 +243,22 @@ def cli() -> None:
 @click.option("--no-cache", is_flag=True,
               help="Read every file of the checkout afresh (the per-file cache never changes a verdict).")
 @_interruptible
-def diagnose(environments, from_dir, proxies, dsn, alembic_ini, script_location, project, fmt, save, fail_on, only,
-             verbose, quiet, color, pre_deploy, repo_only, image, no_cache):
+def diagnose(environments, from_dir, proxies, dsn, private_ip, iam_authn, alembic_ini, script_location, project,
+             region, fmt, save, fail_on, only, verbose, quiet, color, pre_deploy, repo_only, image, no_cache):
     """Diagnose ENV (live, or offline with --from)."""
+    _one_volume(quiet, verbose)
     from netra_doctor.cloudrun.targets import DsnError, parse_dsn
     from netra_doctor.core.config import ConfigError, load_target, parse_proxy
 
     try:
-        overrides: dict = {"project": project, "pre_deploy": pre_deploy or None, "image": image}
+        overrides: dict = {"project": project, "region": region, "pre_deploy": pre_deploy or None, "image": image,
+                           "private_ip": private_ip or None, "iam_authn": iam_authn or None}
         if alembic_ini is not None:
             if not alembic_ini.is_file():
                 raise ConfigError(f"--alembic-ini {alembic_ini}: no such file")
-            overrides["alembic_ini"] = str(alembic_ini.resolve())  # relative to where the user typed it
+            # typed relative to where the user is; kept relative to the repository (as the job and the printed
+            # `alembic -c` commands name it) when inside it, absolute when outside
+            overrides["alembic_ini"] = str(alembic_ini.resolve())
         if script_location is not None:
             if not script_location.is_dir():
                 raise ConfigError(f"--script-location {script_location}: no such folder")
@@ -206,6 +274,8 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, script_location,
             target.repo_only = repo_only
             target.cache = not no_cache
             targets.append(target)
+            if verbose and fmt == "table":  # on stderr: formats for tools keep their streams as they were
+                _say_origins(target)
         folders = [_folder_for(from_dir, t.environment, len(targets)) for t in targets] if from_dir else [None] * len(
             targets)
         runs = _run_all(targets, folders, only, fmt)
@@ -215,10 +285,38 @@ def diagnose(environments, from_dir, proxies, dsn, alembic_ini, script_location,
             color=color)
 
 
+def _say_origins(target) -> None:
+    """-v: where the project and region came from (gcloud users have several places that set them)."""
+    from netra_doctor.safety.untrusted import clean_line
+
+    parts = [f"{label} {getattr(target, key)} (from {target.origins.get(key, 'default')})"
+             for key, label in (("project", "project"), ("region", "region"), ("alembic_ini", "alembic.ini"))]
+    click.echo(clean_line(f"netra-doctor: {target.environment}: " + ", ".join(parts)), err=True)
+
+
 def _folder_for(from_dir: Path, env: str, count: int) -> Path:
-    """With several environments, `--from DIR` may hold one sub-folder per environment."""
+    """With several environments, `--from DIR` may hold one sub-folder per environment (DIR/ENV/); a
+    name that is none of them, but a typo of one, is answered, not diagnosed."""
+    from netra_doctor.core.config import ConfigError, nearest
+
     sub = from_dir / env
-    return sub if sub.is_dir() or count > 1 else from_dir
+    if sub.is_dir():
+        return sub
+    known = _export_folders(from_dir)
+    guess = nearest(env, known) if known else None
+    if guess:
+        raise ConfigError(f"no environment {env!r} in --from {from_dir} (its environments' folders: "
+                          f"{', '.join(sorted(known))}): did you mean `{guess}`?")
+    return sub if count > 1 else from_dir
+
+
+def _export_folders(from_dir: Path) -> list[str]:
+    """The sub-folders of --from DIR that hold a service's or job's export: environments by name."""
+    try:
+        return [d.name for d in from_dir.iterdir() if d.is_dir() and any(
+            (d / f"{kind}.{ext}").is_file() for kind in ("service", "job") for ext in ("yaml", "yml", "json"))]
+    except OSError:
+        return []
 
 
 def _run_all(targets, folders, only, fmt):
@@ -252,6 +350,9 @@ def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, 
                 click.echo(snapshot_text(list(facts)), nl=False)
             else:
                 save_snapshot(save, list(facts))
+                if sys.stderr.isatty():  # a person at a terminal sees where it went; a pipeline stays quiet
+                    click.echo(f"netra-doctor: saved the snapshot to {save} (secrets as fingerprints only; "
+                               f"`netra-doctor replay {save}` diagnoses it again)", err=True)
         except ConfigError as exc:
             _bad_input(str(exc))
     sys.exit(exit_code(diagnoses, fail_on))
@@ -268,6 +369,7 @@ def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, 
 @_interruptible
 def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
     """Diagnose a saved snapshot (--save FILE), with no network."""
+    _one_volume(quiet, verbose)
     from netra_doctor.core.config import ConfigError
     from netra_doctor.core.snapshot import load_snapshot
     from netra_doctor.engine import replay as replay_facts
@@ -291,6 +393,7 @@ def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
               "service's tables; big-table-lock: a pending revision indexing a 150,000-row table.")
 def demo(fmt, keep, verbose, quiet, color, pre_deploy, scenario):
     """The seed incident (or another scenario: --scenario), end to end, on a throwaway PostgreSQL."""
+    _one_volume(quiet, verbose)
     from netra_doctor.core.config import ConfigError
 
     try:
@@ -308,26 +411,61 @@ def demo(fmt, keep, verbose, quiet, color, pre_deploy, scenario):
     _finish([diagnosis], fmt, verbose, "error", quiet=quiet, color=color)
 
 
+LIST_FORMATS = click.Choice(["table", "json"])
+
+
 @cli.command("checks")
-def list_checks():
+@click.option("--format", "fmt", type=LIST_FORMATS, default="table", show_default=True)
+def list_checks(fmt):
     """List the checks: id, title and what each needs."""
     from netra_doctor.core.checking import load_checks
     from netra_doctor.safety.untrusted import clean_line
+
+    specs = load_checks()
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{"id": s.id, "title": s.title, "needs": list(s.needs), "causes": list(s.causes),
+                                "load_error": s.load_error} for s in specs], indent=2))
+        return
     from tabulate import tabulate
 
     rows = [(s.id, s.title if not s.load_error else f"(failed to load) {s.load_error}", ", ".join(s.needs))
-            for s in load_checks()]  # a plug-in's text is from outside too
+            for s in specs]  # a plug-in's text is from outside too
     click.echo(tabulate([tuple(clean_line(c) for c in row) for row in rows], headers=["id", "title", "needs"]))
 
 
 @cli.command("causes")
-def list_causes():
+@click.option("--format", "fmt", type=LIST_FORMATS, default="table", show_default=True)
+def list_causes(fmt):
     """List every cause id with its severity and title."""
     from netra_doctor.core.causes import CAUSES
+
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{"id": c.id, "severity": c.severity, "confidence": c.confidence, "title": c.title}
+                               for c in CAUSES.values()], indent=2))
+        return
     from tabulate import tabulate
 
     click.echo(tabulate([(c.id, c.severity, c.title) for c in CAUSES.values()],
                         headers=["id", "severity", "title"]))
+
+
+@cli.command("help")
+@click.argument("command", required=False)
+@click.pass_context
+def help_command(ctx, command):
+    """Show this help, or a command's (`netra-doctor help diagnose`)."""
+    group = ctx.parent
+    if command is None:
+        click.echo(group.get_help())
+        return
+    found = cli.get_command(group, command)
+    if found is None:
+        _bad_input(f"no command {command!r} (see `netra-doctor --help`)")
+    click.echo(found.get_help(click.Context(found, info_name=command, parent=group)))
 
 
 @cli.command()

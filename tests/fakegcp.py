@@ -7,9 +7,9 @@ environment can be compared. A v2 ``service.json`` / ``job.json`` is served as w
 gcloud's v1 YAML goes through the doctor's model and back out as the v2 resource.
 
 Faults, per RPC name ("GetService", "ListLogEntries", ...): ``latency`` (seconds per call),
-``deny`` (PERMISSION_DENIED), ``hang`` (never answers), ``unavailable`` (UNAVAILABLE the first
-N times), ``page_size`` (force small pages). Every call is logged in ``calls``, also one to a method
-the fake does not serve (refused as UNIMPLEMENTED), so ``mutating(calls)`` sees any write; leaving
+``deny`` (PERMISSION_DENIED), ``refuse`` (UNAUTHENTICATED), ``hang`` (never answers), ``unavailable``
+(UNAVAILABLE the first N times), ``page_size`` (force small pages). Every call is logged in ``calls``,
+also one to a method the fake does not serve (refused as UNIMPLEMENTED), so ``mutating(calls)`` sees any write; leaving
 ``with FakeGCP()`` after one fails the test, so every live test also proves the doctor read-only.
 """
 
@@ -250,6 +250,7 @@ def matches(node: Any, item: dict[str, Any]) -> bool:
 class FakeGCP:
     latency: float = 0.0
     deny: set[str] = field(default_factory=set)
+    refuse: set[str] = field(default_factory=set)  # UNAUTHENTICATED: credentials the API does not accept
     hang: set[str] = field(default_factory=set)
     unavailable: dict[str, int] = field(default_factory=dict)
     page_size: int | None = None
@@ -435,6 +436,9 @@ class FakeGCP:
                 self.unavailable[method] = left - 1
         if left:
             return self._abort(context, call, grpc.StatusCode.UNAVAILABLE, "the fake is briefly unavailable")
+        if method in self.refuse:
+            return self._abort(context, call, grpc.StatusCode.UNAUTHENTICATED,
+                               "Request had invalid authentication credentials.")
         if method in self.deny:
             name = call.request.get("name") or call.request.get("parent") or ",".join(
                 call.request.get("resource_names", []))

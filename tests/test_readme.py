@@ -159,3 +159,29 @@ def test_every_path_the_readme_names_is_in_the_repository():
     assert "../" not in README  # a user's clone has nothing beside it
     for path in re.findall(r"`((?:doctor|tests|benchmarks|checks|\.ci)/[\w./-]*\w)`", README):
         assert (ROOT / path).exists(), path
+
+
+# --- figures that drift: held to the tool -------------------------------------------------------------
+
+
+def test_the_ruled_out_figures_match_the_demo_output():
+    golden = (ROOT / "tests" / "golden" / "demo.table-80.txt").read_text(encoding="utf-8")
+    shown = int(re.search(r"^ruled out (\d+):", golden, re.M).group(1))
+    said = [int(n) for n in re.findall(r"among the (\d+) causes ruled out", README)]
+    assert said == [shown], (said, shown)
+
+
+def test_the_test_count_is_the_collected_count_within_ten_percent(request):
+    collected = len(request.session.items)  # the whole suite when the whole suite runs; else collect it
+    if collected < 500:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        collected = int(re.search(r"(\d+)(?:/\d+)? tests? collected", proc.stdout).group(1))
+    said = int(re.search(r"About (\d+) tests in", README).group(1))
+    assert abs(said - collected) <= collected * 0.1, (said, collected)
+
+
+def test_the_demo_exit_code_and_several_environments_folders_are_documented():
+    assert "The demo exits 1 by design" in README
+    assert "reads each one's\nexports from `DIR/ENV/`" in README
+    assert "`netra-doctor ENV` is short for `netra-doctor diagnose ENV`" in README

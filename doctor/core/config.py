@@ -13,8 +13,11 @@ upwards from the working directory) overrides them, globally and per environment
     id = "job-image-differs"
     reason = "the job pins a digest on purpose"
 
-The project is, first to last: --project, the config, $CLOUDSDK_CORE_PROJECT, then
-$GOOGLE_CLOUD_PROJECT (as gcloud and the client libraries read them), then netra-{env}.
+The project and the region are, first to last: --project / --region, the config's explicit
+setting (per environment, then global), gcloud's environment ($CLOUDSDK_CORE_PROJECT, then the
+client libraries' $GOOGLE_CLOUD_PROJECT; $CLOUDSDK_RUN_REGION), gcloud's active configuration
+(``core/project``, ``run/region``, read as files: gcloud is never run), then netra-{env} / us-central1.
+``Target.origins`` says where each came from (``-v`` prints it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 import tomli
 from netra_doctor.core.diagnosis import Silence
 from netra_doctor.core.errors import ConfigError, value_problem
+from netra_doctor.core.typos import nearest
 
 DEFAULT_DB_ENV = {
     "host": "POSTGRES_HOST",
@@ -62,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
     "image": None,  # the image about to be deployed (--image, $NETRA_DOCTOR_IMAGE)
     "dockerfile": None,  # the Dockerfile that builds the image (default: found beside the Alembic project)
     "docker_context": None,  # its build context (default: its folder or the root, whichever holds its sources)
+    "private_ip": False,  # a cloud-sql-proxy the doctor starts connects over the instance's private IP
+    "iam_authn": False,  # ... and logs in with IAM database authentication (--auto-iam-authn)
 }
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -119,6 +125,10 @@ class Target:
     script_location: str | None = None  # repo-relative (or absolute) script folder that overrides the ini's
     version_locations: list[str] = field(default_factory=list)  # repo-relative revision folders added to it
     workloads: list[WorkloadSpec] = field(default_factory=list)  # [[workloads]]: the others on this database
+    origins: dict[str, str] = field(default_factory=dict)  # project/region -> where the value came from
+    private_ip: bool = False  # the cloud-sql-proxy the doctor starts: --private-ip
+    iam_authn: bool = False  # ... and --auto-iam-authn
+    exports_label: str = "the --from folder"  # how messages name the offline exports (the demo has its own)
 
 
 VCS_MARKERS = (".git", ".hg", ".svn", ".jj")
@@ -192,7 +202,8 @@ _KEYS = {*DEFAULTS, "db_env", "silence", "environments", "workloads"}
 
 def load_target(environment: str, start: Path | None = None, overrides: dict[str, Any] | None = None) -> Target:
     if not _ENV_NAME.match(environment):
-        raise ConfigError(f"environment name {environment!r} is not valid (lowercase letters, digits, dashes)")
+        hint = f": did you mean `{environment.lower()}`?" if _ENV_NAME.match(environment.lower()) else ""
+        raise ConfigError(f"environment name {environment!r} is not valid (lowercase letters, digits, dashes){hint}")
     start = (start or Path.cwd()).resolve()
     path, data = find_config(start)
     where = str(path) if path else "defaults"
@@ -202,15 +213,24 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         raise ConfigError(f"{where}: 'environments' must be a table")
     if envs and environment not in envs:
         known = ", ".join(sorted(envs))
-        raise ConfigError(f"unknown environment {environment!r} ({where} defines: {known})")
+        guess = nearest(environment, envs)
+        hint = f": did you mean `{guess}`?" if guess else ""
+        raise ConfigError(f"unknown environment {environment!r} ({where} defines: {known}){hint}")
     own = envs.get(environment, {})
     if not isinstance(own, dict):
         raise ConfigError(f"{where}: [environments.{environment}] must be a table")
     _no_unknown_keys(own, _KEYS - {"environments"}, f"{where} [environments.{environment}]")
 
     merged: dict[str, Any] = {**DEFAULTS}
-    for layer in (gcloud_env(), data, own, overrides or {}):
+    origins = {"project": "default", "region": "default"}
+    gcloud = gcloud_settings()
+    named = (("", {k: v[0] for k, v in gcloud.items()}), (where, data), (f"{where} [environments.{environment}]", own),
+             ("flag", overrides or {}))
+    for label, layer in named:
         merged.update({k: v for k, v in layer.items() if k in DEFAULTS and v is not None})
+        for key in origins:
+            if layer.get(key) is not None:
+                origins[key] = gcloud[key][1] if not label else "--" + key if label == "flag" else label
 
     def text(key: str) -> str:
         value = merged[key]
@@ -242,6 +262,18 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
             raise ConfigError(f"{where}: {key} must be a path relative to the repository")
 
     gate = _gate_settings(merged, where)
+    root = path.parent if path else repository_root(start)
+    alembic_ini = text("alembic_ini")
+    if all(layer.get("alembic_ini") is None for layer in (data, own, overrides or {})):
+        # a script folder named instead (Flask-Alembic has no ini) is not a reason to search for one
+        alembic_ini, origins["alembic_ini"] = (fallback_ini(alembic_ini, root, start) if gate["script_location"] is None
+                                               else (alembic_ini, "default"))
+    elif (overrides or {}).get("alembic_ini") is not None:
+        origins["alembic_ini"] = "--alembic-ini"
+        if Path(alembic_ini).is_absolute():
+            alembic_ini = _repo_relative(Path(alembic_ini), root)
+    else:
+        origins["alembic_ini"] = where
 
     silences = []
     for layer in (data, own):
@@ -268,7 +300,7 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         region=text("region"),
         service=text("service"),
         job=text("job"),
-        alembic_ini=text("alembic_ini"),
+        alembic_ini=alembic_ini,
         alembic_name=text("alembic_name"),
         root=root,
         db_env=db_env,
@@ -282,8 +314,52 @@ def load_target(environment: str, start: Path | None = None, overrides: dict[str
         dockerfile=merged["dockerfile"],
         docker_context=merged["docker_context"],
         workloads=workloads,
+        origins=origins,
+        private_ip=_flag(merged, "private_ip", where),
+        iam_authn=_flag(merged, "iam_authn", where),
         **gate,
     )
+
+
+_NOT_SEARCHED = {".git", ".hg", ".svn", ".jj", ".venv", "venv", "node_modules", "site-packages", "__pycache__",
+                 ".tox", ".nox", "build", "dist"}
+MAX_SEARCHED = 20_000  # folders looked into for the checkout's one alembic.ini
+
+
+def fallback_ini(default: str, root: Path, cwd: Path) -> tuple[str, str]:
+    """No --alembic-ini and no config: the seed's layout (``netra_backend/alembic.ini``) when it is
+    there, else Alembic's own default (``./alembic.ini`` where the doctor runs, then at the checkout's
+    root), else the checkout's one alembic.ini. Returns the path (relative to the root when inside it)
+    and which rule found it; the seed's default when none did (the source then says it is missing)."""
+    if (root / default).is_file():
+        return default, "default"
+    for base, why in ((cwd, "./alembic.ini, Alembic's default"), (root, "alembic.ini at the repository's root")):
+        if (base / "alembic.ini").is_file():
+            return _repo_relative(base / "alembic.ini", root), why
+    if root == home_folder() or root == Path(root.anchor):
+        return default, "default"  # a home folder or / is not a checkout to search
+    found: list[Path] = []
+    for searched, (folder, dirs, files) in enumerate(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_SEARCHED and not d.startswith("."))
+        if "alembic.ini" in files:
+            found.append(Path(folder) / "alembic.ini")
+        if len(found) > 1 or searched > MAX_SEARCHED:
+            return default, "default"
+    if found:
+        return _repo_relative(found[0], root), "the checkout's only alembic.ini"
+    return default, "default"
+
+
+def _repo_relative(path: Path, root: Path) -> str:
+    """As the job and the printed commands name it: relative to the repository root, else absolute."""
+    full = path.resolve()
+    return full.relative_to(root.resolve()).as_posix() if full.is_relative_to(root.resolve()) else str(path)
+
+
+def _flag(merged: dict[str, Any], key: str, where: str) -> bool:
+    if not isinstance(merged[key], bool):
+        raise ConfigError(f"{where}: {key} must be true or false")
+    return merged[key]
 
 
 def _gate_settings(merged: dict[str, Any], where: str) -> dict[str, Any]:
@@ -415,14 +491,61 @@ def _strings(entry: dict[str, Any], key: str, label: str) -> list[str]:
     return list(value)
 
 
-def gcloud_env() -> dict[str, str]:
-    """The project gcloud itself would use from the environment (CLOUDSDK_CORE_PROJECT, then the
-    client libraries' GOOGLE_CLOUD_PROJECT): above the zero-config default, below config and --project."""
-    for name in ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return {"project": value.replace("{", "{{").replace("}", "}}")}
-    return {}
+def gcloud_settings(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """The project and region gcloud itself would use, each with where it came from: its environment
+    ($CLOUDSDK_CORE_PROJECT, the client libraries' $GOOGLE_CLOUD_PROJECT, $CLOUDSDK_RUN_REGION), else its
+    active configuration's ``core/project`` and ``run/region``. Above the zero-config defaults, below
+    the config's explicit settings and the flags."""
+    env = os.environ if environ is None else environ
+    found: dict[str, tuple[str, str]] = {}
+    for key, names in (("project", ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT")),
+                       ("region", ("CLOUDSDK_RUN_REGION",))):
+        for name in names:
+            value = env.get(name, "").strip()
+            if value:
+                found[key] = (value, f"${name}")
+                break
+    if len(found) < 2:
+        configured, where = active_gcloud_configuration(env)
+        for key, (section, option) in (("project", ("core", "project")), ("region", ("run", "region"))):
+            value = configured.get(section, {}).get(option, "").strip()
+            if key not in found and value:
+                found[key] = (value, f"gcloud configuration {where}: {section}/{option}")
+    return {k: (v.replace("{", "{{").replace("}", "}}"), origin) for k, (v, origin) in found.items()}
+
+
+def active_gcloud_configuration(env) -> tuple[dict[str, dict[str, str]], str]:
+    """gcloud's active named configuration, read as gcloud reads it: $CLOUDSDK_CONFIG (else
+    ~/.config/gcloud, %APPDATA%\\gcloud on Windows), the name in $CLOUDSDK_ACTIVE_CONFIG_NAME or the
+    ``active_config`` file (else ``default``), and ``configurations/config_NAME`` as INI. A file that
+    is missing or unreadable is no configuration: gcloud would have none either."""
+    import configparser
+
+    from netra_doctor.core.files import read_text
+
+    base = env.get("CLOUDSDK_CONFIG", "").strip()
+    if base:
+        folder = Path(base).expanduser()
+    elif os.name == "nt" and env.get("APPDATA"):
+        folder = Path(env["APPDATA"]) / "gcloud"
+    else:
+        home = home_folder()
+        if home is None:
+            return {}, ""
+        folder = home / ".config" / "gcloud"
+    try:
+        name = env.get("CLOUDSDK_ACTIVE_CONFIG_NAME", "").strip()
+        if not name and (folder / "active_config").is_file():
+            name = read_text(folder / "active_config", 4096).strip()
+        name = name or "default"
+        path = folder / "configurations" / f"config_{name}"
+        if not re.fullmatch(r"[a-z][-a-z0-9]*", name) or not path.is_file():
+            return {}, ""
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(read_text(path, MAX_CONFIG_BYTES))
+    except (OSError, ValueError, configparser.Error, ConfigError):
+        return {}, ""
+    return {section: dict(parser[section]) for section in parser.sections()}, f"'{name}'"
 
 
 def check_proxy(instance: str, address: str, where: str = "--proxy") -> None:

@@ -58,6 +58,9 @@ class Diagnosis:
     checks: list[CheckResult]
     sources: list[SourceStatus]
     silenced: list[str] = field(default_factory=list)  # "id[obj]: reason" per silenced finding
+    # files a finding without a file of its own is shown at (SARIF): "service"/"job"/"logs"/... -> the export
+    # it came from, "config" -> the config file, "alembic_ini"; each "path" or "path:line"
+    anchors: dict[str, str] = field(default_factory=dict)
 
     @property
     def incomplete(self) -> bool:
@@ -67,6 +70,11 @@ class Diagnosis:
             c.status == "error" or any(f.blocked for f in c.findings if f.status == "skip")
             for c in self.checks
         )
+
+
+def not_applicable(r) -> bool:
+    """Nothing to examine here; a part left not judged is shown, not counted among these."""
+    return r.status == "skip" and bool(r.findings) and not any(f.blocked or f.unjudged for f in r.findings)
 
 
 def _lines(f: Finding) -> list[str]:

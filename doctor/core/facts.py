@@ -538,7 +538,7 @@ class Facts:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Facts:
         if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError("not a netra-doctor snapshot (format 1)")
+            raise ValueError('no "format": 1')
         data = {k: v for k, v in data.items() if k != "format"}
         return _build(cls, data, "snapshot")
 

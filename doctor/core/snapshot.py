@@ -72,6 +72,9 @@ def load_snapshot(path: Path) -> list[Facts]:
         except ValueError as exc:  # a number --save never writes
             raise ConfigError(f"{path}: not a netra-doctor snapshot ({str(exc)[:200]})") from None
         items = data if isinstance(data, list) else [data]
+        if items and all(isinstance(i, dict) and "schema_version" in i and "causes" in i for i in items):
+            raise ConfigError(f"{path}: a JSON report (--format json), not a snapshot: replay reads what "
+                              "--save FILE writes")
         try:
             facts = [Facts.from_dict(item) for item in items]
             for f in facts:

@@ -14,12 +14,13 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from netra_doctor.sources.sqlproxy import free_port
 
 INSTALL_HINT = "PostgreSQL's server binaries were not found: apt-get install postgresql (or brew install postgresql)"
 
@@ -76,12 +77,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -150,7 +145,7 @@ def start(prefix: str = "netra-doctor-pg-") -> PgServer:
     as_postgres = os.geteuid() == 0
     root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp" if as_postgres else None))
     superuser = "postgres" if as_postgres else (os.environ.get("USER") or "postgres")
-    server = PgServer(bindir, root, _free_port(), superuser, as_postgres)
+    server = PgServer(bindir, root, free_port(), superuser, as_postgres)
     try:
         if as_postgres:
             import pwd

@@ -69,7 +69,52 @@ def run(
         facts = gather(ctx, planned)
         specs = chosen if chosen is not None else select(loading.result(), only)
     with gc_paused():  # checks make many small acyclic objects over big facts: no collector passes
-        return Run(facts, diagnose(facts, gate.checked(specs, facts), target.silence))
+        diagnosis = diagnose(facts, gate.checked(specs, facts), target.silence)
+    diagnosis.anchors = anchors(target, from_dir)
+    from_here(diagnosis, target)
+    if target.repo_only:
+        gate.cloud_steps_said(diagnosis)
+    return Run(facts, diagnosis)
+
+
+def from_here(diagnosis: Diagnosis, target: Target, cwd: Path | None = None) -> None:
+    """Printed `alembic -c INI` commands name the ini as the user types it from where they ran the
+    doctor (`alembic -c alembic.ini` in the Alembic project's folder), not from the repository root."""
+    import os
+
+    from netra_doctor.core.causes import fix_kind
+    from netra_doctor.safety.untrusted import shell_word
+
+    ini = Path(target.alembic_ini)
+    here = (cwd or Path.cwd()).resolve()
+    root = target.root.resolve()
+    if ini.is_absolute() or here == root or not here.is_relative_to(root):
+        return
+    old, new = f"-c {shell_word(str(ini))}", f"-c {shell_word(os.path.relpath(root / ini, here))}"
+    for cause in diagnosis.causes:
+        cause.fix = [type(item)(item.replace(old, new)) if fix_kind(item) == "command" else item for item in cause.fix]
+
+
+def anchors(target: Target, from_dir: Path | None) -> dict[str, str]:
+    """The files a finding with no file of its own is shown at, as the user's repository names them
+    (relative to its root; absolute when outside it): the export it came from, the config, alembic.ini."""
+    found: dict[str, str] = {}
+    if from_dir is not None:
+        from netra_doctor.sources.offline import export_anchors
+
+        found.update(export_anchors(from_dir))
+    if target.config_file is not None:
+        found["config"] = str(target.config_file)
+    ini = Path(target.alembic_ini)
+    found["alembic_ini"] = str(ini if ini.is_absolute() else target.root / ini)
+    root = target.root.resolve()
+
+    def local(where: str) -> str:
+        path, sep, line = where.rpartition(":") if where.rsplit(":", 1)[-1].isdigit() else (where, "", "")
+        full = Path(path).resolve()
+        return (str(full.relative_to(root)) if full.is_relative_to(root) else str(full)) + sep + line
+
+    return {k: local(v) for k, v in found.items()}
 
 
 def sources_for(specs: list[CheckSpec]) -> list[Source]:
@@ -87,4 +132,9 @@ def replay(facts: Facts, only: Iterable[str] = (), silences=None) -> Diagnosis:
 
         silences = [Silence(s["id"], s["reason"], s.get("object")) for s in facts.target.silence]
     with gc_paused():
-        return diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))
+        diagnosis = diagnose(facts, gate.checked(select(load_checks(), only), facts), list(silences))
+    if facts.target.repo_only:
+        gate.cloud_steps_said(diagnosis)
+    if not Path(facts.target.alembic_ini).is_absolute():  # all a snapshot knows of the checkout's files
+        diagnosis.anchors["alembic_ini"] = facts.target.alembic_ini
+    return diagnosis

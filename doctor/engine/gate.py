@@ -104,3 +104,18 @@ def _as_plan(f: Finding) -> None:
     if f.cause == "migration-not-applied" and f.status in ("warn", "fail"):
         f.status, f.cause = "pass", None
         f.message = f"pre-deploy, the plan: {f.message} (the job applies it on this deploy)"
+
+
+CLOUD_STEP = "then, outside this no-cloud gate, once the new image is deployed:"
+
+
+def cloud_steps_said(diagnosis) -> None:
+    """--repo-only is a gate with no cloud: a fix's cloud commands are not its next step but what
+    follows the deploy, and the fix says so before the first of them."""
+    from netra_doctor.core.causes import Step, fix_kind
+
+    for cause in diagnosis.causes:
+        at = next((i for i, item in enumerate(cause.fix) if fix_kind(item) == "command" and item.startswith("gcloud ")),
+                  None)
+        if at is not None and CLOUD_STEP not in cause.fix:
+            cause.fix.insert(at, Step(CLOUD_STEP))

@@ -4,8 +4,11 @@ The shape is the Apache Ant JUnit schema that Jenkins, GitLab and GitHub reporte
 (tests/data/schemas/JUnit.xsd validates it): a failed check is a ``<failure>`` carrying its
 message, the causes it supports and their fixes; a check that could not run is an ``<error>``;
 a skipped one ``<skipped>``. A warning fails its test case only under ``--fail-on warn``, so the
-dashboard and the exit code agree. Text from outside passes the output gate (XML 1.0 cannot
-hold most control characters anyway).
+dashboard and the exit code agree; under ``--fail-on error`` the passing case carries the warning in
+its own ``<system-out>`` (Surefire's and JUnit 5's form, which Jenkins, GitLab, junitparser and
+junit2html show), never an empty pass. The checks with nothing to examine in this run (``--repo-only``'s
+cloud and database checks, ``deploy-image`` without ``--image``) are one skipped case, ``not-examined``,
+not one each. Text from outside passes the output gate (XML 1.0 cannot hold most control characters anyway).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from netra_doctor.core.causes import FIX_PREFIX, fix_kind
-from netra_doctor.core.diagnosis import Diagnosis
+from netra_doctor.core.diagnosis import Diagnosis, not_applicable
 from netra_doctor.safety.secrecy import scrub
 from netra_doctor.safety.untrusted import clean, clean_line
 
@@ -47,12 +50,14 @@ def _line(value: str, *bound: int) -> str:
 def _suite(d: Diagnosis, index: int, fail_on: str, stamp: str, host: str) -> ET.Element:
     failing = {"fail", "warn"} if fail_on == "warn" else {"fail"}
     name = f"netra-doctor.{_line(d.environment)}"
+    idle = [r for r in d.checks if not_applicable(r)]
+    checks = [r for r in d.checks if r not in idle]
     suite = ET.Element("testsuite", {
         "name": name, "package": name, "id": str(index), "timestamp": stamp, "hostname": host,
-        "tests": str(len(d.checks)),
-        "failures": str(sum(r.status in failing for r in d.checks)),
-        "errors": str(sum(r.status == "error" for r in d.checks)),
-        "skipped": str(sum(r.status == "skip" for r in d.checks)),
+        "tests": str(len(checks) + bool(idle)),
+        "failures": str(sum(r.status in failing for r in checks)),
+        "errors": str(sum(r.status == "error" for r in checks)),
+        "skipped": str(sum(r.status == "skip" for r in checks) + bool(idle)),
         "time": f"{sum(r.duration_ms for r in d.checks) / 1000:.3f}",
     })
     props = ET.SubElement(suite, "properties")
@@ -60,10 +65,14 @@ def _suite(d: Diagnosis, index: int, fail_on: str, stamp: str, host: str) -> ET.
                        ("causes", " ".join(c.id for c in d.causes)),
                        ("ruled-out", " ".join(r.id for r in d.ruled_out))):
         ET.SubElement(props, "property", {"name": key, "value": _line(value, 0)})
-    for r in d.checks:
+    for r in checks:
         case = ET.SubElement(suite, "testcase",
                              {"name": r.id, "classname": name, "time": f"{r.duration_ms / 1000:.3f}"})
         message = _line(r.message)
+        if r.status == "warn" and "warn" not in failing:  # passes the gate, but a dashboard shows it
+            ET.SubElement(case, "system-out").text = "warning (passes under --fail-on error): " + _case_body(
+                d, r.id, r.message, r.findings)
+            continue
         if r.status in failing:
             child = ET.SubElement(case, "failure", {"message": message, "type": r.status})
         elif r.status == "error":
@@ -73,6 +82,11 @@ def _suite(d: Diagnosis, index: int, fail_on: str, stamp: str, host: str) -> ET.
         else:
             continue
         child.text = _case_body(d, r.id, r.message, r.findings)
+    if idle:
+        case = ET.SubElement(suite, "testcase", {"name": "not-examined", "classname": name, "time": "0.000"})
+        said = f"{len(idle)} checks had nothing to examine in this run: {', '.join(r.id for r in idle)}"
+        ET.SubElement(case, "skipped", {"message": _line(said)}).text = _text(
+            "\n".join(f"{r.id}: {r.message}" for r in idle))
     out = ET.SubElement(suite, "system-out")
     out.text = _text("\n".join(
         [f"{d.environment}: {d.status.upper()}"]

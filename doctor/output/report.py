@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netra_doctor.core.causes import FIX_PREFIX, fix_kind
-from netra_doctor.core.diagnosis import Diagnosis, exit_code, uncaused
+from netra_doctor.core.diagnosis import Diagnosis, exit_code, not_applicable, uncaused
 from netra_doctor.safety.secrecy import scrub, scrub_tree
 from netra_doctor.safety.untrusted import clean_line
 
@@ -108,6 +108,64 @@ def scrub_report(report: Any) -> Any:
 
 
 # --- the terminal report ------------------------------------------------------------------------
+
+LOGIN = "gcloud auth application-default login"
+GOOGLE_SOURCES = ("cloudrun", "secrets", "logs", "others")  # "others": ListServices / ListJobs when live
+
+
+def access_problem(d: Diagnosis) -> tuple[str, list[str]] | None:
+    """When the run could not reach Google at all, that is the one thing to fix first: no usable
+    credentials, or no permission on the Cloud Run reads everything else builds on. Returns the
+    headline and the command(s) that fix it; None when access was not the problem."""
+    import re
+
+    google = [s for s in d.sources if s.name in GOOGLE_SOURCES and s.error]
+    if any(f"`{LOGIN}`" in (s.error or "") for s in google):
+        return ("no usable Google credentials (Application Default Credentials), so nothing was read from "
+                "Cloud Run, Secret Manager or Logging; run this, then the doctor again (CI: a service "
+                "account key in GOOGLE_APPLICATION_CREDENTIALS, or workload identity)", [LOGIN])
+    cloudrun = next((s for s in google if s.name == "cloudrun"), None)
+    if cloudrun is None or "permission denied" not in (cloudrun.error or ""):
+        return None
+    needed = dict.fromkeys(m.groups() for s in google for m in re.finditer(
+        r"need (roles/[\w.]+) on project (\S+)", s.error or "") if "permission denied" in (s.error or ""))
+    from netra_doctor.safety.untrusted import shell_word
+
+    return ("permission denied on the Google API calls everything else builds on: the credentials need "
+            + ", ".join(role for role, _ in needed) + "; an owner of the project grants them (MEMBER: "
+            "user:you@example.com or serviceAccount:...)",
+            [" ".join(["gcloud projects add-iam-policy-binding", shell_word(project), "--member=MEMBER",
+                       shell_word(f"--role={role}")]) for role, project in needed])
+
+
+def incomplete_reason(d: Diagnosis) -> str:
+    """Why a run is INCOMPLETE, in one line: access first, then the first source or check that failed."""
+    problem = access_problem(d)
+    if problem:
+        return problem[0].split(", so ")[0].split(":")[0] + f": run `{problem[1][0]}`"
+    failed = next((s for s in d.sources if s.status == "error"), None)
+    if failed:
+        return f"source {failed.name}: {failed.error}"
+    stuck = next((r for r in d.checks if r.status == "error" or any(f.blocked for f in r.findings
+                                                                   if f.status == "skip")), None)
+    return f"check {stuck.id}: {stuck.message}" if stuck else "nothing was examined"
+
+
+def _short_message(message: str, d: Diagnosis) -> str:
+    """A check skipped for a source that failed names the source; its error is said once, in the
+    sources table below (a first run without credentials repeated it in every row)."""
+    for s in d.sources:
+        if s.error and s.status != "ok":
+            message = message.replace(f"({s.name} source: {s.error})", f"({s.name} source {s.status}: see below)")
+            message = message.replace(s.error, f"{s.name} source {s.status} (see below)")
+    return message
+
+
+def _source_detail(s, problem: tuple[str, list[str]] | None) -> str:
+    """A source's error; one that is the access problem already headlined says so instead of repeating it."""
+    if problem and s.name in GOOGLE_SOURCES and s.error and (f"`{LOGIN}`" in s.error or "permission denied" in s.error):
+        return "access: see the first lines"
+    return s.error or ""
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -221,7 +279,15 @@ class _Out:
             rows = [tuple("\n".join(textwrap.wrap(c, room, break_long_words=False, break_on_hyphens=False))
                           if i == wrap_col else c for i, c in enumerate(r)) for r in rows]
         text = tabulate(rows, headers=headers, disable_numparse=True)
-        self.lines += [line.rstrip() for line in text.splitlines()]
+        lines = [line.rstrip() for line in text.splitlines()]
+        if self.look.width is not None and max(map(len, lines)) > self.look.width:
+            # a name longer than the column's room (a path) would push the table past the terminal:
+            # on a narrow one, each row is a line of its short cells, then its text wrapped beneath
+            for row in rows:
+                self.raw("  ".join(c for i, c in enumerate(row) if i != wrap_col and c).rstrip())
+                self.prose(" ".join(row[wrap_col].split()), 4, hang=0)
+            return
+        self.lines += lines
 
 
 def _evidence(lines: list[str], verbose: bool) -> tuple[list[str], int]:
@@ -243,13 +309,21 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
     look = look or Look(verbose=verbose)
     out = _Out(look)
     out.prose(_headline(d, look.fail_on), prefix=out.mark(d.status), key=d.status)
+    problem = access_problem(d)
     if look.quiet:
+        if d.status == "incomplete" and not d.causes:
+            out.prose(f"  why: {incomplete_reason(d)}", hang=4)
         for c in d.causes:
             out.prose(f"#{c.rank} {c.id}", prefix=out.mark(c.severity))
             for item in c.fix:
                 out.fix(item, 2)
         return scrub("\n".join(out.lines))
     out.blank()
+    if problem:
+        out.prose(problem[0], prefix=out.mark("error"), key="error")
+        for command in problem[1]:
+            out.fix(command, 2)
+        out.blank()
     if d.causes and look.verbose:
         out.table([(f"#{c.rank}", c.id, c.severity, f"{c.confidence:.2f}", c.title) for c in d.causes],
                   ["rank", "cause", "severity", "confidence", "title"], 4)
@@ -279,15 +353,15 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
         out.prose(f"ruled out {len(d.ruled_out)}: " + ", ".join(r.id for r in d.ruled_out), hang=4)
     # by default, what did not pass and matters: a check with nothing to examine here (no --image,
     # not a pre-deploy run) is counted in the closing line, listed with -v
-    shown = [r for r in d.checks if look.verbose or (r.status != "pass" and not _not_applicable(r))]
-    idle = [r.id for r in d.checks if not look.verbose and _not_applicable(r)]
+    shown = [r for r in d.checks if look.verbose or (r.status != "pass" and not not_applicable(r))]
+    idle = [r.id for r in d.checks if not look.verbose and not_applicable(r)]
     if idle:
         out.prose(f"not examined here {len(idle)}: " + ", ".join(idle) + " (-v says why)", hang=4)
     if shown:
         out.blank()
         rows = []
         for r in shown:
-            rows.append((r.id, out.mark(r.status) + r.status, r.message,
+            rows.append((r.id, out.mark(r.status) + r.status, _short_message(r.message, d),
                          *([f"{r.duration_ms:.1f}"] if look.verbose else [])))
             # a part not judged beside a verdict on the rest: its own row, else only -v would tell
             rows += [(r.id, out.mark(f.status) + f.status, f.message, *([""] if look.verbose else []))
@@ -297,7 +371,7 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
     troubled = [s for s in d.sources if look.verbose or s.status != "ok"]
     if troubled:
         out.blank()
-        out.table([(s.name, s.status, s.duration_ms, s.error or "") for s in troubled],
+        out.table([(s.name, s.status, s.duration_ms, _source_detail(s, problem)) for s in troubled],
                   ["source", "status", "ms", "detail"], 3)
     if d.silenced:
         out.blank()
@@ -308,11 +382,6 @@ def render_table(d: Diagnosis, verbose: bool = False, look: Look | None = None) 
     out.blank()
     out.prose(_closing(d, look), prefix=out.mark(d.status), key=d.status)
     return scrub("\n".join(out.lines))
-
-
-def _not_applicable(r) -> bool:
-    """Nothing to examine here; a part left not judged is shown, not counted among these."""
-    return r.status == "skip" and bool(r.findings) and not any(f.blocked or f.unjudged for f in r.findings)
 
 
 # --- Markdown -------------------------------------------------------------------------------------

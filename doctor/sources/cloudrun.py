@@ -22,5 +22,5 @@ def gather(ctx: Context) -> None:
         publish(ctx)
     missing = [k for k in ("service", "job") if getattr(ctx.facts, k) is None]
     if missing:
-        raise SourceError(f"no {' and no '.join(missing)} export in the --from folder" if not ctx.live
+        raise SourceError(f"no {' and no '.join(missing)} export in {ctx.target.exports_label}" if not ctx.live
                           else f"could not read the {' and '.join(missing)}")

@@ -19,6 +19,7 @@ import copy
 import math
 import os
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -104,6 +105,9 @@ ORDER BY n.nspname, c.relname
 """
 
 
+_proxies_lock = threading.Lock()
+
+
 @dataclass
 class Route:
     """How to reach one database as one role. Holds the password in memory only."""
@@ -179,19 +183,40 @@ def route_to(ctx: Context, kind: str, target: DbTarget | None, password: str | N
         return _failed(kind, where, "", "unresolved", f"{kind} target not resolved: " + "; ".join(problems))
     if target.instance:
         address = ctx.target.proxies.get(target.instance)
+        via = f"proxy {address}"
         if not address:
-            return _failed(
-                kind, where, "", "no-route",
-                f"no route to /cloudsql/{target.instance}: pass --proxy {target.instance}=127.0.0.1:5432",
-            )
+            address, why = _started_proxy(ctx, target.instance)
+            via = f"cloud-sql-proxy started by the doctor on {address}"
+        if not address:
+            return _failed(kind, where, "", "no-route",
+                           f"no route to /cloudsql/{target.instance}: pass --proxy {target.instance}=127.0.0.1:5432"
+                           f" ({why})")
         host, _, port = address.rpartition(":")
         # the proxy speaks plain TCP locally and does TLS itself: keep only the session options
         params = {k: v for k, v in _libpq_params(target.options).items() if k == "options"}
-        return Route(host, int(port), target.database, target.user, password, f"proxy {address}", where, params)
+        return Route(host, int(port), target.database, target.user, password, via, where, params)
     return Route(
         str(target.host), target.port, target.database, target.user, password, "direct", where,
         _libpq_params(target.options),
     )
+
+
+def _started_proxy(ctx: Context, instance: str) -> tuple[str | None, str]:
+    """A Cloud SQL Auth Proxy the doctor starts for ``instance`` (sources/sqlproxy.py): its address,
+    or None and why not (no binary: how to install it; a failed start: what it said)."""
+    from netra_doctor.sources import sqlproxy
+
+    if sqlproxy.available() is None:
+        return None, sqlproxy.INSTALL
+    with _proxies_lock:
+        proxies = ctx.shared.get("sqlproxy")
+        if proxies is None:
+            proxies = ctx.shared["sqlproxy"] = sqlproxy.Proxies(
+                timeout=ctx.target.timeout, private_ip=ctx.target.private_ip, iam_authn=ctx.target.iam_authn)
+    try:
+        return proxies.address(instance), ""
+    except SourceError as exc:
+        return None, str(exc)
 
 
 # --- connecting ----------------------------------------------------------------------

@@ -296,8 +296,8 @@ def failure(exc: BaseException, api: str, what: str, project: str, timeout: floa
     if isinstance(exc, exceptions.PermissionDenied):
         return Skipped(f"permission denied to {what}: the doctor's credentials need {ROLES[api]} "
                        f"on project {project} ({_short(exc)})")
-    if isinstance(exc, EndpointDown):
-        return SourceError(f"could not {what}: {exc}")
+    if isinstance(exc, EndpointDown):  # its time is short: it was not asked, the endpoint had timed out
+        return SourceError(f"could not {what}: not asked, as {exc} earlier in this run")
     if isinstance(exc, (exceptions.DeadlineExceeded, exceptions.RetryError)):
         return SourceError(f"could not {what}: {HOSTS[api]} did not answer within {timeout:g}s")
     if isinstance(exc, exceptions.Unauthenticated):

@@ -14,7 +14,7 @@ def gather(ctx: Context) -> None:
         live_logs.gather(ctx)
         return
     if ctx.exports.logs is None:
-        raise Skipped("no logs.json in the --from folder: startup errors and job logs unknown")
+        raise Skipped(f"no logs.json in {ctx.target.exports_label}: startup errors and job logs unknown")
     t = ctx.target
     # a logs.json of the whole project holds other workloads' lines: the primary pair's are theirs alone
     ctx.facts.logs = primary_entries(ctx.exports.logs, t.service, t.job)

@@ -22,7 +22,7 @@ from netra_doctor.cloudrun.model import (
     workload_from_export,
 )
 from netra_doctor.cloudrun.workloads import runs_of
-from netra_doctor.core.config import ConfigError, Target
+from netra_doctor.core.config import ConfigError, Target, nearest
 from netra_doctor.core.errors import value_problem
 from netra_doctor.core.facts import Execution, LogEntry, Workload
 from netra_doctor.core.files import gc_paused, present, read_text
@@ -312,5 +312,49 @@ def check_environment(exports: Exports, target: Target) -> None:
     for workload in (exports.service, exports.job):
         problem = _mismatch(workload, target) if workload is not None else None
         if problem:
+            guess = _their_environment(workload, target)
+            if guess and nearest(target.environment, [guess]):  # a typo (`stagign`), not another environment
+                raise ConfigError(f"the exports in --from are environment {guess}'s ({workload.name}), not "
+                                  f"{target.environment}'s: did you mean `{guess}`?")
             raise ConfigError(f"{problem}; export environment {target.environment}'s {workload.kind}, "
                               "or name the environment these exports belong to")
+
+
+def _their_environment(w: Workload, target: Target) -> str | None:
+    """The environment whose name, put where this one's is in the workload's name, gives the exported
+    name (`netra-backend-staging` for `stagign`): the user's likely typo, or the wrong folder."""
+    import re
+
+    wanted = target.service if w.kind == "service" else target.job
+    env = target.environment
+    if not w.name or env not in wanted or wanted.count(env) != 1:
+        return None
+    before, after = wanted.split(env)
+    found = re.fullmatch(re.escape(before) + r"([a-z][a-z0-9-]{0,62})" + re.escape(after), w.name)
+    return found.group(1) if found and found.group(1) != env else None
+
+
+# --- where a fact came from, for reports that point at files (SARIF) ------------------------------
+
+_EXPORTS = {"service": ("service.yaml", "service.yml", "service.json"), "job": ("job.yaml", "job.yml", "job.json"),
+            "executions": ("executions.yaml", "executions.yml", "executions.json"), "logs": ("logs.json",),
+            "secrets": ("secrets.yaml", "secrets.yml")}
+
+
+def export_anchors(folder: Path) -> dict[str, str]:
+    """Each export of ``folder`` as "path:line": the line naming the resource (``name:``), else 1."""
+    found: dict[str, str] = {}
+    for kind, names in _EXPORTS.items():
+        path = next((folder / n for n in names if present(folder / n)), None)
+        if path is None:
+            continue
+        line = 1
+        if kind in ("service", "job"):
+            try:
+                text = read_text(path, MAX_FILE_BYTES)
+            except (ConfigError, OSError):
+                text = ""
+            line = next((i for i, row in enumerate(text.splitlines(), 1)
+                         if row.strip().startswith(("name:", '"name":'))), 1)
+        found[kind] = f"{path}:{line}"
+    return found

@@ -101,7 +101,7 @@ def gather(ctx: Context) -> None:
         ctx.passwords[workload.kind] = password
     facts.targets = None if unknown_offline else targets
     if unknown_offline:
-        raise Skipped("no secrets.yaml in the --from folder: secret values unknown")
+        raise Skipped(f"no secrets.yaml in {ctx.target.exports_label}: secret values unknown")
     if denied:
         reasons = {reason: [k for k, r in denied.items() if r == reason] for reason in denied.values()}
         raise Skipped("; ".join(f"secret{'s' if len(keys) > 1 else ''} {', '.join(keys)} {reason}"
