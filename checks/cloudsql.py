@@ -5,8 +5,8 @@ from __future__ import annotations
 from netra_doctor.cloudrun import containers
 from netra_doctor.cloudrun.cloudsql_attach import attach_value
 from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok
-from netra_doctor.core.config import is_instance_name
 from netra_doctor.core.facts import DbTarget, Facts, Workload
+from netra_doctor.core.instances import is_instance_name
 
 KINDS = ("service", "job")
 

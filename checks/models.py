@@ -7,8 +7,8 @@ from __future__ import annotations
 from netra_doctor.core.checking import Finding, check, fail, not_applicable, not_judged, ok, skip, warn
 from netra_doctor.core.facts import Facts, MigrationFacts, ModelFacts, ModelTable
 from netra_doctor.migrations.expected import ancestors, table_ops, tables_at_head
-from netra_doctor.migrations.models import unjudged
 from netra_doctor.migrations.plan import made_outside, op_line, plain, standing_columns, unreadable, where
+from netra_doctor.migrations.unjudged import unjudged
 
 
 def _models(facts: Facts) -> ModelFacts | Finding:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from operator import attrgetter
 
 from netra_doctor.cloudrun.shellcmd import gcloud_join
 from netra_doctor.core.checking import Finding, check, fail, not_applicable, ok, skip, warn
 from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, TableInfo
+from netra_doctor.core.records import record
 from netra_doctor.migrations.expected import ancestors, expectation_known, expected_tables, split_name, tables_at_head
 from netra_doctor.migrations.recorded import recorded as recorded_table
 from netra_doctor.migrations.stamping import Catalog as StampCatalog
@@ -41,7 +42,7 @@ def usable(t: TableInfo) -> bool:
     return t.schema_usage and t.can_select
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Place:
     """Where one expected table was found, from the service role's point of view."""
 
@@ -59,7 +60,7 @@ class Place:
         return self.table
 
 
-@dataclass
+@record
 class Catalog:
     """The service's catalog indexed once by table name, so locating n expected tables among m
     present ones costs n + m, not n x m (10,000 of each took seconds)."""

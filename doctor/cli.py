@@ -335,8 +335,8 @@ def _run_all(targets, folders, only, fmt):
 def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, color="auto"):
     """Print the report, then save; a snapshot that cannot be written is one line and exit 2 after
     the report (the diagnosis is never lost). ``--save -`` puts the snapshot on stdout, the report on stderr."""
-    from netra_doctor.core.config import ConfigError
     from netra_doctor.core.diagnosis import exit_code
+    from netra_doctor.core.errors import ConfigError
     from netra_doctor.output.report import render
 
     to_stdout = save is not None and str(save) == "-"
@@ -370,7 +370,7 @@ def _finish(diagnoses, fmt, verbose, fail_on, save=None, facts=(), quiet=False, 
 def replay(snapshot, fmt, fail_on, only, verbose, quiet, color):
     """Diagnose a saved snapshot (--save FILE), with no network."""
     _one_volume(quiet, verbose)
-    from netra_doctor.core.config import ConfigError
+    from netra_doctor.core.errors import ConfigError
     from netra_doctor.core.snapshot import load_snapshot
     from netra_doctor.engine import replay as replay_facts
 

@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -130,6 +129,8 @@ def _save(path: Path, parser: Any) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only the first run writes the tables
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bashlex-", suffix=".tmp")
         with held(Path(tmp).unlink), os.fdopen(fd, "w", encoding="utf-8") as out:  # Ctrl-C: removed
             json.dump(data, out, separators=(",", ":"))

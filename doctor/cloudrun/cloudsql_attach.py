@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from netra_doctor.core.config import is_instance_name
 from netra_doctor.core.facts import Workload
+from netra_doctor.core.instances import is_instance_name
 
 
 def attach_value(w: Workload | None, instance: str) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import posixpath
 
 from netra_doctor.cloudrun.shellcmd import ShellSyntaxError, ShellUnsupported, parse_shell, rough_commands
-from netra_doctor.core.config import is_instance_name
 from netra_doctor.core.facts import PROXY_IMAGES, Container, Workload, is_proxy_image
+from netra_doctor.core.instances import is_instance_name
 
 DEFAULT_PORT = 5432
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")

@@ -16,12 +16,13 @@ import fnmatch
 import os
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.facts import ImageFacts
 from netra_doctor.core.files import read_text
+from netra_doctor.core.records import record
 
 NAMES = ("Dockerfile",)
 MAX_BYTES = 1_000_000
@@ -33,7 +34,7 @@ class _Unknown(Exception):
     """A value that depends on something the Dockerfile does not fix (a build arg without default)."""
 
 
-@dataclass
+@record
 class _Stage:
     name: str
     workdir: str = ""

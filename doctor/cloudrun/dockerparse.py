@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+
+from netra_doctor.core.records import record
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
@@ -32,14 +33,14 @@ class ParseError(ValueError):
     """The Dockerfile is not one Docker would read (the message is BuildKit's)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Heredoc:
     name: str
     content: str
     chomp: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Command:
     cmd: str  # as written (`run` or `RUN`)
     sub_cmd: str | None

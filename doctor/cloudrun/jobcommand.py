@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from netra_doctor.cloudrun import dockerfile
 from netra_doctor.cloudrun.shellcmd import (
@@ -27,6 +27,7 @@ from netra_doctor.cloudrun.shellcmd import (
     rough_commands,
 )
 from netra_doctor.core.facts import Facts, ImageFacts, RepoFacts, Workload
+from netra_doctor.core.records import record
 
 SHELLS = {"sh", "bash", "dash", "ash", "ksh", "zsh"}
 _PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
@@ -36,7 +37,7 @@ _ALEMBIC_OPTS_WITH_VALUE = {"-n", "--name", "-x"}
 MAX_DEPTH = 4  # sh -c "sh -c '...'" nesting we follow
 
 
-@dataclass
+@record
 class Problem:
     message: str
     evidence: list[str] = field(default_factory=list)
@@ -45,7 +46,7 @@ class Problem:
     severity: str = "fail"  # "warn" when the evidence cannot be sure
 
 
-@dataclass
+@record
 class AlembicCall:
     """One `alembic ...` (or `python -m alembic ...`) the job would run."""
 
@@ -73,7 +74,7 @@ class AlembicCall:
         return shlex.join([*self.lead, *self.words])
 
 
-@dataclass
+@record
 class Analysis:
     problems: list[Problem] = field(default_factory=list)
     calls: list[AlembicCall] = field(default_factory=list)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
 from netra_doctor.core.facts import Execution, LogEntry
+from netra_doctor.core.records import record
 from netra_doctor.safety.secrecy import scrub
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pattern:
     name: str
     regex: re.Pattern[str]
@@ -114,7 +114,7 @@ _ERRORISH = re.compile(r"\b(?:Error|Exception|FATAL|Traceback)\b|exit\(([1-9]\d*
 _SEVERE = {"ERROR", "CRITICAL", "ALERT", "EMERGENCY"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hit:
     """One pattern matched in one log entry."""
 
@@ -240,7 +240,7 @@ def tables_named_in_startup_errors(logs: Iterable[LogEntry] | None) -> set[str]:
     return names
 
 
-@dataclass
+@record
 class UpgradeLog:
     """What one execution's log says Alembic did."""
 

@@ -7,9 +7,9 @@ Pure: the rules read only host, port and user, as the providers document their e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from netra_doctor.core.facts import DbTarget
+from netra_doctor.core.records import record
 
 # Supabase's shared pooler: aws-0-REGION.pooler.supabase.com, user ROLE.PROJECT_REF; 6543 transaction mode,
 # 5432 session mode. The direct endpoint is db.PROJECT_REF.supabase.co:5432 as ROLE.
@@ -19,7 +19,7 @@ _SUPABASE_DIRECT = re.compile(r"^db\.([a-z0-9]+)\.supabase\.co$")
 _NEON_POOLED = re.compile(r"^(ep-[a-z0-9-]+)-pooler(\.[a-z0-9.-]+\.neon\.tech)$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     """Where a target's connections really end: the database's direct endpoint, and the pooler if any."""
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from netra_doctor.core.records import record
 
 ALT_DELIM = "^"
 # tried in order when an item holds a comma; the first one absent from every item wins
@@ -92,7 +94,7 @@ class ShellUnsupported(ValueError):
     """The script uses a construct the parser does not cover (its syntax is not judged)."""
 
 
-@dataclass
+@record
 class SimpleCommand:
     """One simple command of a script: its words as the shell would pass them, where it sits."""
 
@@ -102,7 +104,7 @@ class SimpleCommand:
     span: tuple[int, int] = (0, 0)  # [start, end) in the script
 
 
-@dataclass
+@record
 class Script:
     commands: list[SimpleCommand]
     uses_positional: bool  # $0, $1, $@ ...: extra args after `sh -c SCRIPT` are meant

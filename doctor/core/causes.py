@@ -9,7 +9,8 @@ Fix steps are templates rendered with the environment's real names ({project},
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+
+from netra_doctor.core.records import record
 
 
 class Step(str):
@@ -29,7 +30,7 @@ def fix_kind(item: str) -> str:
     return "step" if isinstance(item, Step) else "sql" if isinstance(item, Sql) else "command"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CauseSpec:
     id: str
     title: str

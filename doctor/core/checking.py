@@ -12,17 +12,18 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from netra_doctor.core.entrypoints import entry_points
 from netra_doctor.core.facts import Facts
+from netra_doctor.core.records import record
 from netra_doctor.safety.secrecy import scrub
 
 ENTRY_POINT_GROUP = "netra_doctor.checks"
 STATUS_ORDER = {"pass": 0, "skip": 1, "warn": 2, "fail": 3, "error": 4}
 
 
-@dataclass
+@record
 class Finding:
     """One observation of a check.
 
@@ -76,7 +77,7 @@ def not_judged(message: str, blocked: bool = False, **kw) -> Finding:
 CheckFn = Callable[[Facts], Iterable[Finding]]
 
 
-@dataclass
+@record
 class CheckSpec:
     id: str
     title: str
@@ -100,7 +101,7 @@ def check(id: str, title: str, needs: Iterable[str] = (), causes: Iterable[str] 
     return wrap
 
 
-@dataclass
+@record
 class CheckResult:
     id: str
     title: str

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 _LOCK = threading.Lock()
 _HELD: dict[int, Callable[[], None]] = {}
@@ -45,6 +48,8 @@ def undo_all() -> None:
 def threads(workers: int, prefix: str) -> Iterator[ThreadPoolExecutor]:
     """A ThreadPoolExecutor that is waited for on a normal exit (as ``with ThreadPoolExecutor``) but
     not on KeyboardInterrupt: its threads may be blocked for seconds in I/O the process is abandoning."""
+    from concurrent.futures import ThreadPoolExecutor  # here: with logging and queue, 5 ms a replay never needs
+
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix)
     try:
         yield pool

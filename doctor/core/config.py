@@ -25,7 +25,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ from typing import Any
 import tomli
 from netra_doctor.core.diagnosis import Silence
 from netra_doctor.core.errors import ConfigError, value_problem
+from netra_doctor.core.instances import is_instance_name
+from netra_doctor.core.records import record
 from netra_doctor.core.typos import nearest
 
 DEFAULT_DB_ENV = {
@@ -71,7 +73,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-_INSTANCE = re.compile(r"^[a-z0-9][a-z0-9.:-]*:[a-z0-9-]+:[a-z0-9][a-z0-9-]*$")
 _HOSTPORT = re.compile(r"^[^\s:]+:\d{1,5}$")
 
 
@@ -80,7 +81,7 @@ JOB_ROLES = ("migrate", "check", "other")
 _WORKLOAD_KEYS = {"name", "kind", "role", "models", "tables", "dockerfile", "docker_context", "db_env", "image"}
 
 
-@dataclass
+@record
 class WorkloadSpec:
     """One ``[[workloads]]`` entry: another Cloud Run service or job on the environment's database."""
 
@@ -95,7 +96,7 @@ class WorkloadSpec:
     image: str = ""  # the image about to ship from its own dockerfile (the deploy-image check's, for a job)
 
 
-@dataclass
+@record
 class Target:
     environment: str
     project: str
@@ -549,7 +550,7 @@ def active_gcloud_configuration(env) -> tuple[dict[str, dict[str, str]], str]:
 
 
 def check_proxy(instance: str, address: str, where: str = "--proxy") -> None:
-    if not isinstance(instance, str) or not _INSTANCE.match(instance):
+    if not isinstance(instance, str) or not is_instance_name(instance):
         raise ConfigError(f"{where}: {instance!r} is not a Cloud SQL instance name (PROJECT:REGION:INSTANCE)")
     if not isinstance(address, str) or not _HOSTPORT.match(address) or not 0 < int(address.rsplit(":", 1)[1]) < 65536:
         raise ConfigError(f"{where}: {address!r} for {instance} is not HOST:PORT")
@@ -562,10 +563,6 @@ def parse_proxy(spec: str) -> tuple[str, str]:
         raise ConfigError(f"--proxy {spec!r}: expected INSTANCE=HOST:PORT")
     check_proxy(instance, address)
     return instance, address
-
-
-def is_instance_name(name: str) -> bool:
-    return bool(_INSTANCE.match(name))
 
 
 def _no_unknown_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:

@@ -8,17 +8,18 @@ priority (root causes before the symptoms they produce).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from netra_doctor.core import doubt
 from netra_doctor.core.causes import CAUSES, merged_fix, unknown
 from netra_doctor.core.checking import CheckResult, Finding
 from netra_doctor.core.facts import Facts, SourceStatus
+from netra_doctor.core.records import record
 
 SEVERITY_ORDER = {"error": 0, "warn": 1}
 
 
-@dataclass
+@record
 class Cause:
     id: str
     rank: int
@@ -31,7 +32,7 @@ class Cause:
     findings: list[Finding] = field(default_factory=list)  # the evidence, structured (JSON)
 
 
-@dataclass
+@record
 class RuledOut:
     id: str
     title: str
@@ -39,7 +40,7 @@ class RuledOut:
     findings: list[Finding] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Silence:
     id: str  # a check id or a cause id
     reason: str
@@ -49,7 +50,7 @@ class Silence:
         return self.id in (f.check, f.cause) and (self.object is None or self.object == f.obj)
 
 
-@dataclass
+@record
 class Diagnosis:
     environment: str
     status: str  # "healthy" | "unhealthy" | "incomplete"

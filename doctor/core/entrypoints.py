@@ -14,15 +14,16 @@ import importlib
 import os
 import re
 import sys
-from dataclasses import dataclass
 from functools import reduce
 from typing import Any
+
+from netra_doctor.core.records import record
 
 _PATTERN = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$")
 _STEM = re.compile(r"^([^-]+)(?:-.*)?\.(?:dist|egg)-info$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EntryPoint:
     name: str
     value: str

@@ -18,13 +18,15 @@ import math
 import operator
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from netra_doctor.core.records import record
 
 SNAPSHOT_FORMAT = 1
 
 
-@dataclass
+@record
 class SecretRef:
     """An env var whose value comes from Secret Manager."""
 
@@ -37,20 +39,20 @@ class SecretRef:
         return f"{self.secret}@{self.version}"
 
 
-@dataclass
+@record
 class EnvVar:
     name: str
     value: str | None = None  # literal value (None when it comes from a secret)
     secret: SecretRef | None = None
 
 
-@dataclass
+@record
 class VolumeMount:
     name: str
     mount_path: str
 
 
-@dataclass
+@record
 class Container:
     name: str = ""
     image: str = ""
@@ -62,7 +64,7 @@ class Container:
     ports: list[int] = field(default_factory=list)  # container ports; the service's ingress container has one
 
 
-@dataclass
+@record
 class Condition:
     type: str
     status: str  # "True" | "False" | "Unknown" (v1 spelling; v2 states are mapped onto it)
@@ -71,7 +73,7 @@ class Condition:
     last_transition: str = ""  # RFC 3339: when the status last changed (a Ready=False: when it failed)
 
 
-@dataclass
+@record
 class Workload:
     """A Cloud Run service or job, normalised from the v1 (gcloud YAML) or v2 (API) form."""
 
@@ -133,7 +135,7 @@ def app_container(containers: list[Container]) -> Container:
     return (apps or containers)[0]
 
 
-@dataclass
+@record
 class Execution:
     name: str
     status: str  # "succeeded" | "failed" | "running" | "cancelled" | "unknown"
@@ -144,7 +146,7 @@ class Execution:
     job: str = ""  # the job it is a run of ("": not said by the export)
 
 
-@dataclass
+@record
 class ServingRevision:
     name: str
     image: str = ""
@@ -159,7 +161,7 @@ class ServingRevision:
     images: list[str] = field(default_factory=list)  # every container's image, the app's first
 
 
-@dataclass
+@record
 class SecretValue:
     """What a secret ref resolved to, never the value itself."""
 
@@ -169,7 +171,7 @@ class SecretValue:
     error: str | None = None  # why it could not be resolved
 
 
-@dataclass
+@record
 class DbTarget:
     """The database a workload will reach, resolved from its env and secrets."""
 
@@ -194,7 +196,7 @@ class DbTarget:
         return (self.instance or self.host, self.port if not self.instance else None, self.database, self.user)
 
 
-@dataclass
+@record
 class TableInfo:
     schema: str
     name: str
@@ -204,14 +206,14 @@ class TableInfo:
     schema_usage: bool = True
 
 
-@dataclass
+@record
 class AlembicVersion:
     schema: str
     versions: list[str] = field(default_factory=list)
     error: str | None = None  # the table exists but this role could not read it (versions unknown)
 
 
-@dataclass
+@record
 class DatabaseFacts:
     """What one workload's role sees when it connects to its resolved target."""
 
@@ -242,7 +244,7 @@ class DatabaseFacts:
     superuser: bool = False
 
 
-@dataclass
+@record
 class RevisionFacts:
     revision: str
     down_revisions: list[str] = field(default_factory=list)
@@ -284,7 +286,7 @@ class RevisionFacts:
     lock_ops: list[LockOp] = field(default_factory=list)
 
 
-@dataclass
+@record
 class LockOp:
     """One statement of a revision's upgrade() as the lock weighing needs it (read statically)."""
 
@@ -300,7 +302,7 @@ class LockOp:
     #                                                  local, sql (read from op.execute), using_index
 
 
-@dataclass
+@record
 class MigrationFacts:
     alembic_ini: str
     script_location: str = ""
@@ -325,7 +327,7 @@ class MigrationFacts:
         return {r.revision: r for r in self.revisions}
 
 
-@dataclass
+@record
 class LogEntry:
     timestamp: str
     text: str
@@ -335,7 +337,7 @@ class LogEntry:
     workload: str = ""  # the service or job that wrote it (resource.labels service_name / job_name)
 
 
-@dataclass
+@record
 class ModelTable:
     """One table the checkout's SQLAlchemy models declare."""
 
@@ -350,7 +352,7 @@ class ModelTable:
     own_migrations: str = ""
 
 
-@dataclass
+@record
 class ModelFacts:
     """The models and how they were read: which files, and ``ast`` or an opted-in import."""
 
@@ -361,7 +363,7 @@ class ModelFacts:
     problems: list[str] = field(default_factory=list)  # what could not be read (a computed __tablename__, say)
 
 
-@dataclass
+@record
 class RepoFacts:
     """The checkout being diagnosed: which files the job's command may point at."""
 
@@ -377,7 +379,7 @@ class RepoFacts:
     checkout: str | None = None
 
 
-@dataclass
+@record
 class SourceStatus:
     name: str
     status: str  # "ok" | "error" | "skipped" | "partial" (facts gathered, a bound cut the read)
@@ -385,7 +387,7 @@ class SourceStatus:
     error: str | None = None
 
 
-@dataclass
+@record
 class TargetInfo:
     """The names the fixes are rendered with (a copy of config's Target, without routes)."""
 
@@ -408,7 +410,7 @@ class TargetInfo:
     alembic_name: str = "alembic"  # the ini section the scripts are read from (`alembic -n NAME`)
 
 
-@dataclass
+@record
 class TableUsage:
     """What a table holds and how it was used since statistics were reset (pg_class, pg_stat_user_tables)."""
 
@@ -427,7 +429,7 @@ class TableUsage:
     pages: int = -1  # pg_class.relpages
 
 
-@dataclass
+@record
 class LockSettings:
     """What lock_timeout the migration job's session starts with, from the catalog (pg_db_role_setting)."""
 
@@ -440,7 +442,7 @@ class LockSettings:
     error: str = ""  # why the settings could not be read ("" when they were)
 
 
-@dataclass
+@record
 class ImageFacts:
     """Where the Dockerfile's WORKDIR and COPY/ADD put the checkout's files in the image."""
 
@@ -457,7 +459,7 @@ class ImageFacts:
     dockerignore: list[str] = field(default_factory=list)  # the context's .dockerignore patterns, in order
 
 
-@dataclass
+@record
 class DefaultPrivilege:
     """One grant of pg_default_acl: objects ``owner`` creates (in ``schema``; "" = every schema) are
     granted ``privileges`` to ``grantee`` ("PUBLIC" for everyone)."""
@@ -469,7 +471,7 @@ class DefaultPrivilege:
     privileges: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class OtherWorkload:
     """Another Cloud Run service or job on the environment's database (configured or discovered), or the
     primary job's own entry (``primary``: its ``[[workloads]]`` entry gives it an image recipe of its own)."""
@@ -495,7 +497,7 @@ class OtherWorkload:
     notes: list[str] = field(default_factory=list)  # how it was found, what could not be read
 
 
-@dataclass
+@record
 class Facts:
     target: TargetInfo
     service: Workload | None = None
@@ -558,7 +560,7 @@ def _schema(tp: type) -> tuple[dict[str, Any], tuple[str, ...]]:
     return {f.name: hints[f.name] for f in fields}, required
 
 
-@dataclass
+@record
 class _Flat:
     """How to build a dataclass of plain fields (str, int, bool, optional or not, no default factory)
     straight from its JSON object: the types each field takes, the defaults, the required fields,

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from netra_doctor.core.config import ConfigError
+from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.facts import Facts
 from netra_doctor.core.files import gc_paused, read_bytes
 

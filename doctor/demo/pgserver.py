@@ -17,9 +17,10 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from netra_doctor.core.records import record
 from netra_doctor.sources.sqlproxy import free_port
 
 INSTALL_HINT = "PostgreSQL's server binaries were not found: apt-get install postgresql (or brew install postgresql)"
@@ -79,7 +80,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
-@dataclass
+@record
 class PgServer:
     """A running throwaway server; ``superuser`` connects over TCP with trust auth."""
 

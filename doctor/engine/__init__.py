@@ -6,24 +6,25 @@ Drives the run; may import ``sources``, ``core`` and ``safety``, and finds the c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netra_doctor.core.checking import CheckSpec, load_checks, source_for
-from netra_doctor.core.config import ConfigError, Target
 from netra_doctor.core.diagnosis import Diagnosis, diagnose
+from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.facts import Facts
 from netra_doctor.core.files import gc_paused
+from netra_doctor.core.records import record
 from netra_doctor.engine import gate
 
 if TYPE_CHECKING:
+    from netra_doctor.core.config import Target
     from netra_doctor.sources.context import Source
 
 ALWAYS = {"cloudrun", "secrets", "repo"}  # cheap, and what every other source builds on
 
 
-@dataclass
+@record
 class Run:
     facts: Facts
     diagnosis: Diagnosis

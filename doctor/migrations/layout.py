@@ -16,18 +16,19 @@ import configparser
 import locale
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from netra_doctor.core.errors import ConfigError, SourceError
 from netra_doctor.core.files import MAX_SOURCE_BYTES, read_bytes, read_source
+from netra_doctor.core.records import record
 
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
 _LEGACY_VERSIONS = re.compile(r", *|(?: +)")
 _LEGACY_SYS_PATH = re.compile(r", *|(?: +)|\:")
 
 
-@dataclass
+@record
 class Layout:
     """The folders Alembic reads for one alembic.ini."""
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from netra_doctor.core.facts import LockOp, RevisionFacts
+from netra_doctor.core.records import record
 
 READS_WRITES = "reads and writes"
 WRITES = "writes"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lock:
     mode: str  # PostgreSQL's lock mode on the table
     blocks: str  # what the running service cannot do meanwhile: READS_WRITES, WRITES or ""
@@ -193,7 +194,7 @@ def _bare(table: str) -> str:
 # --- the plan as Alembic runs it --------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Step:
     revision: RevisionFacts
     op: LockOp

@@ -22,15 +22,17 @@ import ast
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.facts import ModelFacts, ModelTable
 from netra_doctor.core.files import read_source, why_not
+from netra_doctor.core.records import record
 from netra_doctor.migrations import nameeval
 from netra_doctor.migrations.pyparse import parse
 from netra_doctor.migrations.pysource import absolute_import
+from netra_doctor.migrations.unjudged import NO_TABLE_NAME, UNREACHED
 
 SKIP_DIRS = {
     ".git", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache",
@@ -45,7 +47,7 @@ NOT_COLUMNS = {"relationship", "Relationship", "column_property", "synonym", "as
 # --- what one file declares ----------------------------------------------------------------------
 
 
-@dataclass
+@record
 class ClassInfo:
     name: str
     path: str  # repo-relative
@@ -66,7 +68,7 @@ class ClassInfo:
     declarative: bool = False  # the declarative base itself (DeclarativeBase subclass, @as_declarative)
 
 
-@dataclass
+@record
 class ModuleInfo:
     path: str
     name: str  # dotted module name, when known
@@ -479,7 +481,6 @@ def _target_roots(index: Index, env: ModuleInfo, target: str) -> set[tuple[str, 
     return _roots(index, cls) if cls is not None else set()
 
 
-NO_TABLE_NAME = "its table name is not known without running the code"
 _LIBRARIES = {"sqlalchemy", "flask_sqlalchemy", "sqlmodel", "pydantic"}
 _PLAIN_BASES = {"object", "ABC", "Generic", "Protocol", "Enum", "IntEnum", "StrEnum", "Exception", "TypedDict",
                 "NamedTuple", "BaseModel", "dict", "str", "int"}
@@ -945,19 +946,6 @@ def read_models(root: Path, alembic_ini: Path, paths: list[str] | None = None,
     facts.files = sorted({m.path for m in modules})
     facts.problems = files.problems + facts.problems
     return facts
-
-
-UNREACHED = "declares models (__tablename__) but no import from env.py reaches it"
-
-
-# what the problems say of a model (class, Table() or module) that the reader found and could not judge
-UNJUDGED_MARKS = (NO_TABLE_NAME, "its table is not known without running the code", UNREACHED, ": not read (",
-                  "that table is not read")
-
-
-def unjudged(problems: list[str]) -> list[str]:
-    """The models found and not judged, from the reader's problems."""
-    return [p for p in problems if any(m in p for m in UNJUDGED_MARKS)]
 
 
 def _unreached(root: Path, files: _Files, tables: list[ModelTable], scripts: list[Path]) -> list[str]:

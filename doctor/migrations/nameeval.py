@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from netra_doctor.core.records import record
 
 MAX_DEPTH = 4  # helper calls deep
 MAX_STATEMENTS = 12  # in one helper body
@@ -36,14 +37,14 @@ class Unknown(Exception):
     """The rule uses something this interpreter does not follow."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClassRef:
     """The ``cls`` a declared_attr receives: only its ``__name__`` is known."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Function:
     """A function of the checkout, with the names its module can see."""
 
@@ -55,7 +56,7 @@ RE = object()  # the ``re`` module
 RE_SUB = object()  # ``from re import sub``
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Method:
     owner: object
     name: str

@@ -8,9 +8,9 @@ head leave standing, and the pending operations replayed over the database's rea
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from netra_doctor.core.facts import DatabaseFacts, Facts, MigrationFacts, RevisionFacts, TableUsage
+from netra_doctor.core.records import record
 from netra_doctor.migrations.expected import ancestors, split_name, table_ops
 
 
@@ -153,7 +153,7 @@ def unreadable(m: MigrationFacts, tips: list[str]) -> list[str]:
     return out
 
 
-@dataclass
+@record
 class Conflict:
     revision: RevisionFacts
     index: int  # the operation's index in ``ops``

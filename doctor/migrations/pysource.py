@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.files import read_source
+from netra_doctor.core.records import record
 from netra_doctor.migrations.pyparse import parse
 
 MAX_DEPTH = 12  # import hops followed for one name
@@ -38,7 +39,7 @@ def _shown(source: ast.AST | str) -> str:
     return source if isinstance(source, str) else short(ast.unparse(source))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ColumnValue:
     """``sa.Column("name", ...)`` carried as a value (bound to a name, returned, passed, collected);
     ``name`` None when the name is known only at run time."""
@@ -51,7 +52,7 @@ class ColumnValue:
         return _shown(self.source)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Built:
     """What a call into a module outside the checkout returns (a type, a constraint, a connection):
     it exists, its content is not known."""
@@ -69,7 +70,7 @@ class Built:
 CallValue = Callable[["Module", ast.Call, "dict[str, Any] | None", int], Any]
 
 
-@dataclass
+@record
 class Module:
     path: Path
     name: str  # dotted name, "" for a file loaded by path (a revision file)
@@ -199,7 +200,7 @@ class Modules:
         return self.find(module), attr
 
 
-@dataclass
+@record
 class Found:
     """Where a name leads: an expression to evaluate, a function, or a module."""
 

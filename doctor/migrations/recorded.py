@@ -5,10 +5,10 @@ in evidence. A check module is a leaf: shared helpers live here, not in another 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from netra_doctor.core.checking import Finding, skip
 from netra_doctor.core.facts import AlembicVersion, DatabaseFacts, Facts, MigrationFacts, RevisionFacts
+from netra_doctor.core.records import record
 from netra_doctor.migrations.expected import ancestors
 
 
@@ -24,7 +24,7 @@ def service_database(facts: Facts) -> DatabaseFacts | Finding:
     return db
 
 
-@dataclass
+@record
 class Recorded:
     """The alembic_version the service's database holds, as Alembic would find it."""
 

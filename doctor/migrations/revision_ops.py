@@ -21,10 +21,11 @@ from __future__ import annotations
 import ast
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from netra_doctor.core.facts import LockOp
+from netra_doctor.core.records import record
 from netra_doctor.migrations.pysource import (
     Built,
     ColumnValue,
@@ -71,7 +72,7 @@ _ROW_MODULES = frozenset({"sqlalchemy", "sqlmodel"})  # their insert/update/sele
 _MUTATORS = frozenset({"insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "sort", "reverse"})
 
 
-@dataclass
+@record
 class TableOps:
     creates: list[str] = field(default_factory=list)
     drops: list[str] = field(default_factory=list)
@@ -122,7 +123,7 @@ class TableOps:
             self.opaque.append(reason)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BatchValue:
     """``op.batch_alter_table("t")`` returned by a helper (``with _with_batch("t") as batch_op:``)."""
 
@@ -137,7 +138,7 @@ class _UnknownBatch(Unresolved):
     """A batch whose table could not be read (already said where the batch was opened)."""
 
 
-@dataclass
+@record
 class LocalFunction:
     """A function defined inside upgrade() (or a helper): followed when called there, with the
     enclosing function's names as its closure."""
@@ -147,7 +148,7 @@ class LocalFunction:
     closure: dict[str, Any]
 
 
-@dataclass
+@record
 class _Frame:
     module: Module
     env: dict[str, Any] = field(default_factory=dict)  # local names bound to constants (Unresolved: unknown)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from netra_doctor.core.records import record
 from netra_doctor.migrations.pysource import (
     MAX_DEPTH,
     Module,
@@ -33,7 +34,7 @@ _COLUMN_FUNCS = frozenset({"Column", "mapped_column"})
 _PLAIN_BASES = frozenset({"sqlalchemy", "typing", "abc", "enum", "dataclasses"})
 
 
-@dataclass
+@record
 class MadeTable:
     name: str  # schema-qualified when the class or Table gives a schema
     columns: list[str] = field(default_factory=list)

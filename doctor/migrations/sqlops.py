@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from netra_doctor.core.records import record
 
 # a C extension: a platform without a wheel falls back to patterns; imported on the first SQL string
 # (20-110 ms), so a history without op.execute never pays for it
@@ -20,7 +22,7 @@ PGLAST = importlib.util.find_spec("pglast") is not None
 FALLBACK_NOTE = "pglast (PostgreSQL's parser) is not installed: SQL in op.execute was read with patterns"
 
 
-@dataclass
+@record
 class SqlEffect:
     """Table operations in statement order: ["create", t] / ["rename", old, new] / ["drop", t] /
     ["drop_column", t, c] / ["add_column", t, c]; ``opaque``: why some of it could not be read."""
@@ -212,7 +214,7 @@ def volatile(expression: str) -> bool:
     return bool(_VOLATILE.search(expression))
 
 
-@dataclass
+@record
 class SqlLock:
     """One lock-taking statement (or a lock_timeout setting) of a SQL string: LockOp's fields."""
 

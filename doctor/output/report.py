@@ -10,11 +10,11 @@ keeps it whole). Everything from outside passes doctor/safety/untrusted.py on it
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from netra_doctor.core.causes import FIX_PREFIX, fix_kind
 from netra_doctor.core.diagnosis import Diagnosis, exit_code, not_applicable, uncaused
+from netra_doctor.core.records import record
 from netra_doctor.safety.secrecy import scrub, scrub_tree
 from netra_doctor.safety.untrusted import clean_line
 
@@ -26,7 +26,7 @@ COLOUR = {"error": "red", "fail": "red", "unhealthy": "red", "warn": "yellow", "
           "skip": "yellow", "pass": "green", "healthy": "green"}
 
 
-@dataclass
+@record
 class Look:
     """How a terminal report looks: ``width`` None means no wrapping (piped with no COLUMNS)."""
 

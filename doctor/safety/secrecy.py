@@ -12,8 +12,6 @@ huge secret costs one pass, never a quadratic search.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -47,6 +45,9 @@ _SCHEME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 
 def fingerprint(value: str) -> str:
     """A short, salted, one-way token that is equal for equal values within this run."""
+    import hashlib  # here: OpenSSL's module costs a replay, which fingerprints nothing, 3 ms to load
+    import hmac
+
     digest = hmac.new(_SALT, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
     return "fp:" + digest[:12]
 

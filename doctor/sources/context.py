@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from netra_doctor.core.config import Target
 from netra_doctor.core.facts import Facts, SourceStatus
+from netra_doctor.core.records import record
 
 if TYPE_CHECKING:
     from netra_doctor.sources.offline import Exports
 
 
-@dataclass
+@record
 class Context:
     target: Target
     facts: Facts
@@ -46,7 +47,7 @@ class Context:
 SourceFn = Callable[[Context], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Source:
     name: str
     fn: SourceFn

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import starmap
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from netra_doctor.core.facts import (
     TableInfo,
     TableUsage,
 )
+from netra_doctor.core.records import record
 from netra_doctor.safety.secrecy import fingerprint, remember, scrub
 from netra_doctor.sources.context import Context
 
@@ -108,7 +109,7 @@ ORDER BY n.nspname, c.relname
 _proxies_lock = threading.Lock()
 
 
-@dataclass
+@record
 class Route:
     """How to reach one database as one role. Holds the password in memory only."""
 

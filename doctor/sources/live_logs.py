@@ -21,12 +21,12 @@ timestamp filter of its own). Entries are turned into the JSON that ``gcloud log
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from netra_doctor.core.config import Target
 from netra_doctor.core.errors import Partial
+from netra_doctor.core.records import record
 from netra_doctor.sources import live_api as gcp
 from netra_doctor.sources.context import Context
 from netra_doctor.sources.offline import log_entries
@@ -40,7 +40,7 @@ RETENTION_DAYS = 30  # Cloud Logging's default retention: the bound when no crea
 UNKNOWN_HOURS = 24  # how far back the service is read when its revisions are unknown
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Query:
     what: str  # for the cut note: "the service's revisions a, b"
     filter: str

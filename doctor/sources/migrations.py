@@ -19,13 +19,14 @@ import heapq
 import json
 import os
 import re
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netra_doctor.core.errors import ConfigError, SourceError
 from netra_doctor.core.facts import MigrationFacts, RevisionFacts
 from netra_doctor.core.files import MAX_SOURCE_BYTES, gc_paused, outside, read_bytes, read_source, why_not
+from netra_doctor.core.records import record
 from netra_doctor.migrations.layout import Layout, script_layout
 from netra_doctor.migrations.models import is_revision_file
 from netra_doctor.migrations.pyparse import parse
@@ -281,7 +282,7 @@ class _Recording(Modules):
         return super().find(name)
 
 
-@dataclass
+@record
 class _Script:
     """One revision file: its identifiers as written (for Alembic's map) and the facts it yields."""
 

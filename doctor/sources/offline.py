@@ -8,7 +8,6 @@ line, exit 2) rather than a half-finished diagnosis. Missing optional files stay
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from netra_doctor.core.config import ConfigError, Target, nearest
 from netra_doctor.core.errors import value_problem
 from netra_doctor.core.facts import Execution, LogEntry, Workload
 from netra_doctor.core.files import gc_paused, present, read_text
+from netra_doctor.core.records import record
 from netra_doctor.core.snapshot import parse_json
 from yaml.composer import Composer, ComposerError
 from yaml.constructor import SafeConstructor
@@ -72,7 +72,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
             Resolver.__init__(self)
 
 
-@dataclass
+@record
 class Exports:
     folder: Path
     service: Workload | None

@@ -19,10 +19,11 @@ import socket
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from netra_doctor.core import cleanup
 from netra_doctor.core.errors import SourceError
+from netra_doctor.core.records import record
 
 BINARY = "cloud-sql-proxy"
 INSTALL = ("install the Cloud SQL Auth Proxy (`gcloud components install cloud-sql-proxy`, or "
@@ -43,7 +44,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@dataclass
+@record
 class Proxies:
     """The proxies of one run (``ctx.shared["sqlproxy"]``): started on first need, stopped by close()."""
 
