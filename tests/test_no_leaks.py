@@ -131,6 +131,8 @@ def _write_exports(folder: Path, user: str, db: str, dsn: str, error: str) -> No
         container = job_container(doc)
         container["env"] = [e for e in container["env"] if not e["name"].startswith("POSTGRES_")] + [
             {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"key": "latest", "name": "database-url-staging"}}}]
+        # the password typed into the job's script too: the shell parse kept between runs must not hold it
+        container["args"] = ["-c", f"PGPASSWORD='{PASSWORD}' {container['args'][1]}"]
 
     edit_yaml(folder / "job.yaml", job_reads_the_url)
     logs = json.loads((folder / "logs.json").read_text())
@@ -291,6 +293,17 @@ def test_no_output_of_any_command_holds_the_password(runs: dict[str, Run], plant
     for where, text in (("stdout", run.result.stdout), ("stderr", run.result.stderr),
                         *((str(f), f.read_text(encoding="utf-8")) for f in run.files)):
         assert not leaks(text, planted.dsn), f"{name}: {where} holds {leaks(text, planted.dsn)}"
+
+
+def test_no_file_the_runs_keep_between_runs_holds_the_password(runs: dict[str, Run], planted: Planted) -> None:
+    """The cache folder (per-file facts, bashlex tables, the job scripts' parses) holds what a snapshot would."""
+    cache = Path(os.environ["NETRA_DOCTOR_CACHE"])
+    kept = [f for f in cache.rglob("*") if f.is_file()]
+    parses = [f.read_text(encoding="utf-8") for f in kept if f.name == "shell-parses.json"]
+    assert any("PGPASSWORD" in text for text in parses), kept  # the job's script, with its password, was kept
+    for f in kept:
+        text = f.read_bytes().decode("utf-8", "replace")
+        assert not leaks(text, planted.dsn), f"{f} holds {leaks(text, planted.dsn)}"
 
 
 def test_the_planted_secrets_really_reached_the_doctor(runs: dict[str, Run], planted: Planted) -> None:

@@ -11,7 +11,6 @@ a cache that is unreadable, stale or unwritable only costs the rebuild it was to
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -92,6 +91,8 @@ def _import() -> ModuleType:
 
 
 def _cache_path(package: Path) -> Path | None:
+    import hashlib  # here: cache_dir() is wanted without OpenSSL's 2 ms import (shellcache.py)
+
     digest = hashlib.sha256(f"{_FORMAT} {sys.version_info[:2]}".encode())
     try:
         for name in ("parser.py", "yacc.py"):

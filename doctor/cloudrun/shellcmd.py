@@ -114,9 +114,60 @@ _POSITIONAL = {"@", "*", "#"}
 
 
 def parse_shell(text: str) -> Script:
-    """Parse ``text`` as bash does; raise ShellSyntaxError / ShellUnsupported."""
+    """Parse ``text`` as bash does; raise ShellSyntaxError / ShellUnsupported. A script parsed by an
+    earlier run is answered from its kept parse (cloudrun/shellcache.py), without loading bashlex."""
     if not text.strip():
         return Script([], False)
+    from netra_doctor.cloudrun import shellcache
+
+    kept = shellcache.lookup(text)
+    if kept is not None:
+        try:
+            answer = _from_entry(kept)
+        except (TypeError, ValueError, KeyError, IndexError):
+            answer = None  # not one this code wrote: parse afresh
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is not None:
+            return answer
+    try:
+        script = _parse_shell(text)
+    except ShellSyntaxError as exc:
+        shellcache.keep(text, {"syntax": [str(exc), exc.position]})
+        raise
+    except ShellUnsupported as exc:
+        shellcache.keep(text, {"unsupported": str(exc)})
+        raise
+    shellcache.keep(text, {"commands": [[c.words, c.literal, c.assignments, list(c.span)] for c in script.commands],
+                           "positional": script.uses_positional})
+    return script
+
+
+def _from_entry(entry: dict) -> Script | ShellSyntaxError | ShellUnsupported:
+    """The Script (or the error to raise) a kept entry stands for; TypeError/ValueError/KeyError when it is off."""
+    if "syntax" in entry:
+        message, position = entry["syntax"]
+        if not isinstance(message, str) or not (position is None or type(position) is int):
+            raise TypeError("syntax")
+        return ShellSyntaxError(message, position)
+    if "unsupported" in entry:
+        if not isinstance(entry["unsupported"], str):
+            raise TypeError("unsupported")
+        return ShellUnsupported(entry["unsupported"])
+    commands = []
+    for words, literal, assignments, (start, end) in entry["commands"]:
+        if not (isinstance(words, list) and all(isinstance(w, str) for w in words)
+                and isinstance(literal, list) and all(type(b) is bool for b in literal) and len(literal) == len(words)
+                and isinstance(assignments, dict) and all(isinstance(v, str) for v in assignments.values())
+                and type(start) is int and type(end) is int):
+            raise TypeError("command")
+        commands.append(SimpleCommand(words, literal, assignments, (start, end)))
+    if type(entry["positional"]) is not bool:
+        raise TypeError("positional")
+    return Script(commands, entry["positional"])
+
+
+def _parse_shell(text: str) -> Script:
     from netra_doctor.cloudrun.bashlex_tables import import_bashlex
 
     bashlex = import_bashlex()  # only the command check needs it
