@@ -109,3 +109,24 @@ def test_no_module_compiles_its_own_dataclass_methods():
                     if name == "dataclass":
                         bare.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert not bare, bare
+
+
+def test_init_is_dataclasses_own_whenever_it_is_first_called():
+    gen, rec = _pair(False)
+    stand_in = rec.__dict__["__init__"]
+    for args, kwargs in ((("a",), {}), (("a", 2, [1]), {"ratio": 0.5}), ((), {"name": "b", "tag": "t"})):
+        assert dataclasses.asdict(rec(*args, **kwargs)) == dataclasses.asdict(gen(*args, **kwargs))
+    assert rec.__dict__["__init__"] is not stand_in  # compiled once, then in place
+    first, second = rec("a"), rec("a")
+    first.notes.append(1)
+    assert second.notes == []  # a factory per object, not one shared list
+    for bad in ((), ("a", 1, [], 0.0, "", "extra")):
+        assert _error(rec, bad) == _error(gen, bad) is not None
+
+
+def _error(cls, args):
+    try:
+        cls(*args)
+    except TypeError as exc:
+        return str(exc).split(".")[-1]  # the qualname of the method differs (locals), the message not
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from netra_doctor.core.facts import Execution, LogEntry
 from netra_doctor.core.records import record
@@ -20,9 +20,17 @@ from netra_doctor.safety.secrecy import scrub
 
 @record(frozen=True)
 class Pattern:
+    """A known log line. Compiled on first use: a run without logs (a replay, most offline runs) never
+    pays the 1.3 ms these patterns take to compile."""
+
     name: str
-    regex: re.Pattern[str]
+    source: str
     means: str
+    flags: int = 0
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.source, self.flags)
 
 
 _TABLES = r"(?P<tables>\{[^{}]*\}|\[[^\[\]]*\]|\([^()]*\))"
@@ -31,27 +39,27 @@ _REV = r"[\w.-]+"
 PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "tables-create-failed",
-        re.compile(r"Failed to create tables:\s*" + _TABLES),
+        r"Failed to create tables:\s*" + _TABLES,
         "the service's start-up create_all could not create these tables: they are not in its database",
     ),
     Pattern(
         "tables-missing",
-        re.compile(r"Missing required database tables:\s*" + _TABLES),
+        r"Missing required database tables:\s*" + _TABLES,
         "the service's start-up check found these tables missing from its database",
     ),
     Pattern(
         "auth-failed",
-        re.compile(r'password authentication failed for user "(?P<user>[^"]+)"'),
+        r'password authentication failed for user "(?P<user>[^"]+)"',
         "PostgreSQL rejected the password for this user",
     ),
     Pattern(
         "database-missing",
-        re.compile(r'(?<![\w.])(?<!template )database "(?P<database>[^"]+)" does not exist'),
+        r'(?<![\w.])(?<!template )database "(?P<database>[^"]+)" does not exist',
         "the database name the workload uses is not on the server it reached",
     ),
     Pattern(
         "cloudsql-socket",
-        re.compile(
+        (
             r'connection to server on socket "(?P<socket>/cloudsql/(?P<instance>[^"/]+)/\.s\.PGSQL\.(?P<port>\d+))"'
             r" failed: (?P<reason>[^\n]*)"
         ),
@@ -59,7 +67,7 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     Pattern(
         "cloudsql-socket-legacy",
-        re.compile(
+        (
             r"could not connect to server: (?P<reason>[^\n]*?)\s+Is the server running locally and accepting\s+"
             r'connections on Unix domain socket "(?P<socket>/cloudsql/(?P<instance>[^"/]+)/\.s\.PGSQL\.(?P<port>\d+))"'
         ),
@@ -67,7 +75,7 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     Pattern(
         "permission-denied",
-        re.compile(
+        (
             r"permission denied for (?P<kind>table|relation|schema|sequence|view|database) "
             r'(?P<object>"[^"]+"|[\w$]+(?:\.[\w$]+)?)'
         ),
@@ -75,29 +83,28 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     Pattern(
         "relation-missing",
-        re.compile(r'relation "(?P<relation>[^"]+)" does not exist'),
+        r'relation "(?P<relation>[^"]+)" does not exist',
         "a query named a table that the role cannot find in its search_path",
     ),
     Pattern(
         "alembic-upgrade",
-        re.compile(
-            rf"Running upgrade (?P<from>(?:{_REV}(?:, {_REV})*)?) -> (?P<to>{_REV})(?:, (?P<message>[^\n]*))?"
-        ),
+        rf"Running upgrade (?P<from>(?:{_REV}(?:, {_REV})*)?) -> (?P<to>{_REV})(?:, (?P<message>[^\n]*))?",
         "Alembic applied this revision",
     ),
     Pattern(
         "alembic-context",
-        re.compile(r"Context impl (?P<impl>\w+)Impl\."),
+        r"Context impl (?P<impl>\w+)Impl\.",
         "Alembic connected and configured its migration context (an upgrade ran, possibly as a no-op)",
     ),
     Pattern(
         "python-syntax-error",
-        re.compile(r"^\s*SyntaxError: (?P<detail>[^\n]+)", re.M),
+        r"^\s*SyntaxError: (?P<detail>[^\n]+)",
         "Python was handed text that is not Python: typically `python -c` given a shell command",
+        re.M,
     ),
     Pattern(
         "module-not-found",
-        re.compile(r"ModuleNotFoundError: No module named '(?P<module>[^']+)'"),
+        r"ModuleNotFoundError: No module named '(?P<module>[^']+)'",
         "the image lacks a Python module the command imports (wrong image, cwd or PYTHONPATH)",
     ),
 )
@@ -110,7 +117,7 @@ FAILURE_ORDER = (
     "python-syntax-error", "module-not-found", "cloudsql-socket", "cloudsql-socket-legacy", "auth-failed",
     "database-missing", "permission-denied", "relation-missing",
 )
-_ERRORISH = re.compile(r"\b(?:Error|Exception|FATAL|Traceback)\b|exit\(([1-9]\d*)\)")
+_ERRORISH = r"\b(?:Error|Exception|FATAL|Traceback)\b|exit\(([1-9]\d*)\)"  # re's own cache keeps it compiled
 _SEVERE = {"ERROR", "CRITICAL", "ALERT", "EMERGENCY"}
 
 
@@ -269,7 +276,7 @@ def failure_line(entries: Iterable[LogEntry]) -> Hit | None:
         if last:
             return last[-1]
     for e in reversed(ordered):
-        if e.severity.upper() in _SEVERE or _ERRORISH.search(e.text):
+        if e.severity.upper() in _SEVERE or re.search(_ERRORISH, e.text):
             return Hit("error-line", {}, e)
     return None
 

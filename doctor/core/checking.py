@@ -10,7 +10,6 @@ group ``netra_doctor.checks``; the built-in ones register exactly like third par
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import field
 
@@ -165,6 +164,8 @@ def run_check(spec: CheckSpec, facts: Facts, amend: Callable[[Finding], None] | 
         try:
             findings = list(spec.fn(facts))  # type: ignore[misc]
         except Exception as exc:
+            import traceback  # here: with textwrap, 1 ms of every start for a check that raises
+
             tb = traceback.extract_tb(exc.__traceback__)[-1]
             where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
             findings = [Finding("error", scrub(f"check raised {type(exc).__name__}: {exc} ({where})"))]

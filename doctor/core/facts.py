@@ -7,9 +7,11 @@ the sources reduce them to fingerprints (see ``netra_doctor.safety.secrecy``) be
 A field that is ``None`` means "not gathered" (source missing or failed), which the
 engine turns into a ``skip`` for checks that need it; an empty list means "gathered,
 and there were none".
-"""
 
-from __future__ import annotations
+Unlike the other modules, no ``from __future__ import annotations``: the field types are objects made
+once at import, so neither dataclasses nor the snapshot reader (``typing.get_type_hints``) parses them as
+text at every start (2 ms of a replay). A type named before its class is written as a string.
+"""
 
 import dataclasses
 import functools
@@ -238,7 +240,7 @@ class DatabaseFacts:
     other_databases: dict[str, list[str]] = field(default_factory=dict)
     other_database_errors: dict[str, str] = field(default_factory=dict)  # db name -> why it was not read
     # pg_default_acl: what tables (and sequences) roles create will be granted to (None: not read)
-    default_privileges: list[DefaultPrivilege] | None = None
+    default_privileges: "list[DefaultPrivilege] | None" = None
     # roles whose privileges the connecting role has (pg_has_role USAGE, itself included; None: not read)
     member_of: list[str] | None = None
     superuser: bool = False
@@ -283,7 +285,7 @@ class RevisionFacts:
     columns_unknown: list[str] = field(default_factory=list)
     # statements that take a table lock, and what shapes the transaction around them (autocommit blocks,
     # SET lock_timeout), in upgrade()'s order: weighed by netra_doctor.migrations.locks
-    lock_ops: list[LockOp] = field(default_factory=list)
+    lock_ops: "list[LockOp]" = field(default_factory=list)
 
 
 @record
@@ -372,7 +374,7 @@ class RepoFacts:
     # the SQLAlchemy models the checkout declares (None: not read, see the repo source's status)
     models: ModelFacts | None = None
     # how the Dockerfile that builds the image lays the checkout out (None: no Dockerfile found)
-    image: ImageFacts | None = None
+    image: "ImageFacts | None" = None
     # is the root an application's checkout: "files" (it holds files the listing looks for), "git"
     # (a git work tree), "config" (only the doctor's config says so), "" (an empty folder); None in
     # snapshots saved before this was recorded
@@ -538,7 +540,7 @@ class Facts:
         return json.dumps(self.to_dict(), indent=2)  # insertion order, as saved snapshots keep it
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Facts:
+    def from_dict(cls, data: dict[str, Any]) -> "Facts":
         if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
             raise ValueError('no "format": 1')
         data = {k: v for k, v in data.items() if k != "format"}
@@ -646,7 +648,7 @@ class _Invalid(ValueError):
         super().__init__(f"{path}: {problem}")
         self.problem, self.path = problem, path
 
-    def at(self, step: str) -> _Invalid:
+    def at(self, step: str) -> "_Invalid":
         return _Invalid(self.problem, step + self.path)
 
 

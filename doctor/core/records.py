@@ -49,6 +49,33 @@ def _hash(self: Any) -> int:
     return hash(tuple([getattr(self, n) for n in self.__record_hash__]))
 
 
+def _deferred_init(cls: type) -> Callable[..., None]:
+    """An __init__ that compiles dataclasses' own for ``cls`` on its first call and puts it in its place."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real = cls.__dict__["__init__"]
+        if real is __init__:
+            real = _compiled_init(cls)
+            real.__qualname__ = f"{cls.__qualname__}.__init__"
+            cls.__init__ = real
+        real(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+def _compiled_init(cls: type) -> Callable[..., None]:
+    """dataclasses' __init__ for ``cls``'s fields (in order, with their defaults and factories), made on a
+    stand-in class of the same fields: it sets attributes by name, so it serves ``cls`` as is."""
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__annotations__": annotations, "__module__": cls.__module__}
+    for f in dataclasses.fields(cls):
+        annotations[f.name] = f.type
+        namespace[f.name] = dataclasses.field(default=f.default, default_factory=f.default_factory, init=f.init,
+                                              repr=False, compare=False)
+    return dataclasses.dataclass(type(cls.__name__, (), namespace), eq=False, repr=False, match_args=False).__init__
+
+
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
 def record(cls: T | None = None, /, *, frozen: bool = False, **options: Any) -> Any:
     """``@dataclass`` (``@record(frozen=True)``: ``@dataclass(frozen=True)``), equality, repr and hash shared."""
@@ -59,7 +86,13 @@ def record(cls: T | None = None, /, *, frozen: bool = False, **options: Any) -> 
         explicit_hash = "__hash__" in own and not (cls.__dict__["__hash__"] is None and "__eq__" in own)
         if not cls.__dict__.get("__doc__"):
             cls.__doc__ = f"{cls.__name__}({', '.join(inspect.get_annotations(cls))})"
-        cls = dataclasses.dataclass(cls, eq=False, repr=False, frozen=frozen, **options)
+        # a mutable class's __init__ is compiled when the first object is made: a replay builds most
+        # facts from JSON without __init__, and imports classes it never makes (frozen classes, fewer and
+        # mostly made at import, keep dataclasses' own, which sets fields through object.__setattr__)
+        deferred = not frozen and "__init__" not in own and options.get("init", True) and not options.get("slots")
+        cls = dataclasses.dataclass(cls, eq=False, repr=False, frozen=frozen, **{**options, "init": not deferred})
+        if deferred:
+            cls.__init__ = _deferred_init(cls)
         fields = dataclasses.fields(cls)
         cls.__record_compare__ = tuple(f.name for f in fields if f.compare)
         cls.__record_repr__ = tuple(f.name for f in fields if f.repr)
