@@ -500,15 +500,18 @@ def explain(ident):
 
 
 def main() -> None:
+    import gc
+
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    # A run lasts seconds and makes few reference cycles, but its imports make tens of thousands of objects
+    # that the cyclic collector would walk again and again (3 ms of a 60 ms replay); the readers of big
+    # inputs already pause it (core/files.py gc_paused). At exit CPython walks every object still alive
+    # once more (4-6 ms): nothing of ours waits on that (files, children and connections are closed by
+    # their `with`; atexit handlers still run), so the objects are left to the process's end.
+    gc.disable()
     try:
         _main()
     finally:
-        # CPython's exit walks every object still alive for one last cyclic collection: 4-6 ms after a
-        # replay, a tenth of its time. Nothing of ours waits on it (files, children and connections are
-        # closed by their `with`, atexit handlers still run), so the objects are left to the process's end.
-        import gc
-
         gc.freeze()
 
 
