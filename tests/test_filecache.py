@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -99,8 +100,15 @@ def _untimed(data):
     return data
 
 
-def _stores(cache: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(cache.glob("files-*.json"))}
+def _stores(cache: Path) -> dict[str, dict]:
+    """The stores' entries, without the stat signatures a later run may add (a file written less than two
+    seconds before the first run is read by content, and its signature taken when the next run finds it
+    unchanged: how long the test took decides whether that happens)."""
+    out = {}
+    for p in sorted(cache.glob("files-*.json")):
+        data = json.loads(p.read_bytes())
+        out[p.name] = {k: {f: v for f, v in e.items() if f != "stat"} for k, e in data["entries"].items()}
+    return out
 
 
 def test_every_project_reports_the_same_cold_warm_and_without_the_cache(tmp_path, monkeypatch):
@@ -171,6 +179,49 @@ def test_an_edited_revision_or_model_file_is_read_again(tmp_path, monkeypatch):
     _, fresh = _report(root, "alembic.ini", "--no-cache")
     assert after == fresh and after != before
     assert "declares table extra" in after and "up to head s1 creates events" in after
+
+
+def _reads(monkeypatch) -> list[str]:
+    """The revision files read from disk from now on."""
+    from netra_doctor.sources import migrations as source
+
+    read: list[str] = []
+    real = source.read_bytes
+    monkeypatch.setattr(source, "read_bytes", lambda path, limit: read.append(str(path)) or real(path, limit))
+    return read
+
+
+def test_a_file_whose_stat_signature_is_unchanged_is_not_read_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETRA_DOCTOR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(filecache, "RACY_NS", 0)  # the files were just written: trust their signatures at once
+    root = write(tmp_path / "shapes", SHAPES)
+    ini = root / "alembic.ini"
+    first = read_migrations(ini, cwd=root)
+    read = _reads(monkeypatch)
+    assert read_migrations(ini, cwd=root) == first
+    assert read == []
+    # other bytes of the same size, and the old mtime put back (as cp -p or rsync -t do): ctime still moved
+    rev = root / "migrations" / "versions" / "s1.py"
+    before = rev.stat()
+    time.sleep(0.05)  # past the file system clock's tick (a few ms), so the rewrite's ctime is another
+    rev.write_text(rev.read_text().replace('"events"', '"eventz"'))
+    os.utime(rev, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (rev.stat().st_size, rev.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert read_migrations(ini, cwd=root).revisions[0].creates == ["eventz"]
+    assert read == [str(rev)]
+
+
+def test_a_file_changed_in_the_last_two_seconds_is_read_whatever_its_signature(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NETRA_DOCTOR_CACHE", str(cache))
+    root = write(tmp_path / "shapes", SHAPES)  # just written: a change in the same clock tick could follow
+    read_migrations(root / "alembic.ini", cwd=root)
+    [store] = cache.glob("files-revisions-*.json")
+    entries = json.loads(store.read_bytes())["entries"]
+    assert entries and not any("stat" in e for e in entries.values())
+    read = _reads(monkeypatch)
+    read_migrations(root / "alembic.ini", cwd=root)
+    assert read == [str(root / "migrations" / "versions" / "s1.py")]
 
 
 def test_a_corrupt_foreign_or_unwritable_cache_costs_only_the_reread(tmp_path, monkeypatch):

@@ -6,10 +6,14 @@ reader and project (never pickle: loading it runs no code) under the doctor's ca
 (``$NETRA_DOCTOR_CACHE``, else ``$XDG_CACHE_HOME/netra-doctor``). Each entry is the facts one file
 yielded, valid only for the same bytes (a hash of them), the same doctor version and the same
 reader format; facts that depended on other files carry those files' fingerprints too (the caller
-checks them). Writes are atomic (a temporary file, then ``os.replace``). A corrupt, foreign, stale
-or unwritable store only costs the reading it was to save; ``--no-cache`` skips it entirely. The
-folder is held under ``$NETRA_DOCTOR_CACHE_MAX_MB`` (default 64) by removing the stores used least
-recently.
+checks them). An entry also keeps its file's stat signature (size, mtime, ctime, inode), so the next
+run need not read and hash a file whose signature is unchanged, as git's index and mypy's cache do;
+ctime, which no tool sets back (``cp -p``, ``rsync -t`` and ``touch -r`` restore mtime only), makes it
+safe, and a file changed within the last two seconds is always read (git's "racy" rule: a second change
+in the same clock tick would leave the signature as it was). Writes are atomic (a temporary file, then
+``os.replace``). A corrupt, foreign, stale or unwritable store only costs the reading it was to save;
+``--no-cache`` skips it entirely. The folder is held under ``$NETRA_DOCTOR_CACHE_MAX_MB`` (default 64)
+by removing the stores used least recently.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ FORMAT = 1  # bump when what a store holds changes shape
 DEFAULT_MAX_MB = 64
 MAX_STORE_BYTES = 256 * 2**20  # a store larger than this is not read (not one the doctor wrote)
 PREFIX = "files-"
+RACY_NS = 2 * 10**9  # a file whose ctime is this recent is read, whatever its signature says
 
 
 def digest(data: bytes) -> str:
@@ -48,6 +54,18 @@ def code_digest(*files: str) -> str:
         except OSError:
             h.update(name.encode())
     return h.hexdigest()
+
+
+def signature(path: str) -> list[int] | None:
+    """What changes whenever a file's bytes may have: size, mtime, ctime, inode (None: changed in the
+    last two seconds, so a change in the same clock tick could hide behind it; or not there)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if time.time_ns() - st.st_ctime_ns < RACY_NS:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def max_bytes() -> int:
@@ -88,6 +106,21 @@ class Store:
             return {}
         return data["entries"]
 
+    def unchanged(self, key: str, stat: list[int] | None) -> Any | None:
+        """The entry for ``key`` if it was made from a file with the same signature (see ``signature``)."""
+        entry = self.entries.get(key) if stat is not None else None
+        if not isinstance(entry, dict) or entry.get("stat") != stat:
+            return None
+        self.used[key] = entry
+        return entry
+
+    def restat(self, key: str, stat: list[int] | None) -> None:
+        """Record the signature of ``key``'s file, whose bytes were just found unchanged."""
+        entry = self.used.get(key)
+        if stat is not None and isinstance(entry, dict) and entry.get("stat") != stat:
+            self.used[key] = {**entry, "stat": stat}
+            self.dirty = True
+
     def get(self, key: str, sha: str) -> Any | None:
         """The entry for ``key`` if it was made from bytes hashing to ``sha`` (kept for this run's save)."""
         entry = self.entries.get(key)
@@ -96,11 +129,12 @@ class Store:
         self.used[key] = entry
         return entry
 
-    def put(self, key: str, sha: str, entry: dict[str, Any]) -> None:
+    def put(self, key: str, sha: str, entry: dict[str, Any], stat: list[int] | None = None) -> None:
         """Kept as its JSON text at once: a tenth of the memory of the objects (17 MiB for 10,000 revision
         files, most of a cold read's peak), and what ``save`` writes."""
         try:
-            self.used[key] = json.dumps({**entry, "sha": sha}, separators=(",", ":"))
+            self.used[key] = json.dumps({**entry, "sha": sha, **({"stat": stat} if stat else {})},
+                                        separators=(",", ":"))
         except (TypeError, ValueError):  # a value JSON cannot hold (a reader's new type): not kept
             return
         self.dirty = True
