@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from netra_doctor.core.cleanup import held
+from netra_doctor.core.atomic import write_atomic
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.files import read_text
 
@@ -127,16 +127,4 @@ def _save(path: Path, parser: Any) -> None:
         "action": {str(state): acts for state, acts in parser.action.items()},
         "goto": {str(state): gotos for state, gotos in parser.goto.items()},
     }
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        import tempfile  # only the first run writes the tables
-
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bashlex-", suffix=".tmp")
-        with held(Path(tmp).unlink), os.fdopen(fd, "w", encoding="utf-8") as out:  # Ctrl-C: removed
-            json.dump(data, out, separators=(",", ":"))
-            out.close()
-            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
-    except OSError:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
+    write_atomic(path, [json.dumps(data, separators=(",", ":"))], ".bashlex-")

@@ -18,7 +18,6 @@ corrupt, foreign or unwritable store only costs the parse it was to save.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import zlib
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 from netra_doctor import __version__
 from netra_doctor.cloudrun.bashlex_tables import cache_dir
-from netra_doctor.core.cleanup import held
+from netra_doctor.core.atomic import write_atomic
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.files import read_text
 
@@ -99,20 +98,5 @@ def keep(text: str, entry: Any) -> None:
         entries[key(text)] = entry  # newest last: the oldest are dropped first
         while len(entries) > MAX_SCRIPTS:
             del entries[next(iter(entries))]
-        _write(store["path"], {"stamp": store["stamp"], "scripts": entries})
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    import tempfile
-
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".shell-", suffix=".tmp")
-        with held(Path(tmp).unlink), os.fdopen(fd, "w", encoding="utf-8") as out:  # Ctrl-C: removed
-            json.dump(data, out, separators=(",", ":"))
-            out.close()
-            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
-    except OSError:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
+        write_atomic(store["path"], [json.dumps({"stamp": store["stamp"], "scripts": entries}, separators=(",", ":"))],
+                     ".shell-")

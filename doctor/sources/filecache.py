@@ -24,14 +24,14 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from netra_doctor import __version__
 from netra_doctor.cloudrun.bashlex_tables import cache_dir
+from netra_doctor.core.atomic import write_atomic
 
 FORMAT = 1  # bump when what a store holds changes shape
 DEFAULT_MAX_MB = 64
@@ -143,24 +143,20 @@ class Store:
         """Write what this run used, atomically, when anything changed; best effort."""
         if self.path is None or not (self.dirty or self.used.keys() != self.entries.keys()):
             return
-        tmp = None
+
+        def chunks() -> Iterator[str]:
+            yield '{"header":' + json.dumps(self.header, separators=(",", ":")) + ',"entries":{'
+            for i, (key, entry) in enumerate(self.used.items()):
+                text = entry if isinstance(entry, str) else json.dumps(entry, separators=(",", ":"))
+                yield ("," if i else "") + json.dumps(key) + ":" + text
+            yield "}}"
+
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".files-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write('{"header":' + json.dumps(self.header, separators=(",", ":")) + ',"entries":{')
-                for i, (key, entry) in enumerate(self.used.items()):
-                    text = entry if isinstance(entry, str) else json.dumps(entry, separators=(",", ":"))
-                    out.write(("," if i else "") + json.dumps(key) + ":" + text)
-                out.write("}}")
-            os.replace(tmp, self.path)  # a concurrent reader sees the old store or the whole new one
-            tmp = None
+            written = write_atomic(self.path, chunks(), ".files-")
+        except (TypeError, ValueError):  # a value JSON cannot hold (a reader's new type): no store, no harm
+            return
+        if written:
             evict(self.path.parent, keep=self.path)
-        except (OSError, TypeError, ValueError):  # a value JSON cannot hold (a reader's new type): no store, no harm
-            pass
-        finally:
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
 
 
 def evict(folder: Path, keep: Path | None = None, limit: int | None = None) -> None:
