@@ -50,9 +50,16 @@ def test_equality_repr_and_hash_are_the_dataclass_ones(frozen):
 
 
 def test_frozen_stays_frozen_and_a_subclass_is_not_equal():
-    _, rec = _pair(True)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        rec("a").size = 2
+    gen, rec = _pair(True)
+    made = rec("a", 1)
+    for obj in (gen("a", 1), made):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            obj.size = 2
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del obj.name
+        assert (obj.name, obj.size) == ("a", 1)
+    changed = dataclasses.replace(made, size=5)
+    assert (changed.size, made.size) == (5, 1) and hash(changed) == hash(rec("a", 5))
 
     @record
     class Base:

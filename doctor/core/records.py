@@ -8,9 +8,11 @@ are dataclasses' own) whose equality, repr and hash are the three functions belo
 names recorded once per class. They give what the generated methods give: equality only between
 objects of the very same class, over the ``compare`` fields in order; the ``repr`` fields as
 ``Name(a=1, b='x')``; for a frozen class the hash of the ``hash`` fields (``compare`` ones when
-``hash`` is unset), and none for a mutable one. A method the class body defines is kept, as
-dataclasses keeps it. A class without a docstring gets its field names as one (dataclasses would
-build its full signature with ``inspect``, another 0.08 ms).
+``hash`` is unset), and none for a mutable one. ``__init__`` is dataclasses' own, compiled when the
+first object is made (a replay builds most facts from JSON, without it); a frozen class refuses
+assignment and deletion through two shared functions, with dataclasses' FrozenInstanceError. A method
+the class body defines is kept, as dataclasses keeps it. A class without a docstring gets its field
+names as one (dataclasses would build its full signature with ``inspect``, another 0.08 ms).
 """
 
 from __future__ import annotations
@@ -49,13 +51,21 @@ def _hash(self: Any) -> int:
     return hash(tuple([getattr(self, n) for n in self.__record_hash__]))
 
 
-def _deferred_init(cls: type) -> Callable[..., None]:
+def _frozen_setattr(self: Any, name: str, value: Any) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self: Any, name: str) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+def _deferred_init(cls: type, frozen: bool) -> Callable[..., None]:
     """An __init__ that compiles dataclasses' own for ``cls`` on its first call and puts it in its place."""
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         real = cls.__dict__["__init__"]
         if real is __init__:
-            real = _compiled_init(cls)
+            real = _compiled_init(cls, frozen)
             real.__qualname__ = f"{cls.__qualname__}.__init__"
             cls.__init__ = real
         real(self, *args, **kwargs)
@@ -64,16 +74,18 @@ def _deferred_init(cls: type) -> Callable[..., None]:
     return __init__
 
 
-def _compiled_init(cls: type) -> Callable[..., None]:
+def _compiled_init(cls: type, frozen: bool) -> Callable[..., None]:
     """dataclasses' __init__ for ``cls``'s fields (in order, with their defaults and factories), made on a
-    stand-in class of the same fields: it sets attributes by name, so it serves ``cls`` as is."""
+    stand-in class of the same fields: it sets attributes by name (a frozen one through object.__setattr__),
+    so it serves ``cls`` as is."""
     annotations: dict[str, Any] = {}
     namespace: dict[str, Any] = {"__annotations__": annotations, "__module__": cls.__module__}
     for f in dataclasses.fields(cls):
         annotations[f.name] = f.type
         namespace[f.name] = dataclasses.field(default=f.default, default_factory=f.default_factory, init=f.init,
                                               repr=False, compare=False)
-    return dataclasses.dataclass(type(cls.__name__, (), namespace), eq=False, repr=False, match_args=False).__init__
+    stand_in = type(cls.__name__, (), namespace)
+    return dataclasses.dataclass(stand_in, eq=False, repr=False, frozen=frozen, match_args=False).__init__
 
 
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
@@ -86,13 +98,19 @@ def record(cls: T | None = None, /, *, frozen: bool = False, **options: Any) -> 
         explicit_hash = "__hash__" in own and not (cls.__dict__["__hash__"] is None and "__eq__" in own)
         if not cls.__dict__.get("__doc__"):
             cls.__doc__ = f"{cls.__name__}({', '.join(inspect.get_annotations(cls))})"
-        # a mutable class's __init__ is compiled when the first object is made: a replay builds most
-        # facts from JSON without __init__, and imports classes it never makes (frozen classes, fewer and
-        # mostly made at import, keep dataclasses' own, which sets fields through object.__setattr__)
-        deferred = not frozen and "__init__" not in own and options.get("init", True) and not options.get("slots")
-        cls = dataclasses.dataclass(cls, eq=False, repr=False, frozen=frozen, **{**options, "init": not deferred})
+        # __init__ is compiled when the first object is made: a replay builds most facts from JSON without
+        # it, and imports classes it never makes. A frozen class then refuses assignment through the two
+        # functions below rather than through two more methods compiled for it.
+        deferred = "__init__" not in own and options.get("init", True) and not options.get("slots")
+        if frozen and deferred and {"__setattr__", "__delattr__"} & own:
+            raise TypeError(f"frozen {cls.__name__} cannot define __setattr__ or __delattr__")
+        cls = dataclasses.dataclass(cls, eq=False, repr=False, frozen=frozen and not deferred,
+                                    **{**options, "init": not deferred})
         if deferred:
-            cls.__init__ = _deferred_init(cls)
+            cls.__init__ = _deferred_init(cls, frozen)
+            if frozen:
+                cls.__setattr__ = _frozen_setattr
+                cls.__delattr__ = _frozen_delattr
         fields = dataclasses.fields(cls)
         cls.__record_compare__ = tuple(f.name for f in fields if f.compare)
         cls.__record_repr__ = tuple(f.name for f in fields if f.repr)
