@@ -11,17 +11,17 @@ a cache that is unreadable, stale or unwritable only costs the rebuild it was to
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
-import os
 import sys
 import threading
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from netra_doctor.core.atomic import write_atomic
+from netra_doctor.core.cache import cache_dir, write_atomic
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.files import read_text
 
@@ -31,15 +31,6 @@ _MAX_BYTES = 16 * 2**20  # the tables are about 300 KB; a bigger file is not our
 # while its tables load, so a second thread must wait for the first, never take that half module.
 _LOCK = threading.Lock()
 _READY: list[ModuleType] = []
-
-
-def cache_dir() -> Path:
-    """$NETRA_DOCTOR_CACHE, else $XDG_CACHE_HOME/netra-doctor, else ~/.cache/netra-doctor."""
-    explicit = os.environ.get("NETRA_DOCTOR_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "netra-doctor"
 
 
 def import_bashlex() -> ModuleType:
@@ -91,8 +82,6 @@ def _import() -> ModuleType:
 
 
 def _cache_path(package: Path) -> Path | None:
-    import hashlib  # here: cache_dir() is wanted without OpenSSL's 2 ms import (shellcache.py)
-
     digest = hashlib.sha256(f"{_FORMAT} {sys.version_info[:2]}".encode())
     try:
         for name in ("parser.py", "yacc.py"):

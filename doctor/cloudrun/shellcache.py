@@ -2,7 +2,7 @@
 
 Importing bashlex and its LALR tables costs about 10 ms, more than a replay's whole diagnosis, for a
 parse that never changes for the same script. One JSON file (``shell-parses.json`` in the doctor's
-cache folder, ``bashlex_tables.cache_dir``) maps a key of each script to what
+cache folder, ``core.cache.cache_dir``) maps a key of each script to what
 ``shellcmd.parse_shell`` made of it (its simple commands, the syntax error bash would give, or why
 it is not judged), as plain data, never code.
 
@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netra_doctor import __version__
-from netra_doctor.cloudrun.bashlex_tables import cache_dir
-from netra_doctor.core.atomic import write_atomic
+from netra_doctor.core.cache import cache_dir, write_atomic
 from netra_doctor.core.errors import ConfigError
 from netra_doctor.core.files import read_text
 

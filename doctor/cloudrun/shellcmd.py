@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import field
+from typing import Any
 
 from netra_doctor.core.records import record
 
@@ -120,16 +121,11 @@ def parse_shell(text: str) -> Script:
         return Script([], False)
     from netra_doctor.cloudrun import shellcache
 
-    kept = shellcache.lookup(text)
+    kept = _from_entry(shellcache.lookup(text))
+    if isinstance(kept, Exception):
+        raise kept
     if kept is not None:
-        try:
-            answer = _from_entry(kept)
-        except (TypeError, ValueError, KeyError, IndexError):
-            answer = None  # not one this code wrote: parse afresh
-        if isinstance(answer, Exception):
-            raise answer
-        if answer is not None:
-            return answer
+        return kept
     try:
         script = _parse_shell(text)
     except ShellSyntaxError as exc:
@@ -143,8 +139,18 @@ def parse_shell(text: str) -> Script:
     return script
 
 
-def _from_entry(entry: dict) -> Script | ShellSyntaxError | ShellUnsupported:
-    """The Script (or the error to raise) a kept entry stands for; TypeError/ValueError/KeyError when it is off."""
+def _from_entry(entry: Any) -> Script | ShellSyntaxError | ShellUnsupported | None:
+    """The Script (or the error to raise) a kept entry stands for; None for no entry, or one this code did
+    not write (the script is then parsed afresh)."""
+    if entry is None:
+        return None
+    try:
+        return _rebuilt(entry)
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _rebuilt(entry: Any) -> Script | ShellSyntaxError | ShellUnsupported:
     if "syntax" in entry:
         message, position = entry["syntax"]
         if not isinstance(message, str) or not (position is None or type(position) is int):

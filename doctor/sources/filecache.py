@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from netra_doctor import __version__
-from netra_doctor.cloudrun.bashlex_tables import cache_dir
-from netra_doctor.core.atomic import write_atomic
+from netra_doctor.core.cache import cache_dir, write_atomic
 
 FORMAT = 1  # bump when what a store holds changes shape
 DEFAULT_MAX_MB = 64
@@ -151,11 +150,8 @@ class Store:
                 yield ("," if i else "") + json.dumps(key) + ":" + text
             yield "}}"
 
-        try:
-            written = write_atomic(self.path, chunks(), ".files-")
-        except (TypeError, ValueError):  # a value JSON cannot hold (a reader's new type): no store, no harm
-            return
-        if written:
+        # every entry is JSON text (put) or came from the store's JSON: nothing here can fail to encode
+        if write_atomic(self.path, chunks(), ".files-"):
             evict(self.path.parent, keep=self.path)
 
 

@@ -1,7 +1,8 @@
-"""Writing the doctor's own files (caches) so that no reader ever sees half of one.
+"""The doctor's cache folder, and writing its files so that no reader ever sees half of one.
 
-The text goes to a temporary file in the same folder, which then replaces the target in one rename:
-a concurrent run reads the old file or the whole new one. While it is written the temporary file is
+Every cache (bashlex's tables, the job scripts' parses, the per-file stores) lives in one folder. A
+file goes to a temporary file in that folder, which then replaces the target in one rename: a
+concurrent run reads the old file or the whole new one. While it is written the temporary file is
 held (core/cleanup.py), so Ctrl-C removes it; a failure removes it too and only says so.
 """
 
@@ -12,6 +13,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from netra_doctor.core.cleanup import held
+
+
+def cache_dir() -> Path:
+    """$NETRA_DOCTOR_CACHE, else $XDG_CACHE_HOME/netra-doctor, else ~/.cache/netra-doctor."""
+    explicit = os.environ.get("NETRA_DOCTOR_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "netra-doctor"
 
 
 def write_atomic(path: Path, chunks: Iterable[str], prefix: str) -> bool:
